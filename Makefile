@@ -1,0 +1,59 @@
+# Everything a fresh machine needs comes from here: only python3 and make are assumed.
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := $(CURDIR)/.tools
+UV := $(TOOLS)/bin/uv
+VENV := $(CURDIR)/.venv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export SEGMENTATION_CONFIG ?= $(CURDIR)/config/demo.yaml
+DEMO_CUSTOMERS ?= 3000
+RUN := $(UV) run --frozen --no-sync
+
+.PHONY: run test dev demo-data lint format bench clean install
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen
+	touch $@
+
+install: $(VENV)/.synced
+
+$(DAGSTER_HOME)/dagster.yaml: config/dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp config/dagster.yaml $@
+
+data/demo/true_params.json: $(VENV)/.synced $(wildcard synthetic/*.py)
+	rm -rf data/demo
+	$(RUN) python -m synthetic.generate --customers $(DEMO_CUSTOMERS) --out data/demo \
+		--start 2010-01-01 --end 2011-12-31 --seed 42
+
+demo-data: data/demo/true_params.json
+
+## run: land the demo data and materialize every asset for every monthly partition, one backfill
+run: install demo-data $(DAGSTER_HOME)/dagster.yaml
+	$(RUN) dagster asset materialize -m pipelines.definitions --select '*' \
+		--partition-range "$$($(RUN) python -m pipelines.partitions --range)"
+	$(RUN) python -m pipelines.summary
+
+## test: install and run the test suite
+test: install
+	$(RUN) pytest
+
+## dev: open the Dagster UI on the demo project
+dev: install demo-data $(DAGSTER_HOME)/dagster.yaml
+	$(RUN) dagster dev -w workspace.yaml
+
+lint: install
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+format: install
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+clean:
+	rm -rf warehouse data/demo $(DAGSTER_HOME)

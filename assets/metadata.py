@@ -1,0 +1,62 @@
+"""Metadata a person wants on an asset: row counts, the column schema, a preview, count tables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+import pandera.polars as pa
+import polars as pl
+from dagster_pandera import pandera_schema_to_dagster_type
+
+
+def contract_type(contract: type[pa.DataFrameModel]) -> dg.DagsterType:
+    """The Dagster type of a pandera contract (it validates outputs and shows the schema)."""
+    return pandera_schema_to_dagster_type(contract)
+
+
+def column_schema(contract: type[pa.DataFrameModel]) -> dg.TableSchema:
+    """The contract's columns, types, constraints and descriptions as a Dagster table schema."""
+    schema = contract_type(contract).metadata["schema"]
+    columns = contract.to_schema().columns
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=column.name,
+                type=column.type,
+                description=columns[column.name].description,
+                constraints=column.constraints,
+            )
+            for column in schema.schema.columns
+        ]
+    )
+
+
+def preview(frame: pl.DataFrame, rows: int = 10) -> dg.MarkdownMetadataValue:
+    """The first rows as a markdown table."""
+    head = frame.head(rows)
+    if head.is_empty():
+        return dg.MetadataValue.md("_(no rows)_")
+    header = "| " + " | ".join(head.columns) + " |"
+    rule = "| " + " | ".join("---" for _ in head.columns) + " |"
+    body = [
+        "| " + " | ".join("" if value is None else str(value) for value in row) + " |"
+        for row in head.iter_rows()
+    ]
+    return dg.MetadataValue.md("\n".join([header, rule, *body]))
+
+
+def counts_table(counts: Mapping[str, int], label: str, total: int | None = None) -> Any:
+    """A two-column table (label, rows[, share]) for counts such as rejected rows by reason."""
+    columns = [dg.TableColumn(label, "string"), dg.TableColumn("rows", "int")]
+    if total:
+        columns.append(dg.TableColumn("share", "float"))
+    records = [
+        dg.TableRecord(
+            {label: key, "rows": int(value)}
+            | ({"share": round(value / total, 6)} if total else {})
+        )
+        for key, value in counts.items()
+    ]
+    return dg.MetadataValue.table(records=records, schema=dg.TableSchema(columns=columns))

@@ -1,0 +1,146 @@
+"""Atomic, idempotent writes to the DuckDB warehouse, matching columns by name.
+
+Every write runs in one transaction: a failure leaves the previous table as it was, and a re-run
+replaces exactly what the previous run of the same asset (or partition) wrote.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import duckdb
+import polars as pl
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def quote_table(table: str) -> str:
+    """``schema.table`` quoted for SQL; anything but plain identifiers is refused."""
+    parts = table.split(".")
+    if len(parts) != 2 or not all(_IDENTIFIER.match(part) for part in parts):
+        raise ValueError(f"expected a table name as schema.table, got {table!r}")
+    return ".".join(f'"{part}"' for part in parts)
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, name],
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    schema, name = table.split(".")
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        [schema, name],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def _add_missing_columns(
+    con: duckdb.DuckDBPyConnection, table: str, frame_view: str, existing: Sequence[str]
+) -> None:
+    """New columns in the code's output are added to an existing table, never dropped."""
+    described = con.execute(f"DESCRIBE SELECT * FROM {frame_view}").fetchall()
+    for column, column_type, *_ in described:
+        if column not in existing:
+            con.execute(f'ALTER TABLE {quote_table(table)} ADD COLUMN "{column}" {column_type}')
+
+
+def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
+    """Replace ``table`` with ``frame`` in one transaction; returns the rows written."""
+    schema = table.split(".")[0]
+    con.register("_replacement", frame)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            con.execute(f"CREATE OR REPLACE TABLE {quote_table(table)} AS SELECT * FROM _replacement")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.unregister("_replacement")
+    return frame.height
+
+
+def replace_partitions(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pl.DataFrame,
+    partition_column: str,
+    partition_values: Sequence[date | str | Any],
+) -> int:
+    """Delete the given partitions of ``table`` and insert ``frame`` by name, in one transaction.
+
+    Rows of ``frame`` outside ``partition_values`` are refused: a partition's run must only touch
+    its own partitions.
+    """
+    if partition_column not in frame.columns:
+        raise ValueError(f"{table}: the output has no partition column {partition_column!r}")
+    values = list(partition_values)
+    outside = frame.filter(~pl.col(partition_column).is_in(values))
+    if outside.height:
+        raise ValueError(
+            f"{table}: {outside.height} rows fall outside the partitions being written "
+            f"({values[0]}..{values[-1]})"
+        )
+    schema = table.split(".")[0]
+    quoted = quote_table(table)
+    con.register("_replacement", frame)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            if table_exists(con, table):
+                _add_missing_columns(con, table, "_replacement", table_columns(con, table))
+                con.execute(
+                    f'DELETE FROM {quoted} WHERE "{partition_column}" IN '
+                    f"(SELECT UNNEST(?::{_sql_type(frame, partition_column)}[]))",
+                    [values],
+                )
+                con.execute(f"INSERT INTO {quoted} BY NAME SELECT * FROM _replacement")
+            else:
+                con.execute(f"CREATE TABLE {quoted} AS SELECT * FROM _replacement")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.unregister("_replacement")
+    return frame.height
+
+
+def _sql_type(frame: pl.DataFrame, column: str) -> str:
+    dtype = frame.schema[column]
+    if dtype == pl.Date:
+        return "DATE"
+    if isinstance(dtype, pl.Datetime):
+        return "TIMESTAMP"
+    if dtype.is_integer():
+        return "BIGINT"
+    return "VARCHAR"
+
+
+def read_partitions(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    partition_column: str | None = None,
+    partition_values: Sequence[date] | None = None,
+) -> pl.DataFrame:
+    """Read a table, or only the given partitions of it, as a polars frame."""
+    quoted = quote_table(table)
+    if partition_column is None or partition_values is None:
+        return con.execute(f"SELECT * FROM {quoted}").pl()
+    return con.execute(
+        f'SELECT * FROM {quoted} WHERE "{partition_column}" IN (SELECT UNNEST(?::DATE[]))',
+        [list(partition_values)],
+    ).pl()

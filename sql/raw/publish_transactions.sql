@@ -1,0 +1,20 @@
+-- Swap in the landed transactions (run inside the landing transaction). Sorted by time so that
+-- point-in-time scans of a snapshot skip the row groups after its as-of date.
+CREATE SCHEMA IF NOT EXISTS raw;
+CREATE OR REPLACE TABLE raw.transactions AS
+SELECT
+    customer_id::VARCHAR AS customer_id,
+    order_id::VARCHAR AS order_id,
+    order_ts::TIMESTAMP AS order_ts,
+    quantity::DOUBLE AS quantity,
+    unit_price::DOUBLE AS unit_price,
+    amount::DOUBLE AS amount,
+    product_id::VARCHAR AS product_id,
+    channel::VARCHAR AS channel,
+    country::VARCHAR AS country,
+    is_return::BOOLEAN AS is_return,
+    source_file::VARCHAR AS source_file,
+    source_row::BIGINT AS source_row
+FROM landing_result
+WHERE reason IS NULL
+ORDER BY order_ts, file_seq, source_row;
