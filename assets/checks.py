@@ -1,6 +1,5 @@
 """Contract checks: a blocking asset check that validates a warehouse table with its contract."""
 
-
 import dagster as dg
 import pandera.polars as pa
 import polars as pl

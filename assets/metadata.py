@@ -54,8 +54,7 @@ def counts_table(counts: Mapping[str, int], label: str, total: int | None = None
         columns.append(dg.TableColumn("share", "float"))
     records = [
         dg.TableRecord(
-            {label: key, "rows": int(value)}
-            | ({"share": round(value / total, 6)} if total else {})
+            {label: key, "rows": int(value)} | ({"share": round(value / total, 6)} if total else {})
         )
         for key, value in counts.items()
     ]

@@ -62,7 +62,9 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFram
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            con.execute(f"CREATE OR REPLACE TABLE {quote_table(table)} AS SELECT * FROM _replacement")
+            con.execute(
+                f"CREATE OR REPLACE TABLE {quote_table(table)} AS SELECT * FROM _replacement"
+            )
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

@@ -164,7 +164,7 @@ class ClvSettings(_Strict):
     monthly_discount_rate: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.01
     horizon_months: Annotated[int, Field(ge=1, le=120)] = 12
     min_repeat_buyers: Annotated[int, Field(ge=1)] = 50
-    fit_pareto_nbd: bool = True
+    fit_pareto_nbd: bool = False
 
 
 class LifecycleSettings(_Strict):

@@ -1,6 +1,5 @@
 """Resources: the DuckDB warehouse and the IO manager that writes frames to it atomically."""
 
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path

@@ -1,6 +1,5 @@
 """Checks of the raw layer: each landed table satisfies its contract (blocking)."""
 
-
 from assets.checks import contract_check
 from assets.raw.contracts import CustomersContract, TransactionsContract
 

@@ -129,7 +129,8 @@ def _gate(source: SourceName, report: LandingReport, max_reject_rate: float) -> 
     if report.reject_rate <= max_reject_rate:
         return
     top_reasons = ", ".join(
-        f"{reason}: {count:,}" for reason, count in Counter(report.rejected_by_reason).most_common(5)
+        f"{reason}: {count:,}"
+        for reason, count in Counter(report.rejected_by_reason).most_common(5)
     )
     worst_files = ", ".join(
         f"{name} ({count:,})" for name, count in Counter(report.rejected_by_file).most_common(3)

@@ -1,0 +1,133 @@
+"""Contracts of the evaluation tables: segment migration, segment outcomes, strategy effect."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandera.polars as pa
+import polars as pl
+
+_RATE = {"ge": 0.0, "le": 1.0}
+
+
+class SegmentMigrationContract(pa.DataFrameModel):
+    """Customers moving between segments from one snapshot to the next, per dimension."""
+
+    from_snapshot: date = pa.Field(description="The earlier snapshot date.")
+    to_snapshot: date = pa.Field(description="The next snapshot date.")
+    dimension: str = pa.Field(description="Segment dimension (a segments-table column).")
+    from_segment: str = pa.Field(description="Segment at from_snapshot.")
+    to_segment: str = pa.Field(description="Segment at to_snapshot.")
+    customers: pl.Int64 = pa.Field(
+        ge=1,
+        description="Customers present in both snapshots who moved from from_segment to "
+        "to_segment; per snapshot pair and dimension these add up to the customers present "
+        "in both snapshots (customers in only one snapshot are not counted).",
+    )
+
+    class Config:
+        strict = True
+        unique = ["from_snapshot", "to_snapshot", "dimension", "from_segment", "to_segment"]
+
+
+class SegmentOutcomesContract(pa.DataFrameModel):
+    """What each segment did in the period after its snapshot, per dimension."""
+
+    snapshot_date: date = pa.Field(description="Snapshot the segments are taken from.")
+    next_snapshot_date: date = pa.Field(
+        description="The next snapshot; the period measured is (snapshot_date, next_snapshot_date]."
+    )
+    dimension: str = pa.Field(description="Segment dimension (a segments-table column).")
+    segment: str = pa.Field(description="Segment label at snapshot_date.")
+    customers: pl.Int64 = pa.Field(ge=1, description="Customers in the segment at the snapshot.")
+    repurchasers: pl.Int64 = pa.Field(
+        ge=0, description="Customers with at least one purchase order in the next period."
+    )
+    repurchase_rate: pl.Float64 = pa.Field(**_RATE, description="repurchasers / customers.")
+    next_period_revenue: pl.Float64 = pa.Field(
+        description="Net revenue of the segment's customers in the next period."
+    )
+    revenue_per_customer: pl.Float64 = pa.Field(
+        description="next_period_revenue / customers (customers without activity count as 0)."
+    )
+    active_customers: pl.Int64 = pa.Field(
+        ge=0,
+        description="Customers active at the snapshot (lifecycle stage neither potential nor "
+        "lost) and present at the next snapshot: the churn rate's denominator.",
+    )
+    churned_customers: pl.Int64 = pa.Field(
+        ge=0, description="Active customers whose lifecycle stage at the next snapshot is lost."
+    )
+    churn_rate: pl.Float64 = pa.Field(
+        **_RATE,
+        nullable=True,
+        description="churned_customers / active_customers; null without active customers.",
+    )
+
+    class Config:
+        strict = True
+        unique = ["snapshot_date", "dimension", "segment"]
+
+
+class StrategyEffectContract(pa.DataFrameModel):
+    """Treated vs control outcomes of each strategy in the period after the snapshot."""
+
+    snapshot_date: date = pa.Field(description="Snapshot the strategies were assigned at.")
+    strategy: str = pa.Field(description="Playbook strategy.")
+    treated_customers: pl.Int64 = pa.Field(ge=0, description="Customers actioned.")
+    control_customers: pl.Int64 = pa.Field(
+        ge=0, description="Customers assigned the strategy but held out (no action)."
+    )
+    treated_repurchase_rate: pl.Float64 = pa.Field(
+        **_RATE,
+        nullable=True,
+        description="Share of treated customers with >= 1 purchase order in the next period.",
+    )
+    control_repurchase_rate: pl.Float64 = pa.Field(
+        **_RATE, nullable=True, description="The same for control customers."
+    )
+    repurchase_rate_diff: pl.Float64 = pa.Field(
+        nullable=True, description="Treated minus control repurchase rate."
+    )
+    repurchase_rate_diff_ci_low: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Lower bound of the confidence interval of the difference (Newcombe's "
+        "hybrid score interval); null when a group is empty or too small.",
+    )
+    repurchase_rate_diff_ci_high: pl.Float64 = pa.Field(
+        nullable=True, description="Upper bound of that interval."
+    )
+    repurchase_rate_p_value: pl.Float64 = pa.Field(
+        **_RATE,
+        nullable=True,
+        description="Two-sided p-value of the pooled two-proportion z-test.",
+    )
+    treated_revenue_per_customer: pl.Float64 = pa.Field(
+        nullable=True, description="Mean next-period net revenue of treated customers."
+    )
+    control_revenue_per_customer: pl.Float64 = pa.Field(
+        nullable=True, description="Mean next-period net revenue of control customers."
+    )
+    revenue_per_customer_diff: pl.Float64 = pa.Field(
+        nullable=True, description="Treated minus control revenue per customer."
+    )
+    revenue_per_customer_diff_ci_low: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Lower bound of Welch's t confidence interval of the difference; null "
+        "when a group is empty or too small or neither group's revenue varies.",
+    )
+    revenue_per_customer_diff_ci_high: pl.Float64 = pa.Field(
+        nullable=True, description="Upper bound of that interval."
+    )
+    revenue_per_customer_p_value: pl.Float64 = pa.Field(
+        **_RATE, nullable=True, description="Two-sided p-value of Welch's t-test."
+    )
+    note: str = pa.Field(
+        nullable=True,
+        description="Why an interval is missing (empty or too small group, no variance); "
+        "null when everything was computed.",
+    )
+
+    class Config:
+        strict = True
+        unique = ["snapshot_date", "strategy"]

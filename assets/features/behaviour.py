@@ -1,0 +1,108 @@
+"""Behaviour features: recency, frequency, monetary, trend, channel mix, BTYD inputs.
+
+The heavy lifting (scanning transactions up to the as-of instant) is DuckDB SQL in
+``sql/features/customer_activity.sql``; this module derives the per-customer features in polars.
+"""
+
+from datetime import datetime
+
+import duckdb
+import polars as pl
+
+from assets.features.contracts import CHANNELS, CustomerBehaviourContract
+from assets.sql_files import read_sql
+
+BEHAVIOUR_COLUMNS = list(CustomerBehaviourContract.to_schema().columns.keys())
+
+
+def customer_activity(
+    con: duckdb.DuckDBPyConnection, as_of: datetime, lost_recency_days: int
+) -> pl.DataFrame:
+    """Per-customer aggregates of the transactions on or before ``as_of``."""
+    return con.execute(
+        read_sql("features/customer_activity.sql"),
+        {
+            "as_of": as_of,
+            "snapshot_date": as_of.date(),
+            "lost_recency_days": lost_recency_days,
+        },
+    ).pl()
+
+
+def _days(later: pl.Expr, earlier: pl.Expr) -> pl.Expr:
+    return (later - earlier).dt.total_days().cast(pl.Int64)
+
+
+def _age_years(snapshot: pl.Expr, birth: pl.Expr) -> pl.Expr:
+    before_birthday = (snapshot.dt.month() < birth.dt.month()) | (
+        (snapshot.dt.month() == birth.dt.month()) & (snapshot.dt.day() < birth.dt.day())
+    )
+    return (snapshot.dt.year() - birth.dt.year() - before_birthday.cast(pl.Int32)).cast(pl.Int64)
+
+
+def derive_behaviour(activity: pl.DataFrame, dominant_channel_share: float) -> pl.DataFrame:
+    """Behaviour features from per-customer activity (one snapshot or several).
+
+    Trend compares the last 90 days with the 90 before: (a - b) / (|a| + |b|), in [-1, 1].
+    The dominant channel is the one with at least ``dominant_channel_share`` of the purchase
+    orders; 'mixed' otherwise; 'unknown' when the source has no channel for the customer.
+    """
+    snapshot = pl.col("snapshot_date")
+    orders = pl.col("orders")
+    shares = {
+        channel: pl.when(orders > 0).then(pl.col(f"orders_{channel}") / orders).otherwise(0.0)
+        for channel in CHANNELS
+    }
+    top_share = pl.max_horizontal(*shares.values())
+    dominant = pl.lit("mixed")
+    for channel in reversed(CHANNELS):
+        dominant = (
+            pl.when(shares[channel] >= dominant_channel_share)
+            .then(pl.lit(channel))
+            .otherwise(dominant)
+        )
+    dominant = (
+        pl.when((pl.col("rows_with_channel") == 0) | (orders == 0) | (top_share == 0))
+        .then(pl.lit("unknown"))
+        .otherwise(dominant)
+    )
+    recent, previous = pl.col("revenue_90d"), pl.col("revenue_prev_90d")
+    denominator = recent.abs() + previous.abs()
+    derived = activity.with_columns(
+        _age_years(snapshot, pl.col("birth_date")).alias("age"),
+        _days(snapshot, pl.col("last_purchase_date")).alias("recency_days"),
+        _days(snapshot, pl.col("first_purchase_date")).alias("tenure_days"),
+        pl.when(orders > 0).then(pl.col("gross_revenue") / orders).alias("avg_order_value"),
+        pl.when(denominator > 0)
+        .then((recent - previous) / denominator)
+        .otherwise(0.0)
+        .alias("trend"),
+        pl.when(pl.col("gross_revenue") > 0)
+        .then(pl.col("returned_amount") / pl.col("gross_revenue"))
+        .otherwise(0.0)
+        .alias("return_rate"),
+        *(share.alias(f"share_{channel}") for channel, share in shares.items()),
+        dominant.alias("dominant_channel"),
+        (pl.col("purchase_days") - 1).clip(lower_bound=0).alias("frequency"),
+        _days(pl.col("last_purchase_date"), pl.col("first_purchase_date")).alias("recency"),
+        _days(snapshot, pl.col("first_purchase_date")).alias("age_days"),
+        _days(snapshot, pl.col("last_return_after_lost")).alias("days_since_won_back"),
+    )
+    return derived.select(pl.col(name).cast(dtype) for name, dtype in _behaviour_schema().items())
+
+
+def _behaviour_schema() -> dict[str, pl.DataType]:
+    schema = CustomerBehaviourContract.to_schema()
+    return {name: column.dtype.type for name, column in schema.columns.items()}
+
+
+def behaviour_as_of(
+    con: duckdb.DuckDBPyConnection,
+    as_of: datetime,
+    lost_recency_days: int,
+    dominant_channel_share: float,
+) -> pl.DataFrame:
+    """Behaviour of every known customer as of ``as_of``: only what was known then."""
+    return derive_behaviour(
+        customer_activity(con, as_of, lost_recency_days), dominant_channel_share
+    )

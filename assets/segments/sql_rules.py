@@ -1,0 +1,358 @@
+"""Named SQL boolean rules: checked with DuckDB's own parser, evaluated with DuckDB over polars.
+
+A rule is a single SQL boolean expression over known columns, such as
+``age BETWEEN 18 AND 24`` or ``value_tier = 'high' AND churn_risk <> 'high'``. Configuration is
+user input, so a rule is accepted only when all of these hold:
+
+* it contains no ``;`` and parses as exactly one ``SELECT <expression>`` with a single
+  select-list item and nothing else (no FROM, WHERE, GROUP BY, ORDER BY, LIMIT, set operation,
+  CTE, alias);
+* every node of its syntax tree (from ``json_serialize_sql``) is a column reference, a constant,
+  a comparison, AND/OR/NOT, IN, BETWEEN, IS [NOT] NULL, COALESCE, CASE, CAST, or a call of a
+  scalar function on the allow-list below (so no subquery, table function such as
+  ``read_csv``/``glob``, aggregate, window, lambda, ``*`` or parameter);
+* every column it names is one of the known columns (unqualified);
+* it binds against an empty relation with the known column types and its type is BOOLEAN.
+
+Accepted rules are evaluated in their canonical form (``json_deserialize_sql`` of the checked
+tree), so comments or trailing text in the source cannot change the evaluated SQL. Evaluation
+runs on an in-memory DuckDB connection with external access disabled. A condition that is NULL
+for a row counts as not matched.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import polars as pl
+
+ALLOWED_FUNCTIONS: frozenset[str] = frozenset(
+    {
+        # arithmetic, string and pattern operators as DuckDB names them
+        "+", "-", "*", "/", "//", "%", "^", "**", "||",
+        "~~", "!~~", "~~*", "!~~*", "regexp_full_match",
+        # text
+        "lower", "upper", "lcase", "ucase", "trim", "ltrim", "rtrim", "length", "strlen",
+        "substring", "substr", "left", "right", "replace", "concat", "starts_with",
+        "ends_with", "prefix", "suffix", "contains", "regexp_matches",
+        # nulls
+        "ifnull", "nullif",
+        # numbers
+        "abs", "round", "floor", "ceil", "ceiling", "sign", "sqrt", "ln", "log", "log10",
+        "log2", "exp", "pow", "power", "least", "greatest", "trunc", "isnan", "isinf",
+        "isfinite",
+        # dates and intervals
+        "date_diff", "datediff", "date_sub", "datesub", "date_part", "datepart",
+        "date_trunc", "datetrunc", "year", "month", "day", "quarter", "dayofweek",
+        "dayofyear", "week", "weekofyear", "isodow", "isoyear", "make_date", "last_day",
+        "to_days", "to_weeks", "to_months", "to_years",
+    }
+)  # fmt: skip
+
+_ALLOWED_OPERATORS = frozenset(
+    {
+        "OPERATOR_NOT",
+        "OPERATOR_IS_NULL",
+        "OPERATOR_IS_NOT_NULL",
+        "COMPARE_IN",
+        "COMPARE_NOT_IN",
+        "OPERATOR_COALESCE",
+    }
+)
+_ALLOWED_CLASSES = frozenset(
+    {"COLUMN_REF", "CONSTANT", "COMPARISON", "CONJUNCTION", "BETWEEN", "CASE", "CAST"}
+)
+_CLASS_PROBLEMS = {
+    "SUBQUERY": "a subquery is not allowed",
+    "STAR": "`*` / COLUMNS(...) is not allowed",
+    "PARAMETER": "a query parameter is not allowed",
+    "WINDOW": "a window function is not allowed",
+    "LAMBDA": "a lambda is not allowed",
+}
+_SELECT_CLAUSES = (
+    ("where_clause", "WHERE"),
+    ("having", "HAVING"),
+    ("qualify", "QUALIFY"),
+    ("sample", "USING SAMPLE"),
+)
+
+
+_STATEMENT_KEYWORDS = frozenset(
+    {
+        "alter", "analyze", "attach", "begin", "call", "checkpoint", "commit", "copy", "create",
+        "deallocate", "delete", "describe", "detach", "drop", "execute", "explain", "export",
+        "import", "insert", "install", "load", "merge", "pivot", "pragma", "prepare", "reset",
+        "rollback", "select", "set", "show", "summarize", "truncate", "unpivot", "update", "use",
+        "vacuum", "with", "from", "values", "table",
+    }
+)  # fmt: skip
+
+
+class RuleProblem(ValueError):
+    """A rule expression that is rejected; the message says why (callers add the rule's name)."""
+
+
+@dataclass(frozen=True)
+class CheckedExpression:
+    """A rule expression that passed every check.
+
+    Attributes:
+        source: The expression as written in the configuration.
+        sql: Its canonical SQL, regenerated from the checked syntax tree; this is what runs.
+        columns: The known columns it references, spelled as in the known-column mapping.
+    """
+
+    source: str
+    sql: str
+    columns: tuple[str, ...]
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection that cannot read or write files or the network."""
+    con = duckdb.connect(":memory:", config={"enable_external_access": False})
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
+def _empty_frame(columns: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    return pl.DataFrame(schema=dict(columns))
+
+
+def _expression_nodes(node: Any) -> Iterator[dict[str, Any]]:
+    """Every expression node (a dict with a ``class``) anywhere below ``node``."""
+    if isinstance(node, dict):
+        if "class" in node:
+            yield node
+        for value in node.values():
+            yield from _expression_nodes(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _expression_nodes(value)
+
+
+class RuleChecker:
+    """Checks rule expressions against one set of known columns (one connection, reused).
+
+    Args:
+        columns: Known column name -> polars dtype. Rules may reference only these names.
+    """
+
+    def __init__(self, columns: Mapping[str, pl.DataType]) -> None:
+        self._columns = dict(columns)
+        self._by_lower = {name.lower(): name for name in self._columns}
+        self._con = connect()
+        self._con.register("known_columns", _empty_frame(self._columns))
+
+    def close(self) -> None:
+        """Release the DuckDB connection."""
+        self._con.close()
+
+    def __enter__(self) -> RuleChecker:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def check(self, expression: str) -> CheckedExpression:
+        """Check one expression; raise :class:`RuleProblem` naming the first problem found."""
+        if not isinstance(expression, str) or not expression.strip():
+            raise RuleProblem("the expression is empty")
+        if ";" in expression:
+            raise RuleProblem("`;` is not allowed: a rule is a single expression, not statements")
+        first_word = expression.strip().split(maxsplit=1)[0].lower()
+        if first_word in _STATEMENT_KEYWORDS:
+            raise RuleProblem(
+                f"starts with {first_word.upper()}: a rule is a boolean expression, not a statement"
+            )
+        select = self._parse(expression)
+        item = select["select_list"][0]
+        referenced = self._check_nodes(item)
+        canonical = self._canonical_sql(select)
+        result_type = self._result_type(canonical)
+        if result_type != "BOOLEAN":
+            raise RuleProblem(f"the expression is not boolean (its type is {result_type})")
+        return CheckedExpression(
+            source=expression, sql=canonical, columns=tuple(sorted(referenced))
+        )
+
+    def _parse(self, expression: str) -> dict[str, Any]:
+        try:
+            serialized = self._con.execute(
+                "SELECT json_serialize_sql(?)", [f"SELECT {expression}\n"]
+            ).fetchone()
+        except duckdb.Error as error:
+            raise RuleProblem(f"cannot be parsed: {error}") from None
+        tree = json.loads(serialized[0]) if serialized else {"error": True}
+        if tree.get("error"):
+            message = tree.get("error_message", "unknown parser error")
+            raise RuleProblem(f"not a valid SQL expression: {message}")
+        statements = tree.get("statements", [])
+        if len(statements) != 1:
+            raise RuleProblem("must be exactly one expression")
+        node = statements[0]["node"]
+        if node.get("type") != "SELECT_NODE":
+            raise RuleProblem("must be a plain expression (UNION/INTERSECT/EXCEPT are not allowed)")
+        if node.get("select_list") is None or len(node["select_list"]) != 1:
+            count = len(node.get("select_list") or [])
+            raise RuleProblem(f"must be exactly one expression, found {count} (comma-separated)")
+        if (node.get("from_table") or {}).get("type", "EMPTY") != "EMPTY":
+            raise RuleProblem("FROM is not allowed: a rule reads only the row's own columns")
+        for key, clause in _SELECT_CLAUSES:
+            if node.get(key) is not None:
+                raise RuleProblem(f"{clause} is not allowed in a rule expression")
+        if node.get("group_expressions") or node.get("group_sets"):
+            raise RuleProblem("GROUP BY is not allowed in a rule expression")
+        if node.get("modifiers"):
+            raise RuleProblem("ORDER BY / LIMIT / OFFSET / DISTINCT are not allowed in a rule")
+        if (node.get("cte_map") or {}).get("map"):
+            raise RuleProblem("WITH (common table expressions) is not allowed in a rule")
+        if node["select_list"][0].get("alias"):
+            raise RuleProblem("an alias (AS ...) is not allowed in a rule expression")
+        return node
+
+    def _check_nodes(self, item: dict[str, Any]) -> set[str]:
+        referenced: set[str] = set()
+        for node in _expression_nodes(item):
+            node_class = node["class"]
+            if node_class in _CLASS_PROBLEMS:
+                raise RuleProblem(_CLASS_PROBLEMS[node_class])
+            if node_class == "COLUMN_REF":
+                referenced.add(self._known_column(node.get("column_names") or []))
+            elif node_class == "FUNCTION":
+                self._check_function(node)
+            elif node_class == "OPERATOR":
+                if node.get("type") not in _ALLOWED_OPERATORS:
+                    raise RuleProblem(f"the operator {node.get('type')} is not allowed in rules")
+            elif node_class not in _ALLOWED_CLASSES:
+                raise RuleProblem(f"a {node_class} expression is not allowed in rules")
+        return referenced
+
+    def _known_column(self, parts: list[str]) -> str:
+        if len(parts) != 1:
+            raise RuleProblem(f"qualified column names are not allowed: {'.'.join(parts)}")
+        name = parts[0]
+        known = self._by_lower.get(name.lower())
+        if known is None:
+            close = difflib.get_close_matches(name.lower(), list(self._by_lower), n=1)
+            hint = f"; did you mean '{self._by_lower[close[0]]}'?" if close else ""
+            raise RuleProblem(f"unknown column '{name}'{hint}")
+        return known
+
+    @staticmethod
+    def _check_function(node: dict[str, Any]) -> None:
+        name = str(node.get("function_name", ""))
+        qualified = ".".join(part for part in (node.get("catalog"), node.get("schema")) if part)
+        if qualified:
+            raise RuleProblem(f"qualified function names are not allowed: {qualified}.{name}")
+        if name.lower() not in ALLOWED_FUNCTIONS:
+            raise RuleProblem(
+                f"the function {name}() is not allowed in rules (only scalar functions on the "
+                "allow-list: comparisons, arithmetic, text, null handling, rounding, dates)"
+            )
+        if node.get("distinct") or node.get("filter") is not None:
+            raise RuleProblem(f"{name}() with DISTINCT or FILTER is not allowed in rules")
+        if (node.get("order_bys") or {}).get("orders"):
+            raise RuleProblem(f"{name}() with ORDER BY is not allowed in rules")
+
+    def _result_type(self, expression: str) -> str:
+        try:
+            described = self._con.execute(
+                f"DESCRIBE SELECT (\n{expression}\n) AS rule_value FROM known_columns"
+            ).fetchall()
+        except duckdb.Error as error:
+            first_line = str(error).strip().splitlines()[0]
+            raise RuleProblem(f"cannot be evaluated on the known columns: {first_line}") from None
+        return str(described[0][1])
+
+    def _canonical_sql(self, select: dict[str, Any]) -> str:
+        tree = {"error": False, "statements": [{"node": select, "named_param_map": []}]}
+        row = self._con.execute(
+            "SELECT json_deserialize_sql(?::JSON)", [json.dumps(tree)]
+        ).fetchone()
+        sql = str(row[0]) if row else ""
+        prefix = "SELECT "
+        if not sql.upper().startswith(prefix):
+            raise RuleProblem("cannot be turned back into SQL")
+        return sql[len(prefix) :]
+
+
+def _require_columns(frame: pl.DataFrame, expressions: Sequence[CheckedExpression]) -> list[str]:
+    needed = sorted({column for expression in expressions for column in expression.columns})
+    missing = [column for column in needed if column not in frame.columns]
+    if missing:
+        raise KeyError(f"rules reference columns missing from the frame: {', '.join(missing)}")
+    return needed
+
+
+def _run_selects(
+    frame: pl.DataFrame, needed: Sequence[str], selects: Sequence[str]
+) -> pl.DataFrame:
+    """Evaluate ``selects`` (SQL expressions) row by row; returns columns ``v0``.. in row order."""
+    if not selects:
+        return pl.DataFrame()
+    source = frame.with_row_index("rule_row_index").select("rule_row_index", *needed)
+    sql_items = ", ".join(f"{select} AS v{index}" for index, select in enumerate(selects))
+    con = connect()
+    try:
+        con.register("rule_input", source)
+        result = con.execute(
+            f"SELECT rule_row_index, {sql_items} FROM rule_input ORDER BY rule_row_index"
+        ).pl()
+    finally:
+        con.close()
+    return result.drop("rule_row_index")
+
+
+def first_match_indices(
+    frame: pl.DataFrame, rule_sets: Mapping[str, Sequence[CheckedExpression]]
+) -> pl.DataFrame:
+    """For each rule set, the index of the first rule that is true on each row.
+
+    Args:
+        frame: The rows to label; must have every column the rules reference.
+        rule_sets: Output column name -> the ordered rules of that set.
+
+    Returns:
+        One Int64 column per rule set, in ``frame``'s row order: the 0-based index of the first
+        matching rule, or null when none matches.
+    """
+    every = [expression for rules in rule_sets.values() for expression in rules]
+    needed = _require_columns(frame, every)
+    selects = []
+    for rules in rule_sets.values():
+        if not rules:
+            selects.append("CAST(NULL AS BIGINT)")
+            continue
+        branches = " ".join(f"WHEN ({rule.sql}) THEN {index}" for index, rule in enumerate(rules))
+        selects.append(f"CAST(CASE {branches} ELSE NULL END AS BIGINT)")
+    result = _run_selects(frame, needed, selects)
+    return result.rename(dict(zip(result.columns, rule_sets, strict=True))) if selects else result
+
+
+def match_flags(frame: pl.DataFrame, rules: Sequence[CheckedExpression]) -> pl.DataFrame:
+    """Whether each rule is true on each row (NULL counts as false).
+
+    Returns:
+        Boolean columns ``match_0`` .. ``match_{n-1}``, in ``frame``'s row order.
+    """
+    needed = _require_columns(frame, rules)
+    selects = [f"coalesce(({rule.sql}), false)" for rule in rules]
+    result = _run_selects(frame, needed, selects)
+    return result.rename({f"v{index}": f"match_{index}" for index in range(len(rules))})
+
+
+def is_constant_true(checked: CheckedExpression) -> bool:
+    """Whether a column-free expression is TRUE (so a rule with it matches every row)."""
+    if checked.columns:
+        return False
+    con = connect()
+    try:
+        row = con.execute(f"SELECT coalesce(({checked.sql}), false)").fetchone()
+    finally:
+        con.close()
+    return bool(row and row[0])

@@ -1,0 +1,172 @@
+"""Assign every customer of every snapshot exactly one strategy from the playbook.
+
+Order of decisions for one snapshot:
+
+1. Control group first: ``is_control`` comes from a stable hash of ``"<salt>:<customer_id>"``
+   (BLAKE2b, the first 8 bytes as an integer / 2**64, uniform in [0, 1)), ``True`` below the
+   configured share. It depends on nothing else, so a customer keeps its group across
+   snapshots and runs while the salt is unchanged.
+2. Rules in order, first match wins. A rule with ``capacity: N`` ranks its still-unassigned
+   matching customers by clv_12m (highest first, nulls last, ties by customer_id) and keeps
+   the shortest prefix of that ranking that holds N treated (non-control) customers: the N
+   treated customers get the action, the control customers ranked among them keep the rule as
+   their (recorded, not actioned) strategy, and everyone after falls through to the next
+   matching rule. So no capacity slot is spent on a control customer, and the rule's control
+   customers come from the same CLV range as its treated ones.
+
+Control customers keep strategy, channel, priority and matched_rule; their ``budget`` is 0
+because nothing is spent on them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import polars as pl
+
+from assets.segments.sql_rules import match_flags
+from assets.strategies.settings import ControlGroupSettings, Playbook, compile_playbook
+
+ASSIGNMENT_SCHEMA = {
+    "snapshot_date": pl.Date,
+    "customer_id": pl.String,
+    "strategy": pl.String,
+    "channel": pl.String,
+    "priority": pl.Int64,
+    "budget": pl.Float64,
+    "matched_rule": pl.String,
+    "is_control": pl.Boolean,
+}
+_UNIT = float(2**64)
+
+
+def control_draw(customer_id: str, salt: str) -> float:
+    """The customer's stable uniform draw in [0, 1) for the control-group split."""
+    digest = hashlib.blake2b(f"{salt}:{customer_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / _UNIT
+
+
+def control_flags(customer_ids: pl.Series, control: ControlGroupSettings) -> pl.Series:
+    """``is_control`` for each id: its stable draw is below ``control.share``."""
+    unique_ids = customer_ids.unique()
+    draws = [control_draw(customer_id, control.salt) for customer_id in unique_ids.to_list()]
+    lookup = pl.DataFrame(
+        {"customer_id": unique_ids, "is_control": [draw < control.share for draw in draws]},
+        schema={"customer_id": pl.String, "is_control": pl.Boolean},
+    )
+    return (
+        customer_ids.to_frame("customer_id")
+        .join(lookup, on="customer_id", how="left", maintain_order="left")
+        .get_column("is_control")
+    )
+
+
+def assign_strategies(
+    segments: pl.DataFrame,
+    playbook: Playbook,
+    control: ControlGroupSettings | None = None,
+) -> pl.DataFrame:
+    """One strategy per snapshot and customer.
+
+    Args:
+        segments: The customer segments table (every column the rules use, plus snapshot_date,
+            customer_id and clv_12m).
+        playbook: The validated playbook.
+        control: The control-group design; default: the playbook's ``control_group``.
+
+    Returns:
+        snapshot_date, customer_id, strategy, channel, priority, budget (0 for control
+        customers), matched_rule and is_control; one row per input row, sorted by
+        snapshot_date and customer_id.
+
+    Raises:
+        ValueError: If a customer matches no rule (impossible with a validated playbook) or the
+            segments have duplicate (snapshot_date, customer_id) rows.
+    """
+    control = control or playbook.control_group
+    keys = ["snapshot_date", "customer_id"]
+    if segments.select(pl.struct(keys).is_duplicated().any()).item():
+        raise ValueError("segments have duplicate (snapshot_date, customer_id) rows")
+    rules = playbook.rules
+    frame = segments.sort(keys)
+    compiled = compile_playbook(playbook, _columns_of(frame))
+    flags = match_flags(frame, compiled)
+    work = pl.concat(
+        [
+            frame.select(
+                *keys,
+                pl.col("clv_12m").cast(pl.Float64),
+                control_flags(frame.get_column("customer_id"), control).alias("is_control"),
+            ).with_row_index("row"),
+            flags,
+        ],
+        how="horizontal",
+    ).with_columns(pl.lit(None, dtype=pl.Int64).alias("rule_index"))
+
+    for index, rule in enumerate(rules):
+        eligible = pl.col("rule_index").is_null() & pl.col(f"match_{index}")
+        if rule.capacity is None:
+            work = work.with_columns(
+                pl.when(eligible)
+                .then(pl.lit(index))
+                .otherwise(pl.col("rule_index"))
+                .alias("rule_index")
+            )
+            continue
+        treated = (~pl.col("is_control")).cast(pl.Int64)
+        chosen = (
+            work.filter(eligible)
+            .sort(
+                ["snapshot_date", "clv_12m", "customer_id"],
+                descending=[False, True, False],
+                nulls_last=True,
+            )
+            .with_columns((treated.cum_sum() - treated).over("snapshot_date").alias("ahead"))
+            .filter(pl.col("ahead") < rule.capacity)
+            .get_column("row")
+        )
+        work = work.with_columns(
+            pl.when(pl.col("row").is_in(chosen.implode()))
+            .then(pl.lit(index))
+            .otherwise(pl.col("rule_index"))
+            .alias("rule_index")
+        )
+
+    unmatched = work.filter(pl.col("rule_index").is_null()).height
+    if unmatched:
+        raise ValueError(f"{unmatched} customers match no playbook rule: end with a catch-all")
+    actions = pl.DataFrame(
+        {
+            "rule_index": list(range(len(rules))),
+            "strategy": [rule.strategy for rule in rules],
+            "channel": [rule.channel for rule in rules],
+            "priority": [rule.priority for rule in rules],
+            "rule_budget": [float(rule.budget_per_customer) for rule in rules],
+            "matched_rule": [rule.name for rule in rules],
+        },
+        schema={
+            "rule_index": pl.Int64,
+            "strategy": pl.String,
+            "channel": pl.String,
+            "priority": pl.Int64,
+            "rule_budget": pl.Float64,
+            "matched_rule": pl.String,
+        },
+    )
+    return (
+        work.join(actions, on="rule_index", how="left", validate="m:1")
+        .with_columns(
+            pl.when(pl.col("is_control"))
+            .then(pl.lit(0.0))
+            .otherwise(pl.col("rule_budget"))
+            .alias("budget")
+        )
+        .select(list(ASSIGNMENT_SCHEMA))
+        .cast(ASSIGNMENT_SCHEMA)
+        .sort(keys)
+    )
+
+
+def _columns_of(frame: pl.DataFrame) -> dict[str, pl.DataType]:
+    """Rules may use any column the segments frame has (its attribute dimensions included)."""
+    return dict(frame.schema)

@@ -1,0 +1,107 @@
+"""The config contract: unknown keys, missing mappings and empty paths stop before any write."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipelines.config import ConfigError, load_config, month_as_of, month_end
+
+
+def _config(tmp_path: Path, raw: dict) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.fixture
+def valid(tmp_path: Path) -> dict:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.csv").write_text("id,ts,amt\n1,2011-01-01,2\n")
+    return {
+        "warehouse": "wh/segmentation.duckdb",
+        "serving": "wh/serving.duckdb",
+        "snapshots": {"start": "2011-01", "end": "2011-03"},
+        "sources": {
+            "transactions": {
+                "path": "data/*.csv",
+                "columns": {"customer_id": "id", "order_ts": "ts", "amount": "amt"},
+            }
+        },
+    }
+
+
+def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path, valid: dict) -> None:
+    config = load_config(_config(tmp_path, valid))
+    assert config.warehouse == tmp_path / "wh" / "segmentation.duckdb"
+    assert config.serving == tmp_path / "wh" / "serving.duckdb"
+    assert config.sources.transactions.files() == [tmp_path / "data" / "a.csv"]
+    assert config.sources.customers is None
+    assert config.features.clv.margin == 0.3
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda c: c.update(warehose="x.duckdb"), "warehose: unknown key"),
+        (
+            lambda c: c["sources"]["transactions"]["columns"].update(colour="x"),
+            "sources.transactions.columns.colour: unknown key",
+        ),
+        (
+            lambda c: c["sources"]["transactions"]["columns"].pop("customer_id"),
+            "sources.transactions.columns.customer_id: required key is missing",
+        ),
+        (
+            lambda c: c["sources"]["transactions"]["columns"].pop("amount"),
+            "map `amount`, or both `quantity` and `unit_price`",
+        ),
+        (lambda c: c["snapshots"].update(start="2011-13"), "snapshots.start"),
+        (lambda c: c["snapshots"].update(end="2010-01"), "is before start"),
+        (
+            lambda c: c["sources"]["transactions"].update(max_reject_rate=2),
+            "sources.transactions.max_reject_rate",
+        ),
+        (
+            lambda c: c["sources"]["transactions"].update(path="data/*.parquet"),
+            "sources.transactions.path",
+        ),
+        (
+            lambda c: c.update(features={"lifecycle": {"lost_recency_days": 10}}),
+            "at_risk_recency_days must be below lost_recency_days",
+        ),
+    ],
+    ids=[
+        "unknown-top-level-key",
+        "unknown-column-key",
+        "missing-customer-id",
+        "no-amount-mapping",
+        "bad-month",
+        "end-before-start",
+        "reject-rate-out-of-range",
+        "path-matches-no-file",
+        "inconsistent-thresholds",
+    ],
+)
+def test_config_errors_name_the_key(tmp_path: Path, valid: dict, mutate, expected: str) -> None:
+    mutate(valid)
+    with pytest.raises(ConfigError) as error:
+        load_config(_config(tmp_path, valid))
+    assert expected in str(error.value)
+    assert str(tmp_path / "config.yaml") in str(error.value)
+
+
+def test_missing_config_file_names_the_path(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("key", "last_day"),
+    [("2011-02", "2011-02-28"), ("2012-02", "2012-02-29"), ("2011-12", "2011-12-31")],
+)
+def test_partition_as_of_is_the_months_last_instant(key: str, last_day: str) -> None:
+    assert str(month_end(key)) == last_day
+    as_of = month_as_of(key)
+    assert (as_of.hour, as_of.minute, as_of.second, as_of.microsecond) == (23, 59, 59, 999999)
