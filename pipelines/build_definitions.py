@@ -2,9 +2,12 @@
 
 import dagster as dg
 
+from assets.evaluation.assets import clv_backtest, segment_evaluation
 from assets.features.assets import build_feature_assets
 from assets.raw.assets import raw_customers, raw_transactions
 from assets.raw.checks import raw_checks
+from assets.segments.assets import build_segment_assets
+from assets.strategies.assets import build_strategy_assets
 from pipelines.config import SegmentationConfig
 from pipelines.partitions import monthly_snapshots
 from pipelines.resources import Warehouse, WarehouseIOManager
@@ -15,7 +18,15 @@ def build_definitions(config: SegmentationConfig) -> dg.Definitions:
     warehouse = Warehouse(path=str(config.warehouse))
     snapshots = monthly_snapshots(config)
     return dg.Definitions(
-        assets=[raw_transactions, raw_customers, *build_feature_assets(snapshots)],
+        assets=[
+            raw_transactions,
+            raw_customers,
+            *build_feature_assets(snapshots),
+            *build_segment_assets(snapshots),
+            *build_strategy_assets(snapshots),
+            segment_evaluation,
+            clv_backtest,
+        ],
         asset_checks=[*raw_checks],
         resources={
             "warehouse": warehouse,

@@ -20,6 +20,9 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from assets.segments.settings import SegmentSettings
+from assets.strategies.settings import DEFAULT_PLAYBOOK, Playbook, PlaybookError, load_playbook
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = PROJECT_ROOT / "config" / "demo.yaml"
 CONFIG_ENV_VAR = "SEGMENTATION_CONFIG"
@@ -197,6 +200,12 @@ class FeatureSettings(_Strict):
     lifecycle: LifecycleSettings = LifecycleSettings()
 
 
+class StrategySettings(_Strict):
+    """Which playbook assigns strategies (default: the bundled ``config/playbook.yaml``)."""
+
+    playbook: Path = DEFAULT_PLAYBOOK
+
+
 class SegmentationConfig(_Strict):
     """The whole configuration. Paths are absolute once loaded."""
 
@@ -205,6 +214,11 @@ class SegmentationConfig(_Strict):
     snapshots: Snapshots
     sources: Sources
     features: FeatureSettings = FeatureSettings()
+    # default_factory: building segment settings checks their rules with DuckDB
+    segments: SegmentSettings = Field(default_factory=SegmentSettings)
+    strategies: StrategySettings = StrategySettings()
+    # the validated playbook, loaded with the config so a bad rule stops everything up front
+    playbook: Playbook | None = Field(default=None, exclude=True)
     config_path: Path | None = Field(default=None, exclude=True)
 
 
@@ -263,11 +277,20 @@ def parse_config(raw: dict[str, Any], config_path: Path) -> SegmentationConfig:
                 f"invalid configuration in {config_path}:\n"
                 f"  sources.{key}.path: {source.path} matches no file"
             )
+    playbook_path = _resolve(base, config.strategies.playbook)
+    try:
+        playbook = load_playbook(playbook_path, config.segments)
+    except PlaybookError as error:
+        raise ConfigError(
+            f"invalid configuration in {config_path}:\n  strategies.playbook: {error}"
+        ) from None
     return config.model_copy(
         update={
             "warehouse": _resolve(base, config.warehouse),
             "serving": _resolve(base, config.serving),
             "sources": Sources(transactions=transactions, customers=customers),
+            "strategies": StrategySettings(playbook=playbook_path),
+            "playbook": playbook,
             "config_path": config_path,
         }
     )

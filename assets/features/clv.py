@@ -153,10 +153,15 @@ def clv_for_snapshot(behaviour: pl.DataFrame, snapshot: date, settings: ClvSetti
         fits.insert(1, fit_pareto_nbd(x, t_x, age, min_repeat_buyers=settings.min_repeat_buyers))
 
     reason = _degenerate_reason([bgnbd, gamma_gamma])
+    predictions = None
     if reason is None:
-        predictions = _model_predictions(bgnbd, gamma_gamma, x, t_x, age, m, settings)
-        method = "bgnbd_gamma_gamma"
-    else:
+        try:
+            predictions = _model_predictions(bgnbd, gamma_gamma, x, t_x, age, m, settings)
+            method = "bgnbd_gamma_gamma"
+        except (ArithmeticError, ValueError) as error:
+            # numerically extreme fitted parameters: mark the snapshot rather than fail the run
+            reason = f"predictions failed at the fitted parameters: {error!r}"
+    if predictions is None:
         predictions = _fallback_predictions(buyers, t_x, age, settings)
         method = "simple_fallback"
 

@@ -13,6 +13,8 @@ from typing import Literal
 
 import polars as pl
 
+from assets.features.contracts import CustomerFeaturesContract
+
 ColumnKind = Literal["text", "integer", "float", "boolean", "date"]
 
 COLUMN_KIND_DTYPES: dict[str, pl.DataType] = {
@@ -23,67 +25,14 @@ COLUMN_KIND_DTYPES: dict[str, pl.DataType] = {
     "date": pl.Date(),
 }
 
-FEATURE_COLUMN_TYPES: dict[str, pl.DataType] = {
-    "snapshot_date": pl.Date(),
-    "customer_id": pl.String(),
-    # customer attributes
-    "signup_date": pl.Date(),
-    "age": pl.Int64(),
-    "gender": pl.String(),
-    "region": pl.String(),
-    "country": pl.String(),
-    "industry": pl.String(),
-    "acquisition_channel": pl.String(),
-    "income": pl.Float64(),
-    # behaviour
-    "first_purchase_date": pl.Date(),
-    "last_purchase_date": pl.Date(),
-    "recency_days": pl.Int64(),
-    "tenure_days": pl.Int64(),
-    "purchase_days": pl.Int64(),
-    "orders": pl.Int64(),
-    "return_orders": pl.Int64(),
-    "gross_revenue": pl.Float64(),
-    "net_revenue": pl.Float64(),
-    "avg_order_value": pl.Float64(),
-    "orders_30d": pl.Int64(),
-    "orders_90d": pl.Int64(),
-    "orders_365d": pl.Int64(),
-    "revenue_30d": pl.Float64(),
-    "revenue_90d": pl.Float64(),
-    "revenue_365d": pl.Float64(),
-    "revenue_prev_90d": pl.Float64(),
-    "trend": pl.Float64(),
-    "mean_days_between": pl.Float64(),
-    "std_days_between": pl.Float64(),
-    "return_rate": pl.Float64(),
-    "share_online": pl.Float64(),
-    "share_store": pl.Float64(),
-    "share_agent": pl.Float64(),
-    "dominant_channel": pl.String(),
-    "product_breadth": pl.Int64(),
-    "active_months": pl.Int64(),
-    "frequency": pl.Int64(),
-    "recency": pl.Int64(),
-    "age_days": pl.Int64(),
-    "repeat_spend_mean": pl.Float64(),
-    "ever_lost_then_returned_days": pl.Int64(),
-    # customer lifetime value
-    "p_alive": pl.Float64(),
-    "expected_purchases_30d": pl.Float64(),
-    "expected_purchases_90d": pl.Float64(),
-    "expected_purchases_365d": pl.Float64(),
-    "expected_spend": pl.Float64(),
-    "clv_12m": pl.Float64(),
-    "clv_method": pl.String(),
-    # value and lifecycle
-    "value_tier": pl.String(),
-    "abc_class": pl.String(),
-    "revenue_share": pl.Float64(),
-    "cumulative_revenue_share": pl.Float64(),
-    "is_pareto_top": pl.Boolean(),
-    "lifecycle_stage": pl.String(),
-}
+
+def _contract_column_types() -> dict[str, pl.DataType]:
+    schema = CustomerFeaturesContract.to_schema()
+    return {name: column.dtype.type for name, column in schema.columns.items()}
+
+
+# The columns of features.customer_features, straight from its contract.
+FEATURE_COLUMN_TYPES: dict[str, pl.DataType] = _contract_column_types()
 
 # Key features copied into the segments table, so playbook rules and marts can use them.
 KEY_FEATURE_COLUMNS: tuple[str, ...] = (

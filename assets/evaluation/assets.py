@@ -1,0 +1,145 @@
+"""Evaluation assets: did the segments and strategies work, and were the CLV predictions right?
+
+They read every snapshot from the warehouse (one pair of consecutive snapshots at a time) and
+are recomputed whole after each run: a month only becomes evaluable once the next one exists.
+"""
+
+import dagster as dg
+import polars as pl
+
+from assets.evaluation.backtest_contract import ClvBacktestContract
+from assets.evaluation.contracts import (
+    SegmentMigrationContract,
+    SegmentOutcomesContract,
+    StrategyEffectContract,
+)
+from assets.evaluation.migration import segment_migration
+from assets.evaluation.outcomes import segment_outcomes
+from assets.evaluation.strategy_effect import strategy_effect
+from assets.metadata import column_schema, contract_type, preview
+from assets.segments.build import dimension_columns
+from assets.sql_files import read_sql
+from assets.warehouse import read_partitions
+from pipelines.resources import SNAPSHOT_COLUMN, Warehouse
+
+_SINGLE_RUN = dg.BackfillPolicy.single_run()
+
+
+def _table_metadata(frame: pl.DataFrame, contract: type) -> dict:
+    return {
+        "dagster/row_count": frame.height,
+        "dagster/column_schema": column_schema(contract),
+        "preview": preview(frame, rows=20),
+    }
+
+
+@dg.multi_asset(
+    outs={
+        "segment_migration": dg.AssetOut(
+            key=["marts", "segment_migration"],
+            dagster_type=contract_type(SegmentMigrationContract),
+            kinds={"duckdb", "polars"},
+            description="For consecutive snapshots and each segment dimension, how many "
+            "customers moved from which segment to which.",
+        ),
+        "segment_outcomes": dg.AssetOut(
+            key=["marts", "segment_outcomes"],
+            dagster_type=contract_type(SegmentOutcomesContract),
+            kinds={"duckdb", "polars"},
+            description="Per snapshot, dimension and segment, what happened in the next "
+            "period: repurchase rate, churn rate, revenue per customer.",
+        ),
+        "strategy_effect": dg.AssetOut(
+            key=["marts", "strategy_effect"],
+            dagster_type=contract_type(StrategyEffectContract),
+            kinds={"duckdb", "scipy"},
+            description="Treated vs control outcome in the following period per snapshot and "
+            "strategy, with 95% confidence intervals and p-values.",
+        ),
+    },
+    deps=[
+        ["marts", "customer_segments"],
+        ["marts", "strategy_assignments"],
+        ["raw", "transactions"],
+    ],
+    group_name="evaluation",
+    backfill_policy=_SINGLE_RUN,
+)
+def segment_evaluation(
+    context: dg.AssetExecutionContext, warehouse: Warehouse
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Migration between segments, next-period outcomes per segment, and strategy effects."""
+    with warehouse.connect() as con:
+        snapshots = [
+            row[0]
+            for row in con.execute(
+                "SELECT DISTINCT snapshot_date FROM marts.customer_segments ORDER BY 1"
+            ).fetchall()
+        ]
+        activity = con.execute(read_sql("evaluation/next_period_activity.sql")).pl()
+        migrations, outcomes, effects = [], [], []
+        for earlier, later in zip(snapshots, snapshots[1:], strict=False):
+            pair = read_partitions(
+                con, "marts.customer_segments", SNAPSHOT_COLUMN, [earlier, later]
+            )
+            first = pair.filter(pl.col(SNAPSHOT_COLUMN) == earlier)
+            second = pair.filter(pl.col(SNAPSHOT_COLUMN) == later)
+            migrations.append(segment_migration(first, second))
+            period = activity.filter(pl.col(SNAPSHOT_COLUMN) == earlier)
+            outcomes.append(segment_outcomes(pair, period))
+            assignments = read_partitions(
+                con, "marts.strategy_assignments", SNAPSHOT_COLUMN, [earlier]
+            )
+            effects.append(strategy_effect(assignments, period))
+    migration = _concat(migrations, SegmentMigrationContract)
+    outcome = _concat(outcomes, SegmentOutcomesContract)
+    effect = _concat(effects, StrategyEffectContract)
+    context.log.info(
+        f"evaluated {max(len(snapshots) - 1, 0)} snapshot pairs over "
+        f"{len(dimension_columns(pair)) if snapshots[1:] else 0} dimensions"
+    )
+    context.add_output_metadata(
+        _table_metadata(migration, SegmentMigrationContract), output_name="segment_migration"
+    )
+    context.add_output_metadata(
+        _table_metadata(outcome, SegmentOutcomesContract), output_name="segment_outcomes"
+    )
+    context.add_output_metadata(
+        _table_metadata(effect, StrategyEffectContract), output_name="strategy_effect"
+    )
+    return migration, outcome, effect
+
+
+def _concat(frames: list[pl.DataFrame], contract: type) -> pl.DataFrame:
+    if frames:
+        return pl.concat(frames)
+    schema = contract.to_schema()
+    return pl.DataFrame(schema={name: col.dtype.type for name, col in schema.columns.items()})
+
+
+@dg.asset(
+    key=["marts", "clv_backtest"],
+    deps=[["features", "customer_clv"], ["raw", "transactions"]],
+    group_name="evaluation",
+    kinds={"duckdb"},
+    dagster_type=contract_type(ClvBacktestContract),
+    backfill_policy=_SINGLE_RUN,
+)
+def clv_backtest(context: dg.AssetExecutionContext, warehouse: Warehouse) -> pl.DataFrame:
+    """Each snapshot's predicted purchases for the next 90 days against what happened (MAE,
+    correlation, aggregate error), for every snapshot the landed transactions cover 90 days
+    past."""
+    with warehouse.connect() as con:
+        backtest = con.execute(read_sql("evaluation/clv_backtest.sql")).pl()
+    context.add_output_metadata(_table_metadata(backtest, ClvBacktestContract))
+    if backtest.height:
+        model = backtest.filter(pl.col("clv_method") == "bgnbd_gamma_gamma")
+        context.add_output_metadata(
+            {
+                "snapshots_tested": backtest.height,
+                "median_aggregate_error_model": float(model.get_column("aggregate_error").median())
+                if model.height
+                else float("nan"),
+            }
+        )
+    return backtest
