@@ -17,7 +17,7 @@ def validate_table(
     """Validate a table batch by batch; returns (rows checked, failure cases or None)."""
     rows = 0
     with warehouse.connect(read_only=False) as con:
-        reader = con.execute(f"SELECT * FROM {quote_table(table)}").fetch_record_batch(BATCH_ROWS)
+        reader = con.execute(f"SELECT * FROM {quote_table(table)}").to_arrow_reader(BATCH_ROWS)
         for batch in reader:
             frame = pl.from_arrow(batch)
             assert isinstance(frame, pl.DataFrame)

@@ -138,11 +138,20 @@ def read_partitions(
     partition_column: str | None = None,
     partition_values: Sequence[date] | None = None,
 ) -> pl.DataFrame:
-    """Read a table, or only the given partitions of it, as a polars frame."""
+    """Read a table, or only the given partitions of it, as a polars frame.
+
+    Rows come sorted by snapshot date and customer id where the table has them: the same data
+    gives the same frame, so order-sensitive float sums downstream are reproducible.
+    """
     quoted = quote_table(table)
+    keys = [column for column in _ORDER_KEYS if column in table_columns(con, table)]
+    order = f" ORDER BY {', '.join(keys)}" if keys else ""
     if partition_column is None or partition_values is None:
-        return con.execute(f"SELECT * FROM {quoted}").pl()
+        return con.execute(f"SELECT * FROM {quoted}{order}").pl()
     return con.execute(
-        f'SELECT * FROM {quoted} WHERE "{partition_column}" IN (SELECT UNNEST(?::DATE[]))',
+        f'SELECT * FROM {quoted} WHERE "{partition_column}" IN (SELECT UNNEST(?::DATE[])){order}',
         [list(partition_values)],
     ).pl()
+
+
+_ORDER_KEYS = ("snapshot_date", "customer_id")

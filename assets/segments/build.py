@@ -131,7 +131,8 @@ def summarize_segments(
             )
             .with_columns(pl.lit(dimension).alias("dimension"))
         )
-    summary = pl.concat(parts, how="diagonal")
+    # sorted before the totals: float sums in a fixed order give reproducible shares
+    summary = pl.concat(parts, how="diagonal").sort("snapshot_date", "dimension", "segment")
     totals_by = ["snapshot_date", "dimension"]
     total_revenue = pl.col("revenue").sum().over(totals_by)
     return (

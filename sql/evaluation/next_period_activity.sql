@@ -15,7 +15,7 @@ SELECT
     t.customer_id,
     count(DISTINCT coalesce(t.order_id, t.customer_id || '@' || t.order_ts::VARCHAR))
         FILTER (WHERE NOT t.is_return) AS orders,
-    coalesce(sum(t.amount), 0) AS revenue
+    coalesce(sum(t.amount::DECIMAL(38, 10)), 0)::DOUBLE AS revenue
 FROM periods AS p
 JOIN raw.transactions AS t
     ON t.order_ts > p.snapshot_date + INTERVAL 1 DAY

@@ -2,12 +2,14 @@
 -- known customer: anyone with a transaction by then, or a customer record signed up by then.
 -- Purchase = a row that is not a return; a purchase day = a calendar day with a purchase.
 -- Parameters: $as_of (TIMESTAMP), $snapshot_date (DATE), $lost_recency_days (INTEGER).
+-- Money is summed as DECIMAL and spreads from integer sums: exact, so a backfill reproduces a
+-- live run bit for bit whatever order parallel aggregation takes.
 WITH tx AS (
     SELECT
         customer_id,
         coalesce(order_id, customer_id || '@' || strftime(order_ts, '%Y-%m-%dT%H:%M:%S')) AS order_key,
         order_ts::DATE AS day,
-        amount,
+        amount::DECIMAL(38, 10) AS amount,
         is_return,
         channel,
         product_id
@@ -36,9 +38,11 @@ day_stats AS (
         min(day) AS first_purchase_date,
         max(day) AS last_purchase_date,
         count(*) AS purchase_days,
-        avg(datediff('day', previous_day, day)) AS mean_days_between,
-        stddev_samp(datediff('day', previous_day, day)) AS std_days_between,
-        avg(day_spend) FILTER (WHERE day_number > 1) AS repeat_spend_mean,
+        count(previous_day) AS gaps,
+        sum(datediff('day', previous_day, day)) AS gap_sum,
+        sum(datediff('day', previous_day, day) * datediff('day', previous_day, day))
+            AS gap_square_sum,
+        sum(day_spend) FILTER (WHERE day_number > 1) AS repeat_spend_sum,
         -- a return after being lost: at the last month end before this purchase, the previous
         -- purchase was more than the lost threshold ago
         max(day) FILTER (
@@ -94,22 +98,25 @@ SELECT
     d.first_purchase_date,
     d.last_purchase_date,
     coalesce(d.purchase_days, 0) AS purchase_days,
-    d.mean_days_between,
-    d.std_days_between,
-    d.repeat_spend_mean,
+    d.gap_sum / nullif(d.gaps, 0) AS mean_days_between,
+    sqrt(
+        greatest(d.gaps * d.gap_square_sum - d.gap_sum * d.gap_sum, 0)
+        / nullif(d.gaps * (d.gaps - 1), 0)
+    ) AS std_days_between,
+    (d.repeat_spend_sum / nullif(d.gaps, 0))::DOUBLE AS repeat_spend_mean,
     d.last_return_after_lost,
     coalesce(o.orders, 0) AS orders,
     coalesce(o.return_orders, 0) AS return_orders,
-    coalesce(o.gross_revenue, 0) AS gross_revenue,
-    coalesce(o.net_revenue, 0) AS net_revenue,
-    coalesce(o.returned_amount, 0) AS returned_amount,
+    coalesce(o.gross_revenue, 0)::DOUBLE AS gross_revenue,
+    coalesce(o.net_revenue, 0)::DOUBLE AS net_revenue,
+    coalesce(o.returned_amount, 0)::DOUBLE AS returned_amount,
     coalesce(o.orders_30d, 0) AS orders_30d,
     coalesce(o.orders_90d, 0) AS orders_90d,
     coalesce(o.orders_365d, 0) AS orders_365d,
-    coalesce(o.revenue_30d, 0) AS revenue_30d,
-    coalesce(o.revenue_90d, 0) AS revenue_90d,
-    coalesce(o.revenue_365d, 0) AS revenue_365d,
-    coalesce(o.revenue_prev_90d, 0) AS revenue_prev_90d,
+    coalesce(o.revenue_30d, 0)::DOUBLE AS revenue_30d,
+    coalesce(o.revenue_90d, 0)::DOUBLE AS revenue_90d,
+    coalesce(o.revenue_365d, 0)::DOUBLE AS revenue_365d,
+    coalesce(o.revenue_prev_90d, 0)::DOUBLE AS revenue_prev_90d,
     coalesce(o.orders_online, 0) AS orders_online,
     coalesce(o.orders_store, 0) AS orders_store,
     coalesce(o.orders_agent, 0) AS orders_agent,

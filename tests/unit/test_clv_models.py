@@ -104,21 +104,38 @@ def bgnbd_loglik_direct(params: dict[str, float], x: float, t_x: float, T: float
     return log_a1 + log_a2 + top + math.log(math.exp(log_a3 - top) + math.exp(log_a4 - top))
 
 
-def gamma_mixture_moment(r: float, alpha: float, k: float, rate: float) -> float:
-    """int_0^inf lambda^k exp(-rate lambda) Gamma(r, alpha)(lambda) dlambda, by quadrature.
+def gamma_mixture_moment(
+    r: float,
+    alpha: float,
+    k: float,
+    rate: float,
+    factor: Callable[[float], float] = lambda lam: 1.0,
+) -> float:
+    """E[lambda^k exp(-rate lambda) factor(lambda)] for lambda ~ Gamma(r, alpha), by quadrature.
 
-    Substituting lambda = u^(1/(r+k)) removes the lambda^(r+k-1) singularity at 0.
+    With y = alpha lambda and v = y^r the Gamma density becomes exp(-y) dv / Gamma(r+1): no
+    singularity at 0 for r < 1 and a compact range; a breakpoint is put at the integrand's mode.
     """
-    power = 1.0 / (r + k)
+    c = alpha + rate
+    y_mode = alpha * max(r + k - 1.0, 0.0) / c
+    y_mean = alpha * (r + k) / c
+    y_hi = y_mean + 40.0 * alpha * (math.sqrt(r + k) + 1.0) / c
+    y_ref = max(y_mode, 1e-300)
+    log_ref = (k * math.log(y_ref / alpha) if k > 0 else 0.0) - c * y_ref / alpha
+
+    def integrand(v: float) -> float:
+        y = v ** (1.0 / r)
+        if y == 0.0:
+            return 0.0 if k > 0 else math.exp(-log_ref) * factor(0.0)
+        lam = y / alpha
+        log_value = (k * math.log(lam) if k > 0 else 0.0) - rate * lam - y - log_ref
+        return math.exp(log_value) * factor(lam)
+
+    points = [y_mode**r] if y_mode > 0 else None
     value, _ = integrate.quad(
-        lambda u: math.exp(-(alpha + rate) * u**power),
-        0.0,
-        np.inf,
-        epsabs=0.0,
-        epsrel=1e-12,
-        limit=500,
+        integrand, 0.0, y_hi**r, points=points, epsabs=0.0, epsrel=1e-12, limit=500
     )
-    return math.exp(r * math.log(alpha) - math.lgamma(r)) * value / (r + k)
+    return math.exp(log_ref - math.lgamma(r + 1.0)) * value
 
 
 def beta_moment(a: float, b: float, power_p: float, power_1mp: float) -> float:
@@ -151,41 +168,48 @@ def bgnbd_conditional_expectation_by_integration(
     for a live customer, (1 - exp(-lambda p t)) / p, times the joint density of (alive, lambda, p)
     given the data; nothing from the hypergeometric closed form."""
     r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
-    power = 1.0 / (r + x)
 
     def inner(p: float) -> float:
-        # int lambda^(r+x-1) e^{-(alpha+T) lambda} (1 - e^{-lambda p t}) / p dlambda, lambda = u^power
-        def f(u: float) -> float:
-            lam = u**power
-            return math.exp(-(alpha + T) * lam) * -math.expm1(-lam * p * t) / p
+        def live_expectation(lam: float) -> float:
+            return -math.expm1(-lam * p * t) / p if p > 0 else lam * t
 
-        value, _ = integrate.quad(f, 0.0, np.inf, epsabs=0.0, epsrel=1e-11, limit=300)
-        return value
+        return gamma_mixture_moment(r, alpha, x, T, live_expectation)
 
     outer, _ = integrate.quad(
         inner, 0.0, 1.0, weight="alg", wvar=(a - 1.0, b + x - 1.0), epsabs=0.0, epsrel=1e-10
     )
     norm_p, _ = integrate.quad(lambda p: 1.0, 0.0, 1.0, weight="alg", wvar=(a - 1.0, b - 1.0))
-    numerator = math.exp(r * math.log(alpha) - math.lgamma(r)) * outer / (r + x) / norm_p
     log_lik, _ = bgnbd_by_integration(params, x, t_x, T)
-    return numerator / math.exp(log_lik)
+    return outer / norm_p / math.exp(log_lik)
 
 
 def bgnbd_alive_expectation_by_integration(
     params: dict[str, float], t: float, x: int, T: float
 ) -> float:
     """E[(1 - (1 + p t/(alpha+T))^-(r+x)) / p] for p ~ Beta(a, b+x) (posterior of a live customer,
-    lambda integrated out), by QUADPACK; times P(alive) this is E[Y(t) | x, t_x, T]."""
+    lambda integrated out), by QUADPACK; times P(alive) this is E[Y(t) | x, t_x, T]. For large b+x
+    the posterior sits in [0, 80/(b+x)], which is integrated alone (the rest is < e^-80)."""
     r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
     kappa = t / (alpha + T)
 
     def phi(p: float) -> float:
         return -math.expm1(-(r + x) * math.log1p(kappa * p)) / p if p > 0 else (r + x) * kappa
 
-    value, _ = integrate.quad(
-        phi, 0.0, 1.0, weight="alg", wvar=(a - 1.0, b + x - 1.0), epsrel=1e-12, limit=500
-    )
-    norm, _ = integrate.quad(lambda p: 1.0, 0.0, 1.0, weight="alg", wvar=(a - 1.0, b + x - 1.0))
+    if b + x <= 80.0:
+        wvar, upper = (a - 1.0, b + x - 1.0), 1.0
+
+        def tail(p: float) -> float:
+            return 1.0
+
+    else:
+        wvar, upper = (a - 1.0, 0.0), 80.0 / (b + x)
+
+        def tail(p: float) -> float:
+            return math.exp((b + x - 1.0) * math.log1p(-p))
+
+    opts = {"weight": "alg", "wvar": wvar, "epsabs": 0.0, "epsrel": 1e-12, "limit": 500}
+    value, _ = integrate.quad(lambda p: phi(p) * tail(p), 0.0, upper, **opts)
+    norm, _ = integrate.quad(tail, 0.0, upper, **opts)
     return value / norm
 
 
@@ -203,7 +227,7 @@ def pareto_by_integration(
 
     h0 = h(t_x)
     log_alive = -(r + x) * math.log(alpha + T) - s * math.log(beta + T)
-    if T > t_x:
+    if t_x < T:
         scale = min(alpha + t_x, beta + t_x) / (r + x + s + 1.0)
         points = [p for p in (t_x + scale, t_x + 10 * scale, t_x + 100 * scale) if p < T]
         integral, _ = integrate.quad(
@@ -420,7 +444,8 @@ def test_bgnbd_cdnow_conditional_expectation_matches_2d_integration(
 
 
 def test_bgnbd_cdnow_published_conditional_expectation() -> None:
-    """FHL (2005): x=2, t_x=30.43, T=38.86 weeks -> 1.226 expected purchases in the next 39 weeks."""
+    """FHL (2005): x=2, t_x=30.43, T=38.86 weeks -> 1.226 expected purchases in the next 39
+    weeks."""
     value = cm.bgnbd_conditional_expected_purchases(CDNOW_BGNBD, 39.0, [2], [30.43], [38.86])[0]
     assert value == pytest.approx(1.226, abs=5e-4)
 
@@ -595,8 +620,8 @@ def test_unidentified_dropout_reports_not_converged_with_message() -> None:
     """Every repeat buyer bought on the as-of day: no evidence of dropout, the likelihood keeps
     rising towards 'no dropout' (a -> 0 / beta -> inf)."""
     rng = np.random.default_rng(14)
-    T = rng.integers(30, 730, 2_000).astype(float)
-    x = rng.integers(1, 10, 2_000).astype(float)
+    T = rng.integers(30, 730, 500).astype(float)
+    x = rng.integers(1, 10, 500).astype(float)
     for fit in (cm.fit_bgnbd(x, T, T), cm.fit_pareto_nbd(x, T, T)):
         assert not fit.converged
         assert fit.message.startswith("not converged")
