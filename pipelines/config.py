@@ -58,8 +58,14 @@ class TransactionColumns(_Strict):
         return self
 
 
-class CustomerColumns(_Strict):
-    """Canonical customer column -> the source's column name (``null``: not in the source)."""
+class CustomerColumns(BaseModel):
+    """Canonical customer column -> the source's column name (``null``: not in the source).
+
+    Further keys map custom attributes (e.g. ``assets_total: Total Assets``); each must be
+    declared with its type under ``segments.extra_columns`` (checked when the config loads).
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     customer_id: str
     signup_date: str | None = None
@@ -277,6 +283,7 @@ def parse_config(raw: dict[str, Any], config_path: Path) -> SegmentationConfig:
                 f"invalid configuration in {config_path}:\n"
                 f"  sources.{key}.path: {source.path} matches no file"
             )
+    _check_custom_attributes(config, config_path)
     playbook_path = _resolve(base, config.strategies.playbook)
     try:
         playbook = load_playbook(playbook_path, config.segments)
@@ -294,6 +301,31 @@ def parse_config(raw: dict[str, Any], config_path: Path) -> SegmentationConfig:
             "config_path": config_path,
         }
     )
+
+
+def custom_attributes(config: SegmentationConfig) -> dict[str, str]:
+    """Custom customer attribute -> its declared type (text, integer, float, boolean, date)."""
+    return dict(config.segments.extra_columns)
+
+
+def _check_custom_attributes(config: SegmentationConfig, config_path: Path) -> None:
+    declared = config.segments.extra_columns
+    customers = config.sources.customers
+    mapped = dict(customers.columns.model_extra or {}) if customers is not None else {}
+    problems = [
+        f"  sources.customers.columns.{name}: unknown key (a custom attribute must be declared "
+        f"with its type under segments.extra_columns)"
+        for name in mapped
+        if name not in declared
+    ]
+    problems += [
+        f"  segments.extra_columns.{name}: not mapped to a source column under "
+        f"sources.customers.columns"
+        for name in declared
+        if name not in mapped
+    ]
+    if problems:
+        raise ConfigError("\n".join([f"invalid configuration in {config_path}:", *problems]))
 
 
 def load_config(path: str | Path | None = None) -> SegmentationConfig:

@@ -19,7 +19,7 @@ from assets.features.contracts import (
 from assets.features.lifecycle import lifecycle_stage
 from assets.features.value import value_features
 from assets.metadata import column_schema, contract_type, counts_table, preview
-from pipelines.config import SegmentationConfig, month_as_of
+from pipelines.config import SegmentationConfig, custom_attributes, month_as_of
 from pipelines.resources import Warehouse
 
 FEATURE_KINDS = {"duckdb", "polars"}
@@ -61,6 +61,7 @@ def build_feature_assets(
         days, tenure, days between purchases, trend, return rate, channel mix and dominant
         channel, product breadth, active months, and the BTYD inputs (frequency, recency, age)."""
         features = settings.features
+        custom = list(custom_attributes(settings))
         with warehouse.connect() as con:
             frames = [
                 behaviour_as_of(
@@ -68,6 +69,7 @@ def build_feature_assets(
                     month_as_of(key),
                     features.lifecycle.lost_recency_days,
                     features.dominant_channel_share,
+                    custom,
                 )
                 for key in context.partition_keys
             ]
@@ -161,7 +163,9 @@ def build_feature_assets(
         frame = valued.with_columns(lifecycle_stage(valued, settings.features.lifecycle)).sort(
             ["snapshot_date", "customer_id"]
         )
-        frame = frame.select(list(CustomerFeaturesContract.to_schema().columns.keys()))
+        frame = frame.select(
+            *CustomerFeaturesContract.to_schema().columns.keys(), *custom_attributes(settings)
+        )
         latest = frame.filter(pl.col("snapshot_date") == pl.col("snapshot_date").max())
         context.add_output_metadata(
             _snapshot_metadata(frame, CustomerFeaturesContract)

@@ -4,6 +4,7 @@ The heavy lifting (scanning transactions up to the as-of instant) is DuckDB SQL 
 ``sql/features/customer_activity.sql``; this module derives the per-customer features in polars.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import duckdb
@@ -40,7 +41,9 @@ def _age_years(snapshot: pl.Expr, birth: pl.Expr) -> pl.Expr:
     return (snapshot.dt.year() - birth.dt.year() - before_birthday.cast(pl.Int32)).cast(pl.Int64)
 
 
-def derive_behaviour(activity: pl.DataFrame, dominant_channel_share: float) -> pl.DataFrame:
+def derive_behaviour(
+    activity: pl.DataFrame, dominant_channel_share: float, custom: Sequence[str] = ()
+) -> pl.DataFrame:
     """Behaviour features from per-customer activity (one snapshot or several).
 
     Trend compares the last 90 days with the 90 before: (a - b) / (|a| + |b|), in [-1, 1].
@@ -88,7 +91,10 @@ def derive_behaviour(activity: pl.DataFrame, dominant_channel_share: float) -> p
         _days(snapshot, pl.col("first_purchase_date")).alias("age_days"),
         _days(snapshot, pl.col("last_return_after_lost")).alias("days_since_won_back"),
     )
-    return derived.select(pl.col(name).cast(dtype) for name, dtype in _behaviour_schema().items())
+    return derived.select(
+        *(pl.col(name).cast(dtype) for name, dtype in _behaviour_schema().items()),
+        *custom,
+    )
 
 
 def _behaviour_schema() -> dict[str, pl.DataType]:
@@ -101,8 +107,8 @@ def behaviour_as_of(
     as_of: datetime,
     lost_recency_days: int,
     dominant_channel_share: float,
+    custom: Sequence[str] = (),
 ) -> pl.DataFrame:
     """Behaviour of every known customer as of ``as_of``: only what was known then."""
-    return derive_behaviour(
-        customer_activity(con, as_of, lost_recency_days), dominant_channel_share
-    )
+    activity = customer_activity(con, as_of, lost_recency_days)
+    return derive_behaviour(activity, dominant_channel_share, custom)

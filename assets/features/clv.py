@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from threadpoolctl import threadpool_limits
 
 from assets.features.clv_models import (
     FitResult,
@@ -137,6 +138,14 @@ def _degenerate_reason(fits: list[FitResult]) -> str | None:
 
 def clv_for_snapshot(behaviour: pl.DataFrame, snapshot: date, settings: ClvSettings) -> SnapshotClv:
     """Fit BG/NBD (+ Pareto/NBD) and Gamma-Gamma on one snapshot and predict every customer."""
+    # the optimisers make thousands of tiny BLAS calls: threads cost more than they give
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _clv_for_snapshot(behaviour, snapshot, settings)
+
+
+def _clv_for_snapshot(
+    behaviour: pl.DataFrame, snapshot: date, settings: ClvSettings
+) -> SnapshotClv:
     buyers = behaviour.filter(pl.col("purchase_days") > 0)
     x = buyers.get_column("frequency").to_numpy().astype(float)
     t_x = buyers.get_column("recency").to_numpy().astype(float)

@@ -100,7 +100,8 @@ class CustomerBehaviourContract(pa.DataFrameModel):
     )
 
     class Config:
-        strict = True
+        # custom customer attributes declared in the config (segments.extra_columns) follow
+        strict = False
         unique = ["snapshot_date", "customer_id"]
 
 

@@ -7,7 +7,7 @@ import dagster as dg
 from assets.metadata import column_schema, counts_table, preview
 from assets.raw.contracts import CustomersContract, TransactionsContract
 from assets.raw.landing import LandingReport, empty_customers_table, land_source
-from pipelines.config import SegmentationConfig
+from pipelines.config import SegmentationConfig, custom_attributes
 from pipelines.resources import Warehouse
 
 RAW_KINDS = {"duckdb", "polars", "pandera"}
@@ -96,7 +96,7 @@ def raw_customers(
                     "note": "no customers source configured",
                 }
             )
-        report = land_source(con, "customers", source, _run_started())
+        report = land_source(con, "customers", source, _run_started(), custom_attributes(settings))
         sample = preview(
             con.execute("SELECT * EXCLUDE (name, email, phone) FROM raw.customers LIMIT 10").pl()
         )

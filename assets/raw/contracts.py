@@ -68,7 +68,8 @@ class CustomersContract(pa.DataFrameModel):
     source_row: pl.Int64 = pa.Field(ge=1, description="1-based data row number in that file.")
 
     class Config:
-        strict = True
+        # custom attributes declared in the config (segments.extra_columns) follow these
+        strict = False
 
     @pa.check("income", name="finite")
     def _finite(cls, data: pa.PolarsData) -> pl.LazyFrame:

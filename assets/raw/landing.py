@@ -72,11 +72,12 @@ def _parse(
     frame: pl.LazyFrame,
     config: TransactionsSource | CustomersSource,
     now: datetime,
+    custom: Mapping[str, str],
 ) -> pl.LazyFrame:
     columns = config.columns.model_dump()
     if isinstance(config, TransactionsSource):
         return parse_transactions(frame, columns, config.timestamp_format, now)
-    return parse_customers(frame, columns, config.date_format, now)
+    return parse_customers(frame, columns, config.date_format, now, custom)
 
 
 def _check_contract(source: SourceName, parsed: pl.DataFrame) -> None:
@@ -98,6 +99,7 @@ def stage_source(
     source: SourceName,
     config: TransactionsSource | CustomersSource,
     now: datetime,
+    custom: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Parse every file of the source into the temp table ``landing_stage``; returns the files."""
     files = config.files()
@@ -109,7 +111,7 @@ def stage_source(
         frame = scan_source_file(path, config.file_format(path), config.delimiter)
         require_columns(frame, mapping, path, source)
         try:
-            parsed = _parse(source, frame, config, now).collect()
+            parsed = _parse(source, frame, config, now, custom or {}).collect()
         except pl.exceptions.PolarsError as error:
             raise SourceError(f"cannot parse {source} file {path}: {error}") from None
         _check_contract(source, parsed)
@@ -148,9 +150,13 @@ def land_source(
     source: SourceName,
     config: TransactionsSource | CustomersSource,
     now: datetime,
+    custom: Mapping[str, str] | None = None,
 ) -> LandingReport:
-    """Land one source: stage, flag duplicates, gate on the reject rate, swap in atomically."""
-    files = stage_source(con, source, config, now)
+    """Land one source: stage, flag duplicates, gate on the reject rate, swap in atomically.
+
+    ``custom``: custom customer attributes and their types (customers source only).
+    """
+    files = stage_source(con, source, config, now, custom)
     con.execute(read_sql("raw/flag_duplicate_rows.sql"))
     if source == "customers":
         con.execute(read_sql("raw/flag_duplicate_customers.sql"))

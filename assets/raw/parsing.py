@@ -34,7 +34,8 @@ TRANSACTION_REASONS: dict[str, str] = {
 CUSTOMER_REASONS: dict[str, str] = {
     "missing_customer_id": "customer_id is present",
     "unparseable_date": "signup_date and birth_date parse as dates",
-    "unparseable_number": "income parses as a number",
+    "unparseable_number": "income and numeric custom attributes parse as numbers",
+    "unparseable_value": "boolean custom attributes parse as true/false",
     "non_finite_number": "income is finite and not negative",
     "date_in_future": "signup_date and birth_date are not after the landing run",
     "duplicate_row": "row is not an exact duplicate of an earlier source row",
@@ -231,14 +232,59 @@ def parse_transactions(
     ).drop("_ts_missing", "_number_unparsed")
 
 
+_BOOLEANS = {"true": True, "t": True, "yes": True, "y": True, "1": True}
+_BOOLEANS |= {"false": False, "f": False, "no": False, "n": False, "0": False}
+
+
+def _custom_attribute(
+    schema: pl.Schema, column: str, kind: str, date_format: str | None
+) -> pl.Expr:
+    if kind == "text":
+        return _text(schema, column)
+    if kind == "date":
+        return _date(schema, column, date_format)
+    if kind == "boolean":
+        if schema[column] == pl.Boolean:
+            return pl.col(column)
+        return (
+            _text(schema, column)
+            .str.to_lowercase()
+            .replace_strict(_BOOLEANS, default=None, return_dtype=pl.Boolean)
+        )
+    number = _number(schema, column)
+    if kind == "integer":
+        return pl.when(number == number.round(0)).then(number).cast(pl.Int64, strict=False)
+    return number
+
+
 def parse_customers(
     frame: pl.LazyFrame,
     columns: Mapping[str, str | None],
     date_format: str | None,
     now: datetime,
+    custom: Mapping[str, str] | None = None,
 ) -> pl.LazyFrame:
-    """Canonical customer columns plus ``reason``/``check`` for rows that must not land."""
+    """Canonical customer columns plus ``reason``/``check`` for rows that must not land.
+
+    ``custom`` maps custom attributes (keys of ``columns`` beyond the canonical ones) to their
+    type: text, integer, float, boolean or date. They land as typed columns after the
+    canonical ones; a value that does not parse as its type rejects the row.
+    """
+    custom = dict(custom or {})
     schema = frame.collect_schema()
+    customs = {
+        name: _custom_attribute(schema, columns[name], kind, date_format)  # type: ignore[arg-type]
+        for name, kind in custom.items()
+    }
+
+    def unparsed(kinds: tuple[str, ...]) -> pl.Expr:
+        flags = [
+            _unparsed(schema, columns[name], customs[name])
+            for name, kind in custom.items()
+            if kind in kinds
+        ]
+        return pl.any_horizontal(pl.lit(False), *flags)
+
     text_columns = ("gender", "region", "country", "industry", "acquisition_channel")
     pii_columns = ("email", "phone", "name")
     signup = _date(schema, columns.get("signup_date"), date_format)
@@ -253,17 +299,23 @@ def parse_customers(
         pl.col(SOURCE_FILE),
         pl.col(SOURCE_ROW),
         _raw_values(schema).alias(RAW_VALUES),
+        *(expr.alias(name) for name, expr in customs.items()),
         (
             _unparsed(schema, columns.get("signup_date"), signup)
             | _unparsed(schema, columns.get("birth_date"), birth)
+            | unparsed(("date",))
         ).alias("_date_unparsed"),
-        _unparsed(schema, columns.get("income"), income).alias("_number_unparsed"),
+        (_unparsed(schema, columns.get("income"), income) | unparsed(("integer", "float"))).alias(
+            "_number_unparsed"
+        ),
+        unparsed(("boolean",)).alias("_value_unparsed"),
     )
     today = now.date()
     checks = [
         ("missing_customer_id", pl.col("customer_id").is_null()),
         ("unparseable_date", pl.col("_date_unparsed")),
         ("unparseable_number", pl.col("_number_unparsed")),
+        ("unparseable_value", pl.col("_value_unparsed")),
         (
             "non_finite_number",
             pl.col("income").is_not_null()
@@ -276,7 +328,7 @@ def parse_customers(
         ),
     ]
     return parsed.with_columns(*_reason(checks, CUSTOMER_REASONS)).drop(
-        "_date_unparsed", "_number_unparsed"
+        "_date_unparsed", "_number_unparsed", "_value_unparsed"
     )
 
 

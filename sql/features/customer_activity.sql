@@ -87,14 +87,8 @@ known AS (
 SELECT
     $snapshot_date::DATE AS snapshot_date,
     known.customer_id,
-    c.signup_date,
-    c.birth_date,
-    c.gender,
-    c.income,
-    c.region,
-    c.country,
-    c.industry,
-    c.acquisition_channel,
+    -- attributes, custom ones included; personal data stays in the raw layer
+    c.* EXCLUDE (customer_id, email, phone, name, source_file, source_row),
     d.first_purchase_date,
     d.last_purchase_date,
     coalesce(d.purchase_days, 0) AS purchase_days,
