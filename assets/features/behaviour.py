@@ -46,6 +46,7 @@ def derive_behaviour(
 ) -> pl.DataFrame:
     """Behaviour features from per-customer activity (one snapshot or several).
 
+    Custom customer attributes named in ``custom`` are carried after the contract's columns.
     Trend compares the last 90 days with the 90 before: (a - b) / (|a| + |b|), in [-1, 1].
     The dominant channel is the one with at least ``dominant_channel_share`` of the purchase
     orders; 'mixed' otherwise; 'unknown' when the source has no channel for the customer.

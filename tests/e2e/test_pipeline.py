@@ -70,7 +70,8 @@ def sample_run(tmp_path_factory) -> SegmentationConfig:
 def test_snapshot_holds_every_customer_known_by_then(sample_run: SegmentationConfig) -> None:
     with duckdb.connect() as con:
         expected = con.execute(
-            f"SELECT count(DISTINCT \"Customer ID\") FROM read_csv('{SAMPLE_CSV}', all_varchar=true) "
+            f'SELECT count(DISTINCT "Customer ID") '
+            f"FROM read_csv('{SAMPLE_CSV}', all_varchar=true) "
             f"WHERE \"Customer ID\" IS NOT NULL AND InvoiceDate <= '{SNAPSHOT} 23:59:59'"
         ).fetchone()[0]
     for table in ("features.customer_features", "marts.customer_segments"):

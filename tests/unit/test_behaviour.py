@@ -1,0 +1,458 @@
+"""Behaviour features as of a month end, checked against values computed by hand.
+
+The warehouse is an in-memory DuckDB with ``raw.transactions`` and ``raw.customers`` in the
+published column layout. The snapshot is 2024-03 (as of 2024-03-31 23:59:59.999999; 2024 is a
+leap year) with ``lost_recency_days = 180``. Reference days for the trailing windows (a window
+of N days holds the days after ``2024-03-31 - N``):
+
+* 30 days: after 2024-03-01; 90 days: after 2024-01-01 (Jan 31 + Feb 29 + Mar 30 = 90);
+* previous 90 days: after 2023-10-03 and on or before 2024-01-01;
+* 365 days: after 2023-04-01 (2023-03-31 .. 2024-03-31 is 366 days because of 2024-02-29).
+
+Customers:
+
+* ``alice``: four purchase days, two orders on 2023-12-20, a two-line order, a return, channels
+  online/store/agent (no channel reaches 70%: 'mixed'), a purchase at 23:59:59 of the as-of day
+  (counts) and one at 00:00:00 the next day (ignored); birthday the day after the snapshot.
+* ``bob``: store only; lost at 2023-07-31 (202 days since 2023-01-10 > 180), back on 2023-08-05;
+  at 2024-01-31 only 179 days since then, so the 2024-02-14 purchase is not a win-back.
+* ``carol``: no customer record, no channel and no order id (orders keyed by timestamp: three
+  rows, two orders, one day).
+* ``dave``: only a return by the snapshot (a later purchase is ignored).
+* ``erin``: customer record only, signed up before the snapshot (potential); 39 on the day.
+* ``frank``: signed up after the snapshot, buys after it: not known yet, absent.
+* ``gina``: customer record without signup date: known, potential.
+"""
+
+import math
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+import polars as pl
+import pytest
+
+from assets.features.behaviour import BEHAVIOUR_COLUMNS, behaviour_as_of
+from assets.features.contracts import CustomerBehaviourContract
+from pipelines.config import month_as_of
+
+AS_OF = month_as_of("2024-03")
+SNAPSHOT = date(2024, 3, 31)
+LOST_DAYS = 180
+DOMINANT_SHARE = 0.7
+
+TRANSACTION_SCHEMA = {
+    "customer_id": pl.Utf8,
+    "order_id": pl.Utf8,
+    "order_ts": pl.Datetime("us"),
+    "quantity": pl.Float64,
+    "unit_price": pl.Float64,
+    "amount": pl.Float64,
+    "product_id": pl.Utf8,
+    "channel": pl.Utf8,
+    "country": pl.Utf8,
+    "is_return": pl.Boolean,
+    "source_file": pl.Utf8,
+    "source_row": pl.Int64,
+}
+CUSTOMER_SCHEMA = {
+    "customer_id": pl.Utf8,
+    "signup_date": pl.Date,
+    "birth_date": pl.Date,
+    "gender": pl.Utf8,
+    "income": pl.Float64,
+    "region": pl.Utf8,
+    "country": pl.Utf8,
+    "industry": pl.Utf8,
+    "acquisition_channel": pl.Utf8,
+    "email": pl.Utf8,
+    "phone": pl.Utf8,
+    "name": pl.Utf8,
+    "source_file": pl.Utf8,
+    "source_row": pl.Int64,
+}
+
+# (customer, order id, timestamp, amount, product, channel, is_return)
+TRANSACTIONS: list[tuple[Any, ...]] = [
+    ("alice", "A1", datetime(2023, 6, 15, 10, 0), 100.0, "P1", "online", False),
+    ("alice", "A2", datetime(2023, 12, 20, 9, 0), 40.0, "P2", "store", False),
+    ("alice", "A3", datetime(2023, 12, 20, 18, 30), 20.0, "P1", "online", False),
+    ("alice", "A4", datetime(2024, 1, 10, 12, 0), 30.0, "P3", "online", False),
+    ("alice", "A4", datetime(2024, 1, 10, 12, 0), 20.0, "P2", "online", False),
+    ("alice", "CA4", datetime(2024, 1, 25, 14, 0), -30.0, "P3", "online", True),
+    ("alice", "A5", datetime(2024, 3, 31, 23, 59, 59), 80.0, "P4", "agent", False),
+    ("alice", "A6", datetime(2024, 4, 1, 0, 0, 0), 500.0, "P5", "online", False),
+    ("bob", "B1", datetime(2023, 1, 10, 11, 0), 25.0, "P1", "store", False),
+    ("bob", "B2", datetime(2023, 8, 5, 11, 0), 35.0, "P2", "store", False),
+    ("bob", "B3", datetime(2024, 2, 14, 11, 0), 45.0, "P1", "store", False),
+    ("carol", None, datetime(2024, 3, 15, 10, 0), 10.0, None, None, False),
+    ("carol", None, datetime(2024, 3, 15, 10, 0), 5.0, "P9", None, False),
+    ("carol", None, datetime(2024, 3, 15, 16, 0), 15.0, "P9", None, False),
+    ("dave", "CD1", datetime(2024, 2, 10, 9, 0), -20.0, "P7", "online", True),
+    ("dave", "D2", datetime(2024, 4, 2, 9, 0), 99.0, "P7", "online", False),
+    ("frank", "F1", datetime(2024, 4, 20, 9, 0), 12.0, "P1", "store", False),
+]
+
+# (customer, signup, birth, gender, income, region, country, industry, acquisition channel)
+CUSTOMERS: list[tuple[Any, ...]] = [
+    (
+        "alice",
+        date(2023, 6, 1),
+        date(1990, 4, 1),
+        "F",
+        55_000.0,
+        "South",
+        "DE",
+        "retail",
+        "store",
+    ),
+    ("bob", date(2023, 1, 1), None, "M", None, None, None, None, None),
+    ("dave", date(2023, 5, 1), date(2010, 12, 31), None, None, None, None, None, None),
+    (
+        "erin",
+        date(2024, 2, 1),
+        date(1985, 3, 31),
+        "F",
+        42_000.0,
+        "North",
+        "NL",
+        "consumer",
+        "online",
+    ),
+    ("frank", date(2024, 4, 15), date(1970, 1, 1), "M", None, None, None, None, None),
+    ("gina", None, None, "X", None, None, None, None, None),
+]
+
+NO_ATTRIBUTES: dict[str, Any] = {
+    "signup_date": None,
+    "age": None,
+    "gender": None,
+    "income": None,
+    "region": None,
+    "country": None,
+    "industry": None,
+    "acquisition_channel": None,
+}
+
+# A known customer without a purchase by the snapshot.
+NO_PURCHASE: dict[str, Any] = {
+    "first_purchase_date": None,
+    "last_purchase_date": None,
+    "recency_days": None,
+    "tenure_days": None,
+    "purchase_days": 0,
+    "orders": 0,
+    "return_orders": 0,
+    "gross_revenue": 0.0,
+    "net_revenue": 0.0,
+    "avg_order_value": None,
+    "orders_30d": 0,
+    "orders_90d": 0,
+    "orders_365d": 0,
+    "revenue_30d": 0.0,
+    "revenue_90d": 0.0,
+    "revenue_365d": 0.0,
+    "revenue_prev_90d": 0.0,
+    "trend": 0.0,
+    "mean_days_between": None,
+    "std_days_between": None,
+    "return_rate": 0.0,
+    "share_online": 0.0,
+    "share_store": 0.0,
+    "share_agent": 0.0,
+    "dominant_channel": "unknown",
+    "product_breadth": 0,
+    "active_months": 0,
+    "frequency": 0,
+    "recency": None,
+    "age_days": None,
+    "repeat_spend_mean": None,
+    "days_since_won_back": None,
+}
+
+# alice: purchase days 2023-06-15, 2023-12-20, 2024-01-10, 2024-03-31; gaps
+# 06-15 -> 12-20: 15 (to Jun 30) + 31 + 31 + 30 + 31 + 30 + 20 = 188,
+# 12-20 -> 01-10: 11 + 10 = 21, 01-10 -> 03-31: 21 + 29 + 31 = 81; 188 + 21 + 81 = 290.
+ALICE_GAP_MEAN = 290 / 3  # 96.667
+ALICE_GAP_STD = math.sqrt(
+    ((188 - ALICE_GAP_MEAN) ** 2 + (21 - ALICE_GAP_MEAN) ** 2 + (81 - ALICE_GAP_MEAN) ** 2) / 2
+)  # sqrt(14312.667 / 2) = 84.595
+
+EXPECTED: dict[str, dict[str, Any]] = {
+    "alice": {
+        "signup_date": date(2023, 6, 1),
+        # born 1990-04-01: 2024 - 1990 = 34, birthday not reached on 03-31 -> 33
+        "age": 33,
+        "gender": "F",
+        "income": 55_000.0,
+        "region": "South",
+        "country": "DE",
+        "industry": "retail",
+        "acquisition_channel": "store",
+        "first_purchase_date": date(2023, 6, 15),
+        # the 23:59:59 purchase of the as-of day counts; the 00:00:00 one of 04-01 does not
+        "last_purchase_date": date(2024, 3, 31),
+        "recency_days": 0,
+        "tenure_days": 290,  # 15 + 31+31+30+31+30+31 + 31+29+31 (Jun 15 -> Mar 31)
+        "purchase_days": 4,
+        "orders": 5,  # A1, A2, A3, A4 (two lines), A5
+        "return_orders": 1,  # CA4
+        "gross_revenue": 290.0,  # 100 + 40 + 20 + (30 + 20) + 80
+        "net_revenue": 260.0,  # 290 - 30
+        "avg_order_value": 58.0,  # 290 / 5
+        "orders_30d": 1,  # A5
+        "orders_90d": 2,  # A4, A5
+        "orders_365d": 5,
+        "revenue_30d": 80.0,  # A5
+        "revenue_90d": 100.0,  # 50 - 30 + 80
+        "revenue_365d": 260.0,
+        "revenue_prev_90d": 60.0,  # 40 + 20 on 2023-12-20
+        "trend": 0.25,  # (100 - 60) / (100 + 60)
+        "mean_days_between": ALICE_GAP_MEAN,
+        "std_days_between": ALICE_GAP_STD,
+        "return_rate": 30 / 290,
+        "share_online": 0.6,  # A1, A3, A4 of 5
+        "share_store": 0.2,  # A2
+        "share_agent": 0.2,  # A5
+        "dominant_channel": "mixed",  # 0.6 < 0.7
+        "product_breadth": 4,  # P1, P2, P3, P4 (P5 is after the as-of instant)
+        "active_months": 4,  # 2023-06, 2023-12, 2024-01, 2024-03
+        "frequency": 3,
+        "recency": 290,
+        "age_days": 290,
+        "repeat_spend_mean": 190 / 3,  # (60 + 50 + 80) / 3, first day excluded
+        # at 2023-11-30 her recency was 168 <= 180: never lost
+        "days_since_won_back": None,
+    },
+    "bob": {
+        **NO_ATTRIBUTES,
+        "signup_date": date(2023, 1, 1),
+        "gender": "M",
+        "first_purchase_date": date(2023, 1, 10),
+        "last_purchase_date": date(2024, 2, 14),
+        "recency_days": 46,  # 15 + 31
+        "tenure_days": 446,  # 365 (to 2024-01-10) + 31 + 29 + 21
+        "purchase_days": 3,
+        "orders": 3,
+        "return_orders": 0,
+        "gross_revenue": 105.0,  # 25 + 35 + 45
+        "net_revenue": 105.0,
+        "avg_order_value": 35.0,
+        "orders_30d": 0,
+        "orders_90d": 1,  # 2024-02-14
+        "orders_365d": 2,  # 2023-08-05 and 2024-02-14; 2023-01-10 is before 2023-04-02
+        "revenue_30d": 0.0,
+        "revenue_90d": 45.0,
+        "revenue_365d": 80.0,  # 35 + 45
+        "revenue_prev_90d": 0.0,
+        "trend": 1.0,  # (45 - 0) / 45
+        # gaps: 01-10 -> 08-05: 21+28+31+30+31+30+31 + 5 = 207; 08-05 -> 02-14: 179 + 14 = 193
+        "mean_days_between": 200.0,
+        "std_days_between": math.sqrt(98.0),  # (7^2 + 7^2) / 1
+        "return_rate": 0.0,
+        "share_online": 0.0,
+        "share_store": 1.0,
+        "share_agent": 0.0,
+        "dominant_channel": "store",
+        "product_breadth": 2,
+        "active_months": 3,
+        "frequency": 2,
+        "recency": 400,  # 446 - 46
+        "age_days": 446,
+        "repeat_spend_mean": 40.0,  # (35 + 45) / 2
+        # won back on 2023-08-05: 26 + 30+31+30+31 + 31+29+31 = 239 days before the snapshot
+        "days_since_won_back": 239,
+    },
+    "carol": {
+        **NO_ATTRIBUTES,
+        "first_purchase_date": date(2024, 3, 15),
+        "last_purchase_date": date(2024, 3, 15),
+        "recency_days": 16,
+        "tenure_days": 16,
+        "purchase_days": 1,
+        "orders": 2,  # no order id: the two 10:00 rows are one order, 16:00 another
+        "return_orders": 0,
+        "gross_revenue": 30.0,
+        "net_revenue": 30.0,
+        "avg_order_value": 15.0,
+        "orders_30d": 2,
+        "orders_90d": 2,
+        "orders_365d": 2,
+        "revenue_30d": 30.0,
+        "revenue_90d": 30.0,
+        "revenue_365d": 30.0,
+        "revenue_prev_90d": 0.0,
+        "trend": 1.0,
+        "mean_days_between": None,
+        "std_days_between": None,
+        "return_rate": 0.0,
+        "share_online": 0.0,
+        "share_store": 0.0,
+        "share_agent": 0.0,
+        "dominant_channel": "unknown",
+        "product_breadth": 1,  # P9; a missing product is not a product
+        "active_months": 1,
+        "frequency": 0,
+        "recency": 0,
+        "age_days": 16,
+        "repeat_spend_mean": None,
+        "days_since_won_back": None,
+    },
+    "dave": {
+        **NO_ATTRIBUTES,
+        **NO_PURCHASE,
+        "signup_date": date(2023, 5, 1),
+        "age": 13,  # born 2010-12-31: 2024 - 2010 - 1
+        "return_orders": 1,
+        "net_revenue": -20.0,
+        "revenue_90d": -20.0,
+        "revenue_365d": -20.0,
+        "trend": -1.0,  # (-20 - 0) / 20
+        "return_rate": 0.0,  # nothing bought: 0 by definition
+    },
+    "erin": {
+        **NO_PURCHASE,
+        "signup_date": date(2024, 2, 1),
+        "age": 39,  # born 1985-03-31: birthday on the snapshot day
+        "gender": "F",
+        "income": 42_000.0,
+        "region": "North",
+        "country": "NL",
+        "industry": "consumer",
+        "acquisition_channel": "online",
+    },
+    "gina": {**NO_ATTRIBUTES, **NO_PURCHASE, "gender": "X"},
+}
+
+
+def _frame(rows: list[tuple[Any, ...]], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=list(schema.items()), orient="row")
+
+
+def _transactions() -> pl.DataFrame:
+    rows = [
+        (cid, oid, ts, 1.0, amount, amount, product, channel, None, is_return, "tx.csv", i)
+        for i, (cid, oid, ts, amount, product, channel, is_return) in enumerate(TRANSACTIONS)
+    ]
+    return _frame(rows, TRANSACTION_SCHEMA)
+
+
+def _customers() -> pl.DataFrame:
+    rows = [(*row, None, None, None, "customers.csv", i) for i, row in enumerate(CUSTOMERS)]
+    return _frame(rows, CUSTOMER_SCHEMA)
+
+
+@pytest.fixture(scope="module")
+def con():
+    connection = duckdb.connect()
+    connection.execute("CREATE SCHEMA raw")
+    for table, frame in (("transactions", _transactions()), ("customers", _customers())):
+        connection.register("frame", frame)
+        connection.execute(f"CREATE TABLE raw.{table} AS SELECT * FROM frame")
+        connection.unregister("frame")
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="module")
+def behaviour(con) -> pl.DataFrame:
+    return behaviour_as_of(con, AS_OF, LOST_DAYS, DOMINANT_SHARE)
+
+
+def _row(frame: pl.DataFrame, customer_id: str) -> dict[str, Any]:
+    rows = frame.filter(pl.col("customer_id") == customer_id).to_dicts()
+    assert len(rows) == 1, f"{customer_id}: {len(rows)} rows"
+    return rows[0]
+
+
+def _mismatches(actual: dict[str, Any], expected: dict[str, Any]) -> dict[str, tuple]:
+    wrong = {}
+    for column, want in expected.items():
+        got = actual[column]
+        if isinstance(want, float) and got is not None:
+            same = got == pytest.approx(want, rel=1e-12, abs=1e-12)
+        else:
+            same = got == want and type(got) is type(want)
+        if not same:
+            wrong[column] = (got, want)
+    return wrong
+
+
+def test_known_customers_are_those_with_activity_or_signed_up_by_the_snapshot(
+    behaviour: pl.DataFrame,
+) -> None:
+    # frank signed up 2024-04-15 and first bought 2024-04-20: unknown as of 2024-03-31
+    assert behaviour.get_column("customer_id").to_list() == sorted(EXPECTED)
+    assert behaviour.get_column("snapshot_date").unique().to_list() == [SNAPSHOT]
+
+
+def test_expectations_cover_every_behaviour_column() -> None:
+    for customer_id, expected in EXPECTED.items():
+        missing = set(BEHAVIOUR_COLUMNS) - {"snapshot_date", "customer_id"} - set(expected)
+        assert not missing, f"{customer_id}: no expectation for {sorted(missing)}"
+
+
+@pytest.mark.parametrize("customer_id", sorted(EXPECTED))
+def test_behaviour_matches_the_hand_computed_values(
+    behaviour: pl.DataFrame, customer_id: str
+) -> None:
+    assert _mismatches(_row(behaviour, customer_id), EXPECTED[customer_id]) == {}
+
+
+def test_output_validates_against_the_behaviour_contract(behaviour: pl.DataFrame) -> None:
+    CustomerBehaviourContract.validate(behaviour, lazy=True)
+    assert behaviour.columns == BEHAVIOUR_COLUMNS
+
+
+def test_a_purchase_one_second_after_the_as_of_instant_is_ignored(con) -> None:
+    # As of 23:59:58 the 23:59:59 order A5 is in the future; as of the next month-end the
+    # 2024-04-01 00:00:00 order A6 counts.
+    earlier = behaviour_as_of(con, datetime(2024, 3, 31, 23, 59, 58), LOST_DAYS, DOMINANT_SHARE)
+    later = behaviour_as_of(con, month_as_of("2024-04"), LOST_DAYS, DOMINANT_SHARE)
+    columns = ["orders", "purchase_days", "last_purchase_date", "gross_revenue"]
+    assert {k: _row(earlier, "alice")[k] for k in columns} == {
+        "orders": 4,
+        "purchase_days": 3,
+        "last_purchase_date": date(2024, 1, 10),
+        "gross_revenue": 210.0,  # 290 - 80
+    }
+    assert {k: _row(later, "alice")[k] for k in columns} == {
+        "orders": 6,
+        "purchase_days": 5,
+        "last_purchase_date": date(2024, 4, 1),
+        "gross_revenue": 790.0,  # 290 + 500
+    }
+    # frank becomes known with his signup and purchase in April
+    assert "frank" not in earlier.get_column("customer_id").to_list()
+    assert "frank" in later.get_column("customer_id").to_list()
+
+
+def test_dominant_channel_share_is_reached_at_equality(con) -> None:
+    # alice buys 3 of 5 orders online: 0.6 >= 0.6 makes online dominant
+    frame = behaviour_as_of(con, AS_OF, LOST_DAYS, dominant_channel_share=0.6)
+    assert _row(frame, "alice")["dominant_channel"] == "online"
+    assert _row(frame, "bob")["dominant_channel"] == "store"
+    assert _row(frame, "carol")["dominant_channel"] == "unknown"
+
+
+# Recency at the month end before each repeat purchase day (the won-back test):
+# alice 2023-12-20: 168 days at 2023-11-30 -> won back iff lost_days < 168 (102 days ago);
+# bob 2023-08-05: 202 days at 2023-07-31 (239 days ago), bob 2024-02-14: 179 days at
+# 2024-01-31 (46 days ago): the latest purchase after a lost month end wins.
+@pytest.mark.parametrize(
+    ("lost_days", "alice", "bob"),
+    [
+        (167, 102, 46),
+        (168, None, 46),
+        (178, None, 46),
+        (179, None, 239),
+        (201, None, 239),
+        (202, None, None),
+    ],
+)
+def test_won_back_needs_recency_past_the_lost_threshold_at_a_month_end(
+    con, lost_days: int, alice: int | None, bob: int | None
+) -> None:
+    frame = behaviour_as_of(con, AS_OF, lost_days, DOMINANT_SHARE)
+    assert _row(frame, "alice")["days_since_won_back"] == alice
+    assert _row(frame, "bob")["days_since_won_back"] == bob
