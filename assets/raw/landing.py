@@ -220,5 +220,5 @@ _EMPTY_CUSTOMERS = (
     "NULL::VARCHAR AS country, NULL::VARCHAR AS industry, NULL::VARCHAR AS acquisition_channel, "
     "NULL::VARCHAR AS email, NULL::VARCHAR AS phone, NULL::VARCHAR AS name, "
     "NULL::VARCHAR AS source_file, NULL::BIGINT AS source_row, 0 AS file_seq, "
-    f"NULL::VARCHAR AS reason, NULL::VARCHAR AS {RAW_VALUES} LIMIT 0"
+    f'NULL::VARCHAR AS reason, NULL::VARCHAR AS "check", NULL::VARCHAR AS {RAW_VALUES} LIMIT 0'
 )
