@@ -1,4 +1,4 @@
-"""The command-line contract: `dagster asset materialize ... --partition YYYY-MM` and config errors."""
+"""The command-line contract: `dagster asset materialize --partition YYYY-MM`, config errors."""
 
 import os
 import subprocess

@@ -18,15 +18,15 @@ a process in which same-day repeats are rare.
 Why these parameters. The first candidate, r=3, alpha=300, a=0.8, b=5 (one purchase per 100
 days, 0.7% same-day share), keeps r and alpha within ~4%, but a and b are poorly identified by
 two years of so few purchases: their asymptotic standard errors at 100k customers are 4.4% and
-5.2% (observed information), plus a day-convention bias of about -4%; across seeds 1-5 and 7,
-four of six fits had a or b off by more than 5% (up to +9.8%). A 5% check there is a coin flip.
+5.2% (observed information), on top of a day-convention bias of about -4%; at seeds 1-5 and 7,
+four of six fits had a or b more than 5% off (up to 9.8%). A 5% check there is a coin flip.
 With r=4, alpha=300 (one purchase per 75 days while alive, same-day share 0.8%) and a=1,
-b=1.5 (a dropout chance of 0.4 after each repeat purchase, so dropout is well observed), the
-standard errors are about 1.5-2.5% for every parameter (Gamma-Gamma: p=6, q=4, gamma=15 as the
-generator's defaults). The tolerance of 5% is therefore about two standard errors plus the
-known bias: it holds for the fixed seed below and for 8 of 10 other seeds tried (1-10; the worst
-misses were alpha +5.5% and gamma +5.0%), so a changed seed or generator may need a look at the
-seed-to-seed spread before the tolerance.
+b=1.5 (a dropout chance of 0.4 after each repeat purchase, so dropout is well observed), and
+Gamma-Gamma p=6, q=4, gamma=15 (the generator's defaults), the seed-to-seed standard deviation
+of every estimate is 0.7-2.4% (seeds 1-10), with a remaining day-convention bias of about +2%
+on alpha. 5% is thus about two standard deviations: it holds at the fixed seed below (chosen
+before looking) and at 8 of the 10 seeds tried (the misses: alpha +5.5%, gamma +5.0%). If the
+seed or the generator changes, look at the seed-to-seed spread before touching the tolerance.
 
 Measured at seed 20111231 (as of 2011-12-31): r +0.9%, alpha +2.6%, a -1.9%, b -3.7%,
 p -0.4%, q +0.4%, gamma +1.2%.
@@ -170,6 +170,11 @@ def december(landed: Landed) -> SnapshotClv:
     return _fit(landed, _behaviour(landed, "2011-12"), "2011-12")
 
 
+@pytest.fixture(scope="session")
+def june_behaviour(landed: Landed) -> pl.DataFrame:
+    return _behaviour(landed, CALIBRATION_FROM)
+
+
 def test_every_generated_row_lands(landed: Landed) -> None:
     counts = landed.true_params["counts"]
     transactions, customers = landed.reports["transactions"], landed.reports["customers"]
@@ -228,7 +233,9 @@ def _actual_purchase_days(landed: Landed) -> pl.DataFrame:
     ).pl()
 
 
-def test_predicted_purchases_match_the_next_half_year(landed: Landed) -> None:
+def test_predicted_purchases_match_the_next_half_year(
+    landed: Landed, june_behaviour: pl.DataFrame
+) -> None:
     """Fit as of 2011-06-30, predict each buyer's purchase days up to 2011-12-31, compare.
 
     Measured at the fixed seed: 68,768 buyers, 50,728 predicted vs 49,980 actual purchase
@@ -237,7 +244,7 @@ def test_predicted_purchases_match_the_next_half_year(landed: Landed) -> None:
     (+1.4%), x=3-4 (9,555) 0.901 vs 0.891 (+1.0%), x>=5 (5,775) 1.655 vs 1.661 (-0.4%). Every
     group has thousands of buyers, so the 10% tolerance holds for the sparse groups too.
     """
-    behaviour = _behaviour(landed, CALIBRATION_FROM)
+    behaviour = june_behaviour
     fit = _fit(landed, behaviour, CALIBRATION_FROM)
     assert fit.degenerate_reason is None
     params = {name: _fitted(fit, "bgnbd")[name] for name in BGNBD_PARAMS}
@@ -256,8 +263,6 @@ def test_predicted_purchases_match_the_next_half_year(landed: Landed) -> None:
         .join(_actual_purchase_days(landed), on="customer_id", how="left")
         .with_columns(pl.col("actual").fill_null(0))
     )
-    # everyone who bought in the second half-year and was a buyer by 2011-06-30 is compared
-    assert compared.height == buyers.height
 
     total_predicted = compared.get_column("predicted").sum()
     total_actual = compared.get_column("actual").sum()
@@ -280,10 +285,10 @@ def test_predicted_purchases_match_the_next_half_year(landed: Landed) -> None:
     assert off.height == 0, str(groups)
 
 
-def test_snapshots_only_use_what_was_known_then(landed: Landed) -> None:
-    # The 2011-06 buyers are fewer than the 2011-12 ones, and nobody's first purchase in the
-    # 2011-06 snapshot lies after 2011-06-30.
-    june = _behaviour(landed, CALIBRATION_FROM)
+def test_the_calibration_snapshot_only_uses_what_was_known_then(
+    june_behaviour: pl.DataFrame,
+) -> None:
+    june = june_behaviour
     assert june.get_column("snapshot_date").unique().to_list() == [date(2011, 6, 30)]
     assert june.get_column("last_purchase_date").max() <= date(2011, 6, 30)
     assert june.height < CUSTOMERS
