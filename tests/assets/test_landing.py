@@ -7,9 +7,12 @@ import duckdb
 import polars as pl
 import pytest
 
+import assets.checks as checks
 import assets.raw.landing as landing
+from assets.raw.contracts import CustomersContract
 from assets.raw.landing import RejectRateExceeded, land_source
 from assets.raw.parsing import SourceError
+from pipelines.resources import Warehouse
 from tests.conftest import (
     BROKEN_ROWS,
     LANDING_NOW,
@@ -192,3 +195,75 @@ def test_real_sample_lands_with_independently_counted_rows(
     }
     assert report.landed_rows == total - no_customer - extra_copies
     assert _count(con, "SELECT count(DISTINCT customer_id) FROM raw.transactions") == 1_980
+
+
+EMPTY_CUSTOMERS_TABLE = (
+    "CREATE SCHEMA raw; CREATE TABLE raw.customers (customer_id VARCHAR, signup_date DATE, "
+    "birth_date DATE, gender VARCHAR, income DOUBLE, region VARCHAR, country VARCHAR, "
+    "industry VARCHAR, acquisition_channel VARCHAR, email VARCHAR, phone VARCHAR, "
+    "name VARCHAR, source_file VARCHAR, source_row BIGINT)"
+)
+CUSTOMER_HEADER = ["id", "created_at", "dob", "income", "email", "name"]
+CUSTOMER_ROWS: list[tuple[list[str], str | None]] = [
+    (["c1", "2010-01-05", "1980-02-29", "52000", "a@example.com", "Ann"], None),
+    (["c1", "2010-01-05", "1980-02-29", "52000", "a@example.com", "Ann"], "duplicate_row"),
+    (["c1", "2011-03-01", "1980-02-29", "60000", "a2@example.com", "Ann"], "duplicate_customer_id"),
+    (["c2", "05/01/2010", "1990-01-01", "1", "b@example.com", "Bo"], "unparseable_date"),
+    (["c3", "2010-01-05", "1990-01-01", "lots", "c@example.com", "Cy"], "unparseable_number"),
+    (["", "2010-01-05", "1990-01-01", "1", "d@example.com", "Di"], "missing_customer_id"),
+    (["c5", "2099-01-01", "1990-01-01", "1", "e@example.com", "Ed"], "date_in_future"),
+    (["c6", "", "", "", "", ""], None),
+]
+
+
+def test_customer_rows_land_once_per_id(write_config, tmp_path: Path, con) -> None:
+    path = write_csv(tmp_path / "customers.csv", CUSTOMER_HEADER, [r for r, _ in CUSTOMER_ROWS])
+    source = tmp_path / "tx.csv"
+    write_csv(source, RETAIL_HEADER, [BROKEN_ROWS[0][0]])
+    config = write_config(
+        {"path": str(source), "columns": RETAIL_COLUMNS},
+        sources={
+            "transactions": {"path": str(source), "columns": RETAIL_COLUMNS},
+            "customers": {
+                "path": str(path),
+                "max_reject_rate": 1.0,
+                "columns": {
+                    "customer_id": "id",
+                    "signup_date": "created_at",
+                    "birth_date": "dob",
+                    "income": "income",
+                    "email": "email",
+                    "name": "name",
+                },
+            },
+        },
+    )
+    report = land_source(con, "customers", config.sources.customers, LANDING_NOW)
+    expected = Counter(reason for _, reason in CUSTOMER_ROWS if reason is not None)
+    assert report.rejected_by_reason == dict(expected)
+    landed = con.execute(
+        "SELECT customer_id, signup_date::VARCHAR, income, email FROM raw.customers ORDER BY 1"
+    ).fetchall()
+    assert landed == [
+        ("c1", "2010-01-05", 52000.0, "a@example.com"),
+        ("c6", None, None, None),
+    ]
+    assert report.landed_rows + report.rejected_rows == len(CUSTOMER_ROWS)
+
+
+def test_contract_check_sees_duplicates_across_batches(tmp_path: Path, monkeypatch) -> None:
+    warehouse = Warehouse(path=str(tmp_path / "checks.duckdb"))
+    with warehouse.connect() as con:
+        con.execute(EMPTY_CUSTOMERS_TABLE)
+        con.execute(
+            "INSERT INTO raw.customers (customer_id, source_file, source_row) "
+            "VALUES ('a', 'f', 1), ('b', 'f', 2), ('a', 'f', 3)"
+        )
+    monkeypatch.setattr(checks, "BATCH_ROWS", 1)  # every row in its own batch
+    rows, failures = checks.validate_table(warehouse, "raw.customers", CustomersContract)
+    assert failures is not None
+    assert failures.to_dicts() == [{"customer_id": "a", "copies": 2}]
+    with warehouse.connect() as con:
+        con.execute("DELETE FROM raw.customers WHERE source_row = 3")
+    rows, failures = checks.validate_table(warehouse, "raw.customers", CustomersContract)
+    assert (rows, failures) == (2, None)
