@@ -35,10 +35,12 @@ def _days(later: pl.Expr, earlier: pl.Expr) -> pl.Expr:
 
 
 def _age_years(snapshot: pl.Expr, birth: pl.Expr) -> pl.Expr:
+    """Whole years at the snapshot; null when the birth date lies after it (not born yet)."""
     before_birthday = (snapshot.dt.month() < birth.dt.month()) | (
         (snapshot.dt.month() == birth.dt.month()) & (snapshot.dt.day() < birth.dt.day())
     )
-    return (snapshot.dt.year() - birth.dt.year() - before_birthday.cast(pl.Int32)).cast(pl.Int64)
+    years = snapshot.dt.year() - birth.dt.year() - before_birthday.cast(pl.Int32)
+    return pl.when(birth <= snapshot).then(years).cast(pl.Int64)
 
 
 def derive_behaviour(

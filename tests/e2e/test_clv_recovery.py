@@ -33,6 +33,7 @@ p -0.4%, q +0.4%, gamma +1.2%.
 """
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -73,7 +74,7 @@ class Landed:
 
 
 @pytest.fixture(scope="session")
-def landed(tmp_path_factory: pytest.TempPathFactory) -> Landed:
+def landed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landed]:
     root = tmp_path_factory.mktemp("clv_recovery")
     data = root / "data"
     write(
@@ -286,9 +287,15 @@ def test_predicted_purchases_match_the_next_half_year(
 
 
 def test_the_calibration_snapshot_only_uses_what_was_known_then(
-    june_behaviour: pl.DataFrame,
+    landed: Landed, june_behaviour: pl.DataFrame
 ) -> None:
-    june = june_behaviour
-    assert june.get_column("snapshot_date").unique().to_list() == [date(2011, 6, 30)]
-    assert june.get_column("last_purchase_date").max() <= date(2011, 6, 30)
-    assert june.height < CUSTOMERS
+    as_of = month_as_of(CALIBRATION_FROM)
+    (buyers,) = landed.con.execute(
+        "SELECT count(DISTINCT customer_id) FROM raw.transactions "
+        "WHERE NOT is_return AND order_ts <= $as_of",
+        {"as_of": as_of},
+    ).fetchone()
+    assert june_behaviour.get_column("snapshot_date").unique().to_list() == [date(2011, 6, 30)]
+    assert june_behaviour.filter(pl.col("purchase_days") > 0).height == buyers
+    assert june_behaviour.get_column("last_purchase_date").max() <= as_of.date()
+    assert june_behaviour.height < CUSTOMERS

@@ -342,14 +342,19 @@ def _customers() -> pl.DataFrame:
     return _frame(rows, CUSTOMER_SCHEMA)
 
 
-@pytest.fixture(scope="module")
-def con():
+def _warehouse(transactions: pl.DataFrame, customers: pl.DataFrame) -> duckdb.DuckDBPyConnection:
     connection = duckdb.connect()
     connection.execute("CREATE SCHEMA raw")
-    for table, frame in (("transactions", _transactions()), ("customers", _customers())):
+    for table, frame in (("transactions", transactions), ("customers", customers)):
         connection.register("frame", frame)
         connection.execute(f"CREATE TABLE raw.{table} AS SELECT * FROM frame")
         connection.unregister("frame")
+    return connection
+
+
+@pytest.fixture(scope="module")
+def con():
+    connection = _warehouse(_transactions(), _customers())
     yield connection
     connection.close()
 
@@ -456,3 +461,18 @@ def test_won_back_needs_recency_past_the_lost_threshold_at_a_month_end(
     frame = behaviour_as_of(con, AS_OF, lost_days, DOMINANT_SHARE)
     assert _row(frame, "alice")["days_since_won_back"] == alice
     assert _row(frame, "bob")["days_since_won_back"] == bob
+
+
+def test_a_birth_date_after_the_snapshot_gives_no_negative_age() -> None:
+    # A customer record without signup date is known at every snapshot; its birth date
+    # (2025-01-01, valid when landed later) lies after the 2024-03-31 snapshot.
+    record = ("kid", None, date(2025, 1, 1), None, None, None, None, None, None)
+    customers = _frame([(*record, None, None, None, "customers.csv", 0)], CUSTOMER_SCHEMA)
+    connection = _warehouse(_transactions().head(0), customers)
+    try:
+        frame = behaviour_as_of(connection, AS_OF, LOST_DAYS, DOMINANT_SHARE)
+    finally:
+        connection.close()
+    age = _row(frame, "kid")["age"]
+    assert age is None or age >= 0, f"age {age}"
+    CustomerBehaviourContract.validate(frame, lazy=True)
