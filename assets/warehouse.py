@@ -7,7 +7,8 @@ replaces exactly what the previous run of the same asset (or partition) wrote.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -54,23 +55,36 @@ def _add_missing_columns(
             con.execute(f'ALTER TABLE {quote_table(table)} ADD COLUMN "{column}" {column_type}')
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All statements inside commit together or not at all (rolled back on any error)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+@contextmanager
+def registered(
+    con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``frame`` is queryable as the view ``name`` inside the block."""
+    con.register(name, frame)
+    try:
+        yield con
+    finally:
+        con.unregister(name)
+
+
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
     """Replace ``table`` with ``frame`` in one transaction; returns the rows written."""
     schema = table.split(".")[0]
-    con.register("_replacement", frame)
-    try:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            con.execute(
-                f"CREATE OR REPLACE TABLE {quote_table(table)} AS SELECT * FROM _replacement"
-            )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-    finally:
-        con.unregister("_replacement")
+    with registered(con, "_replacement", frame), transaction(con):
+        con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        con.execute(f"CREATE OR REPLACE TABLE {quote_table(table)} AS SELECT * FROM _replacement")
     return frame.height
 
 
@@ -97,27 +111,18 @@ def replace_partitions(
         )
     schema = table.split(".")[0]
     quoted = quote_table(table)
-    con.register("_replacement", frame)
-    try:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            if table_exists(con, table):
-                _add_missing_columns(con, table, "_replacement", table_columns(con, table))
-                con.execute(
-                    f'DELETE FROM {quoted} WHERE "{partition_column}" IN '
-                    f"(SELECT UNNEST(?::{_sql_type(frame, partition_column)}[]))",
-                    [values],
-                )
-                con.execute(f"INSERT INTO {quoted} BY NAME SELECT * FROM _replacement")
-            else:
-                con.execute(f"CREATE TABLE {quoted} AS SELECT * FROM _replacement")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-    finally:
-        con.unregister("_replacement")
+    with registered(con, "_replacement", frame), transaction(con):
+        con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        if table_exists(con, table):
+            _add_missing_columns(con, table, "_replacement", table_columns(con, table))
+            con.execute(
+                f'DELETE FROM {quoted} WHERE "{partition_column}" IN '
+                f"(SELECT UNNEST(?::{_sql_type(frame, partition_column)}[]))",
+                [values],
+            )
+            con.execute(f"INSERT INTO {quoted} BY NAME SELECT * FROM _replacement")
+        else:
+            con.execute(f"CREATE TABLE {quoted} AS SELECT * FROM _replacement")
     return frame.height
 
 

@@ -28,6 +28,7 @@ from assets.raw.parsing import (
     scan_source_file,
 )
 from assets.sql_files import read_sql
+from assets.warehouse import registered, transaction
 from pipelines.config import CustomersSource, TransactionsSource
 
 SourceName = Literal["transactions", "customers"]
@@ -123,14 +124,11 @@ def stage_source(
             raise SourceError(f"cannot parse {source} file {path}: {error}") from None
         _check_contract(source, parsed)
         parsed = parsed.with_columns(pl.lit(file_seq, dtype=pl.Int32).alias("file_seq"))
-        con.register("_parsed", parsed)
-        try:
+        with registered(con, "_parsed", parsed):
             if file_seq == 0:
                 con.execute("CREATE TEMP TABLE landing_stage AS SELECT * FROM _parsed")
             else:
                 con.execute("INSERT INTO landing_stage BY NAME SELECT * FROM _parsed")
-        finally:
-            con.unregister("_parsed")
     return [str(path) for path in files]
 
 
@@ -187,18 +185,14 @@ def land_source(
     )
     _gate(source, report, config.max_reject_rate)
 
-    con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(read_sql("quality/create_rejected_rows.sql"))
-        con.execute(read_sql(f"raw/publish_{source}.sql"))
-        con.execute(read_sql("raw/delete_rejected_rows.sql"), {"source": source})
-        con.execute(
-            read_sql("raw/insert_rejected_rows.sql"), {"source": source, "rejected_at": now}
-        )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            con.execute(read_sql("quality/create_rejected_rows.sql"))
+            con.execute(read_sql(f"raw/publish_{source}.sql"))
+            con.execute(read_sql("raw/delete_rejected_rows.sql"), {"source": source})
+            con.execute(
+                read_sql("raw/insert_rejected_rows.sql"), {"source": source, "rejected_at": now}
+            )
     finally:
         con.execute("DROP TABLE IF EXISTS landing_stage")
         con.execute("DROP TABLE IF EXISTS landing_result")
@@ -207,16 +201,12 @@ def land_source(
 
 def empty_customers_table(con: duckdb.DuckDBPyConnection) -> None:
     """Without a customers source, ``raw.customers`` exists empty so downstream SQL still runs."""
-    con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(read_sql("quality/create_rejected_rows.sql"))
-        con.execute("CREATE OR REPLACE TEMP TABLE landing_result AS " + _EMPTY_CUSTOMERS)
-        con.execute(read_sql("raw/publish_customers.sql"))
-        con.execute(read_sql("raw/delete_rejected_rows.sql"), {"source": "customers"})
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            con.execute(read_sql("quality/create_rejected_rows.sql"))
+            con.execute("CREATE OR REPLACE TEMP TABLE landing_result AS " + _EMPTY_CUSTOMERS)
+            con.execute(read_sql("raw/publish_customers.sql"))
+            con.execute(read_sql("raw/delete_rejected_rows.sql"), {"source": "customers"})
     finally:
         con.execute("DROP TABLE IF EXISTS landing_result")
 
