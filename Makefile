@@ -10,7 +10,7 @@ export SEGMENTATION_CONFIG ?= $(CURDIR)/config/demo.yaml
 DEMO_CUSTOMERS ?= 3000
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: run test dev demo-data lint format bench clean install
+.PHONY: run test dev demo-data lint format bench clean install ui-deps
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -42,6 +42,23 @@ run: install demo-data $(DAGSTER_HOME)/dagster.yaml
 ## test: install and run the test suite
 test: install
 	$(RUN) pytest
+
+## ui-deps: Debian's chromium for the browser test (tests/e2e/test_ui.py); needs root.
+## Playwright drives this browser; it never downloads one.
+ui-deps:
+	@if [ -x /usr/bin/chromium ]; then \
+		echo "chromium is installed: /usr/bin/chromium"; \
+	elif [ "$$(id -u)" != 0 ]; then \
+		echo "ui-deps: /usr/bin/chromium is missing and installing it needs root:" >&2; \
+		echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends chromium" >&2; \
+		exit 1; \
+	elif ! command -v apt-get >/dev/null; then \
+		echo "ui-deps: no apt-get here; install Chromium as /usr/bin/chromium by hand" >&2; \
+		exit 1; \
+	else \
+		DEBIAN_FRONTEND=noninteractive apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
+	fi
 
 ## dev: open the Dagster UI on the demo project
 dev: install demo-data $(DAGSTER_HOME)/dagster.yaml

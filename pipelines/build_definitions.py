@@ -2,21 +2,28 @@
 
 import dagster as dg
 
+from assets.checks_drift import build_monitoring_checks
 from assets.evaluation.assets import clv_backtest, segment_evaluation
 from assets.features.assets import build_feature_assets
 from assets.raw.assets import raw_customers, raw_transactions
 from assets.raw.checks import raw_checks
+from assets.reports.assets import segment_report
 from assets.segments.assets import build_segment_assets
+from assets.serving.assets import serving_marts
 from assets.strategies.assets import build_strategy_assets
 from pipelines.config import SegmentationConfig
+from pipelines.jobs import build_snapshot_job
 from pipelines.partitions import monthly_snapshots
 from pipelines.resources import Warehouse, WarehouseIOManager
+from pipelines.schedules import build_monthly_schedule
+from pipelines.sensors import build_landing_sensor
 
 
 def build_definitions(config: SegmentationConfig) -> dg.Definitions:
     """All definitions for one configuration."""
     warehouse = Warehouse(path=str(config.warehouse))
     snapshots = monthly_snapshots(config)
+    snapshot_job = build_snapshot_job()
     return dg.Definitions(
         assets=[
             raw_transactions,
@@ -26,8 +33,13 @@ def build_definitions(config: SegmentationConfig) -> dg.Definitions:
             *build_strategy_assets(snapshots),
             segment_evaluation,
             clv_backtest,
+            segment_report,
+            serving_marts,
         ],
-        asset_checks=[*raw_checks],
+        asset_checks=[*raw_checks, *build_monitoring_checks(snapshots)],
+        jobs=[snapshot_job],
+        schedules=[build_monthly_schedule(snapshot_job, snapshots)],
+        sensors=[build_landing_sensor(snapshot_job, snapshots, config.sources.transactions)],
         resources={
             "warehouse": warehouse,
             "settings": config,

@@ -13,6 +13,7 @@ import calendar
 import glob
 import os
 import re
+from collections.abc import Mapping
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -26,6 +27,7 @@ from assets.strategies.settings import DEFAULT_PLAYBOOK, Playbook, PlaybookError
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = PROJECT_ROOT / "config" / "demo.yaml"
 CONFIG_ENV_VAR = "SEGMENTATION_CONFIG"
+PSEUDONYM_SECRET_ENV_VAR = "SEGMENTATION_PSEUDONYM_KEY"
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -223,6 +225,12 @@ class SegmentationConfig(_Strict):
     # default_factory: building segment settings checks their rules with DuckDB
     segments: SegmentSettings = Field(default_factory=SegmentSettings)
     strategies: StrategySettings = StrategySettings()
+    # serving copy: replace customer ids by keyed pseudonyms (HMAC-SHA256 with the secret read
+    # from the environment variable named here; the secret itself never goes in the file)
+    pseudonymize: bool = False
+    pseudonymize_secret_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = (
+        PSEUDONYM_SECRET_ENV_VAR
+    )
     # the validated playbook, loaded with the config so a bad rule stops everything up front
     playbook: Playbook | None = Field(default=None, exclude=True)
     config_path: Path | None = Field(default=None, exclude=True)
@@ -301,6 +309,34 @@ def parse_config(raw: dict[str, Any], config_path: Path) -> SegmentationConfig:
             "config_path": config_path,
         }
     )
+
+
+def pseudonym_secret(
+    config: SegmentationConfig, environ: Mapping[str, str] | None = None
+) -> bytes | None:
+    """The secret key of the serving copy's customer-id pseudonyms; ``None`` when disabled.
+
+    Args:
+        config: The loaded configuration.
+        environ: Where to look the variable up (default: the process environment).
+
+    Raises:
+        ConfigError: ``pseudonymize`` is on and the variable named by ``pseudonymize_secret_env``
+            is missing or empty.
+    """
+    if not config.pseudonymize:
+        return None
+    name = config.pseudonymize_secret_env
+    environ = os.environ if environ is None else environ
+    value = environ.get(name)
+    if not value:
+        state = "not set" if value is None else "empty"
+        raise ConfigError(
+            f"pseudonymize is true but the environment variable {name} "
+            f"(named by pseudonymize_secret_env) is {state}: set it to the secret key of the "
+            f"customer-id pseudonyms"
+        )
+    return value.encode()
 
 
 def custom_attributes(config: SegmentationConfig) -> dict[str, str]:

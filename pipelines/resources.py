@@ -1,5 +1,6 @@
 """Resources: the DuckDB warehouse and the IO manager that writes frames to it atomically."""
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,19 +13,39 @@ from assets.warehouse import read_partitions, replace_partitions, replace_table
 from pipelines.config import month_end
 
 SNAPSHOT_COLUMN = "snapshot_date"
+# DuckDB's message when another process holds the file's lock: transient, worth waiting out.
+LOCK_CONFLICT = "Could not set lock"
 
 
 class Warehouse(dg.ConfigurableResource):
     """The DuckDB file the pipeline writes. One writer at a time: runs use the in-process executor.
 
     ``memory_limit`` and ``temp_directory`` let DuckDB spill large joins and sorts to disk instead
-    of running out of memory.
+    of running out of memory. Opening the file while another process holds its lock (another
+    run, a script, a BI tool pointed at the warehouse instead of the serving copy) is retried
+    with backoff for up to ``lock_timeout_seconds`` before the lock error is raised.
     """
 
     path: str
     memory_limit: str | None = None
     temp_directory: str | None = None
     threads: int | None = None
+    lock_timeout_seconds: float = 120.0
+
+    def _open(self, read_only: bool, settings: dict[str, str | int]) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self.lock_timeout_seconds
+        delay = 0.25
+        while True:
+            try:
+                return duckdb.connect(self.path, read_only=read_only, config=settings)
+            except duckdb.IOException as error:
+                if LOCK_CONFLICT not in str(error) or time.monotonic() + delay > deadline:
+                    raise
+                dg.get_dagster_logger().warning(
+                    f"warehouse {self.path} is locked by another process; retrying in {delay:g}s"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -36,7 +57,7 @@ class Warehouse(dg.ConfigurableResource):
             settings["temp_directory"] = self.temp_directory
         if self.threads:
             settings["threads"] = self.threads
-        con = duckdb.connect(self.path, read_only=read_only, config=settings)
+        con = self._open(read_only, settings)
         try:
             yield con
         finally:

@@ -1,0 +1,238 @@
+"""Monitoring checks on the snapshots: drift against the previous snapshot, and freshness.
+
+They warn (severity WARN, non-blocking): a shift in the customer base or in the segment mix
+is something to look at, not a reason to stop the run. The blocking checks are the contracts.
+The checks read the newest snapshots from the warehouse rather than the run's partitions:
+partitioned asset checks are a preview in Dagster 1.13, and the runs of the schedule and the
+sensor always write the newest month.
+"""
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+
+import dagster as dg
+import duckdb
+import polars as pl
+
+from assets.metadata import preview
+from assets.warehouse import quote_table, table_exists
+from pipelines.config import month_end
+from pipelines.resources import Warehouse
+
+# more than 20% more or fewer customers than the previous snapshot is worth a look
+MAX_CUSTOMER_CHANGE = 0.20
+# a segment whose share of customers moves by more than 10 percentage points
+MAX_SHARE_SHIFT = 0.10
+DRIFT_DIMENSIONS = ("rfm_segment", "lifecycle_stage", "value_tier")
+
+FEATURES_KEY = dg.AssetKey(["features", "customer_features"])
+SEGMENTS_KEY = dg.AssetKey(["marts", "customer_segments"])
+
+
+def latest_snapshots(con: duckdb.DuckDBPyConnection, table: str, count: int = 2) -> list[date]:
+    """The newest ``count`` snapshot dates of a table, newest first (empty if no table)."""
+    if not table_exists(con, table):
+        return []
+    rows = con.execute(
+        f"SELECT DISTINCT snapshot_date FROM {quote_table(table)} "
+        "ORDER BY snapshot_date DESC LIMIT ?",
+        [count],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def customer_count_drift(
+    con: duckdb.DuckDBPyConnection, max_change: float = MAX_CUSTOMER_CHANGE
+) -> dg.AssetCheckResult:
+    """Customers in the newest snapshot of features.customer_features against the one before."""
+    snapshots = latest_snapshots(con, "features.customer_features")
+    if len(snapshots) < 2:
+        return dg.AssetCheckResult(
+            passed=True, metadata={"note": "fewer than two snapshots: nothing to compare"}
+        )
+    latest, previous = snapshots
+    counts = dict(
+        con.execute(
+            "SELECT snapshot_date, count(*) FROM features.customer_features "
+            "WHERE snapshot_date IN (?, ?) GROUP BY ALL",
+            [latest, previous],
+        ).fetchall()
+    )
+    change = counts[latest] / counts[previous] - 1.0
+    passed = abs(change) <= max_change
+    return dg.AssetCheckResult(
+        passed=passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=None
+        if passed
+        else f"customers changed by {change:+.1%} from {previous} to {latest} "
+        f"(limit ±{max_change:.0%})",
+        metadata={
+            "latest_snapshot": str(latest),
+            "previous_snapshot": str(previous),
+            "customers": counts[latest],
+            "previous_customers": counts[previous],
+            "change": round(change, 6),
+            "max_change": max_change,
+        },
+    )
+
+
+def segment_share_shifts(
+    con: duckdb.DuckDBPyConnection, dimensions: Sequence[str] = DRIFT_DIMENSIONS
+) -> tuple[list[date], pl.DataFrame]:
+    """Per dimension and segment, the share of customers in the newest two snapshots and the
+    shift between them (a segment missing from one snapshot has share 0 there)."""
+    snapshots = latest_snapshots(con, "marts.customer_segments")
+    if len(snapshots) < 2:
+        return snapshots, pl.DataFrame()
+    latest, previous = snapshots
+    frames = []
+    for dimension in dimensions:
+        frames.append(
+            con.execute(
+                f"""
+                WITH shares AS (
+                    SELECT
+                        snapshot_date,
+                        "{dimension}" AS segment,
+                        count(*) / sum(count(*)) OVER (PARTITION BY snapshot_date) AS share
+                    FROM marts.customer_segments
+                    WHERE snapshot_date IN ($latest, $previous)
+                    GROUP BY snapshot_date, "{dimension}"
+                )
+                SELECT
+                    '{dimension}' AS dimension,
+                    segment,
+                    coalesce(max(share) FILTER (WHERE snapshot_date = $previous), 0)
+                        AS previous_share,
+                    coalesce(max(share) FILTER (WHERE snapshot_date = $latest), 0) AS share
+                FROM shares
+                GROUP BY segment
+                """,
+                {"latest": latest, "previous": previous},
+            ).pl()
+        )
+    shifts = (
+        pl.concat(frames)
+        .with_columns(shift=pl.col("share") - pl.col("previous_share"))
+        .sort(pl.col("shift").abs(), descending=True)
+    )
+    return snapshots, shifts
+
+
+def segment_share_drift(
+    con: duckdb.DuckDBPyConnection, max_shift: float = MAX_SHARE_SHIFT
+) -> dg.AssetCheckResult:
+    """Segment shares of rfm_segment, lifecycle_stage and value_tier, newest vs previous."""
+    snapshots, shifts = segment_share_shifts(con)
+    if len(snapshots) < 2:
+        return dg.AssetCheckResult(
+            passed=True, metadata={"note": "fewer than two snapshots: nothing to compare"}
+        )
+    latest, previous = snapshots
+    drifted = shifts.filter(pl.col("shift").abs() > max_shift)
+    largest = shifts.row(0, named=True)
+    rounded = shifts.with_columns(pl.col("previous_share", "share", "shift").round(4))
+    return dg.AssetCheckResult(
+        passed=drifted.is_empty(),
+        severity=dg.AssetCheckSeverity.WARN,
+        description=None
+        if drifted.is_empty()
+        else f"{drifted.height} segment(s) moved by more than {max_shift:.0%} points from "
+        f"{previous} to {latest}, largest: {largest['dimension']} {largest['segment']!r} "
+        f"{largest['shift']:+.1%}",
+        metadata={
+            "latest_snapshot": str(latest),
+            "previous_snapshot": str(previous),
+            "max_shift": max_shift,
+            "largest_shift": round(abs(largest["shift"]), 6),
+            "segments_over_limit": drifted.height,
+            "shifts": preview(rounded, rows=15),
+        },
+    )
+
+
+def latest_snapshot_freshness(
+    con: duckdb.DuckDBPyConnection, expected_partition: str | None
+) -> dg.AssetCheckResult:
+    """The newest snapshot of marts.customer_segments is at least the expected month."""
+    snapshots = latest_snapshots(con, "marts.customer_segments", count=1)
+    if expected_partition is None:
+        return dg.AssetCheckResult(passed=True, metadata={"note": "no complete month expected"})
+    expected = month_end(expected_partition)
+    if not snapshots:
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"marts.customer_segments holds no snapshot; expected {expected}",
+            metadata={"expected_snapshot": str(expected)},
+        )
+    latest = snapshots[0]
+    months_behind = (expected.year - latest.year) * 12 + expected.month - latest.month
+    passed = latest >= expected
+    return dg.AssetCheckResult(
+        passed=passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=None
+        if passed
+        else f"the newest snapshot is {latest}, {months_behind} month(s) behind {expected}",
+        metadata={
+            "latest_snapshot": str(latest),
+            "expected_snapshot": str(expected),
+            "months_behind": max(months_behind, 0),
+        },
+    )
+
+
+def build_monitoring_checks(
+    partitions_def: dg.TimeWindowPartitionsDefinition,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> list[dg.AssetChecksDefinition]:
+    """The drift and freshness checks (WARN, non-blocking) for the configured snapshots.
+
+    Args:
+        partitions_def: The monthly snapshots; their last partition at check time (the last
+            complete month, or the configured ``snapshots.end``) is the expected snapshot.
+        clock: The current time (tests pass a fixed one).
+    """
+
+    @dg.asset_check(
+        asset=FEATURES_KEY,
+        name="customer_count_drift",
+        blocking=False,
+        description=f"The newest snapshot has within ±{MAX_CUSTOMER_CHANGE:.0%} of the "
+        "customers of the previous snapshot (WARN).",
+    )
+    def customer_count_drift_check(warehouse: Warehouse) -> dg.AssetCheckResult:
+        """Warn when the customer count jumps or drops between the newest two snapshots."""
+        with warehouse.connect() as con:
+            return customer_count_drift(con)
+
+    @dg.asset_check(
+        asset=SEGMENTS_KEY,
+        name="segment_share_drift",
+        blocking=False,
+        description="No segment of rfm_segment, lifecycle_stage or value_tier changes its share "
+        f"of customers by more than {MAX_SHARE_SHIFT:.0%} points from the previous snapshot to "
+        "the newest (WARN).",
+    )
+    def segment_share_drift_check(warehouse: Warehouse) -> dg.AssetCheckResult:
+        """Warn when the segment mix shifts between the newest two snapshots."""
+        with warehouse.connect() as con:
+            return segment_share_drift(con)
+
+    @dg.asset_check(
+        asset=SEGMENTS_KEY,
+        name="latest_snapshot_fresh",
+        blocking=False,
+        description="The newest snapshot is not older than the last complete month (or the "
+        "configured snapshots.end) (WARN).",
+    )
+    def latest_snapshot_fresh_check(warehouse: Warehouse) -> dg.AssetCheckResult:
+        """Warn when the newest snapshot lags behind the last complete month."""
+        keys = partitions_def.get_partition_keys(current_time=clock())
+        with warehouse.connect() as con:
+            return latest_snapshot_freshness(con, keys[-1] if keys else None)
+
+    return [customer_count_drift_check, segment_share_drift_check, latest_snapshot_fresh_check]

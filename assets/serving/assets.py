@@ -1,0 +1,84 @@
+"""The serving asset: after every successful run, the marts are published for BI tools."""
+
+import dagster as dg
+
+from assets.serving.dictionary import MART_CONTRACTS, MARTS_SCHEMA
+from assets.serving.publish import STORAGE_VERSION, PublishResult, publish_marts, warehouse_tables
+from pipelines.config import ConfigError, SegmentationConfig, pseudonym_secret
+from pipelines.resources import Warehouse
+
+SERVING_KEY = dg.AssetKey(["serving", "marts"])
+MART_KEYS = [dg.AssetKey([MARTS_SCHEMA, table]) for table in MART_CONTRACTS]
+
+
+def _metadata(result: PublishResult, skipped: list[str]) -> dict:
+    tables = dg.MetadataValue.table(
+        records=[
+            dg.TableRecord(
+                {"table": f"{MARTS_SCHEMA}.{t.name}", "rows": t.rows, "columns": t.columns}
+            )
+            for t in result.tables
+        ],
+        schema=dg.TableSchema(
+            columns=[
+                dg.TableColumn("table", "string"),
+                dg.TableColumn("rows", "int"),
+                dg.TableColumn("columns", "int"),
+            ]
+        ),
+    )
+    undescribed = [
+        f"{MARTS_SCHEMA}.{t.name}.{column}"
+        for t in result.tables
+        for column in t.undescribed_columns
+    ]
+    return {
+        "path": dg.MetadataValue.path(str(result.path)),
+        "size_bytes": result.size_bytes,
+        "size_mb": round(result.size_bytes / 1e6, 3),
+        "tables": tables,
+        "published_at": dg.MetadataValue.timestamp(result.published_at),
+        "pseudonymized": result.pseudonymized,
+        "storage_version": STORAGE_VERSION,
+        "publish_seconds": round(result.seconds, 3),
+        "not_published": ", ".join(skipped) or "none",
+        "columns_without_description": ", ".join(undescribed) or "none",
+    }
+
+
+@dg.asset(
+    key=SERVING_KEY,
+    deps=MART_KEYS,
+    group_name="serving",
+    kinds={"duckdb"},
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def serving_marts(
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    settings: dg.ResourceParam[SegmentationConfig],
+) -> dg.MaterializeResult:
+    """The marts tables, and only them, copied to the serving file (config key `serving`) that BI
+    tools open read-only, with every table and column commented from the contracts. Built under
+    a temporary name and moved into place atomically: open readers keep their snapshot, new ones
+    see the new file, and a failed run leaves the previous copy. With `pseudonymize: true`
+    customer ids are replaced by keyed HMAC-SHA256 pseudonyms."""
+    try:
+        secret = pseudonym_secret(settings)
+    except ConfigError as error:
+        raise dg.Failure(description=str(error)) from None
+    tables = list(MART_CONTRACTS)
+    with warehouse.connect() as con:
+        skipped = [
+            f"{MARTS_SCHEMA}.{t}" for t in warehouse_tables(con, MARTS_SCHEMA) if t not in tables
+        ]
+        result = publish_marts(con, settings.serving, tables, secret=secret)
+    if skipped:
+        context.log.warning(
+            f"not published (no asset of this pipeline writes them): {', '.join(skipped)}"
+        )
+    context.log.info(
+        f"published {len(result.tables)} tables to {result.path} "
+        f"({result.size_bytes / 1e6:.1f} MB) in {result.seconds:.1f} s"
+    )
+    return dg.MaterializeResult(metadata=_metadata(result, skipped))

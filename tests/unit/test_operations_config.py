@@ -1,0 +1,83 @@
+"""The committed Dagster instance config: one warehouse run at a time, retries of crashed runs."""
+
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from pipelines.jobs import RUN_TAGS, WAREHOUSE_TAG
+from pipelines.resources import Warehouse
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def instance(tmp_path: Path):
+    shutil.copy(PROJECT_ROOT / "config" / "dagster.yaml", tmp_path / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as loaded:
+        yield loaded
+
+
+def test_instance_allows_one_warehouse_run_at_a_time(instance) -> None:
+    coordinator = instance.run_coordinator
+    assert type(coordinator).__name__ == "QueuedRunCoordinator"
+    config = coordinator.inst_data.config_dict
+    assert config["max_concurrent_runs"] == 1
+    [(key, value)] = WAREHOUSE_TAG.items()
+    assert {"key": key, "value": value, "limit": 1} in config["tag_concurrency_limits"]
+
+
+def test_instance_retries_crashed_runs(instance) -> None:
+    assert instance.run_retries_enabled
+    assert instance.run_retries_max_retries == 2
+    assert not instance.run_retries_retry_on_asset_or_op_failure
+    assert RUN_TAGS["dagster/max_retries"] == "2"
+
+
+def _hold_lock(path: Path, seconds: float) -> subprocess.Popen:
+    """Another process that opens the warehouse for writing and keeps it for ``seconds``."""
+    code = textwrap.dedent(
+        f"""
+        import time, duckdb
+        con = duckdb.connect({str(path)!r})
+        print("locked", flush=True)
+        time.sleep({seconds})
+        """
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_warehouse_waits_out_a_lock_held_by_another_process(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    holder = _hold_lock(path, 2.0)
+    try:
+        started = time.monotonic()
+        with Warehouse(path=str(path), lock_timeout_seconds=30).connect() as con:
+            assert con.execute("SELECT 42").fetchone() == (42,)
+        assert time.monotonic() - started >= 0.5
+    finally:
+        holder.wait(timeout=30)
+
+
+def test_warehouse_gives_up_after_the_lock_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    holder = _hold_lock(path, 10.0)
+    try:
+        started = time.monotonic()
+        with (
+            pytest.raises(duckdb.IOException, match="Could not set lock"),
+            Warehouse(path=str(path), lock_timeout_seconds=1).connect(),
+        ):
+            pass
+        assert time.monotonic() - started < 5
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
