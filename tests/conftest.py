@@ -99,21 +99,41 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
     return path
 
 
+def sample_transactions() -> dict[str, Any]:
+    """The transactions source block for the committed real sample."""
+    return {
+        "path": str(SAMPLE_CSV),
+        "timestamp_format": "%Y-%m-%d %H:%M:%S",
+        "columns": dict(RETAIL_COLUMNS),
+    }
+
+
+def config_mapping(transactions: dict[str, Any] | None = None, **overrides: Any) -> dict:
+    """A config over ``transactions`` (default: the real sample); overrides replace top keys."""
+    raw: dict[str, Any] = {
+        "warehouse": "warehouse/segmentation.duckdb",
+        "serving": "warehouse/serving.duckdb",
+        "snapshots": {"start": "2010-01", "end": "2011-11"},
+        "sources": {"transactions": transactions or sample_transactions()},
+    }
+    raw.update(overrides)
+    return raw
+
+
+def write_config_file(folder: Path, raw: dict[str, Any]) -> Path:
+    """Write ``raw`` as ``folder/config.yaml``; the warehouse then lives in ``folder`` too."""
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
 @pytest.fixture
 def write_config(tmp_path: Path) -> Callable[..., SegmentationConfig]:
     """Write a config YAML into tmp_path (warehouse there too) and load it."""
 
     def _write(transactions: dict[str, Any], **overrides: Any) -> SegmentationConfig:
-        raw: dict[str, Any] = {
-            "warehouse": "warehouse/segmentation.duckdb",
-            "serving": "warehouse/serving.duckdb",
-            "snapshots": {"start": "2010-12", "end": "2011-12"},
-            "sources": {"transactions": transactions},
-        }
-        raw.update(overrides)
-        path = tmp_path / "config.yaml"
-        path.write_text(yaml.safe_dump(raw, sort_keys=False))
-        return load_config(path)
+        overrides.setdefault("snapshots", {"start": "2010-12", "end": "2011-12"})
+        return load_config(write_config_file(tmp_path, config_mapping(transactions, **overrides)))
 
     return _write
 
@@ -127,8 +147,4 @@ def broken_source(tmp_path: Path) -> Path:
 @pytest.fixture
 def retail_transactions() -> dict[str, Any]:
     """The transactions source block for the committed real sample."""
-    return {
-        "path": str(SAMPLE_CSV),
-        "timestamp_format": "%Y-%m-%d %H:%M:%S",
-        "columns": dict(RETAIL_COLUMNS),
-    }
+    return sample_transactions()

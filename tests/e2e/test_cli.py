@@ -6,31 +6,21 @@ import sys
 from pathlib import Path
 
 import duckdb
-import yaml
 
-from tests.conftest import RETAIL_COLUMNS, SAMPLE_CSV
+from tests.conftest import config_mapping, write_config_file
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DAGSTER = Path(sys.executable).parent / "dagster"
 
 
 def _write_config(folder: Path, **changes) -> Path:
-    raw = {
-        "warehouse": "warehouse/segmentation.duckdb",
-        "serving": "warehouse/serving.duckdb",
-        "snapshots": {"start": "2011-01", "end": "2011-03"},
-        "sources": {
-            "transactions": {
-                "path": str(SAMPLE_CSV),
-                "timestamp_format": "%Y-%m-%d %H:%M:%S",
-                "columns": RETAIL_COLUMNS,
-            }
-        },
-    }
-    raw.update(changes)
-    path = folder / "config.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return path
+    snapshots = {"start": "2011-01", "end": "2011-03"}
+    return write_config_file(folder, config_mapping(snapshots=snapshots, **changes))
+
+
+def _materialize(config: Path, home: Path, partition: str) -> subprocess.CompletedProcess:
+    command = [str(DAGSTER), "asset", "materialize", "-m", "pipelines.definitions"]
+    return _run([*command, "--select", "*", "--partition", partition], config, home)
 
 
 def _run(args: list[str], config: Path, home: Path) -> subprocess.CompletedProcess:
@@ -43,21 +33,7 @@ def _run(args: list[str], config: Path, home: Path) -> subprocess.CompletedProce
 
 def test_cli_materializes_one_partition(tmp_path: Path) -> None:
     config = _write_config(tmp_path)
-    result = _run(
-        [
-            str(DAGSTER),
-            "asset",
-            "materialize",
-            "-m",
-            "pipelines.definitions",
-            "--select",
-            "*",
-            "--partition",
-            "2011-03",
-        ],
-        config,
-        tmp_path / "dagster_home",
-    )
+    result = _materialize(config, tmp_path / "dagster_home", "2011-03")
     assert result.returncode == 0, result.stderr[-3000:]
     with duckdb.connect(str(tmp_path / "warehouse" / "segmentation.duckdb"), read_only=True) as con:
         snapshots = con.execute(
@@ -77,21 +53,7 @@ def test_partitions_command_prints_the_range(tmp_path: Path) -> None:
 
 def test_cli_config_error_names_the_key_and_writes_nothing(tmp_path: Path) -> None:
     config = _write_config(tmp_path, warehose="typo.duckdb")
-    result = _run(
-        [
-            str(DAGSTER),
-            "asset",
-            "materialize",
-            "-m",
-            "pipelines.definitions",
-            "--select",
-            "*",
-            "--partition",
-            "2011-03",
-        ],
-        config,
-        tmp_path / "dagster_home",
-    )
+    result = _materialize(config, tmp_path / "dagster_home", "2011-03")
     assert result.returncode != 0
     assert "warehose: unknown key" in result.stderr + result.stdout
     assert not (tmp_path / "warehouse").exists()

@@ -4,10 +4,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-import yaml
 
 from pipelines.config import ConfigError, load_config
-from tests.conftest import RETAIL_COLUMNS, SAMPLE_CSV, write_csv
+from tests.conftest import config_mapping, sample_transactions, write_config_file, write_csv
 from tests.e2e.test_pipeline import materialize
 
 CUSTOMERS_HEADER = ["id", "joined", "Total Assets", "Risk", "Products", "Private"]
@@ -48,27 +47,17 @@ SEGMENTS = {
 
 def _config(tmp_path: Path, segments: dict, mapping: dict) -> Path:
     customers = write_csv(tmp_path / "customers.csv", CUSTOMERS_HEADER, CUSTOMERS)
-    raw = {
-        "warehouse": "warehouse/segmentation.duckdb",
-        "serving": "warehouse/serving.duckdb",
-        "snapshots": {"start": "2011-01", "end": "2011-03"},
-        "sources": {
-            "transactions": {
-                "path": str(SAMPLE_CSV),
-                "timestamp_format": "%Y-%m-%d %H:%M:%S",
-                "columns": RETAIL_COLUMNS,
-            },
-            "customers": {
-                "path": str(customers),
-                "max_reject_rate": 1.0,
-                "columns": {"customer_id": "id", "signup_date": "joined", **mapping},
-            },
+    sources = {
+        "transactions": sample_transactions(),
+        "customers": {
+            "path": str(customers),
+            "max_reject_rate": 1.0,
+            "columns": {"customer_id": "id", "signup_date": "joined", **mapping},
         },
-        "segments": segments,
     }
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path
+    snapshots = {"start": "2011-01", "end": "2011-03"}
+    raw = config_mapping(snapshots=snapshots, sources=sources, segments=segments)
+    return write_config_file(tmp_path, raw)
 
 
 MAPPING = {

@@ -7,13 +7,12 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-import yaml
 
 from assets.reports.assets import report_path
 from pipelines.build_definitions import build_definitions
 from pipelines.config import SegmentationConfig, load_config
 from pipelines.jobs import SNAPSHOT_JOB_NAME, WAREHOUSE_TAG
-from tests.conftest import RETAIL_COLUMNS, SAMPLE_CSV
+from tests.conftest import config_mapping, write_config_file
 from tests.unit.test_report import png_size
 
 RANGE = ("2011-02", "2011-03")
@@ -23,23 +22,10 @@ CHART_KEYS = ("segment_sizes", "rfm_grid", "migration_matrix", "clv_distribution
 @pytest.fixture(scope="module")
 def job_run(tmp_path_factory) -> tuple[SegmentationConfig, dg.ExecuteInProcessResult]:
     folder = tmp_path_factory.mktemp("job_run")
-    (folder / "config.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "warehouse": "warehouse/segmentation.duckdb",
-                "serving": "serving/serving.duckdb",
-                "snapshots": {"start": "2010-12", "end": RANGE[-1]},
-                "sources": {
-                    "transactions": {
-                        "path": str(SAMPLE_CSV),
-                        "timestamp_format": "%Y-%m-%d %H:%M:%S",
-                        "columns": RETAIL_COLUMNS,
-                    }
-                },
-            }
-        )
+    raw = config_mapping(
+        serving="serving/serving.duckdb", snapshots={"start": "2010-12", "end": RANGE[-1]}
     )
-    config = load_config(folder / "config.yaml")
+    config = load_config(write_config_file(folder, raw))
     job = build_definitions(config).resolve_job_def(SNAPSHOT_JOB_NAME)
     result = job.execute_in_process(
         instance=dg.DagsterInstance.ephemeral(),

@@ -6,11 +6,15 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
-import yaml
 
 from pipelines.build_definitions import build_definitions
 from pipelines.config import SegmentationConfig, load_config
-from tests.conftest import RETAIL_COLUMNS, SAMPLE_CSV
+from tests.conftest import (
+    SAMPLE_CSV,
+    config_mapping,
+    sample_transactions,
+    write_config_file,
+)
 
 PARTITION = "2011-03"
 SNAPSHOT = "2011-03-31"
@@ -45,23 +49,7 @@ def snapshot_rows(config: SegmentationConfig, table: str) -> pl.DataFrame:
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory) -> SegmentationConfig:
     folder = tmp_path_factory.mktemp("sample_run")
-    (folder / "config.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "warehouse": "warehouse/segmentation.duckdb",
-                "serving": "warehouse/serving.duckdb",
-                "snapshots": {"start": "2010-01", "end": "2011-11"},
-                "sources": {
-                    "transactions": {
-                        "path": str(SAMPLE_CSV),
-                        "timestamp_format": "%Y-%m-%d %H:%M:%S",
-                        "columns": RETAIL_COLUMNS,
-                    }
-                },
-            }
-        )
-    )
-    config = load_config(folder / "config.yaml")
+    config = load_config(write_config_file(folder, config_mapping()))
     result = materialize(config, PARTITION)
     assert result.success
     return config
@@ -127,7 +115,7 @@ def test_backfilled_snapshot_equals_live_snapshot(tmp_path: Path, write_config) 
     live_rows.write_csv(source)
 
     config = write_config(
-        {"path": str(source), "timestamp_format": "%Y-%m-%d %H:%M:%S", "columns": RETAIL_COLUMNS},
+        sample_transactions() | {"path": str(source)},
         snapshots={"start": "2010-01", "end": "2011-11"},
     )
     materialize(config, PARTITION)

@@ -32,7 +32,7 @@ from assets.serving.dictionary import (
 )
 from pipelines.build_definitions import build_definitions
 from pipelines.config import PSEUDONYM_SECRET_ENV_VAR, SegmentationConfig, load_config
-from tests.conftest import PROJECT_ROOT, RETAIL_COLUMNS, SAMPLE_CSV, write_csv
+from tests.conftest import PROJECT_ROOT, config_mapping, sample_transactions, write_csv
 from tests.e2e.test_pipeline import materialize
 
 PARTITIONS = ["2011-02", "2011-03"]
@@ -55,16 +55,9 @@ class Published:
 
 
 def _config_yaml(customers: Path) -> dict:
-    return {
-        "warehouse": "warehouse/segmentation.duckdb",
-        "serving": "warehouse/serving.duckdb",
-        "snapshots": {"start": "2010-01", "end": "2011-11"},
-        "sources": {
-            "transactions": {
-                "path": str(SAMPLE_CSV),
-                "timestamp_format": "%Y-%m-%d %H:%M:%S",
-                "columns": RETAIL_COLUMNS,
-            },
+    return config_mapping(
+        sources={
+            "transactions": sample_transactions(),
             "customers": {
                 "path": str(customers),
                 "columns": {
@@ -77,8 +70,8 @@ def _config_yaml(customers: Path) -> dict:
             },
         },
         # k-means is not what these tests are about, and it is the slowest step
-        "segments": {"clusters": {"enabled": False}},
-    }
+        segments={"clusters": {"enabled": False}},
+    )
 
 
 def _start_reader(folder: Path, serving: Path, mode: str) -> tuple[subprocess.Popen, Path]:

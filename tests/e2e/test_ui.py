@@ -17,9 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.conftest import RETAIL_COLUMNS, SAMPLE_CSV
+from tests.conftest import config_mapping, write_config_file
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -46,27 +45,14 @@ def _free_port() -> int:
 
 
 def _environment(folder: Path) -> dict[str, str]:
-    (folder / "config.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "warehouse": "warehouse/segmentation.duckdb",
-                "serving": "warehouse/serving.duckdb",
-                "snapshots": {"start": "2010-12", "end": "2011-03"},
-                "sources": {
-                    "transactions": {
-                        "path": str(SAMPLE_CSV),
-                        "timestamp_format": "%Y-%m-%d %H:%M:%S",
-                        "columns": RETAIL_COLUMNS,
-                    }
-                },
-            }
-        )
+    config = write_config_file(
+        folder, config_mapping(snapshots={"start": "2010-12", "end": "2011-03"})
     )
     home = folder / "dagster_home"
     home.mkdir()
     shutil.copy(PROJECT_ROOT / "config" / "dagster.yaml", home / "dagster.yaml")
     return os.environ | {
-        "SEGMENTATION_CONFIG": str(folder / "config.yaml"),
+        "SEGMENTATION_CONFIG": str(config),
         "DAGSTER_HOME": str(home),
     }
 
