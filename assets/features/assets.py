@@ -8,7 +8,7 @@ run (single-run backfill policy) and computes each month from its own as-of inst
 import dagster as dg
 import polars as pl
 
-from assets.features.behaviour import behaviour_as_of
+from assets.features.behaviour import behaviour_for_snapshots
 from assets.features.clv import clv_for_snapshot
 from assets.features.contracts import (
     ClvModelParamsContract,
@@ -19,7 +19,7 @@ from assets.features.contracts import (
 from assets.features.lifecycle import lifecycle_stage
 from assets.features.value import value_features
 from assets.metadata import column_schema, contract_type, counts_table, preview
-from pipelines.config import SegmentationConfig, custom_attributes, month_as_of
+from pipelines.config import SegmentationConfig, custom_attributes, month_end
 from pipelines.resources import Warehouse
 
 FEATURE_KINDS = {"duckdb", "polars"}
@@ -62,18 +62,15 @@ def build_feature_assets(
         channel, product breadth, active months, and the BTYD inputs (frequency, recency, age)."""
         features = settings.features
         custom = list(custom_attributes(settings))
+        # every month of a backfill from one scan of the transactions
         with warehouse.connect() as con:
-            frames = [
-                behaviour_as_of(
-                    con,
-                    month_as_of(key),
-                    features.lifecycle.lost_recency_days,
-                    features.dominant_channel_share,
-                    custom,
-                )
-                for key in context.partition_keys
-            ]
-        frame = pl.concat(frames)
+            frame = behaviour_for_snapshots(
+                con,
+                [month_end(key) for key in context.partition_keys],
+                features.lifecycle.lost_recency_days,
+                features.dominant_channel_share,
+                custom,
+            )
         context.add_output_metadata(
             _snapshot_metadata(frame, CustomerBehaviourContract)
             | {

@@ -5,7 +5,7 @@ The heavy lifting (scanning transactions up to the as-of instant) is DuckDB SQL 
 """
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, time
 
 import duckdb
 import polars as pl
@@ -17,16 +17,12 @@ BEHAVIOUR_COLUMNS = list(CustomerBehaviourContract.to_schema().columns.keys())
 
 
 def customer_activity(
-    con: duckdb.DuckDBPyConnection, as_of: datetime, lost_recency_days: int
+    con: duckdb.DuckDBPyConnection, snapshot_dates: Sequence[date], lost_recency_days: int
 ) -> pl.DataFrame:
-    """Per-customer aggregates of the transactions on or before ``as_of``."""
+    """Per-customer aggregates at each snapshot date (inclusive), from one scan of the data."""
     return con.execute(
         read_sql("features/customer_activity.sql"),
-        {
-            "as_of": as_of,
-            "snapshot_date": as_of.date(),
-            "lost_recency_days": lost_recency_days,
-        },
+        {"snapshot_dates": sorted(set(snapshot_dates)), "lost_recency_days": lost_recency_days},
     ).pl()
 
 
@@ -105,6 +101,19 @@ def _behaviour_schema() -> dict[str, pl.DataType]:
     return {name: column.dtype.type for name, column in schema.columns.items()}
 
 
+def behaviour_for_snapshots(
+    con: duckdb.DuckDBPyConnection,
+    snapshot_dates: Sequence[date],
+    lost_recency_days: int,
+    dominant_channel_share: float,
+    custom: Sequence[str] = (),
+) -> pl.DataFrame:
+    """Behaviour of every known customer at each snapshot date, each from what was known by the
+    end of that day; a backfill of many months reads the transactions once."""
+    activity = customer_activity(con, snapshot_dates, lost_recency_days)
+    return derive_behaviour(activity, dominant_channel_share, custom)
+
+
 def behaviour_as_of(
     con: duckdb.DuckDBPyConnection,
     as_of: datetime,
@@ -112,6 +121,9 @@ def behaviour_as_of(
     dominant_channel_share: float,
     custom: Sequence[str] = (),
 ) -> pl.DataFrame:
-    """Behaviour of every known customer as of ``as_of``: only what was known then."""
-    activity = customer_activity(con, as_of, lost_recency_days)
-    return derive_behaviour(activity, dominant_channel_share, custom)
+    """Behaviour as of ``as_of``, which must be a day's last instant (snapshots are whole days)."""
+    if as_of != datetime.combine(as_of.date(), time.max):
+        raise ValueError(f"as_of must be the last instant of a day (23:59:59.999999), got {as_of}")
+    return behaviour_for_snapshots(
+        con, [as_of.date()], lost_recency_days, dominant_channel_share, custom
+    )

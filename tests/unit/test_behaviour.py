@@ -409,17 +409,19 @@ def test_output_validates_against_the_behaviour_contract(behaviour: pl.DataFrame
     assert behaviour.columns == BEHAVIOUR_COLUMNS
 
 
-def test_a_purchase_one_second_after_the_as_of_instant_is_ignored(con) -> None:
-    # As of 23:59:58 the 23:59:59 order A5 is in the future; as of the next month-end the
-    # 2024-04-01 00:00:00 order A6 counts.
-    earlier = behaviour_as_of(con, datetime(2024, 3, 31, 23, 59, 58), LOST_DAYS, DOMINANT_SHARE)
+def test_a_snapshot_ends_at_the_last_instant_of_its_day(con) -> None:
+    # The 23:59:59 order A5 counts on 2024-03-31; the 2024-04-01 00:00:00 order A6 only from
+    # the April snapshot on. Snapshots are whole days: a mid-day as-of is refused.
+    with pytest.raises(ValueError, match="last instant of a day"):
+        behaviour_as_of(con, datetime(2024, 3, 31, 23, 59, 58), LOST_DAYS, DOMINANT_SHARE)
+    earlier = behaviour_as_of(con, AS_OF, LOST_DAYS, DOMINANT_SHARE)
     later = behaviour_as_of(con, month_as_of("2024-04"), LOST_DAYS, DOMINANT_SHARE)
     columns = ["orders", "purchase_days", "last_purchase_date", "gross_revenue"]
     assert {k: _row(earlier, "alice")[k] for k in columns} == {
-        "orders": 4,
-        "purchase_days": 3,
-        "last_purchase_date": date(2024, 1, 10),
-        "gross_revenue": 210.0,  # 290 - 80
+        "orders": 5,
+        "purchase_days": 4,
+        "last_purchase_date": date(2024, 3, 31),
+        "gross_revenue": 290.0,  # 210 + 80
     }
     assert {k: _row(later, "alice")[k] for k in columns} == {
         "orders": 6,
