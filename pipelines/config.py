@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from assets.segments.settings import SegmentSettings
 from assets.strategies.settings import DEFAULT_PLAYBOOK, Playbook, PlaybookError, load_playbook
+from assets.validation_messages import problem_lines
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = PROJECT_ROOT / "config" / "demo.yaml"
@@ -254,16 +255,7 @@ def _resolve(base: Path, value: str | Path) -> Path:
 
 
 def _format_errors(path: Path, error: ValidationError) -> str:
-    lines = [f"invalid configuration in {path}:"]
-    for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        if item["type"] == "extra_forbidden":
-            lines.append(f"  {key}: unknown key")
-        elif item["type"] == "missing":
-            lines.append(f"  {key}: required key is missing")
-        else:
-            lines.append(f"  {key}: {item['msg']}")
-    return "\n".join(lines)
+    return "\n".join([f"invalid configuration in {path}:", *problem_lines(error)])
 
 
 def parse_config(raw: dict[str, Any], config_path: Path) -> SegmentationConfig:

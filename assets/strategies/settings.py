@@ -30,6 +30,7 @@ from pydantic import (
 from assets.segments.columns import SEGMENT_COLUMN_TYPES, segment_columns_with
 from assets.segments.settings import SegmentSettings
 from assets.segments.sql_rules import CheckedExpression, RuleChecker, RuleProblem, is_constant_true
+from assets.validation_messages import Location, dotted, problem_lines
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PLAYBOOK = PROJECT_ROOT / "config" / "playbook.yaml"
@@ -152,25 +153,18 @@ def playbook_columns(segment_settings: SegmentSettings | None = None) -> dict[st
 
 def _format_errors(source: str, raw: Any, error: ValidationError) -> str:
     rules = raw.get("rules") if isinstance(raw, dict) else None
-    lines = [f"invalid playbook {source}:"]
-    for item in error.errors():
-        loc = list(item["loc"])
-        where = ".".join(str(part) for part in loc) or "(top level)"
-        if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
-            name = None
-            if isinstance(rules, list) and loc[1] < len(rules) and isinstance(rules[loc[1]], dict):
-                name = rules[loc[1]].get("name")
-            rest = ".".join(str(part) for part in loc[2:])
-            where = f"rule '{name}' (#{loc[1] + 1})" if name else f"rule #{loc[1] + 1}"
-            where = f"{where} key '{rest}'" if rest else where
-        if item["type"] == "extra_forbidden":
-            lines.append(f"  {where}: unknown key")
-        elif item["type"] == "missing":
-            lines.append(f"  {where}: required key is missing")
-        else:
-            message = str(item["msg"]).removeprefix("Value error, ")
-            lines.append(f"  {where}: {message}" if loc else f"  {message}")
-    return "\n".join(lines)
+
+    def where(loc: Location) -> str:
+        if len(loc) < 2 or loc[0] != "rules" or not isinstance(loc[1], int):
+            return dotted(loc)
+        name = None
+        if isinstance(rules, list) and loc[1] < len(rules) and isinstance(rules[loc[1]], dict):
+            name = rules[loc[1]].get("name")
+        rest = dotted(loc[2:]) if loc[2:] else ""
+        rule = f"rule '{name}' (#{loc[1] + 1})" if name else f"rule #{loc[1] + 1}"
+        return f"{rule} key '{rest}'" if rest else rule
+
+    return "\n".join([f"invalid playbook {source}:", *problem_lines(error, where)])
 
 
 def parse_playbook(
