@@ -1,5 +1,7 @@
 """`python -m pipelines.summary`: where the warehouse is and what the last run put in it."""
 
+import shutil
+
 import duckdb
 from rich.console import Console
 from rich.table import Table
@@ -55,7 +57,8 @@ _SECTIONS: list[tuple[str, str, list[str]]] = [
 
 def print_summary(config: SegmentationConfig, console: Console | None = None) -> None:
     """Print the warehouse paths and a table per section that has data."""
-    out = console or Console()
+    # piped output (make run | tee) gets the width of a wide terminal, not rich's 80 columns
+    out = console or Console(width=shutil.get_terminal_size((120, 24)).columns)
     out.print(f"[bold]Warehouse[/bold]: {config.warehouse}")
     out.print(f"[bold]Serving copy for BI tools[/bold]: {config.serving}")
     if not config.warehouse.exists():
