@@ -64,6 +64,12 @@ ui-deps:
 dev: install demo-data $(DAGSTER_HOME)/dagster.yaml
 	$(RUN) dagster dev -w workspace.yaml
 
+## bench: the performance benchmark (benchmarks/run.py) at SIZE transactions: 1M, 10M or 100M
+SIZE ?= 10M
+bench: $(UV)
+	$(UV) sync --frozen --group bench
+	$(RUN) python -m benchmarks.run --size $(SIZE)
+
 lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .

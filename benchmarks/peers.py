@@ -1,0 +1,155 @@
+"""The peers the pipeline is compared with, on the same generated data.
+
+- ``pandas_rfm``: what most teams write for RFM segments: read the transactions with pandas,
+  group by customer (recency of the last order, distinct orders, summed amount), score each with
+  ``qcut`` into quintiles and map the R and F scores to the usual named segments. It knows
+  nothing of returns, CLV, lifecycle, value tiers, clusters or strategies.
+- ``pymc_vs_ours``: pymc-marketing's BG/NBD (``BetaGeoModel``) and Gamma-Gamma
+  (``GammaGammaModel``) fitted with ``method="map"`` (the non-deprecated spelling of
+  ``fit_method="map"``) against ``fit_bgnbd`` + ``fit_gamma_gamma`` on the same customer summary:
+  the snapshot's buyers with frequency = repeat purchase days, recency and T in days, monetary =
+  mean spend of the repeat purchases. Above ``max_customers`` buyers both fit the same seeded
+  random subsample.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from assets.features.clv_models import (
+    bgnbd_log_likelihood,
+    fit_bgnbd,
+    fit_gamma_gamma,
+    gamma_gamma_log_likelihood,
+)
+from benchmarks.measure import Recorder
+
+# the usual R x F segment map of pandas RFM tutorials (first match wins)
+_SEGMENTS = {
+    r"^[1-2][1-2]$": "hibernating",
+    r"^[1-2][3-4]$": "at_risk",
+    r"^[1-2]5$": "cant_lose",
+    r"^3[1-2]$": "about_to_sleep",
+    r"^33$": "need_attention",
+    r"^[3-4][4-5]$": "loyal_customers",
+    r"^41$": "promising",
+    r"^51$": "new_customers",
+    r"^[4-5][2-3]$": "potential_loyalists",
+    r"^5[4-5]$": "champions",
+}
+
+
+def pandas_rfm(data: Path, as_of: date, recorder: Recorder) -> None:
+    cutoff = pd.Timestamp(datetime.combine(as_of, datetime.max.time()))
+    with recorder.stage("pandas: read parquet") as info:
+        tx = pd.read_parquet(
+            data / "transactions", columns=["customer_id", "order_id", "order_ts", "amount"]
+        )
+        info["rows"] = len(tx)
+    with recorder.stage("pandas: rfm scores + segments") as info:
+        tx = tx[tx["order_ts"] <= cutoff]
+        rfm = tx.groupby("customer_id").agg(
+            last_order=("order_ts", "max"),
+            frequency=("order_id", "nunique"),
+            monetary=("amount", "sum"),
+        )
+        rfm["recency"] = (cutoff - rfm["last_order"]).dt.days
+        rfm["r"] = pd.qcut(rfm["recency"], 5, labels=[5, 4, 3, 2, 1]).astype(int)
+        rfm["f"] = pd.qcut(rfm["frequency"].rank(method="first"), 5, labels=[1, 2, 3, 4, 5])
+        rfm["m"] = pd.qcut(rfm["monetary"], 5, labels=[1, 2, 3, 4, 5]).astype(int)
+        rfm["segment"] = (rfm["r"].astype(str) + rfm["f"].astype(str)).replace(
+            _SEGMENTS, regex=True
+        )
+        info["customers"] = len(rfm)
+        info["segments"] = int(rfm["segment"].nunique())
+
+
+def _relative(ours: dict[str, float], theirs: dict[str, float]) -> dict[str, float]:
+    return {name: abs(theirs[name] - value) / abs(value) for name, value in ours.items()}
+
+
+def _posterior(idata: Any, name: str) -> float:
+    return float(np.asarray(idata.posterior[name].values).reshape(-1)[0])
+
+
+def pymc_vs_ours(
+    summary_path: Path, max_customers: int, seed: int, recorder: Recorder
+) -> dict[str, Any]:
+    logging.getLogger("pymc").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
+    from pymc_marketing.clv import BetaGeoModel, GammaGammaModel
+
+    summary = pd.read_parquet(summary_path)
+    buyers = len(summary)
+    sampled = buyers > max_customers
+    if sampled:
+        summary = summary.sample(n=max_customers, random_state=seed).reset_index(drop=True)
+    x = summary["frequency"].to_numpy(dtype=float)
+    t_x = summary["recency"].to_numpy(dtype=float)
+    T = summary["age_days"].to_numpy(dtype=float)
+    m = summary["repeat_spend_mean"].to_numpy(dtype=float, na_value=math.nan)
+    spend = (x > 0) & (m > 0)
+
+    # ours, as clv_for_snapshot runs it (one BLAS thread)
+    with recorder.stage("ours: fit_bgnbd + fit_gamma_gamma"), threadpool_limits(1, "blas"):
+        ours_bg = fit_bgnbd(x, t_x, T)
+        ours_gg = fit_gamma_gamma(x[spend], m[spend])
+
+    ids = summary["customer_id"].to_numpy()
+    bg_data = pd.DataFrame({"customer_id": ids, "frequency": x, "recency": t_x, "T": T})
+    gg_data = pd.DataFrame(
+        {"customer_id": ids[spend], "frequency": x[spend], "monetary_value": m[spend]}
+    )
+    with recorder.stage("pymc-marketing: BG/NBD + GG (map)"):
+        bg_model = BetaGeoModel(data=bg_data)
+        bg_model.fit(method="map", progressbar=False)
+        gg_model = GammaGammaModel(data=gg_data)
+        gg_model.fit(method="map", progressbar=False)
+    pymc_bg = {name: _posterior(bg_model.idata, name) for name in ("r", "alpha", "a", "b")}
+    pymc_gg = {
+        "p": _posterior(gg_model.idata, "p"),
+        "q": _posterior(gg_model.idata, "q"),
+        "gamma": _posterior(gg_model.idata, "v"),
+    }
+    ll_bg_pymc = float(bgnbd_log_likelihood(pymc_bg, x, t_x, T).sum())
+    ll_gg_pymc = float(gamma_gamma_log_likelihood(pymc_gg, x[spend], m[spend]).sum())
+    return {
+        "buyers": buyers,
+        "customers_fitted": len(summary),
+        "repeat_buyers_fitted": int(spend.sum()),
+        "subsample": (
+            f"seeded random subsample (pandas .sample, random_state={seed}) of {len(summary):,} "
+            f"of {buyers:,} buyers"
+            if sampled
+            else "all buyers"
+        ),
+        "ours": {
+            "bgnbd": ours_bg.params,
+            "gamma_gamma": ours_gg.params,
+            "bgnbd_converged": ours_bg.converged,
+            "gamma_gamma_converged": ours_gg.converged,
+            "bgnbd_max_abs_grad": ours_bg.max_abs_grad,
+            "gamma_gamma_max_abs_grad": ours_gg.max_abs_grad,
+            "bgnbd_message": ours_bg.message,
+            "gamma_gamma_message": ours_gg.message,
+        },
+        "pymc": {"bgnbd": pymc_bg, "gamma_gamma": pymc_gg},
+        "relative_difference": {
+            "bgnbd": _relative(ours_bg.params, pymc_bg),
+            "gamma_gamma": _relative(ours_gg.params, pymc_gg),
+        },
+        # total log-likelihood at each side's parameters (higher is closer to the maximum)
+        "log_likelihood": {
+            "bgnbd": {"ours": ours_bg.log_likelihood, "pymc": ll_bg_pymc},
+            "gamma_gamma": {"ours": ours_gg.log_likelihood, "pymc": ll_gg_pymc},
+        },
+    }

@@ -1,0 +1,330 @@
+"""The segmentation benchmark: ``make bench SIZE=10M`` (or ``python -m benchmarks.run --size``).
+
+Generates (or reuses) seeded data of the requested size, then runs each stage group in a fresh
+process (``benchmarks.stages``): the DuckDB floor, one monthly snapshot through the pipeline,
+a 24-month backfill, and the peers (pandas RFM, pymc-marketing MAP). Prints the stages with wall
+time and peak RSS and the ratios, and writes ``benchmarks/results/<size>.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import yaml
+
+from benchmarks.data import SIZES, ensure_data, transaction_rows
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+BACKFILL_MONTHS = 24
+GROUPS = ("floor", "pipeline", "backfill", "pandas_rfm", "pymc")
+SNAPSHOT_PART = (
+    "features: behaviour (duckdb sql)",
+    "features: clv (bg/nbd + gamma-gamma)",
+    "features: value + lifecycle",
+    "segments: build + summarize",
+    "strategies: assign",
+)
+OUR_RFM = SNAPSHOT_PART[:4]
+TARGET_SIZE = "10M"
+
+
+def _config(data: Path, work: Path) -> Path:
+    """The demo config pointed at the generated data and a scratch warehouse."""
+    demo = yaml.safe_load((Path(__file__).resolve().parents[1] / "config/demo.yaml").read_text())
+    demo["warehouse"] = str(work / "segmentation.duckdb")
+    demo["serving"] = str(work / "serving.duckdb")
+    demo["snapshots"] = {"start": "2010-01", "end": "2011-12"}
+    demo["sources"]["transactions"]["path"] = str(data / "transactions" / "*.parquet")
+    demo["sources"]["customers"]["path"] = str(data / "customers.parquet")
+    path = work / "config.yaml"
+    path.write_text(yaml.safe_dump(demo, sort_keys=False))
+    return path
+
+
+def _run_group(group: str, data: Path, work: Path, args: argparse.Namespace) -> dict[str, Any]:
+    out = work / f"{group}.json"
+    out.unlink(missing_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.stages",
+        group,
+        "--data",
+        str(data),
+        "--work",
+        str(work),
+        "--out",
+        str(out),
+        "--months",
+        str(BACKFILL_MONTHS if group == "backfill" else 1),
+        "--pymc-max-customers",
+        str(args.pymc_max_customers),
+    ]
+    print(f"[{group}]", flush=True)
+    start = time.perf_counter()
+    returncode = subprocess.run(command, check=False).returncode
+    result = json.loads(out.read_text()) if out.is_file() else {"stages": []}
+    result["process_seconds"] = round(time.perf_counter() - start, 2)
+    if returncode != 0:
+        # e.g. -9: killed by the kernel's out-of-memory killer; the stages before it are kept
+        result["failed"] = f"exit code {returncode}"
+        print(f"[{group}] failed with exit code {returncode}", flush=True)
+    return result
+
+
+def _total(group: dict[str, Any], names: tuple[str, ...] | None = None) -> float | None:
+    """Summed seconds of the group's stages (all, or ``names``); None when the group failed."""
+    if "failed" in group:
+        return None
+    return sum(s["seconds"] for s in group["stages"] if names is None or s["stage"] in names)
+
+
+def _peak(group: dict[str, Any]) -> float | None:
+    return max((s["peak_rss_mib"] for s in group["stages"]), default=None)
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or denominator is None or denominator == 0:
+        return None
+    return round(numerator / denominator, 2)
+
+
+def _met(value: float | None, limit: float, at_most: bool = True) -> bool | None:
+    if value is None:
+        return None
+    return value <= limit if at_most else value >= limit
+
+
+def _fmt(value: float | None, pattern: str) -> str:
+    return "failed" if value is None else pattern.format(value)
+
+
+def _summarize(size: str, groups: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    snapshot = groups["pipeline"]
+    seconds = {
+        "floor": _total(groups["floor"]),
+        "pipeline_one_snapshot": _total(snapshot),
+        "snapshot_features_to_strategies": _total(snapshot, SNAPSHOT_PART),
+        "backfill_24_features_to_strategies": _total(groups["backfill"], SNAPSHOT_PART),
+        "our_rfm_segments": _total(snapshot, OUR_RFM),
+        "pandas_rfm": _total(groups["pandas_rfm"]),
+        "our_clv_fit": _total(groups["pymc"], ("ours: fit_bgnbd + fit_gamma_gamma",)),
+        "pymc_map_fit": _total(groups["pymc"], ("pymc-marketing: BG/NBD + GG (map)",)),
+    }
+    ratios = {
+        "pipeline_over_floor": _ratio(seconds["pipeline_one_snapshot"], seconds["floor"]),
+        "backfill_over_snapshot": _ratio(
+            seconds["backfill_24_features_to_strategies"],
+            seconds["snapshot_features_to_strategies"],
+        ),
+        "pandas_rfm_over_our_rfm_segments": _ratio(
+            seconds["pandas_rfm"], seconds["our_rfm_segments"]
+        ),
+        "pandas_rfm_over_pipeline": _ratio(seconds["pandas_rfm"], seconds["pipeline_one_snapshot"]),
+        "pymc_map_over_our_fit": _ratio(seconds["pymc_map_fit"], seconds["our_clv_fit"]),
+    }
+    fit = groups["pymc"].get("clv_fit")
+    exact: bool | None = None
+    max_rel = None
+    if fit is not None:
+        max_rel = max(v for part in fit["relative_difference"].values() for v in part.values())
+        # the gradient test of the fit (max |grad| <= 1e-6) and no worse than pymc's optimum
+        exact = (
+            fit["ours"]["bgnbd_max_abs_grad"] <= 1e-6
+            and fit["ours"]["gamma_gamma_max_abs_grad"] <= 1e-6
+            and all(
+                fit["log_likelihood"][m]["ours"] >= fit["log_likelihood"][m]["pymc"]
+                for m in ("bgnbd", "gamma_gamma")
+            )
+        )
+    pipeline_s = seconds["pipeline_one_snapshot"]
+    pipeline_peak = _peak(snapshot)
+    at_target = size == TARGET_SIZE
+    targets = [
+        {
+            "target": "10M: one snapshot end to end < 30 s",
+            "measured": _fmt(pipeline_s, "{:.1f} s"),
+            "met": _met(pipeline_s, 30) if at_target else None,
+        },
+        {
+            "target": "10M: end to end within 4x the floor",
+            "measured": _fmt(ratios["pipeline_over_floor"], "{:.1f}x"),
+            "met": _met(ratios["pipeline_over_floor"], 4) if at_target else None,
+        },
+        {
+            "target": "24-month backfill within 3x one snapshot (features..strategies)",
+            "measured": _fmt(ratios["backfill_over_snapshot"], "{:.1f}x"),
+            "met": _met(ratios["backfill_over_snapshot"], 3),
+        },
+        {
+            "target": "CLV fit >= 100x faster than pymc-marketing MAP",
+            "measured": _fmt(ratios["pymc_map_over_our_fit"], "{:.0f}x"),
+            "met": _met(ratios["pymc_map_over_our_fit"], 100, at_most=False),
+        },
+        {
+            "target": "CLV parameters at the exact maximum likelihood (within 1%)",
+            "measured": (
+                "failed"
+                if max_rel is None
+                else f"max grad <= 1e-6 and log-likelihood >= pymc's: {exact}; "
+                f"pymc MAP differs by up to {100 * max_rel:.2f}%"
+            ),
+            "met": exact,
+        },
+        {
+            "target": "100M: one snapshot < 5 min and < 8 GiB",
+            "measured": (
+                f"{_fmt(pipeline_s, '{:.1f} s')}, {(pipeline_peak or 0) / 1024:.2f} GiB"
+                if size == "100M"
+                else "not run at this size"
+            ),
+            "met": (
+                _met(pipeline_s, 300) and _met(pipeline_peak, 8192) if size == "100M" else None
+            ),
+        },
+    ]
+    return {
+        "seconds": {k: None if v is None else round(v, 3) for k, v in seconds.items()},
+        "peak_rss_mib": {
+            "floor": _peak(groups["floor"]),
+            "pipeline_one_snapshot": pipeline_peak,
+            "backfill_24": _peak(groups["backfill"]),
+            "pandas_rfm": _peak(groups["pandas_rfm"]),
+            "pymc": _peak(groups["pymc"]),
+        },
+        "ratios": ratios,
+        "failed": {g: data["failed"] for g, data in groups.items() if "failed" in data},
+        "targets": targets,
+    }
+
+
+def _markdown(result: dict[str, Any]) -> str:
+    env = result["environment"]
+    lines = [
+        f"### {result['size']}: {result['transactions']:,} transactions, "
+        f"{result['customers']:,} customers",
+        "",
+        f"{env['cpus']} CPUs, {env['platform']}, Python {env['python']}, DuckDB {env['duckdb']},"
+        f" polars {env['polars']}; snapshot {result['snapshot']}, backfill "
+        f"{result['backfill'][0]}..{result['backfill'][1]}.",
+        "",
+        "| group | stage | seconds | peak RSS MiB | RSS at start MiB |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for group, data in result["groups"].items():
+        for stage in data["stages"]:
+            lines.append(
+                f"| {group} | {stage['stage']} | {stage['seconds']:.2f} | "
+                f"{stage['peak_rss_mib']:,.0f} | {stage['rss_start_mib']:,.0f} |"
+            )
+    s = result["summary"]
+    lines += ["", "| total | seconds | peak RSS MiB |", "|---|---:|---:|"]
+    peaks = s["peak_rss_mib"]
+    rows = [
+        ("floor (DuckDB scan + group-by)", "floor", "floor"),
+        ("pipeline, one snapshot, end to end", "pipeline_one_snapshot", "pipeline_one_snapshot"),
+        ("one snapshot, features..strategies", "snapshot_features_to_strategies", None),
+        (
+            "24-month backfill, features..strategies",
+            "backfill_24_features_to_strategies",
+            "backfill_24",
+        ),
+        ("our RFM + segments (features..segments)", "our_rfm_segments", None),
+        ("pandas RFM (read + score + segment)", "pandas_rfm", "pandas_rfm"),
+        ("our CLV fit (fit_bgnbd + fit_gamma_gamma)", "our_clv_fit", None),
+        ("pymc-marketing MAP (BG/NBD + Gamma-Gamma)", "pymc_map_fit", "pymc"),
+    ]
+    for label, key, peak in rows:
+        peak_text = _fmt(peaks[peak], "{:,.0f}") if peak else ""
+        lines.append(f"| {label} | {_fmt(s['seconds'][key], '{:.2f}')} | {peak_text} |")
+    lines += ["", "| ratio | value |", "|---|---:|"]
+    lines += [f"| {name} | {_fmt(value, '{:.2f}')} |" for name, value in s["ratios"].items()]
+    lines += [
+        f"\nGroup `{g}` failed ({why}); its totals are left out." for g, why in s["failed"].items()
+    ]
+    targets = ["", "| target | measured | met |", "|---|---|---|"]
+    for target in s["targets"]:
+        met = {True: "yes", False: "**no**", None: "n/a"}[target["met"]]
+        targets.append(f"| {target['target']} | {target['measured']} | {met} |")
+    fit = result["groups"]["pymc"].get("clv_fit")
+    if fit is None:
+        return "\n".join(lines + targets) + "\n"
+    lines += [
+        "",
+        f"CLV fit comparison on {fit['subsample']} ({fit['repeat_buyers_fitted']:,} repeat "
+        "buyers):",
+        "",
+        "| model | parameter | ours (MLE) | pymc-marketing MAP | relative difference |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for model in ("bgnbd", "gamma_gamma"):
+        for name, value in fit["ours"][model].items():
+            lines.append(
+                f"| {model} | {name} | {value:.6g} | {fit['pymc'][model][name]:.6g} | "
+                f"{100 * fit['relative_difference'][model][name]:.3f}% |"
+            )
+    for model, ll in fit["log_likelihood"].items():
+        lines.append(
+            f"| {model} | log-likelihood | {ll['ours']:.6f} | {ll['pymc']:.6f} | "
+            f"{ll['ours'] - ll['pymc']:+.4f} (ours - pymc) |"
+        )
+    return "\n".join(lines + targets) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=list(SIZES), default="10M")
+    parser.add_argument(
+        "--pymc-max-customers",
+        type=int,
+        default=100_000,
+        help="above this many buyers pymc-marketing and our fit use a seeded random subsample",
+    )
+    args = parser.parse_args()
+
+    data, true_params, generated = ensure_data(args.size)
+    work = data / "work"
+    work.mkdir(exist_ok=True)
+    _config(data, work)
+    print(
+        f"{args.size}: {transaction_rows(true_params):,} transactions, "
+        f"{SIZES[args.size]:,} customers in {data} ({'generated' if generated else 'cached'})"
+    )
+    groups = {group: _run_group(group, data, work, args) for group in GROUPS}
+    result = {
+        "size": args.size,
+        "transactions": transaction_rows(true_params),
+        "customers": SIZES[args.size],
+        "seed": true_params["seed"],
+        "snapshot": groups["pipeline"]["partitions"][-1],
+        "backfill": groups["backfill"]["partitions"],
+        "environment": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "duckdb": duckdb.__version__,
+            "polars": pl.__version__,
+        },
+        "groups": groups,
+    }
+    result["summary"] = _summarize(args.size, groups)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    (RESULTS_DIR / f"{args.size}.json").write_text(json.dumps(result, indent=2) + "\n")
+    markdown = _markdown(result)
+    (RESULTS_DIR / f"{args.size}.md").write_text(markdown)
+    print()
+    print(markdown)
+
+
+if __name__ == "__main__":
+    main()
