@@ -59,3 +59,13 @@ def counts_table(counts: Mapping[str, int], label: str, total: int | None = None
         for key, value in counts.items()
     ]
     return dg.MetadataValue.table(records=records, schema=dg.TableSchema(columns=columns))
+
+
+def value_counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
+    """How many rows hold each value of ``column``."""
+    return dict(frame.get_column(column).value_counts().iter_rows())
+
+
+def column_counts_table(frame: pl.DataFrame, column: str) -> Any:
+    """Rows per value of ``column`` with their share, as a metadata table."""
+    return counts_table(value_counts(frame, column), column, total=frame.height)

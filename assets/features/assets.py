@@ -18,7 +18,7 @@ from assets.features.contracts import (
 )
 from assets.features.lifecycle import lifecycle_stage
 from assets.features.value import value_features
-from assets.metadata import column_schema, contract_type, counts_table, preview
+from assets.metadata import column_counts_table, column_schema, contract_type, preview
 from pipelines.config import SegmentationConfig, custom_attributes, month_end
 from pipelines.resources import Warehouse
 
@@ -73,12 +73,7 @@ def build_feature_assets(
             )
         context.add_output_metadata(
             _snapshot_metadata(frame, CustomerBehaviourContract)
-            | {
-                "customers_by_dominant_channel": counts_table(
-                    dict(frame.get_column("dominant_channel").value_counts().iter_rows()),
-                    "dominant_channel",
-                )
-            }
+            | {"customers_by_dominant_channel": column_counts_table(frame, "dominant_channel")}
         )
         return frame
 
@@ -168,16 +163,8 @@ def build_feature_assets(
             _snapshot_metadata(frame, CustomerFeaturesContract)
             | {
                 "latest_snapshot": str(latest.get_column("snapshot_date").max()),
-                "latest_lifecycle_stages": counts_table(
-                    dict(latest.get_column("lifecycle_stage").value_counts().iter_rows()),
-                    "lifecycle_stage",
-                    total=latest.height,
-                ),
-                "latest_value_tiers": counts_table(
-                    dict(latest.get_column("value_tier").value_counts().iter_rows()),
-                    "value_tier",
-                    total=latest.height,
-                ),
+                "latest_lifecycle_stages": column_counts_table(latest, "lifecycle_stage"),
+                "latest_value_tiers": column_counts_table(latest, "value_tier"),
             }
         )
         return frame

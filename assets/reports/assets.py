@@ -10,6 +10,7 @@ import polars as pl
 
 from assets.checks_drift import latest_snapshots
 from assets.features.contracts import LIFECYCLE_STAGES, VALUE_TIERS
+from assets.metadata import value_counts
 from assets.reports.charts import (
     clv_histogram_png,
     migration_png,
@@ -92,10 +93,6 @@ def _read_snapshot(con: duckdb.DuckDBPyConnection) -> _Snapshot:
     )
 
 
-def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
-    return dict(frame.get_column(column).value_counts().iter_rows())
-
-
 def _rfm_cells(segments: pl.DataFrame) -> pl.DataFrame:
     scored = (
         segments.drop_nulls(["r_score", "f_score", "m_score"])
@@ -117,8 +114,8 @@ def build_charts(snapshot: _Snapshot) -> list[Chart]:
         Chart(
             "Segment sizes",
             segment_sizes_png(
-                _counts(segments, "rfm_segment"),
-                _counts(segments, "lifecycle_stage"),
+                value_counts(segments, "rfm_segment"),
+                value_counts(segments, "lifecycle_stage"),
                 snapshot.latest,
                 LIFECYCLE_STAGES,
             ),

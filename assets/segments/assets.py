@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from assets.metadata import column_schema, contract_type, counts_table, preview
+from assets.metadata import column_counts_table, column_schema, contract_type, preview
 from assets.segments.build import build_customer_segments, summarize_segments
 from assets.segments.contracts import CustomerSegmentsContract, SegmentSummaryContract
 from pipelines.config import SegmentationConfig
@@ -53,16 +53,8 @@ def build_segment_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
             {
                 "dagster/row_count": segments.height,
                 "dagster/column_schema": column_schema(CustomerSegmentsContract),
-                "latest_rfm_segments": counts_table(
-                    dict(latest.get_column("rfm_segment").value_counts().iter_rows()),
-                    "rfm_segment",
-                    total=latest.height,
-                ),
-                "latest_clusters": counts_table(
-                    dict(latest.get_column("cluster").value_counts().iter_rows()),
-                    "cluster",
-                    total=latest.height,
-                ),
+                "latest_rfm_segments": column_counts_table(latest, "rfm_segment"),
+                "latest_clusters": column_counts_table(latest, "cluster"),
                 "preview": preview(segments),
             },
             output_name="customer_segments",
