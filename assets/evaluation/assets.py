@@ -7,6 +7,7 @@ are recomputed whole after each run: a month only becomes evaluable once the nex
 import dagster as dg
 import polars as pl
 
+from assets.contracts import contract_dtypes
 from assets.evaluation.backtest_contract import ClvBacktestContract
 from assets.evaluation.contracts import (
     SegmentMigrationContract,
@@ -113,8 +114,7 @@ def segment_evaluation(
 def _concat(frames: list[pl.DataFrame], contract: type) -> pl.DataFrame:
     if frames:
         return pl.concat(frames)
-    schema = contract.to_schema()
-    return pl.DataFrame(schema={name: col.dtype.type for name, col in schema.columns.items()})
+    return pl.DataFrame(schema=contract_dtypes(contract))
 
 
 @dg.asset(

@@ -19,7 +19,8 @@ from assets.features.contracts import (
 from assets.features.lifecycle import lifecycle_stage
 from assets.features.value import value_features
 from assets.metadata import column_counts_table, column_schema, contract_type, preview
-from pipelines.config import SegmentationConfig, custom_attributes, month_end
+from pipelines.config import SegmentationConfig, custom_attributes
+from pipelines.partitions import snapshot_dates
 from pipelines.resources import Warehouse
 
 FEATURE_KINDS = {"duckdb", "polars"}
@@ -66,7 +67,7 @@ def build_feature_assets(
         with warehouse.connect() as con:
             frame = behaviour_for_snapshots(
                 con,
-                [month_end(key) for key in context.partition_keys],
+                snapshot_dates(context),
                 features.lifecycle.lost_recency_days,
                 features.dominant_channel_share,
                 custom,

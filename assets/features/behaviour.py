@@ -10,6 +10,7 @@ from datetime import date, datetime, time
 import duckdb
 import polars as pl
 
+from assets.contracts import contract_dtypes
 from assets.features.contracts import CHANNELS, CustomerBehaviourContract
 from assets.sql_files import read_sql
 
@@ -91,14 +92,12 @@ def derive_behaviour(
         _days(snapshot, pl.col("last_return_after_lost")).alias("days_since_won_back"),
     )
     return derived.select(
-        *(pl.col(name).cast(dtype) for name, dtype in _behaviour_schema().items()),
+        *(
+            pl.col(name).cast(dtype)
+            for name, dtype in contract_dtypes(CustomerBehaviourContract).items()
+        ),
         *custom,
     )
-
-
-def _behaviour_schema() -> dict[str, pl.DataType]:
-    schema = CustomerBehaviourContract.to_schema()
-    return {name: column.dtype.type for name, column in schema.columns.items()}
 
 
 def behaviour_for_snapshots(

@@ -13,6 +13,7 @@ from typing import Literal
 
 import polars as pl
 
+from assets.contracts import contract_dtypes
 from assets.features.contracts import CustomerFeaturesContract
 
 ColumnKind = Literal["text", "integer", "float", "boolean", "date"]
@@ -26,13 +27,8 @@ COLUMN_KIND_DTYPES: dict[str, pl.DataType] = {
 }
 
 
-def _contract_column_types() -> dict[str, pl.DataType]:
-    schema = CustomerFeaturesContract.to_schema()
-    return {name: column.dtype.type for name, column in schema.columns.items()}
-
-
 # The columns of features.customer_features, straight from its contract.
-FEATURE_COLUMN_TYPES: dict[str, pl.DataType] = _contract_column_types()
+FEATURE_COLUMN_TYPES: dict[str, pl.DataType] = contract_dtypes(CustomerFeaturesContract)
 
 # Key features copied into the segments table, so playbook rules and marts can use them.
 KEY_FEATURE_COLUMNS: tuple[str, ...] = (
