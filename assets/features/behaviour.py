@@ -4,7 +4,7 @@ The heavy lifting (scanning transactions up to the as-of instant) is DuckDB SQL 
 ``sql/features/customer_activity.sql``; this module derives the per-customer features in polars.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime, time
 
 import duckdb
@@ -111,6 +111,38 @@ def behaviour_for_snapshots(
     end of that day; a backfill of many months reads the transactions once."""
     activity = customer_activity(con, snapshot_dates, lost_recency_days)
     return derive_behaviour(activity, dominant_channel_share, custom)
+
+
+def behaviour_by_snapshot(
+    con: duckdb.DuckDBPyConnection,
+    snapshot_dates: Sequence[date],
+    lost_recency_days: int,
+    dominant_channel_share: float,
+    custom: Sequence[str] = (),
+) -> Iterator[pl.DataFrame]:
+    """Like ``behaviour_for_snapshots``, one frame per snapshot date (ascending): the activity of
+    all dates comes from one scan into a DuckDB temp table (which spills to disk when large), so
+    a backfill holds one month in memory at a time."""
+    dates = sorted(set(snapshot_dates))
+    if len(dates) == 1:
+        yield behaviour_for_snapshots(
+            con, dates, lost_recency_days, dominant_channel_share, custom
+        )
+        return
+    query = read_sql("features/customer_activity.sql").strip().rstrip(";")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _customer_activity AS {query}",
+        {"snapshot_dates": dates, "lost_recency_days": lost_recency_days},
+    )
+    try:
+        for snapshot in dates:
+            activity = con.execute(
+                "SELECT * FROM _customer_activity WHERE snapshot_date = ? ORDER BY customer_id",
+                [snapshot],
+            ).pl()
+            yield derive_behaviour(activity, dominant_channel_share, custom)
+    finally:
+        con.execute("DROP TABLE IF EXISTS _customer_activity")
 
 
 def behaviour_as_of(
