@@ -1,9 +1,13 @@
 """Land a configured source into the warehouse: every source row lands or is quarantined.
 
-File by file (memory bounded by the largest file), rows are parsed and checked in polars and
-staged in a DuckDB temp table; duplicates are flagged across all files in SQL; if the reject rate
-is within the source's limit, the canonical table and the source's quarantine rows are swapped in
-by one transaction. Otherwise nothing is written.
+Each file is parsed and checked by polars' streaming engine in batches (memory bounded by the
+batch, not the file) and staged in a DuckDB temp table, which spills to the warehouse's
+``temp_directory`` beyond its ``memory_limit``. A row travels as typed columns plus a 128-bit hash
+of its original values; only rows that need their original text (rejected rows, and rows whose
+hash repeats: duplicate candidates) get it, from a second read of their files, and duplicates
+are decided by comparing that text exactly. If the reject rate is within the source's limit, the
+canonical table and the source's quarantine rows are swapped in by one transaction; otherwise
+nothing is written.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Literal
 
 import duckdb
@@ -20,16 +25,25 @@ import polars as pl
 
 from assets.raw.contracts import CustomersContract, TransactionsContract
 from assets.raw.parsing import (
+    CUSTOMER_REASONS,
     RAW_VALUES,
+    SOURCE_FILE,
+    SOURCE_ROW,
+    TRANSACTION_REASONS,
     SourceError,
     parse_customers,
     parse_transactions,
+    raw_values,
     require_columns,
     scan_source_file,
 )
 from assets.sql_files import read_sql
 from assets.warehouse import registered, transaction
 from pipelines.config import CustomersSource, TransactionsSource
+
+# rows per parsed batch: ~100-200 MB of typed columns, large enough for DuckDB's bulk insert
+BATCH_ROWS = 1_000_000
+_STAGING_TABLES = ("landing_stage", "landing_files", "landing_raw", "landing_reasons")
 
 SourceName = Literal["transactions", "customers"]
 
@@ -102,34 +116,94 @@ def _check_contract(source: SourceName, parsed: pl.DataFrame) -> None:
         ) from None
 
 
+def _scan(
+    path: Path, source: SourceName, config: TransactionsSource | CustomersSource
+) -> pl.LazyFrame:
+    frame = scan_source_file(path, config.file_format(path), config.delimiter)
+    require_columns(frame, config.columns.model_dump(), path, source)
+    return frame
+
+
+def _staged(batch: pl.DataFrame, file_seq: int) -> pl.DataFrame:
+    """The staged form of a parsed batch: the file as its number (in the file name's place),
+    the check in words left to the quarantine insert."""
+    return (
+        batch.drop("check", strict=False)
+        .with_columns(pl.lit(file_seq, dtype=pl.Int32).alias(SOURCE_FILE))
+        .rename({SOURCE_FILE: "file_seq"})
+    )
+
+
 def stage_source(
     con: duckdb.DuckDBPyConnection,
     source: SourceName,
     config: TransactionsSource | CustomersSource,
     now: datetime,
     custom: Mapping[str, str] | None = None,
-) -> list[str]:
-    """Parse every file of the source into the temp table ``landing_stage``; returns the files."""
+) -> list[Path]:
+    """Parse every file of the source into the temp table ``landing_stage`` (and the file names
+    into ``landing_files``); returns the files."""
     files = config.files()
     if not files:
         raise SourceError(f"sources.{source}.path: {config.path} matches no file")
-    con.execute("DROP TABLE IF EXISTS landing_stage")
-    mapping: Mapping[str, str | None] = config.columns.model_dump()
+    for table in _STAGING_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    con.execute("CREATE TEMP TABLE landing_files (file_seq INTEGER, source_file VARCHAR)")
+    created = False
     for file_seq, path in enumerate(files):
-        frame = scan_source_file(path, config.file_format(path), config.delimiter)
-        require_columns(frame, mapping, path, source)
+        con.execute("INSERT INTO landing_files VALUES (?, ?)", [file_seq, str(path)])
+        parsed = _parse(source, _scan(path, source, config), config, now, custom or {})
+        # the check in words is joined at the quarantine insert, not carried per row
+        parsed = parsed.drop("check")
         try:
-            parsed = _parse(source, frame, config, now, custom or {}).collect()
+            for batch in parsed.collect_batches(chunk_size=BATCH_ROWS):
+                _check_contract(source, batch)
+                with registered(con, "_parsed", _staged(batch, file_seq)):
+                    if not created:
+                        con.execute("CREATE TEMP TABLE landing_stage AS SELECT * FROM _parsed")
+                        created = True
+                    else:
+                        con.execute("INSERT INTO landing_stage BY NAME SELECT * FROM _parsed")
         except pl.exceptions.PolarsError as error:
             raise SourceError(f"cannot parse {source} file {path}: {error}") from None
-        _check_contract(source, parsed)
-        parsed = parsed.with_columns(pl.lit(file_seq, dtype=pl.Int32).alias("file_seq"))
-        with registered(con, "_parsed", parsed):
-            if file_seq == 0:
-                con.execute("CREATE TEMP TABLE landing_stage AS SELECT * FROM _parsed")
-            else:
-                con.execute("INSERT INTO landing_stage BY NAME SELECT * FROM _parsed")
-    return [str(path) for path in files]
+    if not created:
+        # every file was empty: the stage still needs its columns
+        empty = _parse(source, _scan(files[0], source, config), config, now, custom or {})
+        with registered(con, "_parsed", _staged(empty.head(0).collect(), 0)):
+            con.execute("CREATE TEMP TABLE landing_stage AS SELECT * FROM _parsed")
+    return files
+
+
+def _stage_raw_values(
+    con: duckdb.DuckDBPyConnection,
+    source: SourceName,
+    config: TransactionsSource | CustomersSource,
+    files: list[Path],
+) -> None:
+    """The original text of the rows that may be quarantined into ``landing_raw``: rows already
+    rejected, rows whose hash repeats (duplicate candidates) and, for customers, rows whose
+    customer id repeats. Only their files are read again."""
+    con.execute(
+        read_sql("raw/find_rows_needing_raw_values.sql"), {"by_customer": source == "customers"}
+    )
+    con.execute(
+        f"CREATE TEMP TABLE landing_raw (file_seq INTEGER, {SOURCE_ROW} BIGINT, "
+        f"{RAW_VALUES} VARCHAR)"
+    )
+    needed = con.execute("SELECT DISTINCT file_seq FROM landing_raw_needed ORDER BY 1").fetchall()
+    for (file_seq,) in needed:
+        rows = con.execute(
+            f"SELECT {SOURCE_ROW} FROM landing_raw_needed WHERE file_seq = ? ORDER BY 1",
+            [file_seq],
+        ).pl()
+        frame = _scan(files[file_seq], source, config).join(rows.lazy(), on=SOURCE_ROW, how="semi")
+        try:
+            for batch in raw_values(frame).collect_batches(chunk_size=BATCH_ROWS):
+                with registered(con, "_raw", batch):
+                    con.execute("INSERT INTO landing_raw SELECT ?, * FROM _raw", [file_seq])
+        except pl.exceptions.PolarsError as error:
+            raise SourceError(f"cannot re-read {source} file {files[file_seq]}: {error}") from None
+    con.execute("DROP TABLE landing_raw_needed")
 
 
 def _gate(source: SourceName, report: LandingReport, max_reject_rate: float) -> None:
@@ -162,31 +236,21 @@ def land_source(
     ``custom``: custom customer attributes and their types (customers source only).
     """
     files = stage_source(con, source, config, now, custom)
-    con.execute(read_sql("raw/flag_duplicate_rows.sql"))
-    if source == "customers":
-        con.execute(read_sql("raw/flag_duplicate_customers.sql"))
-    counts = con.execute(read_sql("raw/landing_counts.sql")).fetchall()
-    by_reason: Counter[str] = Counter()
-    by_file: Counter[str] = Counter()
-    landed = 0
-    for source_file, reason, rows in counts:
-        if reason is None:
-            landed += rows
-        else:
-            by_reason[reason] += rows
-            by_file[source_file] += rows
-    report = LandingReport(
-        source=source,
-        files=files,
-        source_rows=landed + sum(by_reason.values()),
-        landed_rows=landed,
-        rejected_by_reason=dict(by_reason.most_common()),
-        rejected_by_file=dict(by_file.most_common()),
-    )
-    _gate(source, report, config.max_reject_rate)
-
     try:
-        with transaction(con):
+        # parse rejects alone over the limit: fail before re-reading files for their text
+        _gate(source, _report(con, source, files), config.max_reject_rate)
+        _stage_raw_values(con, source, config, files)
+        con.execute(read_sql("raw/flag_duplicate_rows.sql"))
+        if source == "customers":
+            con.execute(read_sql("raw/flag_duplicate_customers.sql"))
+        report = _report(con, source, files)
+        _gate(source, report, config.max_reject_rate)
+        reasons = TRANSACTION_REASONS if source == "transactions" else CUSTOMER_REASONS
+        checks = pl.DataFrame(
+            {"reason": list(reasons), "check": list(reasons.values())},
+            schema={"reason": pl.Utf8, "check": pl.Utf8},
+        )
+        with registered(con, "landing_reasons", checks), transaction(con):
             con.execute(read_sql("quality/create_rejected_rows.sql"))
             con.execute(read_sql(f"raw/publish_{source}.sql"))
             con.execute(read_sql("raw/delete_rejected_rows.sql"), {"source": source})
@@ -194,9 +258,29 @@ def land_source(
                 read_sql("raw/insert_rejected_rows.sql"), {"source": source, "rejected_at": now}
             )
     finally:
-        con.execute("DROP TABLE IF EXISTS landing_stage")
-        con.execute("DROP TABLE IF EXISTS landing_result")
+        for table in _STAGING_TABLES:
+            con.execute(f"DROP TABLE IF EXISTS {table}")
     return report
+
+
+def _report(con: duckdb.DuckDBPyConnection, source: SourceName, files: list[Path]) -> LandingReport:
+    by_reason: Counter[str] = Counter()
+    by_file: Counter[str] = Counter()
+    landed = 0
+    for file_seq, reason, rows in con.execute(read_sql("raw/landing_counts.sql")).fetchall():
+        if reason is None:
+            landed += rows
+        else:
+            by_reason[reason] += rows
+            by_file[str(files[file_seq])] += rows
+    return LandingReport(
+        source=source,
+        files=[str(path) for path in files],
+        source_rows=landed + sum(by_reason.values()),
+        landed_rows=landed,
+        rejected_by_reason=dict(by_reason.most_common()),
+        rejected_by_file=dict(by_file.most_common()),
+    )
 
 
 def empty_customers_table(con: duckdb.DuckDBPyConnection) -> None:
@@ -204,18 +288,22 @@ def empty_customers_table(con: duckdb.DuckDBPyConnection) -> None:
     try:
         with transaction(con):
             con.execute(read_sql("quality/create_rejected_rows.sql"))
-            con.execute("CREATE OR REPLACE TEMP TABLE landing_result AS " + _EMPTY_CUSTOMERS)
+            con.execute("CREATE OR REPLACE TEMP TABLE landing_stage AS " + _EMPTY_CUSTOMERS)
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE landing_files (file_seq INTEGER, source_file VARCHAR)"
+            )
             con.execute(read_sql("raw/publish_customers.sql"))
             con.execute(read_sql("raw/delete_rejected_rows.sql"), {"source": "customers"})
     finally:
-        con.execute("DROP TABLE IF EXISTS landing_result")
+        for table in _STAGING_TABLES:
+            con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 _EMPTY_CUSTOMERS = (
     "SELECT NULL::VARCHAR AS customer_id, NULL::DATE AS signup_date, NULL::DATE AS birth_date, "
-    "NULL::VARCHAR AS gender, NULL::DOUBLE AS income, NULL::VARCHAR AS region, "
+    "NULL::DOUBLE AS income, NULL::VARCHAR AS gender, NULL::VARCHAR AS region, "
     "NULL::VARCHAR AS country, NULL::VARCHAR AS industry, NULL::VARCHAR AS acquisition_channel, "
     "NULL::VARCHAR AS email, NULL::VARCHAR AS phone, NULL::VARCHAR AS name, "
-    "NULL::VARCHAR AS source_file, NULL::BIGINT AS source_row, 0 AS file_seq, "
-    f'NULL::VARCHAR AS reason, NULL::VARCHAR AS "check", NULL::VARCHAR AS {RAW_VALUES} LIMIT 0'
+    "0 AS file_seq, NULL::BIGINT AS source_row, NULL::UBIGINT AS row_hash_a, "
+    "NULL::UBIGINT AS row_hash_b, NULL::VARCHAR AS reason LIMIT 0"
 )

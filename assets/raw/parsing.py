@@ -1,8 +1,10 @@
 """Parse source rows into canonical, typed columns and give every bad row a reason.
 
 Pure polars, no I/O beyond scanning a file: a source file becomes a lazy frame of canonical
-columns plus ``reason``/``check`` (null for a good row) and ``raw_values`` (the original row as JSON
-text), so that every source row ends in exactly one of the landed table or the quarantine.
+columns plus ``reason``/``check`` (null for a good row) and a 128-bit hash of the original row
+(``row_hash_a``/``row_hash_b``) that finds duplicate candidates without carrying the row's text,
+so that every source row ends in exactly one of the landed table or the quarantine. The original
+row as JSON text (``raw_values``) is built only for the rows that need it (``raw_values``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from assets.raw.contracts import EPOCH
 SOURCE_FILE = "source_file"
 SOURCE_ROW = "source_row"
 RAW_VALUES = "raw_values"
+ROW_HASH = ("row_hash_a", "row_hash_b")
 
 # reason code -> the check that failed, in words; the order is the order checks apply.
 TRANSACTION_REASONS: dict[str, str] = {
@@ -154,16 +157,42 @@ def _unparsed(schema: pl.Schema, column: str | None, parsed: pl.Expr) -> pl.Expr
     return _text(schema, column).is_not_null() & parsed.is_null()
 
 
-def _raw_values(schema: pl.Schema) -> pl.Expr:
-    originals = [name for name in schema.names() if name not in _BOOKKEEPING]
-    return pl.struct([pl.col(name).cast(pl.Utf8) for name in originals]).struct.json_encode()
+def _originals(schema: pl.Schema) -> list[str]:
+    return [name for name in schema.names() if name not in _BOOKKEEPING]
+
+
+def raw_values(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """``source_row`` and the original row, every source column as text, as JSON."""
+    originals = _originals(frame.collect_schema())
+    return frame.select(
+        pl.col(SOURCE_ROW),
+        pl.struct([pl.col(name).cast(pl.Utf8) for name in originals])
+        .struct.json_encode()
+        .alias(RAW_VALUES),
+    )
+
+
+def _row_hash(schema: pl.Schema) -> list[pl.Expr]:
+    """Two 64-bit hashes of the original values: rows with equal ``raw_values`` hash equal, so
+    rows with a unique hash pair cannot be duplicates and only the others are compared exactly."""
+    row = pl.struct([pl.col(name) for name in _originals(schema)])
+    return [row.hash(seed=seed).alias(name) for seed, name in enumerate(ROW_HASH)]
 
 
 def _reason(checks: list[tuple[str, pl.Expr]], reasons: Mapping[str, str]) -> list[pl.Expr]:
-    reason = pl.lit(None, dtype=pl.Utf8)
-    for code, failed in reversed(checks):
-        reason = pl.when(failed).then(pl.lit(code)).otherwise(reason)
-    check = reason.replace_strict(reasons, default=None, return_dtype=pl.Utf8)
+    # the first failing check as a small integer, named afterwards: a chain of text
+    # when/then builds a full text column per check
+    first_failed = pl.coalesce(
+        [
+            pl.when(failed).then(pl.lit(index, dtype=pl.UInt8))
+            for index, (_, failed) in enumerate(checks)
+        ]
+    )
+    codes = {index: code for index, (code, _) in enumerate(checks)}
+    reason = first_failed.replace_strict(codes, default=None, return_dtype=pl.Utf8)
+    check = first_failed.replace_strict(
+        {index: reasons[code] for index, code in codes.items()}, default=None, return_dtype=pl.Utf8
+    )
     return [reason.alias("reason"), check.alias("check")]
 
 
@@ -201,7 +230,7 @@ def parse_transactions(
         _text(schema, columns.get("country")).alias("country"),
         pl.col(SOURCE_FILE),
         pl.col(SOURCE_ROW),
-        _raw_values(schema).alias(RAW_VALUES),
+        *_row_hash(schema),
         _text(schema, columns["order_ts"]).is_null().alias("_ts_missing"),
         pl.any_horizontal(
             _unparsed(schema, columns.get(name), _number(schema, columns.get(name)))
@@ -298,7 +327,7 @@ def parse_customers(
         *(_text(schema, columns.get(name)).alias(name) for name in text_columns + pii_columns),
         pl.col(SOURCE_FILE),
         pl.col(SOURCE_ROW),
-        _raw_values(schema).alias(RAW_VALUES),
+        *_row_hash(schema),
         *(expr.alias(name) for name, expr in customs.items()),
         (
             _unparsed(schema, columns.get("signup_date"), signup)

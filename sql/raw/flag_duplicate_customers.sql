@@ -1,18 +1,11 @@
 -- A customer id may appear once: the first good row (file order, then row order) lands and every
 -- later good row with the same id is quarantined, so no attribute silently overwrites another.
-CREATE OR REPLACE TEMP TABLE landing_result AS
-SELECT
-    * EXCLUDE (reason, "check"),
-    CASE
-        WHEN reason IS NOT NULL THEN reason
-        WHEN row_number() OVER (
-            PARTITION BY reason IS NULL, customer_id ORDER BY file_seq, source_row
-        ) > 1 THEN 'duplicate_customer_id'
-    END AS reason,
-    CASE
-        WHEN reason IS NOT NULL THEN "check"
-        WHEN row_number() OVER (
-            PARTITION BY reason IS NULL, customer_id ORDER BY file_seq, source_row
-        ) > 1 THEN 'customer_id appears once (the first row is kept)'
-    END AS "check"
-FROM landing_result;
+UPDATE landing_stage
+SET reason = 'duplicate_customer_id'
+FROM (
+    SELECT file_seq, source_row
+    FROM landing_stage
+    WHERE reason IS NULL
+    QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY file_seq, source_row) > 1
+) AS later
+WHERE landing_stage.file_seq = later.file_seq AND landing_stage.source_row = later.source_row;

@@ -1,13 +1,18 @@
--- Quarantine the rows the current landing rejected ($source, $rejected_at).
+-- Quarantine the rows the current landing rejected ($source, $rejected_at), with the check in
+-- words and the original row. Outer joins: a row missing either breaks a NOT NULL constraint
+-- and fails the landing instead of vanishing.
 INSERT INTO quality.rejected_rows BY NAME
 SELECT
     $source AS source,
-    source_file,
-    source_row,
-    reason,
-    "check",
-    raw_values,
+    f.source_file,
+    s.source_row,
+    s.reason,
+    c."check",
+    r.raw_values,
     $rejected_at AS rejected_at
-FROM landing_result
-WHERE reason IS NOT NULL
-ORDER BY file_seq, source_row;
+FROM landing_stage AS s
+JOIN landing_files AS f USING (file_seq)
+LEFT JOIN landing_reasons AS c USING (reason)
+LEFT JOIN landing_raw AS r USING (file_seq, source_row)
+WHERE s.reason IS NOT NULL
+ORDER BY s.file_seq, s.source_row;

@@ -1,5 +1,5 @@
 -- Rows per file and reason (reason NULL: landed), for the reject-rate gate and the metadata.
-SELECT source_file, reason, count(*) AS rows
-FROM landing_result
+SELECT file_seq, reason, count(*) AS rows
+FROM landing_stage
 GROUP BY ALL
-ORDER BY source_file, reason NULLS FIRST;
+ORDER BY file_seq, reason NULLS FIRST;

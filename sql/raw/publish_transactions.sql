@@ -13,8 +13,9 @@ SELECT
     channel::VARCHAR AS channel,
     country::VARCHAR AS country,
     is_return::BOOLEAN AS is_return,
-    source_file::VARCHAR AS source_file,
+    f.source_file::VARCHAR AS source_file,
     source_row::BIGINT AS source_row
-FROM landing_result
+FROM landing_stage
+JOIN landing_files AS f USING (file_seq)
 WHERE reason IS NULL
 ORDER BY order_ts, file_seq, source_row;

@@ -197,6 +197,31 @@ def test_real_sample_lands_with_independently_counted_rows(
     assert _count(con, "SELECT count(DISTINCT customer_id) FROM raw.transactions") == 1_980
 
 
+def test_batch_size_changes_nothing_landed_or_quarantined(
+    write_config, retail_transactions, tmp_path: Path, monkeypatch
+) -> None:
+    config = write_config(retail_transactions)
+    tables = []
+    for batch_rows in (landing.BATCH_ROWS, 7_000):
+        monkeypatch.setattr(landing, "BATCH_ROWS", batch_rows)
+        with duckdb.connect(str(tmp_path / f"batches_{batch_rows}.duckdb")) as connection:
+            _land(config, connection)
+            tables.append(
+                (
+                    connection.execute("SELECT * FROM raw.transactions").pl(),
+                    connection.execute(
+                        "SELECT * EXCLUDE (rejected_at) FROM quality.rejected_rows"
+                    ).pl(),
+                )
+            )
+    # 290,325 rows in 42 batches: most of the 4,113 duplicates are in another batch
+    assert tables[0][0].height == 284_159
+    assert tables[0][1].height == 4_113 + 2_053
+    assert tables[0][0].equals(tables[1][0])
+    assert tables[0][1].equals(tables[1][1])
+    assert tables[0][1].get_column("raw_values").null_count() == 0
+
+
 EMPTY_CUSTOMERS_TABLE = (
     "CREATE SCHEMA raw; CREATE TABLE raw.customers (customer_id VARCHAR, signup_date DATE, "
     "birth_date DATE, gender VARCHAR, income DOUBLE, region VARCHAR, country VARCHAR, "

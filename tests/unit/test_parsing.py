@@ -5,18 +5,21 @@ from datetime import datetime
 import polars as pl
 import pytest
 
-from assets.raw.parsing import parse_customers, parse_transactions
+from assets.raw.parsing import ROW_HASH, parse_customers, parse_transactions, raw_values
 from tests.conftest import BROKEN_ROWS, LANDING_NOW, RETAIL_COLUMNS, RETAIL_HEADER
 
 
-def _parse(rows: list[list[str]], fmt: str | None = "%Y-%m-%d %H:%M:%S") -> pl.DataFrame:
+def _source(rows: list[list[str]]) -> pl.LazyFrame:
     frame = pl.DataFrame(rows, schema=RETAIL_HEADER, orient="row").with_row_index(
         "source_row", offset=1
     )
-    frame = frame.with_columns(
+    return frame.with_columns(
         pl.col("source_row").cast(pl.Int64), pl.lit("f.csv").alias("source_file")
-    )
-    return parse_transactions(frame.lazy(), RETAIL_COLUMNS, fmt, LANDING_NOW).collect()
+    ).lazy()
+
+
+def _parse(rows: list[list[str]], fmt: str | None = "%Y-%m-%d %H:%M:%S") -> pl.DataFrame:
+    return parse_transactions(_source(rows), RETAIL_COLUMNS, fmt, LANDING_NOW).collect()
 
 
 @pytest.mark.parametrize(
@@ -46,7 +49,23 @@ def test_amount_is_quantity_times_price_and_ids_are_trimmed_text() -> None:
     assert parsed.get_column("customer_id").item() == "13085"
     assert parsed.get_column("product_id").item() == "85048"
     assert parsed.get_column("order_ts").item() == datetime(2010, 12, 1, 7, 45)
-    assert parsed.get_column("raw_values").item().startswith('{"Invoice":"489434"')
+
+
+def test_raw_values_keep_the_source_text_and_equal_rows_hash_equal() -> None:
+    row = ["489434", " 85048 ", "LIGHTS", "12", "2010-12-01 07:45:00", "6.95", " 13085 ", "UK"]
+    rows = [row, row, [*row[:-1], "UK "], [*row[:-1], None], [*row[:-1], ""]]
+    hashes = _parse(rows).select(ROW_HASH).rows()
+    assert hashes[0] == hashes[1]
+    # trailing blank, null and empty text are different source rows
+    assert len(set(hashes[1:])) == 4
+    raw = raw_values(_source(rows)).collect()
+    assert raw.get_column("source_row").to_list() == [1, 2, 3, 4, 5]
+    assert raw.item(0, "raw_values") == (
+        '{"Invoice":"489434","StockCode":" 85048 ","Description":"LIGHTS","Quantity":"12",'
+        '"InvoiceDate":"2010-12-01 07:45:00","Price":"6.95","Customer ID":" 13085 ",'
+        '"Country":"UK"}'
+    )
+    assert raw.item(3, "raw_values").endswith('"Country":null}')
 
 
 @pytest.mark.parametrize(
