@@ -206,7 +206,9 @@ def _stage_raw_values(
     con.execute("DROP TABLE landing_raw_needed")
 
 
-def _gate(source: SourceName, report: LandingReport, max_reject_rate: float) -> None:
+def _gate(
+    source: SourceName, report: LandingReport, max_reject_rate: float, before_duplicates: bool
+) -> None:
     if report.reject_rate <= max_reject_rate:
         return
     top_reasons = ", ".join(
@@ -216,8 +218,9 @@ def _gate(source: SourceName, report: LandingReport, max_reject_rate: float) -> 
     worst_files = ", ".join(
         f"{name} ({count:,})" for name, count in Counter(report.rejected_by_file).most_common(3)
     )
+    at_least = "at least " if before_duplicates else ""
     raise RejectRateExceeded(
-        f"{source}: {report.rejected_rows:,} of {report.source_rows:,} rows rejected "
+        f"{source}: {at_least}{report.rejected_rows:,} of {report.source_rows:,} rows rejected "
         f"({report.reject_rate:.2%} > max_reject_rate {max_reject_rate:.2%}); nothing was written. "
         f"Files: {worst_files}. Top reasons: {top_reasons}. "
         f"Fix the source or the column mapping, or raise sources.{source}.max_reject_rate."
@@ -238,13 +241,13 @@ def land_source(
     files = stage_source(con, source, config, now, custom)
     try:
         # parse rejects alone over the limit: fail before re-reading files for their text
-        _gate(source, _report(con, source, files), config.max_reject_rate)
+        _gate(source, _report(con, source, files), config.max_reject_rate, True)
         _stage_raw_values(con, source, config, files)
         con.execute(read_sql("raw/flag_duplicate_rows.sql"))
         if source == "customers":
             con.execute(read_sql("raw/flag_duplicate_customers.sql"))
         report = _report(con, source, files)
-        _gate(source, report, config.max_reject_rate)
+        _gate(source, report, config.max_reject_rate, False)
         reasons = TRANSACTION_REASONS if source == "transactions" else CUSTOMER_REASONS
         checks = pl.DataFrame(
             {"reason": list(reasons), "check": list(reasons.values())},

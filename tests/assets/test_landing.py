@@ -89,11 +89,25 @@ def test_over_the_reject_rate_nothing_is_written(write_config, broken_source, co
         _land(config, con)
     message = str(error.value)
     assert "broken.csv" in message
-    assert "11 of 15 rows rejected" in message
+    # parse rejects alone are over the limit: it fails before duplicates are compared
+    assert "at least 10 of 15 rows rejected" in message
     assert "unparseable_number: 2" in message
     tables = con.execute("SELECT table_name FROM information_schema.tables").fetchall()
     assert ("transactions",) not in tables
     assert ("rejected_rows",) not in tables
+
+
+def test_duplicates_count_towards_the_reject_rate(write_config, tmp_path: Path, con) -> None:
+    good = BROKEN_ROWS[0][0]
+    other = [*good[:3], "7", *good[4:]]
+    path = write_csv(tmp_path / "dups.csv", RETAIL_HEADER, [good, good, good, other])
+    config = write_config({"path": str(path), "max_reject_rate": 0.4, "columns": RETAIL_COLUMNS})
+    with pytest.raises(RejectRateExceeded, match=r"rows rejected") as error:
+        _land(config, con)
+    assert "transactions: 2 of 4 rows rejected (50.00% > max_reject_rate 40.00%)" in str(
+        error.value
+    )
+    assert "duplicate_row: 2" in str(error.value)
 
 
 def test_misnamed_source_column_names_the_column_and_file(write_config, broken_source, con) -> None:
