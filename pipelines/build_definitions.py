@@ -14,14 +14,14 @@ from assets.strategies.assets import build_strategy_assets
 from pipelines.config import SegmentationConfig
 from pipelines.jobs import build_snapshot_job
 from pipelines.partitions import monthly_snapshots
-from pipelines.resources import Warehouse, WarehouseIOManager
+from pipelines.resources import WarehouseIOManager, warehouse_for
 from pipelines.schedules import build_monthly_schedule
 from pipelines.sensors import build_landing_sensor
 
 
 def build_definitions(config: SegmentationConfig) -> dg.Definitions:
     """All definitions for one configuration."""
-    warehouse = Warehouse(path=str(config.warehouse))
+    warehouse = warehouse_for(config)
     snapshots = monthly_snapshots(config)
     snapshot_job = build_snapshot_job()
     return dg.Definitions(

@@ -215,11 +215,27 @@ class StrategySettings(_Strict):
     playbook: Path = DEFAULT_PLAYBOOK
 
 
+class DuckDBSettings(_Strict):
+    """How DuckDB may use the machine when the pipeline writes the warehouse.
+
+    ``memory_limit`` (e.g. ``4GB``; DuckDB's default is 80% of RAM) caps DuckDB's buffers; beyond
+    it, large joins, sorts and staging tables spill to ``temp_directory`` (default: DuckDB's,
+    ``<warehouse>.tmp``). The polars frames of the pipeline come on top of this limit.
+    """
+
+    memory_limit: Annotated[
+        str | None, Field(pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+    ] = None
+    temp_directory: Path | None = None
+    threads: Annotated[int | None, Field(ge=1)] = None
+
+
 class SegmentationConfig(_Strict):
     """The whole configuration. Paths are absolute once loaded."""
 
     warehouse: Path
     serving: Path
+    duckdb: DuckDBSettings = DuckDBSettings()
     snapshots: Snapshots
     sources: Sources
     features: FeatureSettings = FeatureSettings()
@@ -295,6 +311,13 @@ def parse_config(raw: dict[str, Any], config_path: Path) -> SegmentationConfig:
         update={
             "warehouse": _resolve(base, config.warehouse),
             "serving": _resolve(base, config.serving),
+            "duckdb": config.duckdb.model_copy(
+                update={
+                    "temp_directory": _resolve(base, config.duckdb.temp_directory)
+                    if config.duckdb.temp_directory is not None
+                    else None
+                }
+            ),
             "sources": Sources(transactions=transactions, customers=customers),
             "strategies": StrategySettings(playbook=playbook_path),
             "playbook": playbook,

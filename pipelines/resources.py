@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 
 from assets.warehouse import read_partitions, replace_partitions, replace_table
-from pipelines.config import month_end
+from pipelines.config import SegmentationConfig, month_end
 
 SNAPSHOT_COLUMN = "snapshot_date"
 # DuckDB's message when another process holds the file's lock: transient, worth waiting out.
@@ -62,6 +62,17 @@ class Warehouse(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
+
+
+def warehouse_for(config: SegmentationConfig) -> Warehouse:
+    """The warehouse resource of a loaded configuration, with its DuckDB settings."""
+    settings = config.duckdb
+    return Warehouse(
+        path=str(config.warehouse),
+        memory_limit=settings.memory_limit,
+        temp_directory=str(settings.temp_directory) if settings.temp_directory else None,
+        threads=settings.threads,
+    )
 
 
 def table_name(key: dg.AssetKey) -> str:

@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from pipelines.config import ConfigError, load_config, month_as_of, month_end
+from pipelines.resources import warehouse_for
 
 
 def _config(tmp_path: Path, raw: dict) -> Path:
@@ -71,6 +72,8 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path, valid:
             lambda c: c.update(features={"lifecycle": {"lost_recency_days": 10}}),
             "at_risk_recency_days must be below lost_recency_days",
         ),
+        (lambda c: c.update(duckdb={"memory_limit": "lots"}), "duckdb.memory_limit"),
+        (lambda c: c.update(duckdb={"threads": 0}), "duckdb.threads"),
     ],
     ids=[
         "unknown-top-level-key",
@@ -82,6 +85,8 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path, valid:
         "reject-rate-out-of-range",
         "path-matches-no-file",
         "inconsistent-thresholds",
+        "bad-memory-limit",
+        "zero-threads",
     ],
 )
 def test_config_errors_name_the_key(tmp_path: Path, valid: dict, mutate, expected: str) -> None:
@@ -90,6 +95,22 @@ def test_config_errors_name_the_key(tmp_path: Path, valid: dict, mutate, expecte
         load_config(_config(tmp_path, valid))
     assert expected in str(error.value)
     assert str(tmp_path / "config.yaml") in str(error.value)
+
+
+def test_duckdb_settings_reach_the_warehouse_connection(tmp_path: Path, valid: dict) -> None:
+    valid["duckdb"] = {"memory_limit": "512MB", "temp_directory": "spill", "threads": 1}
+    warehouse = warehouse_for(load_config(_config(tmp_path, valid)))
+    assert warehouse.temp_directory == str(tmp_path / "spill")
+    with warehouse.connect() as con:
+        settings = dict(
+            con.execute(
+                "SELECT name, value FROM duckdb_settings() "
+                "WHERE name IN ('memory_limit', 'temp_directory', 'threads')"
+            ).fetchall()
+        )
+    assert settings["memory_limit"] in {"488.2 MiB", "512.0 MB"}
+    assert settings["temp_directory"] == str(tmp_path / "spill")
+    assert settings["threads"] == "1"
 
 
 def test_missing_config_file_names_the_path(tmp_path: Path) -> None:
