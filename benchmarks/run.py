@@ -36,6 +36,7 @@ SNAPSHOT_PART = (
 )
 OUR_RFM = SNAPSHOT_PART[:4]
 TARGET_SIZE = "10M"
+DUCKDB_MEMORY_LIMIT = "4GB"
 
 
 def _config(data: Path, work: Path) -> Path:
@@ -46,6 +47,8 @@ def _config(data: Path, work: Path) -> Path:
     demo["snapshots"] = {"start": "2010-01", "end": "2011-12"}
     demo["sources"]["transactions"]["path"] = str(data / "transactions" / "*.parquet")
     demo["sources"]["customers"]["path"] = str(data / "customers.parquet")
+    # DuckDB spills beyond this; the polars frames of a snapshot come on top
+    demo["duckdb"] = {"memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": str(work / "spill")}
     path = work / "config.yaml"
     path.write_text(yaml.safe_dump(demo, sort_keys=False))
     return path
