@@ -8,7 +8,6 @@ converge) the snapshot is marked and CLV falls back to ``simple_clv_12m`` (the c
 rate, see ``clv_models``).
 """
 
-import math
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -19,13 +18,10 @@ from threadpoolctl import threadpool_limits
 
 from assets.features.clv_models import (
     FitResult,
-    bgnbd_conditional_expected_purchases,
-    bgnbd_p_alive,
-    clv_12m,
+    bgnbd_gamma_gamma_predictions,
     fit_bgnbd,
     fit_gamma_gamma,
     fit_pareto_nbd,
-    gamma_gamma_conditional_expected_spend,
     gamma_gamma_population_mean,
     simple_clv_12m,
 )
@@ -83,37 +79,39 @@ def _model_predictions(
     # A repeat buyer whose repeat days were all free (m <= 0) has no usable spend: the
     # population mean stands in, which is what Gamma-Gamma predicts for x = 0.
     m_usable = np.where((x > 0) & (m > 0), m, gamma_gamma_population_mean(gamma_gamma.params))
+    predicted = bgnbd_gamma_gamma_predictions(
+        bgnbd.params,
+        gamma_gamma.params,
+        x,
+        t_x,
+        age,
+        m_usable,
+        horizons=HORIZONS_DAYS,
+        margin=settings.margin,
+        monthly_discount_rate=settings.monthly_discount_rate,
+        months=settings.horizon_months,
+    )
     out = {
-        "p_alive": bgnbd_p_alive(bgnbd.params, x, t_x, age),
-        "expected_spend": gamma_gamma_conditional_expected_spend(gamma_gamma.params, x, m_usable),
-        "clv_12m": clv_12m(
-            bgnbd.params,
-            gamma_gamma.params,
-            x,
-            t_x,
-            age,
-            m_usable,
-            margin=settings.margin,
-            monthly_discount_rate=settings.monthly_discount_rate,
-            months=settings.horizon_months,
-        ),
+        "p_alive": predicted.p_alive,
+        "expected_spend": predicted.expected_spend,
+        "clv_12m": predicted.clv,
     }
-    for days in HORIZONS_DAYS:
-        out[f"expected_purchases_{days}d"] = bgnbd_conditional_expected_purchases(
-            bgnbd.params, days, x, t_x, age
-        )
+    for days, purchases in zip(HORIZONS_DAYS, predicted.expected_purchases, strict=True):
+        out[f"expected_purchases_{days}d"] = purchases
     return out
 
 
 def _fallback_predictions(
-    buyers: pl.DataFrame, t_x: np.ndarray, age: np.ndarray, settings: ClvSettings
+    gross: np.ndarray,
+    purchase_days: np.ndarray,
+    t_x: np.ndarray,
+    age: np.ndarray,
+    settings: ClvSettings,
 ) -> dict[str, np.ndarray]:
-    gross = buyers.get_column("gross_revenue").to_numpy().astype(float)
-    purchase_days = buyers.get_column("purchase_days").to_numpy().astype(float)
     lapsed = (age - t_x) > FALLBACK_INACTIVE_AFTER_DAYS
     rate = np.where(lapsed, 0.0, purchase_days / np.maximum(age, FALLBACK_MIN_TENURE_DAYS))
     out = {
-        "p_alive": np.full(len(buyers), np.nan),
+        "p_alive": np.full(gross.size, np.nan),
         "expected_spend": gross / purchase_days,
         "clv_12m": simple_clv_12m(
             gross,
@@ -143,14 +141,26 @@ def clv_for_snapshot(behaviour: pl.DataFrame, snapshot: date, settings: ClvSetti
         return _clv_for_snapshot(behaviour, snapshot, settings)
 
 
+def _buyer_column(frame: pl.DataFrame, name: str, rows: np.ndarray | None) -> np.ndarray:
+    """A numeric column as float64 numpy (nulls as NaN), restricted to ``rows`` (None: all)."""
+    values = frame.get_column(name).to_numpy()
+    if rows is not None:
+        values = values.take(rows)
+    return values.astype(np.float64, copy=False)
+
+
 def _clv_for_snapshot(
     behaviour: pl.DataFrame, snapshot: date, settings: ClvSettings
 ) -> SnapshotClv:
-    buyers = behaviour.filter(pl.col("purchase_days") > 0)
-    x = buyers.get_column("frequency").to_numpy().astype(float)
-    t_x = buyers.get_column("recency").to_numpy().astype(float)
-    age = buyers.get_column("age_days").to_numpy().astype(float)
-    m = buyers.get_column("repeat_spend_mean").fill_null(math.nan).to_numpy().astype(float)
+    # Only the few numeric columns are converted, and the buyers are picked in numpy: filtering
+    # the wide behaviour frame would copy every column, strings included.
+    purchase_days = _buyer_column(behaviour, "purchase_days", None)
+    bought = purchase_days > 0
+    rows = None if bought.all() else np.flatnonzero(bought)
+    x = _buyer_column(behaviour, "frequency", rows)
+    t_x = _buyer_column(behaviour, "recency", rows)
+    age = _buyer_column(behaviour, "age_days", rows)
+    m = _buyer_column(behaviour, "repeat_spend_mean", rows)
 
     bgnbd = fit_bgnbd(x, t_x, age, min_repeat_buyers=settings.min_repeat_buyers)
     spend_rows = (x > 0) & (m > 0)
@@ -171,40 +181,30 @@ def _clv_for_snapshot(
             # numerically extreme fitted parameters: mark the snapshot rather than fail the run
             reason = f"predictions failed at the fitted parameters: {error!r}"
     if predictions is None:
-        predictions = _fallback_predictions(buyers, t_x, age, settings)
+        gross = _buyer_column(behaviour, "gross_revenue", rows)
+        days = purchase_days if rows is None else purchase_days.take(rows)
+        predictions = _fallback_predictions(gross, days, t_x, age, settings)
         method = "simple_fallback"
 
-    predicted = (
-        buyers.select("snapshot_date", "customer_id")
-        .with_columns(
-            *(pl.Series(name, values, dtype=pl.Float64) for name, values in predictions.items()),
-            pl.lit(method).alias("clv_method"),
-        )
-        .with_columns(pl.col("p_alive").fill_nan(None))
-    )
-    others = behaviour.filter(pl.col("purchase_days") == 0).select(
+    customers = behaviour.select(
         "snapshot_date",
         "customer_id",
-        pl.lit(None, dtype=pl.Float64).alias("p_alive"),
-        *(pl.lit(0.0).alias(f"expected_purchases_{days}d") for days in HORIZONS_DAYS),
-        pl.lit(None, dtype=pl.Float64).alias("expected_spend"),
-        pl.lit(0.0).alias("clv_12m"),
-        pl.lit("none").alias("clv_method"),
-    )
-    customers = pl.concat([predicted, others], how="diagonal_relaxed").select(
-        "snapshot_date",
-        "customer_id",
-        "p_alive",
-        *(f"expected_purchases_{days}d" for days in HORIZONS_DAYS),
-        "expected_spend",
-        "clv_12m",
-        "clv_method",
+        _scatter("p_alive", predictions["p_alive"], rows, bought, None, nan_to_null=True),
+        *(
+            _scatter(name, predictions[name], rows, bought, 0.0)
+            for name in (f"expected_purchases_{days}d" for days in HORIZONS_DAYS)
+        ),
+        _scatter("expected_spend", predictions["expected_spend"], rows, bought, None),
+        _scatter("clv_12m", predictions["clv_12m"], rows, bought, 0.0),
+        pl.Series("clv_method", [method, "none"], dtype=pl.Utf8).gather(
+            pl.Series(~bought, dtype=pl.UInt32)
+        ),
     )
     summary = {
         "snapshot_date": str(snapshot),
         "customers": behaviour.height,
-        "buyers": buyers.height,
-        "repeat_buyers": int((x > 0).sum()),
+        "buyers": x.size,
+        "repeat_buyers": int(np.count_nonzero(x)),
         "method": method,
         **{f"{fit.model}_converged": fit.converged for fit in fits},
         "note": reason or "",
@@ -215,3 +215,24 @@ def _clv_for_snapshot(
         summary=summary,
         degenerate_reason=reason,
     )
+
+
+def _scatter(
+    name: str,
+    values: np.ndarray,
+    rows: np.ndarray | None,
+    bought: np.ndarray,
+    others: float | None,
+    *,
+    nan_to_null: bool = False,
+) -> pl.Series:
+    """A Float64 column over all customers: ``values`` for the buyers (``rows``), ``others``
+    (null for None) for the customers who never bought; NaN becomes null if asked."""
+    if rows is None:
+        return pl.Series(name, values, dtype=pl.Float64, nan_to_null=nan_to_null)
+    full = np.full(bought.size, np.nan if others is None else others)
+    full[rows] = values
+    if others is not None or nan_to_null or not np.isnan(values).any():
+        return pl.Series(name, full, dtype=pl.Float64, nan_to_null=nan_to_null or others is None)
+    # NaN among the buyers stays NaN; only the customers who never bought get null
+    return pl.Series(name, full, dtype=pl.Float64).scatter(np.flatnonzero(~bought), None)

@@ -26,7 +26,10 @@ Conventions (the literature's; the caller computes the summaries):
     * ``m``: mean value of the x repeat purchases (Gamma-Gamma; the first purchase is excluded).
 
 Numerics:
-    * likelihoods are evaluated in log space (gammaln/betaln/logaddexp);
+    * likelihoods are evaluated in log space (gammaln/betaln/logaddexp); the BG/NBD softplus term
+      as ``u + log1p(exp(-u))``, exact without clipping: ``u >= log(a) - log(b+x-1)`` is far above
+      -700 inside the search box (t_x <= T), so exp(-u) can only underflow, harmlessly to 0;
+      P(alive) is ``1 / (1 + exp(u))`` (overflow gives 0, as it should);
     * the Pareto/NBD likelihood is written as a sum of two positive terms (no cancellation),
       ``C * [(r+x) J(r+x+1, s; T) + s J(r+x, s+1; t_x)]`` with
       ``J(p, q; u) = int_u^inf (alpha+v)^-p (beta+v)^-q dv``, which is the Fader-Hardie (2005)
@@ -36,29 +39,50 @@ Numerics:
       log-stretched integral representation (accurate to ~1e-12 in log, checked against mpmath)
       elsewhere: near z = 1 scipy returns NaN/inf for large b and can be silently wrong by orders
       of magnitude when c - a - b is close to an integer;
-    * the BG/NBD conditional expectation uses the Euler-transformed 2F1 (bounded for large x) and
-      interpolates it near its removable 0/0 points (a = 1, a+b+x-1 = 0); adaptive quadrature of
-      ``E_{p~Beta(a, b+x)}[(1 - (1 + p t/(alpha+T))^-(r+x)) / p]`` is the last resort.
+    * the BG/NBD conditional expectation uses the Euler-transformed 2F1 (bounded for large x),
+      written in kappa = t/(alpha+T) (z = kappa/(1+kappa), (1-z)^(a-1) = exp(-(a-1) log1p(kappa)),
+      relative error vs mpmath ~4e-13), and interpolates it near its removable 0/0 points
+      (a = 1, a+b+x-1 = 0); adaptive quadrature of
+      ``E_{p~Beta(a, b+x)}[(1 - (1 + p t/(alpha+T))^-(r+x)) / p]`` is the last resort. It depends
+      on (x, T, t) only: predictions evaluate it once per distinct (x, T) pair for all horizons
+      at once (:func:`bgnbd_gamma_gamma_predictions`) and broadcast it back to the customers.
 
-Fitting (:func:`fit_bgnbd`, :func:`fit_pareto_nbd`, :func:`fit_gamma_gamma`):
-    * maximum likelihood on log-parameters with L-BFGS-B, analytic gradients for BG/NBD and
-      Gamma-Gamma (finite differences for Pareto/NBD, whose L-BFGS-B runs in coordinates whitened
-      by the starting Hessian), then Newton polishing with a finite-difference Hessian until the
-      gradient is ~0, so the result is the exact MLE (``FitResult.max_abs_grad`` reports
-      max |d(mean log-likelihood per customer)/d log(theta)|, and ``message`` the size of the
-      remaining Newton step);
+Fitting (:func:`fit_bgnbd`, :func:`fit_gamma_gamma`, :func:`fit_pareto_nbd`):
+    * maximum likelihood on log-parameters; the result is the exact MLE (``FitResult.max_abs_grad``
+      reports max |d(mean log-likelihood per customer)/d log(theta)|, and ``message`` the size of
+      the remaining Newton step ``H^-1 g``, i.e. the estimated relative error of the parameters);
+    * BG/NBD and Gamma-Gamma have analytic gradients and Hessians and are fitted by damped Newton
+      (absolute eigenvalues of the Hessian far from the optimum, Armijo backtracking). BG/NBD first
+      approaches the optimum on systematic subsamples of the repeat-buyer units (every k-th unit,
+      weights times k: 12,000 units, then 8 times more while that is at most a quarter of the
+      data): a subsample's optimum is within its sampling error of the full-data optimum, so the
+      full data need only two or three Newton steps (quadratic convergence). Gamma-Gamma starts
+      from closed-form log-moment estimates instead (``Var(log m | x) = psi'(p x) + psi'(q)``),
+      which are about as close. Newton stops once the remaining step is at most 1e-8 in every
+      log-parameter (max |gradient| then ~1e-10); a step of at most 1e-4 is expected to be the last
+      one, and the point it reaches is evaluated without a new Hessian (the previous one certifies
+      the remaining step). On the 100,000-buyer benchmark summary that is 5 + 2 + 1 evaluations of
+      BG/NBD (subsample, full with Hessian, full gradient only) and 2 + 1 of Gamma-Gamma;
+    * when Newton does not converge (flat or unidentified likelihoods), and always for Pareto/NBD,
+      L-BFGS-B from several starts (finite-difference gradients for Pareto/NBD, whose L-BFGS-B
+      runs in coordinates whitened by the starting Hessian) is followed by Newton polishing with
+      the analytic (BG/NBD, Gamma-Gamma) or a finite-difference (Pareto/NBD) Hessian;
     * scalar work is kept off BLAS (``np.einsum`` inner products): with a threaded OpenBLAS on a
       busy 2-core machine, tiny BLAS calls were measured up to 100x slower; the L-BFGS-B internals
       still call BLAS, so ``OPENBLAS_NUM_THREADS=1`` makes small fits faster still;
-    * the BG/NBD and Pareto/NBD likelihoods depend only on (x, t_x, T): fits run on the distinct
-      triples with integer weights (:func:`compress`); terms that depend only on x (or only on T, or
-      on (x, T) pairs) are aggregated further, so the cost per iteration stops growing with the
-      number of customers;
+    * the BG/NBD and Pareto/NBD likelihoods depend only on (x, t_x, T); terms that depend only on x
+      (or only on T, or on (x, T) pairs) are aggregated, so that for BG/NBD only a softplus term
+      per repeat buyer remains, evaluated in cache-sized blocks ordered by x. Collapsing the
+      customers to distinct triples (:func:`compress`) takes a sort, which the few Newton
+      evaluations only repay on large inputs (measured on 665,000 buyers with 400,000 distinct
+      repeat-buyer triples: 97 ms with, 79 ms without); ``fit_bgnbd`` therefore collapses
+      unweighted whole-number inputs from 1,000,000 customers on, ``fit_pareto_nbd`` (expensive
+      evaluations) always;
     * degenerate inputs (no or fewer than ``min_repeat_buyers`` repeat buyers, empty input) do not
       raise: they return ``converged=False``, NaN parameters and the reason in ``message``; NaN/inf
       or otherwise invalid inputs raise ``ValueError``.
 
-Run ``uv run python -m assets.features.clv_models`` for a small benchmark (5M customers).
+Run ``uv run python -m benchmarks.clv_fit`` for a benchmark (5M customers).
 """
 
 from __future__ import annotations
@@ -71,7 +95,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import integrate, optimize
-from scipy.special import betaln, digamma, expit, gammaln, hyp2f1, logsumexp
+from scipy.special import betaln, digamma, gammaln, hyp2f1, logsumexp, zeta
 
 __all__ = [
     "BGNBD_PARAMS",
@@ -80,8 +104,10 @@ __all__ = [
     "GAMMA_GAMMA_PARAMS",
     "PARETO_NBD_PARAMS",
     "FitResult",
+    "ClvPredictions",
     "bgnbd_conditional_expected_purchases",
     "bgnbd_expected_purchases",
+    "bgnbd_gamma_gamma_predictions",
     "bgnbd_log_likelihood",
     "bgnbd_p_alive",
     "clv_12m",
@@ -127,6 +153,14 @@ _GTOL_CONVERGED = 1e-6
 _STEP_TOL_CONVERGED = 1e-6
 _GTOL_POLISH = 1e-11
 _MAX_LBFGS_ITER = 2000
+_STEP_TOL_NEWTON = 1e-8
+# Units processed per block in the likelihood loops (temporaries of 256 KiB stay in cache).
+_BLOCK = 1 << 15
+# Size of the subsample on which the Newton fits first approach the optimum.
+_SUBSAMPLE_UNITS = 12_000
+_GG_MOMENT_UNITS = 100_000
+_BGNBD_MIN_DEDUPE = 1_000_000
+_SUBSAMPLE_STEP_TOL = 1e-2
 
 
 @dataclass(frozen=True)
@@ -259,8 +293,10 @@ def _factorize(v: FloatArray) -> tuple[FloatArray, NDArray[np.intp]]:
 def _unique_rows(*cols: FloatArray) -> tuple[list[FloatArray], NDArray[np.intp]]:
     """Distinct rows of equally long columns: ``(unique columns, inverse)``.
 
-    Non-negative whole numbers are packed into one int64 key (one ``np.unique`` over integers);
-    other data fall back to ``np.unique(axis=0)``.
+    Non-negative whole numbers are packed into one int64 key; when the key range is small (at most
+    ``max(4 n, 2^20)``, e.g. (x, T) pairs in days) the distinct keys are found with a dense
+    ``np.bincount`` and a lookup table (no sort), otherwise with one ``np.unique`` over integers.
+    Other data fall back to ``np.unique(axis=0)``. Rows come out in lexicographic order either way.
     """
     n = cols[0].size
     if n == 0:
@@ -268,10 +304,17 @@ def _unique_rows(*cols: FloatArray) -> tuple[list[FloatArray], NDArray[np.intp]]
     if all(_is_small_nonneg_int(c, 1 << 40) for c in cols):
         spans = [int(c.max()) + 1 for c in cols]
         if math.prod(spans) < (1 << 62):
-            key = np.zeros(n, dtype=np.int64)
-            for c, span in zip(cols, spans, strict=True):
-                key = key * span + c.astype(np.int64)
-            uniq, inverse = np.unique(key, return_inverse=True)
+            key = cols[0].astype(np.int64)
+            for c, span in zip(cols[1:], spans[1:], strict=True):
+                key *= span
+                key += c.astype(np.int64)
+            if math.prod(spans) <= max(4 * n, 1 << 20):
+                uniq = np.flatnonzero(np.bincount(key, minlength=math.prod(spans)))
+                lookup = np.zeros(math.prod(spans), dtype=np.intp)
+                lookup[uniq] = np.arange(uniq.size)
+                inverse = lookup.take(key)
+            else:
+                uniq, inverse = np.unique(key, return_inverse=True)
             out: list[FloatArray] = []
             rest = uniq
             for span in reversed(spans):
@@ -281,6 +324,38 @@ def _unique_rows(*cols: FloatArray) -> tuple[list[FloatArray], NDArray[np.intp]]
     stacked = np.column_stack(cols)
     uniq, inverse = np.unique(stacked, axis=0, return_inverse=True)
     return [uniq[:, j].copy() for j in range(uniq.shape[1])], inverse.reshape(-1)
+
+
+def _distinct_counts(
+    x: FloatArray, t_x: FloatArray, T: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, NDArray[np.int64]] | None:
+    """Distinct (x, t_x, T) rows in lexicographic order and how often each occurs, for whole
+    numbers (None otherwise): the rows are packed into one integer key (int32 when it fits) and
+    the keys sorted in place, which is several times faster than ``np.unique`` with an inverse
+    (not needed for counting)."""
+    cols = (x, t_x, T)
+    if not all(_is_small_nonneg_int(c, 1 << 40) for c in cols):
+        return None
+    spans = [int(c.max()) + 1 for c in cols]
+    if math.prod(spans) >= 1 << 62:
+        return None
+    key = x.astype(np.int64)
+    for c, span in zip(cols[1:], spans[1:], strict=True):
+        key *= span
+        key += c.astype(np.int64)
+    if math.prod(spans) < 1 << 31:
+        key = key.astype(np.int32)
+    key.sort()
+    new = np.ones(key.size, dtype=bool)
+    np.not_equal(key[1:], key[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    counts = np.diff(np.append(starts, key.size)).astype(np.int64)
+    rest = key.take(starts).astype(np.int64)
+    out: list[FloatArray] = []
+    for span in reversed(spans[1:]):
+        out.append((rest % span).astype(np.float64))
+        rest //= span
+    return rest.astype(np.float64), out[1], out[0], counts
 
 
 def compress(
@@ -308,6 +383,10 @@ def compress(
         ValueError: On NaN/inf, negative values, non-integer x, t_x > T, or t_x != 0 where x == 0.
     """
     xa, ta, Ta = _validate_rfm(x, t_x, T)
+    if weights is None:
+        counted = _distinct_counts(xa, ta, Ta)
+        if counted is not None:
+            return counted
     (xu, tu, Tu), inverse = _unique_rows(xa, ta, Ta)
     if weights is None:
         counts: NDArray[np.int64] | FloatArray = np.bincount(inverse, minlength=xu.size).astype(
@@ -329,6 +408,7 @@ class _Objective:
 
     total_weight: float
     precondition: bool = False
+    units: int = 0
 
     def __call__(self, phi: FloatArray) -> tuple[float, FloatArray]:
         raise NotImplementedError
@@ -338,6 +418,14 @@ class _Objective:
 
     def hessian(self, phi: FloatArray, f0: float) -> FloatArray:
         return _fd_hessian(self, phi)
+
+    def evaluate(self, phi: FloatArray, order: int) -> tuple[float, FloatArray, FloatArray | None]:
+        """Value, gradient (order >= 1) and Hessian (order 2); analytic objectives only."""
+        raise NotImplementedError
+
+    def subsample(self, target: int) -> _Objective | None:
+        """The objective on every k-th unit, k = units // target (weights times k), or None."""
+        return None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -416,15 +504,27 @@ def _bgnbd_log_odds_dead(
     r: float, alpha: float, a: float, b: float, x: FloatArray, t_x: FloatArray, T: FloatArray
 ) -> FloatArray:
     """u = log(A4 / A3) of FHL (2005) eq. (6); -inf where x == 0 (A4 absent)."""
-    out = np.full(x.shape, -np.inf)
-    rep = x > 0
-    xr = x[rep]
-    out[rep] = (
-        math.log(a)
-        - np.log(b + xr - 1.0)
-        + (r + xr) * (np.log(alpha + T[rep]) - np.log(alpha + t_x[rep]))
-    )
+    # in place, one temporary: these arrays are as long as the customer base
+    out = np.add(T, alpha)
+    np.log(out, out=out)
+    tmp = np.add(t_x, alpha)
+    np.log(tmp, out=tmp)
+    out -= tmp
+    out *= np.add(x, r, out=tmp)
+    with np.errstate(invalid="ignore", divide="ignore"):  # log(b - 1) at x == 0, replaced below
+        np.log(np.add(x, b - 1.0, out=tmp), out=tmp)
+    out -= tmp
+    out += math.log(a)
+    np.copyto(out, -np.inf, where=x == 0)
     return out
+
+
+def _p_alive_from_log_odds(log_odds: FloatArray) -> FloatArray:
+    """1 / (1 + exp(u)), in place (exp overflows harmlessly to inf: P(alive) = 0)."""
+    with np.errstate(over="ignore"):
+        p = np.exp(log_odds)
+    p += 1.0
+    return np.reciprocal(p, out=p)
 
 
 def bgnbd_log_likelihood(
@@ -471,7 +571,7 @@ def bgnbd_p_alive(
     """
     r, alpha, a, b = _check_params(params, BGNBD_PARAMS, "bgnbd")
     xa, ta, Ta = _validate_rfm(x, t_x, T)
-    return expit(-_bgnbd_log_odds_dead(r, alpha, a, b, xa, ta, Ta))
+    return _p_alive_from_log_odds(_bgnbd_log_odds_dead(r, alpha, a, b, xa, ta, Ta))
 
 
 def _bgnbd_alive_expectation_qaws(n_rx: float, a: float, b_post: float, kappa: float) -> float:
@@ -494,14 +594,20 @@ def _bgnbd_alive_expectation_qaws(n_rx: float, a: float, b_post: float, kappa: f
 
 
 def _bgnbd_alive_closed(
-    r: float, alpha: float, a: float, b: float, x: FloatArray, T: FloatArray, t: FloatArray
+    r: float, a: float, b: float, x: FloatArray, kappa: FloatArray, log1p_kappa: FloatArray
 ) -> FloatArray:
-    """Closed form of :func:`_bgnbd_alive_expectation` (NaN where scipy fails); t > 0."""
+    """Closed form of :func:`_bgnbd_alive_expectation` (NaN where scipy fails), in terms of
+    kappa = t / (alpha+T) > 0: z = kappa / (1+kappa), (1-z)^(a-1) = exp(-(a-1) log1p(kappa))."""
     c = a + b + x - 1.0
     with np.errstate(all="ignore"):
-        z = t / (alpha + T + t)
-        scaled = (a - 1.0) * (np.log(alpha + T) - np.log(alpha + T + t))
-        f = hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
+        scaled = (1.0 - a) * log1p_kappa
+        f = hyp2f1(a + b - 1.0 - r, a - 1.0, c, kappa / (1.0 + kappa))
+        if (f > 0).all():
+            val = np.log(f)
+            val += scaled
+            np.expm1(val, out=val)
+            val *= -c / (a - 1.0)
+            return val
         return (
             c
             / (a - 1.0)
@@ -540,24 +646,29 @@ def _bgnbd_alive_expectation(
     """
     x, T, t = np.broadcast_arrays(x, T, t)
     x, T, t = (np.asarray(v, dtype=np.float64).ravel() for v in (x, T, t))
-    out = np.zeros(x.shape)
     pos = t > 0
-    if not pos.any():
-        return out
-    xp, Tp, tp = x[pos], T[pos], t[pos]
+    every = bool(pos.all())
+    if not (every or pos.any()):
+        return np.zeros(x.shape)
+    xp, Tp, tp = (x, T, t) if every else (x[pos], T[pos], t[pos])
     kappa = tp / (alpha + Tp)
-    hi = (r + xp) * kappa
-    lo = -np.expm1(-(r + xp) * np.log1p(kappa))
+    log1p_kappa = np.log1p(kappa)
+    rx = r + xp
+    hi = rx * kappa
+    lo = rx * log1p_kappa
+    np.negative(lo, out=lo)
+    np.expm1(lo, out=lo)
+    np.negative(lo, out=lo)  # 1 - (1+kappa)^-(r+x)
     near_a1 = abs(a - 1.0) < 1e-3
     if near_a1:
         a_nodes = 1.0 + _INTERP_OFFSETS
         weights = _lagrange_weights(a_nodes, a)
         val = sum(
-            w * _bgnbd_alive_closed(r, alpha, ak, b, xp, Tp, tp)
+            w * _bgnbd_alive_closed(r, ak, b, xp, kappa, log1p_kappa)
             for w, ak in zip(weights, a_nodes, strict=True)
         )
     else:
-        val = _bgnbd_alive_closed(r, alpha, a, b, xp, Tp, tp)
+        val = _bgnbd_alive_closed(r, a, b, xp, kappa, log1p_kappa)
     c = a + b + xp - 1.0
     near_c0 = np.abs(c) < 1e-3  # only possible for x == 0 with a + b close to 1
     if near_c0.any():
@@ -567,14 +678,21 @@ def _bgnbd_alive_expectation(
             val[near_c0] = np.nan  # QAWS below
         else:
             weights = _lagrange_weights(b_nodes, b)
+            args = (xp[near_c0], kappa[near_c0], log1p_kappa[near_c0])
             val[near_c0] = sum(
-                w * _bgnbd_alive_closed(r, alpha, a, bk, xp[near_c0], Tp[near_c0], tp[near_c0])
+                w * _bgnbd_alive_closed(r, a, bk, *args)
                 for w, bk in zip(weights, b_nodes, strict=True)
             )
     ok = np.isfinite(val) & (val >= lo * (1 - 1e-9)) & (val <= hi * (1 + 1e-9))
-    for i in np.flatnonzero(~ok):
-        val[i] = _bgnbd_alive_expectation_qaws(r + xp[i], a, b + xp[i], float(kappa[i]))
-    out[pos] = np.clip(val, lo, hi)
+    if not ok.all():
+        for i in np.flatnonzero(~ok):
+            val[i] = _bgnbd_alive_expectation_qaws(r + xp[i], a, b + xp[i], float(kappa[i]))
+    np.maximum(val, lo, out=val)
+    np.minimum(val, hi, out=val)
+    if every:
+        return val
+    out = np.zeros(x.shape)
+    out[pos] = val
     return out
 
 
@@ -657,7 +775,7 @@ def bgnbd_conditional_expected_purchases(
     """
     r, alpha, a, b = _check_params(params, BGNBD_PARAMS, "bgnbd")
     tb, xb, txb, Tb, shape = _broadcast_rfm_t(t, x, t_x, T)
-    p_alive = expit(-_bgnbd_log_odds_dead(r, alpha, a, b, xb, txb, Tb))
+    p_alive = _p_alive_from_log_odds(_bgnbd_log_odds_dead(r, alpha, a, b, xb, txb, Tb))
     h = _dedup_alive_expectation(
         lambda xs, Ts, ts: _bgnbd_alive_expectation(r, alpha, a, b, xs, Ts, ts), xb, Tb, tb
     )
@@ -665,67 +783,204 @@ def bgnbd_conditional_expected_purchases(
 
 
 class _BgnbdObjective(_Objective):
-    """Mean negative BG/NBD log-likelihood and its analytic gradient in log-parameters.
+    """Mean negative BG/NBD log-likelihood, analytic gradient and Hessian in log-parameters.
 
     With u = log(A4/A3) the log-likelihood of a customer is
     ``[lgamma(r+x) - lgamma(r) + r log(alpha) + log B(a, b+x) - log B(a, b)] - (r+x) log(alpha+T)
-    + [x > 0] softplus(u)``. The first bracket is summed per distinct x, the second per distinct T,
-    and only the softplus term is evaluated per distinct (x, t_x, T) triple of the repeat buyers.
+    + [x > 0] softplus(u)``, ``u = log(a) - log(b+x-1) + (r+x) (log(alpha+T) - log(alpha+t_x))``.
+    The first bracket is summed per distinct x, the second per distinct T; only the softplus term
+    needs a pass over the repeat-buyer units. Those are kept ordered by x, so that the per-unit
+    products reduce to per-x sums with one ``np.add.reduceat`` (the derivatives of u in b, and the
+    factor r+x, depend on x only), and are processed in blocks of ``_BLOCK`` units so that the
+    temporaries stay in cache. log(alpha + T), 1/(alpha + T), ... come from tables over the
+    distinct T and t_x values (gathers instead of logarithms per unit).
     """
 
     def __init__(self, x: FloatArray, t_x: FloatArray, T: FloatArray, w: FloatArray) -> None:
-        self.total_weight = float(w.sum())
-        xs, ix = _factorize(x)
-        nx = np.bincount(ix, weights=w, minlength=xs.size)
-        keep = nx > 0
-        self.xs, self.nx = xs[keep], nx[keep]
-        Ts, iT = _factorize(T)
-        self.Ts = Ts
-        self.wT = np.bincount(iT, weights=w, minlength=Ts.size)
-        self.xwT = np.bincount(iT, weights=w * x, minlength=Ts.size)
-        rep = x > 0
-        self.xr, self.wr = x[rep], w[rep]
-        self.iTr = iT[rep]
-        self.txs, self.itxr = _factorize(t_x[rep])
-        self.xrs, self.ixr = _factorize(self.xr)
-        self.xrs_safe = np.maximum(self.xrs, 1.0)
+        self.Ts, iT = _factorize(T)
+        # one stable sort by x: the x == 0 customers first, then the repeat buyers ordered by x
+        order = _stable_order(x)
+        n0 = x.size - int(np.count_nonzero(x))
+        tail = order[n0:]
+        self.ux, self.uw, self.uT = x.take(tail), w.take(tail), iT.take(tail)
+        self.txs, self.utx = _factorize(t_x.take(tail))
+        self.w0 = float(w.sum()) - float(self.uw.sum()) if n0 else 0.0
+        self._aggregate(np.bincount(iT, weights=w, minlength=self.Ts.size))
 
-    def __call__(self, phi: FloatArray) -> tuple[float, FloatArray]:
-        r, alpha, a, b = np.exp(phi)
+    def _aggregate(self, wT: FloatArray) -> None:
+        """Per-x and per-T weights and the block plan (``wT``: total weight per distinct T)."""
+        ux, uw = self.ux, self.uw
+        n = self.units = ux.size
+        new_x = np.empty(n, dtype=bool)
+        new_x[:1] = True
+        np.not_equal(ux[1:], ux[:-1], out=new_x[1:])
+        starts = np.flatnonzero(new_x)
+        self.useg = np.cumsum(new_x) - 1
+        self.seg_x = ux.take(starts)
+        self.seg_w = np.add.reduceat(uw, starts) if n else np.zeros(0)
+        xs, nx = self.seg_x, self.seg_w
+        if self.w0 > 0:
+            xs, nx = np.concatenate(([0.0], xs)), np.concatenate(([self.w0], nx))
+        self.xs, self.nx = xs, nx
+        self.total_weight = float(self.w0 + self.seg_w.sum())
+        self.wT = wT
+        self.xwT = np.bincount(self.uT, weights=uw * ux, minlength=self.Ts.size)
+        self.blocks: list[tuple[int, int, NDArray[np.intp], NDArray[np.intp]]] = []
+        for lo in range(0, n, _BLOCK):
+            hi = min(lo + _BLOCK, n)
+            local = np.flatnonzero(new_x[lo:hi])
+            if local.size == 0 or local[0] != 0:
+                local = np.concatenate(([0], local))
+            self.blocks.append((lo, hi, local, self.useg[lo:hi].take(local)))
+
+    def subsample(self, target: int) -> _BgnbdObjective | None:
+        """The same objective on every k-th repeat-buyer unit (weights times k); the x == 0 part
+        is kept whole (it costs nothing per evaluation). The units are ordered by x, so the
+        sample is stratified by x."""
+        k = self.units // max(target, 1)
+        if k < 2:
+            return None
+        size = self.Ts.size
+        sub = object.__new__(_BgnbdObjective)
+        sub.Ts, sub.txs, sub.w0 = self.Ts, self.txs, self.w0
+        sub.ux, sub.uT, sub.utx = self.ux[::k].copy(), self.uT[::k].copy(), self.utx[::k].copy()
+        sub.uw = self.uw[::k] * float(k)
+        once_T = self.wT - np.bincount(self.uT, weights=self.uw, minlength=size)
+        sub._aggregate(once_T + np.bincount(sub.uT, weights=sub.uw, minlength=size))
+        return sub
+
+    def evaluate(self, phi: FloatArray, order: int) -> tuple[float, FloatArray, FloatArray | None]:
+        """Mean negative log-likelihood, gradient (order >= 1) and Hessian (order 2) in phi."""
+        theta = np.exp(phi)
+        r, alpha, a, b = (float(v) for v in theta)
         xs, nx, W = self.xs, self.nx, self.total_weight
+        g = np.zeros(4)
+        h = np.zeros((4, 4))
         # Terms per distinct x.
         ll = _dot(nx, gammaln(r + xs) + betaln(a, b + xs)) - W * (
             gammaln(r) + betaln(a, b) - r * math.log(alpha)
         )
-        dig_ab = digamma(a + b)
-        dig_abx = digamma(a + b + xs)
-        g_r = _dot(nx, digamma(r + xs)) - W * (digamma(r) - math.log(alpha))
-        g_alpha = W * r / alpha
-        g_a = _dot(nx, dig_ab - dig_abx)
-        g_b = _dot(nx, digamma(b + xs) - dig_abx) - W * (digamma(b) - dig_ab)
+        if order >= 1:
+            dig_ab, dig_abx = digamma(a + b), digamma(a + b + xs)
+            g[0] = _dot(nx, digamma(r + xs)) - W * (digamma(r) - math.log(alpha))
+            g[1] = W * r / alpha
+            g[2] = W * dig_ab - _dot(nx, dig_abx)
+            g[3] = _dot(nx, digamma(b + xs) - dig_abx) - W * (digamma(b) - dig_ab)
+        if order >= 2:
+            tri_ab, tri_abx = _trigamma(a + b), _trigamma(a + b + xs)
+            h[0, 0] = _dot(nx, _trigamma(r + xs)) - W * _trigamma(r)
+            h[0, 1] = W / alpha
+            h[1, 1] = -W * r / alpha**2
+            h[2, 2] = h[2, 3] = W * tri_ab - _dot(nx, tri_abx)
+            h[3, 3] = _dot(nx, _trigamma(b + xs) - tri_abx) - W * (_trigamma(b) - tri_ab)
         # Terms per distinct T.
-        log_aT = np.log(alpha + self.Ts)
-        coef_T = r * self.wT + self.xwT
-        ll -= _dot(coef_T, log_aT)
-        g_r -= _dot(self.wT, log_aT)
-        g_alpha -= _dot(coef_T, 1.0 / (alpha + self.Ts))
-        # Softplus terms per distinct repeat-buyer triple.
-        if self.xr.size:
-            rx = r + self.xr
-            d = log_aT[self.iTr] - np.log(alpha + self.txs)[self.itxr]
-            cx = math.log(a) - np.log(b + self.xrs_safe - 1.0)
-            u = rx * d + cx[self.ixr]
-            ll += _dot(self.wr, np.logaddexp(0.0, u))
-            ws = self.wr * expit(u)
-            g_r += _dot(ws, d)
-            inv_diff = (1.0 / (alpha + self.Ts))[self.iTr] - (1.0 / (alpha + self.txs))[self.itxr]
-            g_alpha += _dot(ws, rx * inv_diff)
-            sum_ws = float(ws.sum())
-            g_a += sum_ws / a
-            ws_by_x = np.bincount(self.ixr, weights=ws, minlength=self.xrs.size)
-            g_b -= _dot(ws_by_x, 1.0 / (b + self.xrs_safe - 1.0))
-        grad = np.array([g_r * r, g_alpha * alpha, g_a * a, g_b * b])
-        return -ll / W, -grad / W
+        inv_T = 1.0 / (alpha + self.Ts)
+        log_T = np.log(alpha + self.Ts)
+        coef = r * self.wT + self.xwT
+        ll -= _dot(coef, log_T)
+        if order >= 1:
+            g[0] -= _dot(self.wT, log_T)
+            g[1] -= _dot(coef, inv_T)
+        if order >= 2:
+            h[0, 1] -= _dot(self.wT, inv_T)
+            h[1, 1] += _dot(coef, inv_T * inv_T)
+        # Softplus terms per repeat-buyer unit, reduced to per-x sums.
+        if self.ux.size:
+            with np.errstate(under="ignore"):
+                ll_sp, sums = self._softplus_sums(r, alpha, a, b, log_T, inv_T, order)
+            ll += ll_sp
+            if order >= 1:
+                rx = r + self.seg_x
+                bx = 1.0 / (b + self.seg_x - 1.0)
+                s_ws = float(sums[0].sum())
+                g[0] += float(sums[1].sum())
+                g[1] += _dot(rx, sums[2])
+                g[2] += s_ws / a
+                g[3] -= _dot(bx, sums[0])
+            if order >= 2:
+                s_v = float(sums[4].sum())
+                h[0, 0] += float(sums[7].sum())
+                h[0, 1] += _dot(rx, sums[8]) + float(sums[2].sum())
+                h[1, 1] += _dot(rx * rx, sums[9]) - _dot(rx, sums[3])
+                h[0, 2] += float(sums[5].sum()) / a
+                h[1, 2] += _dot(rx, sums[6]) / a
+                h[2, 2] += (s_v - s_ws) / a**2
+                h[0, 3] -= _dot(bx, sums[5])
+                h[1, 3] -= _dot(rx * bx, sums[6])
+                h[2, 3] -= _dot(bx, sums[4]) / a
+                h[3, 3] += _dot(bx * bx, sums[4] + sums[0])
+        return _to_log_scale(ll, g, h, theta, W, order)
+
+    def _softplus_sums(
+        self,
+        r: float,
+        alpha: float,
+        a: float,
+        b: float,
+        log_T: FloatArray,
+        inv_T: FloatArray,
+        order: int,
+    ) -> tuple[float, FloatArray]:
+        """sum w softplus(u), and per-x sums of w s (with s = expit(u)) and v = w s (1 - s) times
+        d = du/dr, e = d(log(alpha+T) - log(alpha+t_x))/dalpha and e2 = -de/dalpha (rows in the
+        order used by :meth:`evaluate`)."""
+        log_tx = np.log(alpha + self.txs)
+        inv_tx = 1.0 / (alpha + self.txs)
+        if order >= 2:
+            inv2_T, inv2_tx = inv_T * inv_T, inv_tx * inv_tx
+        cx = math.log(a) - np.log(b + self.seg_x - 1.0)
+        # u >= min(cx) as t_x <= T; only absurd x make exp(-u) overflow
+        clip = bool(cx.min() < -700.0)
+        rows = (1, 3, 10)[order]
+        sums = np.zeros((rows, self.seg_x.size))
+        if getattr(self, "_buf", None) is None:
+            # reused across evaluations: fresh multi-MiB buffers cost page faults every time
+            self._buf = np.empty((10, min(_BLOCK, self.units)))
+        buf = self._buf
+        ll = 0.0
+        for lo, hi, local, segs in self.blocks:
+            n = hi - lo
+            x, w, iT, itx = self.ux[lo:hi], self.uw[lo:hi], self.uT[lo:hi], self.utx[lo:hi]
+            d = log_T.take(iT)
+            d -= log_tx.take(itx)
+            u = x + r
+            u *= d
+            u += cx.take(self.useg[lo:hi])
+            if clip:
+                np.maximum(u, -700.0, out=u)
+            # softplus(u) = u + log1p(exp(-u)); exp(-u) underflows harmlessly to 0 for large u
+            ez = np.exp(-u)
+            ll += _dot(w, u) + _dot(w, np.log1p(ez))
+            if order == 0:
+                continue
+            den = ez + 1.0
+            ws = np.divide(w, den, out=buf[0, :n])  # w expit(u)
+            e = inv_T.take(iT)
+            e -= inv_tx.take(itx)
+            np.multiply(ws, d, out=buf[1, :n])
+            np.multiply(ws, e, out=buf[2, :n])
+            if order >= 2:
+                e2 = inv2_T.take(iT)
+                e2 -= inv2_tx.take(itx)
+                np.multiply(ws, e2, out=buf[3, :n])
+                v = np.multiply(ws, ez, out=buf[4, :n])  # w s (1 - s) = w s exp(-u) / (1 + exp(-u))
+                v /= den
+                vd = np.multiply(v, d, out=buf[5, :n])
+                ve = np.multiply(v, e, out=buf[6, :n])
+                np.multiply(vd, d, out=buf[7, :n])
+                np.multiply(vd, e, out=buf[8, :n])
+                np.multiply(ve, e, out=buf[9, :n])
+            sums[:, segs] += np.add.reduceat(buf[:rows, :n], local, axis=1)
+        return ll, sums
+
+    def __call__(self, phi: FloatArray) -> tuple[float, FloatArray]:
+        f, g, _ = self.evaluate(phi, 1)
+        return f, g
+
+    def hessian(self, phi: FloatArray, f0: float) -> FloatArray:
+        hess = self.evaluate(phi, 2)[2]
+        assert hess is not None
+        return hess
 
 
 def _degenerate(model: str, names: tuple[str, ...], n: int, reason: str) -> FitResult:
@@ -741,16 +996,26 @@ def _degenerate(model: str, names: tuple[str, ...], n: int, reason: str) -> FitR
 
 
 def _prepare_rfm_fit(
-    x: ArrayLike, t_x: ArrayLike, T: ArrayLike, weights: ArrayLike | None, dedupe: bool
+    x: ArrayLike,
+    t_x: ArrayLike,
+    T: ArrayLike,
+    weights: ArrayLike | None,
+    dedupe: bool,
+    min_dedupe: int = 0,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     xa, ta, Ta = _validate_rfm(x, t_x, T)
     w = _validate_weights(weights, xa.size)
     pos = w > 0
     if not pos.all():
         xa, ta, Ta, w = xa[pos], ta[pos], Ta[pos], w[pos]
-    if dedupe and xa.size:
-        (xa, ta, Ta), inverse = _unique_rows(xa, ta, Ta)
-        w = np.bincount(inverse, weights=w, minlength=xa.size)
+    if dedupe and xa.size and xa.size >= min_dedupe:
+        counted = _distinct_counts(xa, ta, Ta) if weights is None else None
+        if counted is not None:
+            xa, ta, Ta = counted[:3]
+            w = counted[3].astype(np.float64)
+        elif not min_dedupe:
+            (xa, ta, Ta), inverse = _unique_rows(xa, ta, Ta)
+            w = np.bincount(inverse, weights=w, minlength=xa.size)
     return xa, ta, Ta, w
 
 
@@ -781,7 +1046,9 @@ def fit_bgnbd(
         weights: Optional customer weights (e.g. the counts returned by :func:`compress`).
         min_repeat_buyers: Minimum (weighted) number of customers with x > 0; below it the fit is
             reported as degenerate instead of attempted.
-        dedupe: Collapse to distinct (x, t_x, T) triples first (same result, much faster).
+        dedupe: Allow collapsing the customers to distinct (x, t_x, T) triples (same result);
+            done for unweighted whole-number inputs from 1,000,000 customers on, where the sort
+            pays for itself.
 
     Returns:
         FitResult with ``model="bgnbd"`` and params ``r, alpha, a, b`` (alpha in days). Degenerate
@@ -790,7 +1057,7 @@ def fit_bgnbd(
     Raises:
         ValueError: On NaN/inf or otherwise invalid inputs (see :func:`compress`).
     """
-    xa, ta, Ta, w = _prepare_rfm_fit(x, t_x, T, weights, dedupe)
+    xa, ta, Ta, w = _prepare_rfm_fit(x, t_x, T, weights, dedupe, _BGNBD_MIN_DEDUPE)
     n = int(round(float(w.sum())))
     reason = _repeat_buyer_problem(xa, w, min_repeat_buyers)
     if reason:
@@ -802,13 +1069,13 @@ def fit_bgnbd(
         np.log([0.3, 0.3 / rate, 0.5, 1.0]),
         np.log([3.0, 3.0 / rate, 3.0, 10.0]),
     ]
-    return _fit(objective, starts, "bgnbd", BGNBD_PARAMS, n)
+    return _fit_newton(objective, starts, "bgnbd", BGNBD_PARAMS, n)
 
 
 def _repeat_buyer_problem(x: FloatArray, w: FloatArray, min_repeat_buyers: int) -> str:
     if x.size == 0:
         return "no customers with positive weight"
-    n_rep = float(w[x > 0].sum())
+    n_rep = _dot(w, (x > 0).astype(np.float64))
     if n_rep == 0:
         return "no repeat buyers (all x == 0): purchase rate and dropout are not identified"
     if n_rep < min_repeat_buyers:
@@ -822,6 +1089,37 @@ def _repeat_buyer_problem(x: FloatArray, w: FloatArray, min_repeat_buyers: int) 
 # --------------------------------------------------------------------------------------------------
 # Optimisation core
 # --------------------------------------------------------------------------------------------------
+
+
+def _trigamma(v: FloatArray | float) -> FloatArray:
+    """psi'(v) as the Hurwitz zeta function zeta(2, v) (a ufunc, unlike ``polygamma``)."""
+    return zeta(2.0, v)
+
+
+def _stable_order(x: FloatArray) -> NDArray[np.intp]:
+    """Stable sort order of validated counts (whole numbers >= 0): below 2^16 numpy's O(n)
+    radix sort on uint16 applies."""
+    if x.size and x.max() < 65536:
+        return np.argsort(x.astype(np.uint16), kind="stable")
+    return np.argsort(x, kind="stable")
+
+
+def _to_log_scale(
+    ll: float, g: FloatArray, h: FloatArray, theta: FloatArray, total: float, order: int
+) -> tuple[float, FloatArray, FloatArray | None]:
+    """(-ll, -grad, -Hessian) / total in log-parameters, from the derivatives in theta (the Hessian
+    given by its upper triangle)."""
+    f = -ll / total
+    g_phi = g * theta
+    if order < 2:
+        return f, -g_phi / total, None
+    k = theta.size
+    h_phi = h + h.T
+    h_phi.flat[:: k + 1] *= 0.5
+    h_phi *= theta[:, None] * theta
+    h_phi.flat[:: k + 1] += g_phi
+    h_phi *= -1.0 / total
+    return f, -g_phi / total, h_phi
 
 
 def _fd_gradient(
@@ -1020,6 +1318,13 @@ def _fit(
         if at_bound_runs >= 2:  # two starts agree the data do not identify a parameter
             break
     assert best is not None
+    best.iterations = total_iterations
+    return _result(objective, best, model, names, n_customers)
+
+
+def _result(
+    objective: _Objective, best: _OptState, model: str, names: tuple[str, ...], n_customers: int
+) -> FitResult:
     problem = _converged_problem(best, names)
     params = dict(zip(names, (float(v) for v in np.exp(best.phi)), strict=True))
     gmax = float(np.max(np.abs(best.grad)))
@@ -1035,9 +1340,113 @@ def _fit(
         n_customers=n_customers,
         converged=not problem,
         message=message,
-        iterations=total_iterations,
+        iterations=best.iterations,
         max_abs_grad=gmax,
     )
+
+
+def _newton(
+    objective: _Objective, phi: FloatArray, step_tol: float, max_iter: int = 100
+) -> _OptState:
+    """Damped Newton iterations with the analytic Hessian of ``objective.evaluate``.
+
+    Far from the optimum a Hessian that is not positive definite is replaced by its absolute
+    eigenvalues, steps are capped at 2 in log-parameters and backtracked (Armijo). Stops when the
+    Newton step ``H^-1 g`` (the estimated relative error of every parameter) is at most
+    ``step_tol``, when below 1e-6 it no longer shrinks (rounding noise of the gradient), or at a
+    search bound. A step of at most 1e-4 is expected to be the last one
+    (quadratic convergence), so the point it leads to is evaluated without a new Hessian: the
+    previous one is accurate enough to certify the remaining step.
+    """
+    lower, upper = _LOG_LOWER, _LOG_UPPER
+    f, g, hess = objective.evaluate(phi, 2)
+    iterations = 0
+    note = ""
+    previous = math.inf
+    while True:
+        if not (math.isfinite(f) and np.all(np.isfinite(g)) and np.all(np.isfinite(hess))):
+            note = "non-finite log-likelihood, gradient or Hessian"
+            hess_pd, rel_step = False, math.nan
+            break
+        eigval, eigvec = np.linalg.eigh(hess)
+        hess_pd = bool(eigval[0] > 0)
+        if hess_pd:
+            step = -(eigvec @ ((eigvec.T @ g) / eigval))
+            rel_step = size = float(np.max(np.abs(step)))
+            if size <= step_tol or (size <= 1e-6 and size > 0.25 * previous):
+                break
+            previous = size
+        else:
+            floor = max(1e-8 * float(np.max(np.abs(eigval))), 1e-12)
+            step = -(eigvec @ ((eigvec.T @ g) / np.maximum(np.abs(eigval), floor)))
+            rel_step, size, previous = math.nan, float(np.max(np.abs(step))), math.inf
+        if np.any(phi <= lower + 1e-6) or np.any(phi >= upper - 1e-6):
+            break
+        if iterations >= max_iter:
+            note = f"Newton: no convergence in {max_iter} iterations"
+            break
+        if size > 2.0:
+            step *= 2.0 / size
+        order = 1 if hess_pd and size <= 1e-4 else 2
+        slope = float(np.einsum("i,i->", g, step))
+        gmax = float(np.max(np.abs(g)))
+        t = 1.0
+        for _ in range(30):
+            cand = np.clip(phi + t * step, lower, upper)
+            f_new, g_new, h_new = objective.evaluate(cand, order)
+            if math.isfinite(f_new) and np.all(np.isfinite(g_new)):
+                if f_new <= f + 1e-4 * t * slope:
+                    break
+                # at the rounding level of f, accept a step that reduces the gradient
+                if -t * slope <= 1e-13 * (1.0 + abs(f)) and np.max(np.abs(g_new)) < gmax:
+                    break
+            t *= 0.25
+        else:
+            note = "Newton: line search failed"
+            break
+        phi, f, g = cand, f_new, g_new
+        if h_new is not None:
+            hess = h_new
+        iterations += 1
+    return _OptState(phi, f, g, iterations, hess_pd, rel_step, note)
+
+
+def _fit_newton(
+    objective: _Objective,
+    starts: list[FloatArray],
+    model: str,
+    names: tuple[str, ...],
+    n_customers: int,
+    first_level: int | None = _SUBSAMPLE_UNITS,
+) -> FitResult:
+    """Newton from the first start, approaching the optimum on growing subsamples of the units
+    (``first_level``, 8x that, ... while at most a quarter of the units; none if None) before
+    the full data; the L-BFGS-B multi-start path of :func:`_fit` when that does not converge.
+
+    Each level's optimum is within its sampling error of the full-data optimum, so the full data
+    need only the last two or three Newton steps (quadratic convergence).
+    """
+    phi = starts[0]
+    iterations = 0
+    size = first_level or objective.units
+    while 4 * size <= objective.units:
+        sub = objective.subsample(size)
+        if sub is None:
+            break
+        approach = _newton(sub, phi, _SUBSAMPLE_STEP_TOL, max_iter=50)
+        iterations += approach.iterations
+        if (
+            approach.hess_pd
+            and approach.rel_step <= 1e-2
+            and "search bound" not in (_converged_problem(approach, names))
+        ):
+            phi = approach.phi
+        size *= 8
+    state = _newton(objective, phi, _STEP_TOL_NEWTON)
+    state.iterations += iterations
+    if _converged_problem(state, names):
+        return _fit(objective, starts, model, names, n_customers)
+    return _result(objective, state, model, names, n_customers)
 
 
 def _converged_problem(state: _OptState, names: tuple[str, ...]) -> str:
@@ -1328,11 +1737,14 @@ def _validate_monetary(x: ArrayLike, m: ArrayLike) -> tuple[FloatArray, FloatArr
     _require_finite("x", xa)
     if (xa < 0).any() or (xa != np.floor(xa)).any():
         raise ValueError("x (number of repeat purchases) must be whole numbers >= 0")
-    rep = xa > 0
-    _require_finite("m (where x > 0)", ma[rep])
-    if (ma[rep] <= 0).any():
+    with np.errstate(invalid="ignore"):
+        if ((ma > 0) & (ma < np.inf)).all():
+            return xa, ma
+    m_rep = ma[xa > 0]
+    _require_finite("m (where x > 0)", m_rep)
+    if (m_rep <= 0).any():
         raise ValueError(
-            f"m must be > 0 where x > 0 ({int((ma[rep] <= 0).sum())} customer(s) have mean repeat "
+            f"m must be > 0 where x > 0 ({int((m_rep <= 0).sum())} customer(s) have mean repeat "
             "spend <= 0); exclude them from the Gamma-Gamma fit"
         )
     return xa, ma
@@ -1393,16 +1805,18 @@ def gamma_gamma_conditional_expected_spend(
 
 
 class _GammaGammaObjective(_Objective):
-    """Mean negative Gamma-Gamma log-likelihood and analytic gradient in log-parameters.
+    """Mean negative Gamma-Gamma log-likelihood, analytic gradient and Hessian in log-parameters.
 
-    Only ``log(gamma + m x)`` needs a pass over the customers per evaluation; the gammaln/digamma
-    terms depend on x only and the ``log m`` terms are constants.
+    Only ``y = gamma + m x`` needs a pass over the customers per evaluation (log y, 1/y, 1/y^2
+    against the weights w and w x, in blocks of ``_BLOCK``); the gammaln/digamma terms depend on x
+    only and the ``log m`` terms are constants.
     """
 
     def __init__(self, x: FloatArray, m: FloatArray, w: FloatArray) -> None:
+        self.x, self.m, self.w = x, m, w
+        self.units = x.size
         self.total_weight = float(w.sum())
         self.mx = m * x
-        self.w = w
         self.wx = w * x
         log_m = np.log(m)
         self.s_wx_logm = _dot(self.wx, log_m)
@@ -1413,24 +1827,108 @@ class _GammaGammaObjective(_Objective):
         self.xs, self.nx = xs[keep], nx[keep]
         self.s_xlogx = _dot(self.nx, self.xs * np.log(self.xs))
 
-    def __call__(self, phi: FloatArray) -> tuple[float, FloatArray]:
-        p, q, gamma = np.exp(phi)
+    def subsample(self, target: int) -> _GammaGammaObjective | None:
+        k = self.units // max(target, 1)
+        if k < 2:
+            return None
+        return _GammaGammaObjective(self.x[::k].copy(), self.m[::k].copy(), self.w[::k] * float(k))
+
+    def moment_start(self, max_units: int) -> FloatArray | None:
+        """Log-moment estimates of (p, q, gamma), from every k-th customer (k = units //
+        max_units), as log-parameters; None when they do not exist.
+
+        Given nu, the mean m of x transactions is Gamma(p x, nu x), and nu ~ Gamma(q, gamma), so
+        ``Var(log m | x) = psi'(p x) + psi'(q)`` and
+        ``E(log m | x) = psi(p x) - log x - psi(q) + log gamma``. The variances per x are regressed
+        on ``p psi'(p x)`` (~ 1/x; slope 1/p, intercept psi'(q)), refined a few times, then
+        gamma follows from the mean. Close to the maximum-likelihood estimates in practice (within
+        about 1 % on 75,000 customers), which saves most Newton steps.
+        """
+        k = max(self.units // max(max_units, 1), 1)
+        x, w = self.x[::k], self.w[::k]
+        log_m = np.log(self.m[::k])
+        xs, ix = _factorize(x)
+        n = np.bincount(ix, weights=w, minlength=xs.size)
+        s1 = np.bincount(ix, weights=w * log_m, minlength=xs.size)
+        s2 = np.bincount(ix, weights=w * log_m * log_m, minlength=xs.size)
+        keep = n >= 2.0
+        if int(keep.sum()) < 2:
+            return None
+        xs, n, s1, s2 = xs[keep], n[keep], s1[keep], s2[keep]
+        var = (s2 - s1 * s1 / n) / (n - 1.0)
+        total = float(n.sum())
+        z = 1.0 / xs
+        slope = intercept = math.nan
+        for _ in range(4):
+            z_mean, v_mean = _dot(n, z) / total, _dot(n, var) / total
+            dz = z - z_mean
+            denom = _dot(n, dz * dz)
+            if not denom > 0:
+                return None
+            slope = _dot(n, dz * (var - v_mean)) / denom
+            intercept = v_mean - slope * z_mean
+            if not (slope > 0 and intercept > 0):
+                return None
+            z = zeta(2.0, xs / slope) / slope
+        p = 1.0 / slope
+        q = 0.5 + 1.0 / intercept
+        for _ in range(8):  # psi'(q) = intercept (psi' is decreasing and convex)
+            q = max(q + (zeta(2.0, q) - intercept) / (2.0 * zeta(3.0, q)), 0.5 * q)
+        log_gamma = _dot(n, s1 / n - digamma(p * xs) + np.log(xs)) / total + float(digamma(q))
+        start = np.array([math.log(p), math.log(q), log_gamma])
+        if not np.all(np.isfinite(start)):
+            return None
+        return np.clip(start, _LOG_LOWER + 1.0, _LOG_UPPER - 1.0)
+
+    def evaluate(self, phi: FloatArray, order: int) -> tuple[float, FloatArray, FloatArray | None]:
+        theta = np.exp(phi)
+        p, q, gamma = (float(v) for v in theta)
         xs, nx, W = self.xs, self.nx, self.total_weight
-        y = self.mx + gamma
-        log_y = np.log(y)
-        inv_y = 1.0 / y
-        s_wx_ly, s_w_ly = _dot(self.wx, log_y), _dot(self.w, log_y)
-        s_wx_iy, s_w_iy = _dot(self.wx, inv_y), _dot(self.w, inv_y)
+        # sums of w and w x times log y, 1/y and 1/y^2
+        s = np.zeros((2, 3))
+        for lo in range(0, self.mx.size, _BLOCK):
+            y = self.mx[lo : lo + _BLOCK] + gamma
+            w, wx = self.w[lo : lo + _BLOCK], self.wx[lo : lo + _BLOCK]
+            log_y = np.log(y)
+            s[0, 0] += _dot(w, log_y)
+            s[1, 0] += _dot(wx, log_y)
+            if order >= 1:
+                inv_y = np.reciprocal(y, out=y)
+                s[0, 1] += _dot(w, inv_y)
+                s[1, 1] += _dot(wx, inv_y)
+                if order >= 2:
+                    inv_y *= inv_y
+                    s[0, 2] += _dot(w, inv_y)
+                    s[1, 2] += _dot(wx, inv_y)
         px = p * xs
         ll = _dot(nx, gammaln(px + q) - gammaln(px))
         ll += W * (q * math.log(gamma) - gammaln(q))
-        ll += p * self.s_xlogx + p * self.s_wx_logm - self.s_w_logm - p * s_wx_ly - q * s_w_ly
-        dig = digamma(px + q)
-        g_p = _dot(nx, xs * (dig - digamma(px))) + self.s_xlogx + self.s_wx_logm - s_wx_ly
-        g_q = _dot(nx, dig) + W * (math.log(gamma) - digamma(q)) - s_w_ly
-        g_gamma = W * q / gamma - p * s_wx_iy - q * s_w_iy
-        grad = np.array([g_p * p, g_q * q, g_gamma * gamma])
-        return -ll / W, -grad / W
+        ll += p * self.s_xlogx + p * self.s_wx_logm - self.s_w_logm - p * s[1, 0] - q * s[0, 0]
+        g = np.zeros(3)
+        h = np.zeros((3, 3))
+        if order >= 1:
+            dig = digamma(px + q)
+            g[0] = _dot(nx, xs * (dig - digamma(px))) + self.s_xlogx + self.s_wx_logm - s[1, 0]
+            g[1] = _dot(nx, dig) + W * (math.log(gamma) - digamma(q)) - s[0, 0]
+            g[2] = W * q / gamma - p * s[1, 1] - q * s[0, 1]
+        if order >= 2:
+            tri = _trigamma(px + q)
+            h[0, 0] = _dot(nx, xs * xs * (tri - _trigamma(px)))
+            h[0, 1] = _dot(nx, xs * tri)
+            h[0, 2] = -s[1, 1]
+            h[1, 1] = _dot(nx, tri) - W * _trigamma(q)
+            h[1, 2] = W / gamma - s[0, 1]
+            h[2, 2] = -W * q / gamma**2 + p * s[1, 2] + q * s[0, 2]
+        return _to_log_scale(ll, g, h, theta, W, order)
+
+    def __call__(self, phi: FloatArray) -> tuple[float, FloatArray]:
+        f, g, _ = self.evaluate(phi, 1)
+        return f, g
+
+    def hessian(self, phi: FloatArray, f0: float) -> FloatArray:
+        hess = self.evaluate(phi, 2)[2]
+        assert hess is not None
+        return hess
 
 
 def fit_gamma_gamma(
@@ -1458,7 +1956,7 @@ def fit_gamma_gamma(
     xa, ma = _validate_monetary(x, m)
     w = _validate_weights(weights, xa.size)
     use = (xa > 0) & (w > 0)
-    xr, mr, wr = xa[use], ma[use], w[use]
+    xr, mr, wr = (xa, ma, w) if use.all() else (xa[use], ma[use], w[use])
     n = int(round(float(wr.sum())))
     if n == 0 or wr.sum() < min_repeat_buyers:
         reason = (
@@ -1475,7 +1973,19 @@ def fit_gamma_gamma(
         np.log([5.0, 5.0, 0.8 * mean_m]),
         np.log([0.5, 1.5, 1.0 * mean_m]),
     ]
-    return _fit(objective, starts, "gamma_gamma", GAMMA_GAMMA_PARAMS, n)
+    # The log-moment start is about as close to the full-data optimum as a subsample fit would
+    # be (measured), so with it Newton goes straight to the full data.
+    moments = objective.moment_start(_GG_MOMENT_UNITS)
+    if moments is not None:
+        starts.insert(0, moments)
+    return _fit_newton(
+        objective,
+        starts,
+        "gamma_gamma",
+        GAMMA_GAMMA_PARAMS,
+        n,
+        first_level=None if moments is not None else _SUBSAMPLE_UNITS,
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1489,6 +1999,49 @@ def _discount_factors(months: int, monthly_discount_rate: float) -> FloatArray:
     if months < 1:
         raise ValueError("months must be >= 1")
     return (1.0 + monthly_discount_rate) ** -np.arange(1, months + 1, dtype=np.float64)
+
+
+def _clv_checks(margin: float, days_per_month: float) -> None:
+    if not math.isfinite(margin):
+        raise ValueError("margin must be finite")
+    if not (math.isfinite(days_per_month) and days_per_month > 0):
+        raise ValueError("days_per_month must be > 0")
+
+
+def _horizon_grid(values: FloatArray) -> tuple[FloatArray, NDArray[np.intp]]:
+    """Distinct horizons and the index of every value in them; values within 1e-9 (relative) of
+    each other share the smallest, so that e.g. 12 months of 365/12 days and 365 days are one
+    evaluation."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    new = np.ones(ordered.size, dtype=bool)
+    new[1:] = ordered[1:] - ordered[:-1] > 1e-9 * np.maximum(ordered[1:], 1.0)
+    index = np.empty(values.size, dtype=np.intp)
+    index[order] = np.cumsum(new) - 1
+    return ordered[new], index
+
+
+def _alive_table(
+    fn: Callable[[FloatArray, FloatArray, FloatArray], FloatArray],
+    x: FloatArray,
+    T: FloatArray,
+    horizons: FloatArray,
+) -> tuple[FloatArray, NDArray[np.intp]]:
+    """``fn(x, T, t)`` (expected purchases in (T, T+t] given alive, a function of (x, T, t)
+    only) for every distinct (x, T) pair and every horizon in one vectorised call: ``(table of
+    shape (pairs, horizons), inverse)``, with ``table[inverse]`` one row per customer."""
+    (xu, Tu), inverse = _unique_rows(x, T)
+    k = horizons.size
+    values = fn(np.repeat(xu, k), np.repeat(Tu, k), np.tile(horizons, xu.size))
+    return values.reshape(xu.size, k), inverse
+
+
+def _discounted_purchases(
+    cumulative: FloatArray, months: int, monthly_discount_rate: float
+) -> FloatArray:
+    """sum_k (E[Y(k d)] - E[Y((k-1) d)]) / (1 + i)^k per row of the cumulative expectations."""
+    increments = np.diff(cumulative, axis=1, prepend=0.0)
+    return np.einsum("ij,j->i", increments, _discount_factors(months, monthly_discount_rate))
 
 
 def clv_12m(
@@ -1527,39 +2080,122 @@ def clv_12m(
     Returns:
         CLV per customer; NaN where the expected spend is undefined (Gamma-Gamma q <= 1 and x == 0).
     """
-    if not math.isfinite(margin):
-        raise ValueError("margin must be finite")
-    if not (math.isfinite(days_per_month) and days_per_month > 0):
-        raise ValueError("days_per_month must be > 0")
-    discount = _discount_factors(months, monthly_discount_rate)
-    xa, ta, Ta = _validate_rfm(x, t_x, T)
-    spend = gamma_gamma_conditional_expected_spend(spend_params, xa, m)
-    horizons = days_per_month * np.arange(0, months + 1, dtype=np.float64)
+    _clv_checks(margin, days_per_month)
+    _discount_factors(months, monthly_discount_rate)
     if set(BGNBD_PARAMS) <= set(purchase_params):
-        r, alpha, a, b = _check_params(purchase_params, BGNBD_PARAMS, "bgnbd")
-        p_alive = expit(-_bgnbd_log_odds_dead(r, alpha, a, b, xa, ta, Ta))
-
-        def alive_expectation(xs: FloatArray, Ts: FloatArray, t: float) -> FloatArray:
-            return _bgnbd_alive_expectation(r, alpha, a, b, xs, Ts, np.full(xs.shape, t))
-
-    elif set(PARETO_NBD_PARAMS) <= set(purchase_params):
-        r, alpha, s, beta = _check_params(purchase_params, PARETO_NBD_PARAMS, "pareto_nbd")
-        p_alive = np.exp(_pnbd_pieces(r, alpha, s, beta, xa, ta, Ta)[1])
-
-        def alive_expectation(xs: FloatArray, Ts: FloatArray, t: float) -> FloatArray:
-            return _pnbd_alive_expectation(r, alpha, s, beta, xs, Ts, np.full(xs.shape, t))
-
-    else:
+        return bgnbd_gamma_gamma_predictions(
+            purchase_params,
+            spend_params,
+            x,
+            t_x,
+            T,
+            m,
+            horizons=(),
+            margin=margin,
+            monthly_discount_rate=monthly_discount_rate,
+            months=months,
+            days_per_month=days_per_month,
+        ).clv
+    if not set(PARETO_NBD_PARAMS) <= set(purchase_params):
         raise ValueError(
             f"purchase_params must hold BG/NBD {list(BGNBD_PARAMS)} or Pareto/NBD "
             f"{list(PARETO_NBD_PARAMS)} parameters, got {sorted(purchase_params)}"
         )
-    # The alive-expectation depends on (x, T) only: evaluate it once per distinct pair.
-    (xu, Tu), inverse = _unique_rows(xa, Ta)
-    cumulative = np.stack([alive_expectation(xu, Tu, float(h)) for h in horizons[1:]], axis=1)
-    increments = np.diff(cumulative, axis=1, prepend=0.0)
-    discounted_purchases = (increments @ discount)[inverse] * p_alive
-    return discounted_purchases * spend * margin
+    xa, ta, Ta = _validate_rfm(x, t_x, T)
+    spend = gamma_gamma_conditional_expected_spend(spend_params, xa, m)
+    r, alpha, s, beta = _check_params(purchase_params, PARETO_NBD_PARAMS, "pareto_nbd")
+    p_alive = np.exp(_pnbd_pieces(r, alpha, s, beta, xa, ta, Ta)[1])
+    cumulative, inverse = _alive_table(
+        lambda xs, Ts, ts: _pnbd_alive_expectation(r, alpha, s, beta, xs, Ts, ts),
+        xa,
+        Ta,
+        days_per_month * np.arange(1, months + 1, dtype=np.float64),
+    )
+    discounted = _discounted_purchases(cumulative, months, monthly_discount_rate)
+    return discounted[inverse] * p_alive * spend * margin
+
+
+@dataclass(frozen=True)
+class ClvPredictions:
+    """Per-customer predictions of :func:`bgnbd_gamma_gamma_predictions`.
+
+    Attributes:
+        p_alive: P(alive | x, t_x, T) (BG/NBD).
+        expected_purchases: E[Y(t) | x, t_x, T], one row per requested horizon (shape
+            ``(len(horizons), customers)``).
+        expected_spend: E[M | x, m] (Gamma-Gamma).
+        clv: Discounted margin over the horizon in months, as :func:`clv_12m`.
+    """
+
+    p_alive: FloatArray
+    expected_purchases: FloatArray
+    expected_spend: FloatArray
+    clv: FloatArray
+
+
+def bgnbd_gamma_gamma_predictions(
+    purchase_params: Mapping[str, float],
+    spend_params: Mapping[str, float],
+    x: ArrayLike,
+    t_x: ArrayLike,
+    T: ArrayLike,
+    m: ArrayLike,
+    *,
+    horizons: ArrayLike,
+    margin: float,
+    monthly_discount_rate: float,
+    months: int = 12,
+    days_per_month: float = DAYS_PER_MONTH,
+) -> ClvPredictions:
+    """Everything a snapshot needs from fitted BG/NBD and Gamma-Gamma models, in one pass.
+
+    The same values as :func:`bgnbd_p_alive`, :func:`bgnbd_conditional_expected_purchases` (per
+    horizon), :func:`gamma_gamma_conditional_expected_spend` and :func:`clv_12m`, for a fraction of
+    the cost of calling them one by one: the inputs are validated once, P(alive) is computed once,
+    and the hypergeometric part (a function of (x, T, t) only) is evaluated once per distinct
+    (x, T) pair for all horizons together (the requested ones and the monthly ones of the CLV;
+    horizons within 1e-9 of each other, like 365 days and 12 months of 365/12 days, share one
+    evaluation), then broadcast back to the customers.
+
+    Args:
+        purchase_params: BG/NBD params ``r, alpha, a, b`` (alpha in days).
+        spend_params: Gamma-Gamma params ``p, q, gamma``.
+        x: Repeat purchase days.
+        t_x: Recency (days).
+        T: Age (days).
+        m: Mean repeat-purchase value (ignored where x == 0).
+        horizons: Horizons in days for the expected purchases (may be empty).
+        margin: Margin applied to spend.
+        monthly_discount_rate: Discount rate per month.
+        months: CLV horizon in months.
+        days_per_month: Month length in days.
+
+    Returns:
+        :class:`ClvPredictions`, arrays aligned with the customers.
+    """
+    _clv_checks(margin, days_per_month)
+    _discount_factors(months, monthly_discount_rate)
+    r, alpha, a, b = _check_params(purchase_params, BGNBD_PARAMS, "bgnbd")
+    xa, ta, Ta = _validate_rfm(x, t_x, T)
+    spend = gamma_gamma_conditional_expected_spend(spend_params, xa, m)
+    hs = _as_1d_float("horizons", horizons)
+    _require_finite("horizons", hs)
+    if (hs < 0).any():
+        raise ValueError("horizons must be >= 0")
+    p_alive = _p_alive_from_log_odds(_bgnbd_log_odds_dead(r, alpha, a, b, xa, ta, Ta))
+    monthly = days_per_month * np.arange(1, months + 1, dtype=np.float64)
+    grid, index = _horizon_grid(np.concatenate([hs, monthly]))
+    table, inverse = _alive_table(
+        lambda xs, Ts, ts: _bgnbd_alive_expectation(r, alpha, a, b, xs, Ts, ts), xa, Ta, grid
+    )
+    discounted = _discounted_purchases(table[:, index[hs.size :]], months, monthly_discount_rate)
+    return ClvPredictions(
+        p_alive=p_alive,
+        expected_purchases=np.ascontiguousarray(table[:, index[: hs.size]].T).take(inverse, axis=1)
+        * p_alive,
+        expected_spend=spend,
+        clv=discounted.take(inverse) * p_alive * spend * margin,
+    )
 
 
 def simple_clv_12m(

@@ -271,6 +271,7 @@ def test_gamma_gamma_recovers_true_parameters_within_5_percent_at_100k() -> None
     fit = cm.fit_gamma_gamma(x, m)
     assert fit.converged, fit.message
     assert fit.model == "gamma_gamma"
+    assert fit.max_abs_grad < 1e-8
     for name, true in GAMMA_GAMMA_TRUE.items():
         assert fit.params[name] == pytest.approx(true, rel=0.05), name
     assert cm.gamma_gamma_population_mean(fit.params) == pytest.approx(
@@ -341,6 +342,22 @@ def test_compressed_weighted_fit_equals_uncompressed_fit(model: str) -> None:
     total_weighted = float(counts @ loglik_fn(raw.params, xu, tu, Tu))
     assert total_raw == pytest.approx(raw.log_likelihood, rel=1e-11)
     assert total_weighted == pytest.approx(total_raw, rel=1e-12)
+
+
+def test_bgnbd_fit_on_collapsed_triples_equals_the_fit_on_customers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Large unweighted inputs are collapsed to distinct triples inside ``fit_bgnbd``; forcing
+    that at 20,000 customers must not change the estimates."""
+    x, t_x, T = whole_days(*simulate_bgnbd(20_000, BGNBD_TRUE, seed=7)[:3])
+    plain = cm.fit_bgnbd(x, t_x, T, dedupe=False)
+    monkeypatch.setattr(cm, "_BGNBD_MIN_DEDUPE", 0)
+    collapsed = cm.fit_bgnbd(x, t_x, T)
+    assert plain.converged and collapsed.converged, (plain.message, collapsed.message)
+    assert collapsed.n_customers == plain.n_customers == x.size
+    assert collapsed.log_likelihood == pytest.approx(plain.log_likelihood, rel=1e-11)
+    for name, value in plain.params.items():
+        assert collapsed.params[name] == pytest.approx(value, rel=1e-6), name
 
 
 def _nelder_mead_mle(
@@ -715,6 +732,54 @@ def test_clv_12m_is_the_discounted_sum_of_monthly_expected_purchases_times_spend
         cm.pareto_nbd_conditional_expected_purchases(PARETO_TRUE, 365.0, x, t_x, T) * spend,
         rtol=1e-12,
     )
+
+
+@pytest.mark.parametrize("days", [True, False])
+def test_combined_predictions_equal_the_single_prediction_functions(days: bool) -> None:
+    x, t_x, T, _ = simulate_bgnbd(20_000, BGNBD_TRUE, seed=21)
+    if days:
+        x, t_x, T = whole_days(x, t_x, T)
+    m = simulate_gamma_gamma(x, GAMMA_GAMMA_TRUE, seed=22)
+    horizons = (30.0, 90.0, 365.0, 0.0, 45.5)
+    predicted = cm.bgnbd_gamma_gamma_predictions(
+        BGNBD_TRUE,
+        GAMMA_GAMMA_TRUE,
+        x,
+        t_x,
+        T,
+        m,
+        horizons=horizons,
+        margin=0.3,
+        monthly_discount_rate=0.01,
+        months=18,
+    )
+    np.testing.assert_allclose(
+        predicted.p_alive, cm.bgnbd_p_alive(BGNBD_TRUE, x, t_x, T), rtol=1e-14
+    )
+    assert predicted.expected_purchases.shape == (len(horizons), x.size)
+    for row, days_ahead in zip(predicted.expected_purchases, horizons, strict=True):
+        np.testing.assert_allclose(
+            row,
+            cm.bgnbd_conditional_expected_purchases(BGNBD_TRUE, days_ahead, x, t_x, T),
+            rtol=1e-13,
+        )
+    np.testing.assert_allclose(
+        predicted.expected_spend,
+        cm.gamma_gamma_conditional_expected_spend(GAMMA_GAMMA_TRUE, x, m),
+        rtol=1e-14,
+    )
+    clv = cm.clv_12m(
+        BGNBD_TRUE,
+        GAMMA_GAMMA_TRUE,
+        x,
+        t_x,
+        T,
+        m,
+        margin=0.3,
+        monthly_discount_rate=0.01,
+        months=18,
+    )
+    np.testing.assert_allclose(predicted.clv, clv, rtol=1e-13)
 
 
 def test_simple_clv_12m_is_the_documented_run_rate_with_lapse_rule() -> None:

@@ -292,3 +292,17 @@ def test_pareto_nbd_rows_are_added_when_asked_for(healthy_behaviour: pl.DataFram
     pareto = {name for model, name in _params(result) if model == "pareto_nbd"}
     assert pareto == {"r", "alpha", "s", "beta"} | DIAGNOSTICS
     assert result.summary["method"] == "bgnbd_gamma_gamma"
+
+
+def test_snapshot_of_buyers_only_gives_the_buyers_the_same_predictions(
+    healthy_behaviour: pl.DataFrame, healthy: SnapshotClv
+) -> None:
+    """Customers who never bought enter neither the fits nor the predictions: without them the
+    buyers' rows are the same, value for value."""
+    buyers = healthy_behaviour.filter(pl.col("purchase_days") > 0)
+    alone = clv_for_snapshot(buyers, date(2011, 12, 31), SETTINGS)
+    CustomerClvContract.validate(alone.customers, lazy=True)
+    assert alone.customers.height == buyers.height
+    expected = healthy.customers.filter(pl.col("clv_method") != "none").sort("customer_id")
+    assert alone.customers.sort("customer_id").equals(expected)
+    assert alone.params.equals(healthy.params)
