@@ -46,7 +46,7 @@ from assets.strategies.playbook import assign_strategies
 from assets.warehouse import replace_partitions
 from benchmarks.measure import Recorder
 from pipelines.config import SegmentationConfig, custom_attributes, load_config, month_end
-from pipelines.resources import SNAPSHOT_COLUMN, Warehouse
+from pipelines.resources import SNAPSHOT_COLUMN, warehouse_for
 
 SUMMARY_FILE = "customer_summary.parquet"
 
@@ -148,7 +148,7 @@ def pipeline(
 ) -> None:
     config.warehouse.unlink(missing_ok=True)
     Path(f"{config.warehouse}.wal").unlink(missing_ok=True)
-    warehouse = Warehouse(path=str(config.warehouse))
+    warehouse = warehouse_for(config)
     now = datetime.now(UTC).replace(tzinfo=None)
     with warehouse.connect() as con:
         with recorder.stage("landing: transactions") as info:
@@ -188,7 +188,7 @@ def backfill(
     # a copy of the landed warehouse, so the backfill starts from the same raw tables
     copy = work / "backfill.duckdb"
     shutil.copyfile(config.warehouse, copy)
-    with Warehouse(path=str(copy)).connect() as con:
+    with warehouse_for(config.model_copy(update={"warehouse": copy})).connect() as con:
         _features(con, config, keys, recorder)
     copy.unlink()
 
