@@ -125,9 +125,7 @@ def behaviour_by_snapshot(
     a backfill holds one month in memory at a time."""
     dates = sorted(set(snapshot_dates))
     if len(dates) == 1:
-        yield behaviour_for_snapshots(
-            con, dates, lost_recency_days, dominant_channel_share, custom
-        )
+        yield behaviour_for_snapshots(con, dates, lost_recency_days, dominant_channel_share, custom)
         return
     query = read_sql("features/customer_activity.sql").strip().rstrip(";")
     con.execute(
