@@ -43,7 +43,7 @@ from pipelines.config import CustomersSource, TransactionsSource
 
 # rows per parsed batch: ~100-200 MB of typed columns, large enough for DuckDB's bulk insert
 BATCH_ROWS = 1_000_000
-_STAGING_TABLES = ("landing_stage", "landing_files", "landing_raw", "landing_reasons")
+_STAGING_TABLES = ("landing_stage", "landing_files", "landing_raw", "landing_raw_needed")
 
 SourceName = Literal["transactions", "customers"]
 
