@@ -1,10 +1,14 @@
 """Behaviour features: recency, frequency, monetary, trend, channel mix, BTYD inputs.
 
-The heavy lifting (scanning transactions up to the as-of instant) is DuckDB SQL in
-``sql/features/customer_activity.sql``; this module derives the per-customer features in polars.
+The heavy lifting is DuckDB SQL in ``sql/features/``: one pass over the transactions sums what
+each customer adds per snapshot interval (``customer_activity_increments.sql``), running totals
+advance from one snapshot to the next (``customer_activity_totals.sql``) and each snapshot's
+activity is read off them (``customer_activity.sql``). This module derives the per-customer
+features in polars.
 """
 
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from datetime import date, datetime, time
 
 import duckdb
@@ -17,14 +21,42 @@ from assets.sql_files import read_sql
 BEHAVIOUR_COLUMNS = list(CustomerBehaviourContract.to_schema().columns.keys())
 
 
+def _activity_by_snapshot(
+    con: duckdb.DuckDBPyConnection, snapshot_dates: Sequence[date], lost_recency_days: int
+) -> Iterator[pl.DataFrame]:
+    """Per-customer aggregates at each snapshot date (inclusive, ascending), one frame per date.
+
+    The transactions are read once for all dates into DuckDB temp tables (which spill to disk
+    when large); each frame then costs one step over the customers.
+    """
+    dates = sorted(set(snapshot_dates))
+    drop = read_sql("features/drop_customer_activity_tables.sql")
+    con.execute(drop)
+    try:
+        con.execute(
+            read_sql("features/customer_activity_increments.sql"),
+            {"snapshot_dates": dates, "lost_recency_days": lost_recency_days},
+        )
+        for j, snapshot in enumerate(dates, start=1):
+            con.execute(read_sql("features/customer_activity_totals.sql"), {"j": j})
+            yield con.execute(
+                read_sql("features/customer_activity.sql"), {"snapshot_date": snapshot}
+            ).pl()
+    finally:
+        con.execute(drop)
+
+
 def customer_activity(
     con: duckdb.DuckDBPyConnection, snapshot_dates: Sequence[date], lost_recency_days: int
 ) -> pl.DataFrame:
-    """Per-customer aggregates at each snapshot date (inclusive), from one scan of the data."""
-    return con.execute(
-        read_sql("features/customer_activity.sql"),
-        {"snapshot_dates": sorted(set(snapshot_dates)), "lost_recency_days": lost_recency_days},
-    ).pl()
+    """Per-customer aggregates at each snapshot date (inclusive), from one scan of the data,
+    ordered by snapshot date and customer."""
+    frames = list(_activity_by_snapshot(con, snapshot_dates, lost_recency_days))
+    if not frames:
+        # no dates, no rows: the columns of any snapshot's frame
+        epoch = list(_activity_by_snapshot(con, [date(1970, 1, 1)], lost_recency_days))
+        return epoch[0].clear()
+    return pl.concat(frames)
 
 
 def _days(later: pl.Expr, earlier: pl.Expr) -> pl.Expr:
@@ -120,27 +152,13 @@ def behaviour_by_snapshot(
     dominant_channel_share: float,
     custom: Sequence[str] = (),
 ) -> Iterator[pl.DataFrame]:
-    """Like ``behaviour_for_snapshots``, one frame per snapshot date (ascending): the activity of
-    all dates comes from one scan into a DuckDB temp table (which spills to disk when large), so
-    a backfill holds one month in memory at a time."""
-    dates = sorted(set(snapshot_dates))
-    if len(dates) == 1:
-        yield behaviour_for_snapshots(con, dates, lost_recency_days, dominant_channel_share, custom)
-        return
-    query = read_sql("features/customer_activity.sql").strip().rstrip(";")
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _customer_activity AS {query}",
-        {"snapshot_dates": dates, "lost_recency_days": lost_recency_days},
-    )
-    try:
-        for snapshot in dates:
-            activity = con.execute(
-                "SELECT * FROM _customer_activity WHERE snapshot_date = ? ORDER BY customer_id",
-                [snapshot],
-            ).pl()
+    """Like ``behaviour_for_snapshots``, one frame per snapshot date (ascending): the
+    transactions of all dates are read once into DuckDB temp tables (which spill to disk when
+    large) and each month is computed when asked for, so a backfill holds one month in memory
+    at a time. Close the iterator when stopping early: that drops the temp tables."""
+    with closing(_activity_by_snapshot(con, snapshot_dates, lost_recency_days)) as activities:
+        for activity in activities:
             yield derive_behaviour(activity, dominant_channel_share, custom)
-    finally:
-        con.execute("DROP TABLE IF EXISTS _customer_activity")
 
 
 def behaviour_as_of(

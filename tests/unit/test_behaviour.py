@@ -25,14 +25,20 @@ Customers:
 """
 
 import math
-from datetime import date, datetime
+from contextlib import closing
+from datetime import date, datetime, time
 from typing import Any
 
 import duckdb
 import polars as pl
 import pytest
 
-from assets.features.behaviour import BEHAVIOUR_COLUMNS, behaviour_as_of
+from assets.features.behaviour import (
+    BEHAVIOUR_COLUMNS,
+    behaviour_as_of,
+    behaviour_by_snapshot,
+    behaviour_for_snapshots,
+)
 from assets.features.contracts import CustomerBehaviourContract
 from pipelines.config import month_as_of
 
@@ -478,3 +484,41 @@ def test_a_birth_date_after_the_snapshot_gives_no_negative_age() -> None:
     age = _row(frame, "kid")["age"]
     assert age is None or age >= 0, f"age {age}"
     CustomerBehaviourContract.validate(frame, lazy=True)
+
+
+# Snapshots around the fixture's purchases: the day of one (2023-12-20), the day before one
+# (2024-01-09), one 30 days after a purchase (2024-02-09) and the 2024-03 snapshot itself, so
+# that trailing windows start and end between and on snapshots of the same run.
+RUN = [
+    date(2023, 1, 31),
+    date(2023, 8, 4),
+    date(2023, 12, 20),
+    date(2024, 1, 9),
+    date(2024, 2, 9),
+    date(2024, 2, 29),
+    SNAPSHOT,
+    date(2024, 4, 30),
+]
+
+
+def test_a_snapshot_computed_alone_equals_it_within_a_run_of_many(con) -> None:
+    # a backfill of many months (in any order, with repeats) reproduces each live month bit for bit
+    run = behaviour_for_snapshots(con, RUN[::-1] + RUN[:2], LOST_DAYS, DOMINANT_SHARE)
+    assert run.get_column("snapshot_date").unique(maintain_order=True).to_list() == RUN
+    months = list(behaviour_by_snapshot(con, RUN, LOST_DAYS, DOMINANT_SHARE))
+    assert len(months) == len(RUN)
+    for snapshot, month in zip(RUN, months, strict=True):
+        alone = behaviour_as_of(
+            con, datetime.combine(snapshot, time.max), LOST_DAYS, DOMINANT_SHARE
+        )
+        assert not alone.is_empty()
+        assert month.equals(alone), snapshot
+        assert run.filter(pl.col("snapshot_date") == snapshot).equals(alone), snapshot
+
+
+def test_stopping_a_backfill_early_drops_its_working_tables(con) -> None:
+    with closing(behaviour_by_snapshot(con, RUN, LOST_DAYS, DOMINANT_SHARE)) as months:
+        first = next(months)
+    assert first.get_column("snapshot_date").unique().to_list() == [RUN[0]]
+    temporary = con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
+    assert temporary == []
