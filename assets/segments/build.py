@@ -7,17 +7,19 @@ from collections.abc import Sequence
 import polars as pl
 
 from assets.segments.attribute_rules import attribute_segments
-from assets.segments.clusters import cluster_customers
+from assets.segments.clusters import cluster_sorted
 from assets.segments.columns import (
     ATTRIBUTE_COLUMN_PREFIX,
+    KEY_COLUMNS,
     KEY_FEATURE_COLUMNS,
     attribute_column,
+    sorted_by_keys,
 )
 from assets.segments.labels import LABEL_COLUMNS, label_customers
-from assets.segments.rfm import RFM_COLUMNS, score_rfm
+from assets.segments.rfm import RFM_COLUMNS, score_sorted
 from assets.segments.settings import SegmentSettings
 
-KEYS = ("snapshot_date", "customer_id")
+KEYS = KEY_COLUMNS
 FIXED_DIMENSIONS = ("rfm_segment", *LABEL_COLUMNS)
 
 
@@ -52,13 +54,16 @@ def build_customer_segments(features: pl.DataFrame, settings: SegmentSettings) -
     Raises:
         ValueError: If ``features`` has duplicate (snapshot_date, customer_id) rows.
     """
-    if features.select(pl.struct(KEYS).is_duplicated().any()).item():
+    if sorted_by_keys(features):
+        ordered = features
+    elif features.select(pl.struct(KEYS).is_duplicated().any()).item():
         raise ValueError("features have duplicate (snapshot_date, customer_id) rows")
-    ordered = features.sort(KEYS)
-    rfm = score_rfm(ordered, settings.rfm)
+    else:
+        ordered = features.sort(KEYS)
+    rfm = score_sorted(ordered, settings.rfm)
     labels = label_customers(ordered, settings.loyalty, settings.churn_risk)
     attributes = attribute_segments(ordered, settings)
-    clusters = cluster_customers(ordered, settings.clusters).assignments
+    clusters = cluster_sorted(ordered, settings.clusters).assignments
     # Every part is sorted by the keys and has one row per input row, so they line up.
     return pl.concat(
         [
@@ -116,10 +121,18 @@ def summarize_segments(
     """
     if dimensions is None:
         dimensions = dimension_columns(segments)
-    revenue = features.select(*KEYS, pl.col(revenue_column).cast(pl.Float64).alias("revenue"))
-    base = segments.select(*KEYS, *dimensions, pl.col("clv_12m").cast(pl.Float64)).join(
-        revenue, on=list(KEYS), how="left", validate="1:1"
-    )
+    revenue = pl.col(revenue_column).cast(pl.Float64).alias("revenue")
+    base = segments.select(*KEYS, *dimensions, pl.col("clv_12m").cast(pl.Float64))
+    if (
+        features.height == segments.height
+        and sorted_by_keys(segments)
+        and features.select(KEYS).equals(segments.select(KEYS))
+    ):
+        # the same customers in the same order (as the segments built from these features
+        # are): the join would only line them up again
+        base = base.with_columns(features.select(revenue).to_series())
+    else:
+        base = base.join(features.select(*KEYS, revenue), on=list(KEYS), how="left", validate="1:1")
     parts = [pl.DataFrame(schema=SUMMARY_SCHEMA)]
     for dimension in dimensions:
         parts.append(

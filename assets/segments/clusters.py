@@ -20,13 +20,16 @@ who never purchased get ``No Purchase``; with clustering disabled purchasers get
 
 from __future__ import annotations
 
+import os
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
+from assets.segments.columns import KEY_COLUMNS, snapshot_slices, sorted_by_keys
 from assets.segments.rfm import NO_PURCHASE, is_purchaser
 from assets.segments.settings import ClusterSettings
 
@@ -39,6 +42,8 @@ _VALUE_LEVELS = ("High value", "Mid value", "Low value")
 _RECENCY_LEVELS = ("recent", "lapsing", "lapsed")
 _FREQUENCY_LEVELS = ("frequent", "regular", "infrequent")
 _KMEANS_RESTARTS = 4
+# columns of the silhouette distances transposed at a time (a few MB, cache-sized)
+_SILHOUETTE_BLOCK = 64
 
 PROFILE_SCHEMA = {
     "snapshot_date": pl.Date,
@@ -75,46 +80,135 @@ def _design_matrix(purchasers: pl.DataFrame) -> np.ndarray:
     return purchasers.select(columns).to_numpy()
 
 
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _fit_kmeans(sample: np.ndarray, k: int, seed: int) -> KMeans:
+    # Imported here: scikit-learn takes seconds to import and only clustering needs it.
+    from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits
+
+    # One OpenMP thread (a per-thread setting, hence set in the thread that fits): on small
+    # machines k-means' spinning worker threads compete with the polars and DuckDB pools and
+    # run many times slower, and one thread keeps the sums in a fixed order.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return KMeans(n_clusters=k, random_state=seed, n_init=_KMEANS_RESTARTS).fit(sample)
+
+
+def _fit_candidates(sample: np.ndarray, candidates: list[int], seed: int) -> list[KMeans]:
+    """One fitted k-means per candidate k. The fits are independent (each seeds its own
+    generator and runs single-threaded), so they run side by side on the available cores
+    with the same results as one after the other."""
+    from threadpoolctl import threadpool_limits
+
+    workers = min(len(candidates), _usable_cpus())
+    # scikit-learn limits BLAS to one thread around each fit and restores the limit it found
+    # afterwards; fits overlapping in time would restore each other's limits, so hold it at
+    # one for the whole batch and restore it once (the k-means++ seeding, outside scikit-learn's
+    # limit, also runs faster on one thread than with BLAS threads spinning).
+    with threadpool_limits(limits=1, user_api="blas"):
+        if workers <= 1:
+            return [_fit_kmeans(sample, k, seed) for k in candidates]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(lambda k: _fit_kmeans(sample, k, seed), candidates))
+
+
+def _silhouette_scores(
+    sample: np.ndarray, labelings: list[np.ndarray], sample_size: int, seed: int
+) -> list[float]:
+    """``sklearn.metrics.silhouette_score(sample, labels, sample_size=..., random_state=seed)``
+    of every labeling, with the same result bit for bit, from one pass over the distances.
+
+    The silhouette sample is the same for every labeling (the same seeded permutation), so its
+    pairwise distances are computed once, in the chunks scikit-learn computes them in, instead
+    of once per k. The sums of each point's distances to each cluster are accumulated in the
+    same order as scikit-learn's (column by column), so every score is identical.
+    """
+    from sklearn.metrics import pairwise_distances_chunked, silhouette_score
+
+    indices = np.random.RandomState(seed).permutation(sample.shape[0])[:sample_size]
+    points = sample[indices]
+    size = points.shape[0]
+    encoded = []
+    for labels in labelings:
+        classes, codes = np.unique(labels[indices], return_inverse=True)
+        if not 1 < classes.size < size:
+            # not scoreable: let scikit-learn raise its own error
+            silhouette_score(sample, labels, sample_size=sample_size, random_state=seed)
+        encoded.append((codes, np.bincount(codes), np.zeros((classes.size, size))))
+    # per column j: the label of j under each labeling
+    codes_by_column = np.stack([codes for codes, _, _ in encoded], axis=1).tolist()
+    start = 0
+    for chunk in pairwise_distances_chunked(points):
+        rows = chunk.shape[0]
+        # sums[c, start:start + rows] of each labeling, one view per cluster
+        targets = [[row[start : start + rows] for row in sums] for _, _, sums in encoded]
+        for first in range(0, size, _SILHOUETTE_BLOCK):
+            # column j of the chunk becomes row j of the block: a contiguous vector to add
+            last = first + _SILHOUETTE_BLOCK
+            block = np.ascontiguousarray(chunk[:, first:last].T)
+            for column, codes in zip(block, codes_by_column[first:last], strict=True):
+                for views, code in zip(targets, codes, strict=True):
+                    np.add(views[code], column, out=views[code])
+        start += rows
+    scores = []
+    everyone = np.arange(size)
+    for codes, counts, sums in encoded:
+        intra = sums[codes, everyone]
+        sums[codes, everyone] = np.inf
+        sums /= counts[:, np.newaxis]
+        inter = sums.min(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            intra /= (counts - 1).take(codes, mode="clip")
+            values = inter - intra
+            values /= np.maximum(intra, inter)
+        scores.append(float(np.mean(np.nan_to_num(values))))
+    return scores
+
+
 def _choose_model(
     matrix: np.ndarray, settings: ClusterSettings
 ) -> tuple[KMeans, int, float | None]:
     """Fit k-means on a seeded sample for each candidate k; keep the best silhouette."""
-    # Imported here: scikit-learn takes seconds to import and only clustering needs it.
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import silhouette_score
-
     rows = matrix.shape[0]
     if rows > settings.sample_size:
         picked = np.random.default_rng(settings.seed).choice(rows, settings.sample_size, False)
         sample = matrix[np.sort(picked)]
     else:
         sample = matrix
-    distinct = np.unique(sample, axis=0).shape[0]
+    # only whether there are more distinct points than each candidate k matters: count them
+    # all only when the first few do not settle that
+    distinct = np.unique(sample[: 4 * settings.k_max], axis=0).shape[0]
+    if distinct <= settings.k_max:
+        distinct = np.unique(sample, axis=0).shape[0]
     candidates = [k for k in range(settings.k_min, settings.k_max + 1) if k < distinct]
     if not candidates:
         k = max(1, min(settings.k_min, distinct))
-        model = KMeans(n_clusters=k, random_state=settings.seed, n_init=_KMEANS_RESTARTS)
-        return model.fit(sample), k, None
-    best: tuple[float, int, KMeans] | None = None
-    for k in candidates:
-        model = KMeans(n_clusters=k, random_state=settings.seed, n_init=_KMEANS_RESTARTS)
-        labels = model.fit_predict(sample)
-        if np.unique(labels).size < 2:
-            continue
-        score = float(
-            silhouette_score(
-                sample,
-                labels,
-                sample_size=min(settings.silhouette_sample_size, sample.shape[0]),
-                random_state=settings.seed,
-            )
-        )
-        if best is None or score > best[0]:
-            best = (score, k, model)
-    if best is None:
-        model = KMeans(n_clusters=1, random_state=settings.seed, n_init=_KMEANS_RESTARTS)
-        return model.fit(sample), 1, None
-    return best[2], best[1], best[0]
+        return _fit_kmeans(sample, k, settings.seed), k, None
+    models = _fit_candidates(sample, candidates, settings.seed)
+    scoreable = [
+        (k, model)
+        for k, model in zip(candidates, models, strict=True)
+        if np.unique(model.labels_).size >= 2
+    ]
+    if not scoreable:
+        return _fit_kmeans(sample, 1, settings.seed), 1, None
+    scores = _silhouette_scores(
+        sample,
+        [model.labels_ for _, model in scoreable],
+        min(settings.silhouette_sample_size, sample.shape[0]),
+        settings.seed,
+    )
+    # the best score wins, ties go to the smaller k
+    (best_k, best_model), best_score = scoreable[0], scores[0]
+    for (k, model), score in zip(scoreable[1:], scores[1:], strict=True):
+        if score > best_score:
+            best_k, best_model, best_score = k, model, score
+    return best_model, best_k, best_score
 
 
 def _thirds(order: list[int], count: int) -> dict[int, int]:
@@ -170,20 +264,21 @@ def name_clusters(profile: pl.DataFrame) -> dict[int, str]:
 
 
 def _cluster_snapshot(
-    purchasers: pl.DataFrame, settings: ClusterSettings
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    purchasers = purchasers.sort("customer_id")
+    snapshot: pl.DataFrame, settings: ClusterSettings
+) -> tuple[pl.Series, pl.DataFrame]:
+    """The cluster name of every row of one snapshot (rows sorted by customer_id) and the
+    profiles of its clusters."""
+    is_buyer = snapshot.select(is_purchaser()).to_series()
+    purchasers = snapshot.filter(is_buyer)
+    if purchasers.is_empty():
+        names = pl.repeat(NO_PURCHASE, snapshot.height, dtype=pl.String, eager=True)
+        return names.alias("cluster"), pl.DataFrame(schema=PROFILE_SCHEMA)
     snapshot_date = purchasers.get_column("snapshot_date")[0]
     from sklearn.preprocessing import StandardScaler
-    from threadpoolctl import threadpool_limits
 
-    matrix = _design_matrix(purchasers)
-    standardised = StandardScaler().fit_transform(matrix)
-    # One OpenMP thread: on small machines k-means' spinning worker threads compete with the
-    # polars and DuckDB pools and run many times slower; the data here is small anyway.
-    with threadpool_limits(limits=1, user_api="openmp"):
-        model, k, silhouette = _choose_model(standardised, settings)
-        labels = model.predict(standardised)
+    standardised = StandardScaler().fit_transform(_design_matrix(purchasers))
+    model, k, silhouette = _choose_model(standardised, settings)
+    labels = model.predict(standardised)
     labelled = purchasers.with_columns(pl.Series("label", labels, dtype=pl.Int64))
     profile = labelled.group_by("label").agg(
         pl.len().cast(pl.Int64).alias("customers"),
@@ -192,9 +287,8 @@ def _cluster_snapshot(
             for name in CLUSTER_FEATURES
         ],
     )
-    names = name_clusters(profile)
-    name_of = pl.col("label").replace_strict(names, return_dtype=pl.String)
-    assignments = labelled.select("snapshot_date", "customer_id", name_of.alias("cluster"))
+    names_of = name_clusters(profile)
+    name_of = pl.col("label").replace_strict(names_of, return_dtype=pl.String)
     profiles = profile.select(
         pl.lit(snapshot_date, dtype=pl.Date).alias("snapshot_date"),
         name_of.alias("cluster"),
@@ -203,7 +297,38 @@ def _cluster_snapshot(
         pl.lit(silhouette, dtype=pl.Float64).alias("silhouette"),
         *[f"median_{name}" for name in CLUSTER_FEATURES],
     )
-    return assignments, profiles
+    # position 0 of the lookup is for customers who never purchased, label l is at l + 1
+    lookup = pl.Series(
+        [NO_PURCHASE, *(names_of.get(label, "") for label in range(int(labels.max()) + 1))],
+        dtype=pl.String,
+    )
+    positions = np.zeros(snapshot.height, dtype=np.int64)
+    positions[is_buyer.to_numpy()] = labels + 1
+    return lookup.gather(positions).alias("cluster"), profiles
+
+
+def cluster_sorted(features: pl.DataFrame, settings: ClusterSettings) -> ClusterResult:
+    """:func:`cluster_customers` of features already sorted by snapshot_date and customer_id
+    (unique); the assignments are in the same row order."""
+    features = features.select("snapshot_date", "customer_id", *CLUSTER_FEATURES)
+    names: list[pl.Series] = []
+    profile_parts = [pl.DataFrame(schema=PROFILE_SCHEMA)]
+    for snapshot in snapshot_slices(features):
+        if settings.enabled:
+            snapshot_names, profiles = _cluster_snapshot(snapshot, settings)
+            profile_parts.append(profiles.select(list(PROFILE_SCHEMA)))
+        else:
+            snapshot_names = snapshot.select(
+                pl.when(is_purchaser())
+                .then(pl.lit(NOT_CLUSTERED))
+                .otherwise(pl.lit(NO_PURCHASE))
+                .alias("cluster")
+            ).to_series()
+        names.append(snapshot_names)
+    cluster = pl.concat(names) if names else pl.Series("cluster", [], dtype=pl.String)
+    assignments = features.select("snapshot_date", "customer_id").with_columns(cluster)
+    profiles = pl.concat(profile_parts).sort("snapshot_date", "cluster")
+    return ClusterResult(assignments=assignments, profiles=profiles)
 
 
 def cluster_customers(
@@ -219,39 +344,14 @@ def cluster_customers(
     Returns:
         A :class:`ClusterResult`; its assignments have one row per input row, sorted by
         snapshot_date and customer_id.
+
+    Raises:
+        ValueError: If ``features`` has duplicate (snapshot_date, customer_id) rows.
     """
     settings = settings or ClusterSettings()
-    keys = features.select("snapshot_date", "customer_id")
-    purchasers = features.filter(is_purchaser()).select(
-        "snapshot_date", "customer_id", *CLUSTER_FEATURES
-    )
-    assignment_parts = []
-    profile_parts = [pl.DataFrame(schema=PROFILE_SCHEMA)]
-    if settings.enabled:
-        for (_,), group in purchasers.sort("snapshot_date").group_by(
-            ["snapshot_date"], maintain_order=True
-        ):
-            assignments, profiles = _cluster_snapshot(group, settings)
-            assignment_parts.append(assignments)
-            profile_parts.append(profiles.select(list(PROFILE_SCHEMA)))
-    else:
-        assignment_parts.append(
-            purchasers.select(
-                "snapshot_date", "customer_id", pl.lit(NOT_CLUSTERED).alias("cluster")
-            )
-        )
-    labelled = pl.concat(
-        [
-            pl.DataFrame(
-                schema={"snapshot_date": pl.Date, "customer_id": pl.String, "cluster": pl.String}
-            )
-        ]
-        + [part.cast({"snapshot_date": pl.Date}) for part in assignment_parts]
-    )
-    assignments = (
-        keys.join(labelled, on=["snapshot_date", "customer_id"], how="left", validate="1:1")
-        .with_columns(pl.col("cluster").fill_null(NO_PURCHASE))
-        .sort("snapshot_date", "customer_id")
-    )
-    profiles = pl.concat(profile_parts).sort("snapshot_date", "cluster")
-    return ClusterResult(assignments=assignments, profiles=profiles)
+    if sorted_by_keys(features):
+        return cluster_sorted(features, settings)
+    narrow = features.select("snapshot_date", "customer_id", *CLUSTER_FEATURES)
+    if narrow.select(pl.struct(KEY_COLUMNS).is_duplicated().any()).item():
+        raise ValueError("features have duplicate (snapshot_date, customer_id) rows")
+    return cluster_sorted(narrow.sort(KEY_COLUMNS), settings)

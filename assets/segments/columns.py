@@ -42,6 +42,9 @@ KEY_FEATURE_COLUMNS: tuple[str, ...] = (
 
 ATTRIBUTE_COLUMN_PREFIX = "attr_"
 
+# The key of every per-customer table: one row per snapshot and customer.
+KEY_COLUMNS: tuple[str, str] = ("snapshot_date", "customer_id")
+
 SEGMENT_COLUMN_TYPES: dict[str, pl.DataType] = {
     "snapshot_date": pl.Date(),
     "customer_id": pl.String(),
@@ -63,6 +66,34 @@ SEGMENT_COLUMN_TYPES: dict[str, pl.DataType] = {
 def attribute_column(dimension: str) -> str:
     """The segments-table column holding the labels of an attribute dimension."""
     return f"{ATTRIBUTE_COLUMN_PREFIX}{dimension}"
+
+
+def sorted_by_keys(frame: pl.DataFrame) -> bool:
+    """Whether ``frame`` is sorted by snapshot_date, customer_id with no repeated key and no
+    null key: then it is already in the order the segment tables are written in, and a sort
+    (or a duplicate check) would only cost time. One pass over the two key columns."""
+    if frame.height < 2:
+        return True
+    snapshot, customer = (pl.col(name) for name in KEY_COLUMNS)
+    ascending = (snapshot > snapshot.shift()) | (
+        (snapshot == snapshot.shift()) & (customer > customer.shift())
+    )
+    return bool(frame.select(ascending.slice(1).fill_null(False).all()).item())
+
+
+def snapshot_slices(frame: pl.DataFrame) -> list[pl.DataFrame]:
+    """The rows of each snapshot of a frame sorted by snapshot_date, as zero-copy slices in
+    snapshot order (none for an empty frame)."""
+    if frame.is_empty():
+        return []
+    dates = frame.get_column(KEY_COLUMNS[0])
+    if dates[0] == dates[-1]:
+        return [frame]
+    slices, offset = [], 0
+    for length in dates.rle().struct.field("len").to_list():
+        slices.append(frame.slice(offset, length))
+        offset += length
+    return slices
 
 
 def feature_columns_with(extra: Mapping[str, str]) -> dict[str, pl.DataType]:

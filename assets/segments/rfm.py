@@ -26,9 +26,11 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import yaml
 
+from assets.segments.columns import KEY_COLUMNS, snapshot_slices, sorted_by_keys
 from assets.segments.settings import RfmSettings
 
 RFM_SEGMENTS: tuple[str, ...] = (
@@ -109,16 +111,96 @@ def is_purchaser() -> pl.Expr:
     return pl.col("recency_days").is_not_null()
 
 
+def _quintile(value: pl.Expr) -> pl.Expr:
+    """``quintile_score`` over the whole frame: null values (non-purchasers) score null and do
+    not count towards ``n``."""
+    twice_rank = (value.rank("average") * 2).round(0).cast(pl.Int64)
+    count = value.count().cast(pl.Int64)
+    return (5 * (twice_rank - 1)) // (2 * count) + 1
+
+
 def quintile_score(value: pl.Expr, group: str = "snapshot_date") -> pl.Expr:
     """Score 1-5 of ``value`` within ``group``: higher value, higher score; ties score equally.
 
     ``floor(5 * (r - 0.5) / n) + 1`` with ``r`` the average rank and ``n`` the group's size,
     evaluated as ``(5 * (2r - 1)) // (2n) + 1`` so it is exact. Nulls are not expected here.
     """
-    twice_rank = (value.rank("average") * 2).round(0).cast(pl.Int64)
-    count = value.count().cast(pl.Int64)
-    score = (5 * (twice_rank - 1)) // (2 * count) + 1
-    return score.over(group).cast(pl.Int64)
+    return _quintile(value).over(group).cast(pl.Int64)
+
+
+@cache
+def _segment_of_cell() -> dict[int, str]:
+    """``100 r + 10 f + m`` -> segment name, for all 125 score combinations."""
+    return {
+        100 * r + 10 * f + m: segment
+        for r, f, m, segment in rfm_segment_table().drop("fm_score").iter_rows()
+    }
+
+
+_COUNTABLE = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32)
+
+
+def _counted_scores(values: pl.Series) -> pl.Series | None:
+    """``_quintile`` of integer values by counting instead of sorting: a value with ``less``
+    smaller values and ``count`` copies has average rank ``less + (count + 1) / 2``, so
+    ``2r = 2 less + count + 1``, exactly. None when the values span too wide a range."""
+    present = values.is_not_null()
+    numbers = values.drop_nulls().cast(pl.Int64).to_numpy()
+    if numbers.size == 0:
+        return None
+    low = int(numbers.min())
+    span = int(numbers.max()) - low + 1
+    if span > 4 * numbers.size + 65_536:
+        return None
+    offsets = numbers - low
+    counts = np.bincount(offsets, minlength=span)
+    less = np.cumsum(counts) - counts
+    twice_rank = 2 * less[offsets] + counts[offsets] + 1
+    scores = np.zeros(values.len(), dtype=np.int64)
+    scores[present.to_numpy()] = (5 * (twice_rank - 1)) // (2 * numbers.size) + 1
+    return pl.select(pl.when(present).then(pl.Series(scores))).to_series()
+
+
+def _scores(values: pl.Series) -> pl.Series:
+    """``_quintile`` of one snapshot's values (null for non-purchasers)."""
+    counted = _counted_scores(values) if isinstance(values.dtype, _COUNTABLE) else None
+    if counted is None:
+        counted = values.to_frame("value").select(_quintile(pl.col("value"))).to_series()
+    return counted.alias(values.name)
+
+
+def _score_snapshot(snapshot: pl.DataFrame, settings: RfmSettings) -> pl.DataFrame:
+    """RFM columns of one snapshot's rows, in their order (the scores only rank purchasers)."""
+
+    def among_purchasers(value: pl.Expr) -> pl.Expr:
+        return pl.when(is_purchaser()).then(value)
+
+    ranked = snapshot.select(
+        among_purchasers(-pl.col("recency_days")).alias("r_score"),
+        among_purchasers(pl.col(settings.frequency).fill_null(0)).alias("f_score"),
+        among_purchasers(pl.col(settings.monetary).fill_null(0.0)).alias("m_score"),
+    )
+    cell = pl.col("r_score") * 100 + pl.col("f_score") * 10 + pl.col("m_score")
+    return (
+        snapshot.select("snapshot_date", "customer_id")
+        .with_columns(*[_scores(column) for column in ranked.iter_columns()])
+        .with_columns(
+            # one digit per score, e.g. 545: the cell's text and its key into the grid
+            cell.cast(pl.String).alias("rfm_cell"),
+            pl.when(cell.is_null())
+            .then(pl.lit(NO_PURCHASE))
+            .otherwise(cell.replace_strict(_segment_of_cell(), return_dtype=pl.String))
+            .alias("rfm_segment"),
+        )
+    )
+
+
+def score_sorted(features: pl.DataFrame, settings: RfmSettings) -> pl.DataFrame:
+    """:func:`score_rfm` of features already sorted by snapshot_date and customer_id (unique)."""
+    parts = [_score_snapshot(snapshot, settings) for snapshot in snapshot_slices(features)]
+    if not parts:
+        return _score_snapshot(features, settings)
+    return parts[0] if len(parts) == 1 else pl.concat(parts)
 
 
 def score_rfm(features: pl.DataFrame, settings: RfmSettings | None = None) -> pl.DataFrame:
@@ -135,27 +217,10 @@ def score_rfm(features: pl.DataFrame, settings: RfmSettings | None = None) -> pl
         snapshot_date and customer_id.
     """
     settings = settings or RfmSettings()
-    keys = features.select("snapshot_date", "customer_id")
-    purchasers = features.filter(is_purchaser()).select(
-        "snapshot_date",
-        "customer_id",
-        quintile_score(-pl.col("recency_days")).alias("r_score"),
-        quintile_score(pl.col(settings.frequency).fill_null(0)).alias("f_score"),
-        quintile_score(pl.col(settings.monetary).fill_null(0.0)).alias("m_score"),
-    )
-    segments = rfm_segment_table().drop("fm_score")
-    scored = purchasers.join(
-        segments, on=["r_score", "f_score", "m_score"], how="left", validate="m:1"
-    ).with_columns(
-        pl.concat_str(
-            pl.col("r_score").cast(pl.String),
-            pl.col("f_score").cast(pl.String),
-            pl.col("m_score").cast(pl.String),
-        ).alias("rfm_cell")
-    )
-    return (
-        keys.join(scored, on=["snapshot_date", "customer_id"], how="left", validate="1:1")
-        .with_columns(pl.col("rfm_segment").fill_null(NO_PURCHASE))
-        .select("snapshot_date", "customer_id", *RFM_COLUMNS)
-        .sort("snapshot_date", "customer_id")
-    )
+    columns = ["snapshot_date", "customer_id", "recency_days", settings.frequency]
+    narrow = features.select(list(dict.fromkeys([*columns, settings.monetary])))
+    if not sorted_by_keys(narrow):
+        if narrow.select(pl.struct(KEY_COLUMNS).is_duplicated().any()).item():
+            raise ValueError("features have duplicate (snapshot_date, customer_id) rows")
+        narrow = narrow.sort(KEY_COLUMNS)
+    return score_sorted(narrow, settings)

@@ -26,6 +26,7 @@ import difflib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import duckdb
@@ -135,6 +136,22 @@ def _expression_nodes(node: Any) -> Iterator[dict[str, Any]]:
             yield from _expression_nodes(value)
 
 
+# Checked expressions by (known columns, expression): a check is a pure function of the two,
+# and the same rules are checked when the configuration loads and again on every evaluation
+# (each snapshot of a backfill), each time costing a DuckDB connection and a few statements.
+_CHECKED: dict[tuple[object, str], CheckedExpression] = {}
+_CHECKED_LIMIT = 4096
+
+
+def _columns_key(columns: Mapping[str, pl.DataType]) -> object:
+    """A hashable key of the known columns; their order only matters when two names differ
+    only in case (the later one wins the case-insensitive lookup), so then it is kept."""
+    items = list(columns.items())
+    if len({name.lower() for name, _ in items}) < len(items):
+        return ("ordered", tuple(items))
+    return ("sorted", tuple(sorted(items, key=lambda item: item[0])))
+
+
 class RuleChecker:
     """Checks rule expressions against one set of known columns (one connection, reused).
 
@@ -145,12 +162,22 @@ class RuleChecker:
     def __init__(self, columns: Mapping[str, pl.DataType]) -> None:
         self._columns = dict(columns)
         self._by_lower = {name.lower(): name for name in self._columns}
-        self._con = connect()
-        self._con.register("known_columns", _empty_frame(self._columns))
+        self._key = _columns_key(self._columns)
+        self._connection: duckdb.DuckDBPyConnection | None = None
+
+    @property
+    def _con(self) -> duckdb.DuckDBPyConnection:
+        # opened on the first check that is not cached
+        if self._connection is None:
+            self._connection = connect()
+            self._connection.register("known_columns", _empty_frame(self._columns))
+        return self._connection
 
     def close(self) -> None:
         """Release the DuckDB connection."""
-        self._con.close()
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
     def __enter__(self) -> RuleChecker:
         return self
@@ -160,6 +187,16 @@ class RuleChecker:
 
     def check(self, expression: str) -> CheckedExpression:
         """Check one expression; raise :class:`RuleProblem` naming the first problem found."""
+        cached = _CHECKED.get((self._key, expression)) if isinstance(expression, str) else None
+        if cached is not None:
+            return cached
+        checked = self._check(expression)
+        if len(_CHECKED) >= _CHECKED_LIMIT:
+            _CHECKED.clear()
+        _CHECKED[(self._key, expression)] = checked
+        return checked
+
+    def _check(self, expression: str) -> CheckedExpression:
         if not isinstance(expression, str) or not expression.strip():
             raise RuleProblem("the expression is empty")
         if ";" in expression:
@@ -289,23 +326,64 @@ def _require_columns(frame: pl.DataFrame, expressions: Sequence[CheckedExpressio
     return needed
 
 
-def _run_selects(
-    frame: pl.DataFrame, needed: Sequence[str], selects: Sequence[str]
-) -> pl.DataFrame:
-    """Evaluate ``selects`` (SQL expressions) row by row; returns columns ``v0``.. in row order."""
-    if not selects:
-        return pl.DataFrame()
-    source = frame.with_row_index("rule_row_index").select("rule_row_index", *needed)
+# Column types whose equal values are identical to a rule: rows with the same values of these
+# can share one evaluation. Floats are left out (0.0 and -0.0 are equal but 1 / x tells them
+# apart), so are nested types.
+_DISTINCT_SAFE_TYPES = (
+    pl.String,
+    pl.Boolean,
+    pl.Date,
+    pl.Datetime,
+    pl.Duration,
+    pl.Time,
+    pl.Categorical,
+    pl.Enum,
+)
+
+
+def _distinct_safe(dtype: pl.DataType) -> bool:
+    return dtype.is_integer() or isinstance(dtype, _DISTINCT_SAFE_TYPES)
+
+
+def _evaluate(source: pl.DataFrame, selects: Sequence[str]) -> pl.DataFrame:
+    """Evaluate ``selects`` on every row of ``source``; columns ``v0``.. in row order."""
     sql_items = ", ".join(f"{select} AS v{index}" for index, select in enumerate(selects))
     con = connect()
     try:
-        con.register("rule_input", source)
+        con.register("rule_input", source.with_row_index("rule_row_index"))
         result = con.execute(
             f"SELECT rule_row_index, {sql_items} FROM rule_input ORDER BY rule_row_index"
         ).pl()
     finally:
         con.close()
     return result.drop("rule_row_index")
+
+
+def _run_selects(
+    frame: pl.DataFrame, needed: Sequence[str], selects: Sequence[str]
+) -> pl.DataFrame:
+    """Evaluate ``selects`` (SQL expressions) row by row; returns columns ``v0``.. in row order.
+
+    A rule's value depends only on the row's values of the columns it references, and rules
+    usually reference a few low-cardinality columns (labels, ages), so the rules run once per
+    distinct combination of those values and the results are joined back to the rows.
+    """
+    if not selects:
+        return pl.DataFrame()
+    source = frame.select(needed)
+    if not needed:
+        # column-free rules have one value for every row
+        constant = _evaluate(pl.DataFrame({"rule_constant": [0]}), selects)
+        return constant.gather(pl.zeros(frame.height, dtype=pl.UInt32, eager=True))
+    if not all(_distinct_safe(dtype) for dtype in source.dtypes):
+        return _evaluate(source, selects)
+    distinct = source.unique(maintain_order=True)
+    if 2 * distinct.height > source.height:
+        return _evaluate(source, selects)
+    results = pl.concat([distinct, _evaluate(distinct, selects)], how="horizontal")
+    return source.join(
+        results, on=list(needed), how="left", nulls_equal=True, maintain_order="left"
+    ).drop(needed)
 
 
 def first_match_indices(
@@ -348,11 +426,14 @@ def match_flags(frame: pl.DataFrame, rules: Sequence[CheckedExpression]) -> pl.D
 
 def is_constant_true(checked: CheckedExpression) -> bool:
     """Whether a column-free expression is TRUE (so a rule with it matches every row)."""
-    if checked.columns:
-        return False
+    return not checked.columns and _constant_is_true(checked.sql)
+
+
+@lru_cache(maxsize=256)
+def _constant_is_true(sql: str) -> bool:
     con = connect()
     try:
-        row = con.execute(f"SELECT coalesce(({checked.sql}), false)").fetchone()
+        row = con.execute(f"SELECT coalesce(({sql}), false)").fetchone()
     finally:
         con.close()
     return bool(row and row[0])

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import polars as pl
 
+from assets.segments.columns import sorted_by_keys
 from assets.segments.sql_rules import match_flags
 from assets.strategies.settings import ControlGroupSettings, Playbook, compile_playbook
 
@@ -46,12 +48,41 @@ def control_draw(customer_id: str, salt: str) -> float:
     return int.from_bytes(digest, "big") / _UNIT
 
 
+def _draws(customer_ids: pl.Series, salt: str) -> np.ndarray:
+    """:func:`control_draw` of every id (none null), in order.
+
+    The salt prefix is hashed once and copied per id, the digests are read as big-endian
+    integers in one go, and the integer -> float conversion rounds like Python's does.
+    """
+    salted = hashlib.blake2b(f"{salt}:".encode(), digest_size=8)
+
+    def digest(customer_id: bytes) -> bytes:
+        hasher = salted.copy()
+        hasher.update(customer_id)
+        return hasher.digest()
+
+    digests = b"".join(map(digest, customer_ids.cast(pl.Binary).to_list()))
+    return np.frombuffer(digests, dtype=">u8").astype(np.float64) / _UNIT
+
+
+def _strictly_increasing(values: pl.Series) -> bool:
+    if values.null_count():
+        return False
+    return values.len() < 2 or bool((values.slice(1) > values.slice(0, values.len() - 1)).all())
+
+
 def control_flags(customer_ids: pl.Series, control: ControlGroupSettings) -> pl.Series:
     """``is_control`` for each id: its stable draw is below ``control.share``."""
-    unique_ids = customer_ids.unique()
-    draws = [control_draw(customer_id, control.salt) for customer_id in unique_ids.to_list()]
+    if _strictly_increasing(customer_ids):
+        # distinct ids (one snapshot, sorted): no lookup needed
+        draws = _draws(customer_ids, control.salt)
+        return pl.Series("is_control", draws < control.share, dtype=pl.Boolean)
+    unique_ids = customer_ids.unique().drop_nulls()
     lookup = pl.DataFrame(
-        {"customer_id": unique_ids, "is_control": [draw < control.share for draw in draws]},
+        {
+            "customer_id": unique_ids,
+            "is_control": _draws(unique_ids, control.salt) < control.share,
+        },
         schema={"customer_id": pl.String, "is_control": pl.Boolean},
     )
     return (
@@ -85,10 +116,13 @@ def assign_strategies(
     """
     control = control or playbook.control_group
     keys = ["snapshot_date", "customer_id"]
-    if segments.select(pl.struct(keys).is_duplicated().any()).item():
+    if sorted_by_keys(segments):
+        frame = segments
+    elif segments.select(pl.struct(keys).is_duplicated().any()).item():
         raise ValueError("segments have duplicate (snapshot_date, customer_id) rows")
+    else:
+        frame = segments.sort(keys)
     rules = playbook.rules
-    frame = segments.sort(keys)
     compiled = compile_playbook(playbook, _columns_of(frame))
     flags = match_flags(frame, compiled)
     work = pl.concat(
@@ -114,12 +148,15 @@ def assign_strategies(
             )
             continue
         treated = (~pl.col("is_control")).cast(pl.Int64)
+        # The rows are sorted by snapshot and customer id (unique), so a stable sort by CLV
+        # breaks CLV ties by customer id without comparing the ids.
         chosen = (
             work.filter(eligible)
             .sort(
-                ["snapshot_date", "clv_12m", "customer_id"],
-                descending=[False, True, False],
+                ["snapshot_date", "clv_12m"],
+                descending=[False, True],
                 nulls_last=True,
+                maintain_order=True,
             )
             .with_columns((treated.cum_sum() - treated).over("snapshot_date").alias("ahead"))
             .filter(pl.col("ahead") < rule.capacity)
@@ -132,39 +169,27 @@ def assign_strategies(
             .alias("rule_index")
         )
 
-    unmatched = work.filter(pl.col("rule_index").is_null()).height
+    unmatched = work.get_column("rule_index").null_count()
     if unmatched:
         raise ValueError(f"{unmatched} customers match no playbook rule: end with a catch-all")
-    actions = pl.DataFrame(
-        {
-            "rule_index": list(range(len(rules))),
-            "strategy": [rule.strategy for rule in rules],
-            "channel": [rule.channel for rule in rules],
-            "priority": [rule.priority for rule in rules],
-            "rule_budget": [float(rule.budget_per_customer) for rule in rules],
-            "matched_rule": [rule.name for rule in rules],
-        },
-        schema={
-            "rule_index": pl.Int64,
-            "strategy": pl.String,
-            "channel": pl.String,
-            "priority": pl.Int64,
-            "rule_budget": pl.Float64,
-            "matched_rule": pl.String,
-        },
-    )
-    return (
-        work.join(actions, on="rule_index", how="left", validate="m:1")
-        .with_columns(
-            pl.when(pl.col("is_control"))
-            .then(pl.lit(0.0))
-            .otherwise(pl.col("rule_budget"))
-            .alias("budget")
-        )
-        .select(list(ASSIGNMENT_SCHEMA))
-        .cast(ASSIGNMENT_SCHEMA)
-        .sort(keys)
-    )
+    positions = list(range(len(rules)))
+
+    def of_rule(values: list[object], dtype: type[pl.DataType]) -> pl.Expr:
+        return pl.col("rule_index").replace_strict(positions, values, return_dtype=dtype)
+
+    # already in key order: the rows kept the order of the sorted frame
+    return work.select(
+        *keys,
+        of_rule([rule.strategy for rule in rules], pl.String).alias("strategy"),
+        of_rule([rule.channel for rule in rules], pl.String).alias("channel"),
+        of_rule([rule.priority for rule in rules], pl.Int64).alias("priority"),
+        pl.when(pl.col("is_control"))
+        .then(pl.lit(0.0))
+        .otherwise(of_rule([float(rule.budget_per_customer) for rule in rules], pl.Float64))
+        .alias("budget"),
+        of_rule([rule.name for rule in rules], pl.String).alias("matched_rule"),
+        "is_control",
+    ).cast(ASSIGNMENT_SCHEMA)
 
 
 def _columns_of(frame: pl.DataFrame) -> dict[str, pl.DataType]:

@@ -3,6 +3,7 @@
 from typing import Any
 
 import duckdb
+import numpy as np
 import polars as pl
 import pytest
 from pydantic import ValidationError
@@ -10,7 +11,7 @@ from pydantic import ValidationError
 from assets.segments.attribute_rules import attribute_segments
 from assets.segments.columns import FEATURE_COLUMN_TYPES
 from assets.segments.settings import SegmentSettings
-from assets.segments.sql_rules import RuleChecker, connect
+from assets.segments.sql_rules import RuleChecker, connect, first_match_indices, match_flags
 from tests.unit.segment_frames import POTENTIAL, feature_rows
 
 
@@ -225,3 +226,48 @@ def test_rules_cannot_reach_files_even_if_a_check_were_missed() -> None:
             con.execute("SELECT count(*) FROM read_csv('/etc/passwd')").fetchall()
     finally:
         con.close()
+
+
+def test_rows_sharing_values_get_the_results_of_evaluating_each_row() -> None:
+    # Rules run once per distinct combination of the columns they read; the results joined
+    # back must be what evaluating every row gives, nulls and the column-free rule included.
+    rng = np.random.default_rng(0)
+    rows = 3_000
+    frame = pl.DataFrame(
+        {
+            "age": rng.integers(15, 80, rows),
+            "gender": rng.choice(["f", "m", "x"], rows),
+            "income": rng.choice([0.0, 10.0, 55_000.0], rows),
+        }
+    ).with_columns(
+        pl.when(pl.int_range(rows) % 7 == 0).then(None).otherwise(pl.col("age")).alias("age"),
+        pl.when(pl.int_range(rows) % 11 == 0)
+        .then(None)
+        .otherwise(pl.col("gender"))
+        .alias("gender"),
+    )
+    whens = [
+        "age BETWEEN 25 AND 34",
+        "gender = 'f' AND age >= 40",
+        "coalesce(gender, 'none') = 'none' OR age IS NULL",
+        "income > 50000 AND age < 30",
+        "1 < 2",
+    ]
+    with RuleChecker({"age": pl.Int64(), "gender": pl.String(), "income": pl.Float64()}) as checker:
+        rules = [checker.check(when) for when in whens]
+    items = [f"coalesce(({rule.sql}), false) AS match_{i}" for i, rule in enumerate(rules)]
+    con = connect()
+    try:
+        con.register("rows", frame.with_row_index("row"))
+        expected = con.execute(f"SELECT {', '.join(items)} FROM rows ORDER BY row").pl()
+    finally:
+        con.close()
+    # without the float column the rows share values: evaluated per distinct (age, gender)
+    shared = [rules[0], rules[1], rules[2], rules[4]]
+    assert match_flags(frame, shared).equals(
+        expected.select(pl.col("match_0", "match_1", "match_2"), pl.col("match_4").alias("match_3"))
+    )
+    assert match_flags(frame, rules).equals(expected)
+    first = first_match_indices(frame, {"a": rules[:2], "b": rules[2:4], "none": []})
+    assert first.columns == ["a", "b", "none"]
+    assert first.get_column("none").null_count() == rows

@@ -4,7 +4,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from assets.segments.clusters import NOT_CLUSTERED, cluster_customers, name_clusters
+from assets.segments import clusters
+from assets.segments.clusters import (
+    NOT_CLUSTERED,
+    _silhouette_scores,
+    cluster_customers,
+    name_clusters,
+)
 from assets.segments.rfm import NO_PURCHASE
 from assets.segments.settings import ClusterSettings
 from tests.unit.segment_frames import NEXT_SNAPSHOT, POTENTIAL, feature_rows
@@ -130,3 +136,56 @@ def test_names_stay_unique_when_profiles_look_alike() -> None:
     assert names[2] == "Mid value, lapsing, frequent"
     assert names[4] == "Low value, lapsed, infrequent #1"
     assert names[5] == "Low value, lapsed, infrequent #2"
+
+
+@pytest.mark.parametrize(("points", "silhouette_size"), [(1_500, 600), (400, 400)])
+def test_silhouette_scores_equal_scikit_learns_bit_for_bit(
+    points: int, silhouette_size: int
+) -> None:
+    # k is chosen by comparing these scores, so they must be scikit-learn's exactly, not
+    # approximately; a one-point cluster is among them.
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(3)
+    matrix = np.concatenate(
+        [rng.normal(0, 1, (points // 2, 4)), rng.normal(3, 1, (points // 2, 4))]
+    )
+    labelings = [rng.integers(0, k, points) for k in (2, 3, 5)]
+    labelings.append(np.where(np.arange(points) == 0, 9, labelings[0]))
+    expected = [
+        silhouette_score(matrix, labels, sample_size=silhouette_size, random_state=5)
+        for labels in labelings
+    ]
+    assert _silhouette_scores(matrix, labelings, silhouette_size, 5) == expected
+
+
+def test_silhouette_scores_follow_scikit_learns_distance_chunks() -> None:
+    import sklearn
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(4)
+    matrix = rng.normal(0, 1, (1_200, 4))
+    labelings = [rng.integers(0, k, 1_200) for k in (3, 4)]
+    with sklearn.config_context(working_memory=1):  # a few hundred rows per chunk
+        expected = [
+            silhouette_score(matrix, labels, sample_size=1_000, random_state=1)
+            for labels in labelings
+        ]
+        assert _silhouette_scores(matrix, labelings, 1_000, 1) == expected
+
+
+def test_fitting_candidates_side_by_side_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    frame = _blobs(per_group=80, seed=2)
+    settings = ClusterSettings(k_min=2, k_max=6, sample_size=150, silhouette_sample_size=120)
+    monkeypatch.setattr(clusters, "_usable_cpus", lambda: 1)
+    one_at_a_time = cluster_customers(frame, settings)
+    monkeypatch.setattr(clusters, "_usable_cpus", lambda: 4)
+    side_by_side = cluster_customers(frame, settings)
+    assert side_by_side.assignments.equals(one_at_a_time.assignments)
+    assert side_by_side.profiles.equals(one_at_a_time.profiles)
+
+
+def test_duplicate_rows_are_refused() -> None:
+    frame = _blobs()
+    with pytest.raises(ValueError, match="duplicate"):
+        cluster_customers(pl.concat([frame, frame.tail(1)]), SETTINGS)

@@ -17,7 +17,7 @@ from assets.strategies.settings import (
     load_playbook,
     parse_playbook,
 )
-from tests.unit.segment_frames import NEXT_SNAPSHOT, segment_rows
+from tests.unit.segment_frames import NEXT_SNAPSHOT, SNAPSHOT, segment_rows
 
 NO_CONTROL = ControlGroupSettings(share=0.0)
 
@@ -172,6 +172,66 @@ def test_about_ten_percent_of_ten_thousand_customers_are_control() -> None:
     # Binomial(10000, 0.1) has sd 30: 4 sd either side.
     assert 880 <= flags.sum() <= 1120
     assert control_flags(ids, ControlGroupSettings(salt="s", share=0.1)).equals(flags)
+
+
+@pytest.mark.parametrize("order", ["sorted", "shuffled", "repeated"])
+def test_control_flags_are_the_draws_of_each_id(order: str) -> None:
+    control = ControlGroupSettings(salt="flags", share=0.3)
+    ids = [f"cust-{i:04d}" for i in range(2_000)]
+    if order == "shuffled":
+        ids = ids[7:] + ids[:7]
+    elif order == "repeated":
+        ids = [*ids[::-1], *ids[:50], None]
+    flags = control_flags(pl.Series("customer_id", ids, dtype=pl.String), control)
+    assert flags.name == "is_control"
+    assert flags.to_list() == [
+        None if i is None else control_draw(i, control.salt) < control.share for i in ids
+    ]
+
+
+def test_the_strategies_do_not_depend_on_the_row_order() -> None:
+    # ties in clv_12m on a capacity rule are broken by customer id whatever the order
+    playbook = _playbook(
+        _rule("vip", "value_tier = 'high'", capacity=20),
+        _rule("loyal", "loyalty = 'loyal'"),
+    )
+    rows = [
+        {
+            "customer_id": f"c{i:04d}",
+            "value_tier": ("high", "mid", "low")[i % 3],
+            "loyalty": ("loyal", "hesitant")[i % 2],
+            "clv_12m": None if i % 17 == 0 else float(i % 9),
+        }
+        for i in range(600)
+    ]
+    segments = pl.concat(
+        [
+            segment_rows(rows),
+            segment_rows([{**row, "snapshot_date": NEXT_SNAPSHOT} for row in rows]),
+        ]
+    )
+    control = ControlGroupSettings(salt="order", share=0.2)
+    expected = assign_strategies(segments, playbook, control)
+    # by hand: high tier by clv_12m descending (nulls last), ties by id, until 20 treated
+    ranked = sorted(
+        (row for row in rows if row["value_tier"] == "high"),
+        key=lambda row: (row["clv_12m"] is None, -(row["clv_12m"] or 0.0), row["customer_id"]),
+    )
+    vip, treated = [], 0
+    for row in ranked:
+        if treated == 20:
+            break
+        vip.append(row["customer_id"])
+        treated += control_draw(row["customer_id"], control.salt) >= control.share
+    for snapshot in (SNAPSHOT, NEXT_SNAPSHOT):
+        chosen = expected.filter(pl.col("snapshot_date") == snapshot, matched_rule="vip")
+        assert sorted(chosen.get_column("customer_id")) == sorted(vip)
+    shuffled = segments.sample(fraction=1.0, shuffle=True, seed=4)
+    assert assign_strategies(shuffled, playbook, control).equals(expected)
+    single = segments.filter(pl.col("snapshot_date") == NEXT_SNAPSHOT)
+    assert assign_strategies(single, playbook, control).equals(
+        expected.filter(pl.col("snapshot_date") == NEXT_SNAPSHOT)
+    )
 
 
 def test_control_membership_is_stable_across_snapshots_and_rules() -> None:

@@ -10,11 +10,18 @@ from assets.segments.rfm import (
     RFM_SEGMENTS,
     fm_score,
     load_rfm_grid,
+    quintile_score,
     rfm_segment_table,
     score_rfm,
 )
 from assets.segments.settings import RfmSettings
-from tests.unit.segment_frames import NEXT_SNAPSHOT, POTENTIAL, feature_rows, random_features
+from tests.unit.segment_frames import (
+    NEXT_SNAPSHOT,
+    POTENTIAL,
+    SNAPSHOT,
+    feature_rows,
+    random_features,
+)
 
 # The published (overlapping) ranges of the 11-segment grid: every cell must lie in its range.
 PUBLISHED_RANGES = {
@@ -115,6 +122,51 @@ def test_snapshots_are_scored_independently() -> None:
     assert by_snapshot[(first["snapshot_date"][0],)].equals(score_rfm(first))
     reversed_m = by_snapshot[(NEXT_SNAPSHOT,)].get_column("m_score").to_list()
     assert reversed_m == [1, 5, 4, 3, 2, None]
+
+
+def _scores_by_ranking(frame: pl.DataFrame, settings: RfmSettings) -> pl.DataFrame:
+    """The scores straight from their definition: ranks over each snapshot's purchasers."""
+    purchasers = frame.filter(pl.col("recency_days").is_not_null()).select(
+        "snapshot_date",
+        "customer_id",
+        quintile_score(-pl.col("recency_days")).alias("r_score"),
+        quintile_score(pl.col(settings.frequency).fill_null(0)).alias("f_score"),
+        quintile_score(pl.col(settings.monetary).fill_null(0.0)).alias("m_score"),
+    )
+    return (
+        frame.select("snapshot_date", "customer_id")
+        .join(purchasers, on=["snapshot_date", "customer_id"], how="left")
+        .sort("snapshot_date", "customer_id")
+    )
+
+
+@pytest.mark.parametrize("wide_orders", [False, True], ids=["counted", "ranked"])
+def test_scores_match_their_rank_definition(wide_orders: bool) -> None:
+    # Integer columns are scored by counting (a huge order count makes the range too wide for
+    # that, so F falls back to ranking); both must equal the rank formula exactly.
+    frame = random_features(2_000, seed=11, snapshots=(SNAPSHOT, NEXT_SNAPSHOT))
+    if wide_orders:
+        frame = frame.with_columns(
+            pl.when(pl.col("customer_id") == "c00007")
+            .then(10**9)
+            .otherwise(pl.col("orders"))
+            .alias("orders")
+        )
+    frame = frame.with_columns(
+        pl.when(pl.col("customer_id").str.ends_with("3"))
+        .then(None)
+        .otherwise(pl.col("orders"))
+        .alias("orders")
+    )
+    for settings in (RfmSettings(), RfmSettings(frequency="purchase_days")):
+        scores = ["snapshot_date", "customer_id", "r_score", "f_score", "m_score"]
+        assert score_rfm(frame, settings).select(scores).equals(_scores_by_ranking(frame, settings))
+
+
+def test_duplicate_rows_are_refused() -> None:
+    frame = _tiny()
+    with pytest.raises(ValueError, match="duplicate"):
+        score_rfm(pl.concat([frame, frame.head(1)]))
 
 
 def test_monetary_can_rank_gross_revenue() -> None:

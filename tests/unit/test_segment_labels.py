@@ -181,3 +181,18 @@ def test_summary_revenue_can_come_from_another_feature_column() -> None:
         segments, features, dimensions=["abc_class"], revenue_column="revenue_365d"
     )
     assert summary.select("segment", "revenue", "revenue_share").rows() == [("B", 40.0, 1.0)]
+
+
+def test_the_summary_lines_features_up_by_key_whatever_their_order() -> None:
+    # features in the segments' own order are used as they are, any other order is joined
+    features = pl.concat(
+        [random_features(500, seed=8), random_features(400, seed=9, snapshots=(NEXT_SNAPSHOT,))]
+    )
+    segments = build_customer_segments(features, _settings())
+    expected = summarize_segments(segments, features)
+    shuffled = features.sample(fraction=1.0, shuffle=True, seed=2)
+    assert summarize_segments(segments, shuffled).equals(expected)
+    doubled = features.with_columns(pl.col("net_revenue") * 2)
+    for other in (doubled, doubled.reverse()):
+        revenue = summarize_segments(segments, other).get_column("revenue")
+        assert revenue.equals(expected.get_column("revenue") * 2)

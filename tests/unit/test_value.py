@@ -16,11 +16,12 @@ never bought. Computed over all snapshots at once, S2's customers would all be l
 from datetime import date
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 
 from assets.features.contracts import ABC_CLASSES, VALUE_TIERS
-from assets.features.value import value_features
+from assets.features.value import VALUE_COLUMNS, value_columns, value_features
 from pipelines.config import ValueSettings
 
 S1, S2, S3 = date(2024, 1, 31), date(2024, 2, 29), date(2024, 3, 31)
@@ -182,3 +183,46 @@ def test_a_snapshot_without_purchasers_is_all_low_and_c() -> None:
     only_potential = _behaviour().filter(pl.col("snapshot_date") == S3)
     result = value_features(only_potential, DEFAULT)
     assert result.select("value_tier", "abc_class", "revenue_share").row(0) == ("low", "C", 0.0)
+
+
+def _random_behaviour(customers: int, snapshots: tuple[date, ...], seed: int) -> pl.DataFrame:
+    """Rows in (snapshot_date, customer_id) order, as the behaviour query returns them, with
+    tied, zero and negative revenues and revenues whose sum depends on the order of adding."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for snapshot in snapshots:
+        revenue = np.round(rng.lognormal(4.0, 1.5, customers), 2)
+        revenue[rng.uniform(size=customers) < 0.1] = 0.0
+        revenue[rng.uniform(size=customers) < 0.05] *= -0.1
+        revenue[rng.uniform(size=customers) < 0.05] = 50.0
+        frames.append(
+            pl.DataFrame(
+                {
+                    "snapshot_date": [snapshot] * customers,
+                    "customer_id": [f"c{i:06d}" for i in range(customers)],
+                    "net_revenue": revenue,
+                    "purchase_days": rng.integers(0, 5, customers),
+                }
+            )
+        )
+    return pl.concat(frames)
+
+
+@pytest.mark.parametrize("snapshots", [(S1,), (S1, S2, S3)], ids=["one", "three"])
+def test_the_result_does_not_depend_on_the_input_row_order(snapshots: tuple[date, ...]) -> None:
+    # Bit for bit, shares included: sorted input takes a shortcut to the same ranking.
+    behaviour = _random_behaviour(20_000, snapshots, seed=len(snapshots))
+    expected = value_features(behaviour.sample(fraction=1.0, shuffle=True, seed=5), DEFAULT)
+    assert value_features(behaviour, DEFAULT).equals(expected)
+
+
+@pytest.mark.parametrize("snapshots", [(S1,), (S1, S2, S3)], ids=["one", "three"])
+def test_value_columns_are_the_value_features_in_input_order(
+    snapshots: tuple[date, ...],
+) -> None:
+    behaviour = _random_behaviour(5_000, snapshots, seed=7)
+    for frame in (behaviour, behaviour.sample(fraction=1.0, shuffle=True, seed=1)):
+        columns = value_columns(frame, OTHER)
+        assert columns.columns == list(VALUE_COLUMNS)
+        keys = ["snapshot_date", "customer_id"]
+        assert frame.hstack(columns).sort(keys).equals(value_features(frame, OTHER).sort(keys))
