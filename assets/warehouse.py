@@ -7,8 +7,8 @@ replaces exactly what the previous run of the same asset (or partition) wrote.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from datetime import date
 from typing import Any
 
@@ -100,30 +100,65 @@ def replace_partitions(
     Rows of ``frame`` outside ``partition_values`` are refused: a partition's run must only touch
     its own partitions.
     """
+    return replace_partitions_together(con, {table: frame}, partition_column, partition_values)
+
+
+def replace_partitions_together(
+    con: duckdb.DuckDBPyConnection,
+    frames: Mapping[str, pl.DataFrame],
+    partition_column: str,
+    partition_values: Sequence[date | str | Any],
+) -> int:
+    """``replace_partitions`` for several tables (table -> frame) in one transaction: all of them
+    are replaced or none is. Returns the rows written."""
+    values = list(partition_values)
+    for table, frame in frames.items():
+        _refuse_rows_outside(table, frame, partition_column, values)
+    with ExitStack() as views:
+        sources = {}
+        for number, (table, frame) in enumerate(frames.items()):
+            sources[table] = f"_replacement_{number}"
+            views.enter_context(registered(con, sources[table], frame))
+        with transaction(con):
+            for table, frame in frames.items():
+                _replace_in_transaction(con, table, sources[table], frame, partition_column, values)
+    return sum(frame.height for frame in frames.values())
+
+
+def _refuse_rows_outside(
+    table: str, frame: pl.DataFrame, partition_column: str, values: list[Any]
+) -> None:
     if partition_column not in frame.columns:
         raise ValueError(f"{table}: the output has no partition column {partition_column!r}")
-    values = list(partition_values)
     outside = frame.filter(~pl.col(partition_column).is_in(values))
     if outside.height:
         raise ValueError(
             f"{table}: {outside.height} rows fall outside the partitions being written "
             f"({values[0]}..{values[-1]})"
         )
+
+
+def _replace_in_transaction(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    source: str,
+    frame: pl.DataFrame,
+    partition_column: str,
+    values: list[Any],
+) -> None:
     schema = table.split(".")[0]
     quoted = quote_table(table)
-    with registered(con, "_replacement", frame), transaction(con):
-        con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        if table_exists(con, table):
-            _add_missing_columns(con, table, "_replacement", table_columns(con, table))
-            con.execute(
-                f'DELETE FROM {quoted} WHERE "{partition_column}" IN '
-                f"(SELECT UNNEST(?::{_sql_type(frame, partition_column)}[]))",
-                [values],
-            )
-            con.execute(f"INSERT INTO {quoted} BY NAME SELECT * FROM _replacement")
-        else:
-            con.execute(f"CREATE TABLE {quoted} AS SELECT * FROM _replacement")
-    return frame.height
+    con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    if table_exists(con, table):
+        _add_missing_columns(con, table, source, table_columns(con, table))
+        con.execute(
+            f'DELETE FROM {quoted} WHERE "{partition_column}" IN '
+            f"(SELECT UNNEST(?::{_sql_type(frame, partition_column)}[]))",
+            [values],
+        )
+        con.execute(f"INSERT INTO {quoted} BY NAME SELECT * FROM {source}")
+    else:
+        con.execute(f"CREATE TABLE {quoted} AS SELECT * FROM {source}")
 
 
 def _sql_type(frame: pl.DataFrame, column: str) -> str:

@@ -2,37 +2,43 @@
 
 Partition ``2011-03`` is the state as of 2011-03-31 23:59:59.999999, computed only from
 transactions with ``order_ts`` on or before that instant. A backfill of many months runs as one
-run (single-run backfill policy) and computes each month from its own as-of instant.
+run (single-run backfill policy) and computes each month from its own as-of instant, one month at
+a time: each month is read, computed, checked against its contract and written in a transaction
+of its own (see ``assets.monthly``).
 """
+
+from contextlib import closing
 
 import dagster as dg
 import polars as pl
 
-from assets.features.behaviour import behaviour_for_snapshots
-from assets.features.clv import clv_for_snapshot
 from assets.features.contracts import (
     ClvModelParamsContract,
     CustomerBehaviourContract,
     CustomerClvContract,
     CustomerFeaturesContract,
 )
-from assets.features.lifecycle import lifecycle_stage
-from assets.features.value import value_features
-from assets.metadata import column_counts_table, column_schema, contract_type, preview
-from pipelines.config import SegmentationConfig, custom_attributes
+from assets.metadata import column_counts_table, preview
+from assets.monthly import (
+    BEHAVIOUR_TABLE,
+    CLV_PARAMS_TABLE,
+    CLV_TABLE,
+    FEATURES_TABLE,
+    MonthlyTable,
+    asset_key,
+    customer_behaviour_months,
+    customer_clv_month,
+    customer_features_month,
+    monthly_connection,
+    read_month,
+    table_metadata,
+    write_month,
+)
+from pipelines.config import SegmentationConfig
 from pipelines.partitions import snapshot_dates
 from pipelines.resources import Warehouse
 
 FEATURE_KINDS = {"duckdb", "polars"}
-
-
-def _snapshot_metadata(frame: pl.DataFrame, contract: type) -> dict:
-    return {
-        "dagster/row_count": frame.height,
-        "dagster/column_schema": column_schema(contract),
-        "snapshots": frame.get_column("snapshot_date").n_unique() if frame.height else 0,
-        "preview": preview(frame),
-    }
 
 
 def build_feature_assets(
@@ -43,131 +49,126 @@ def build_feature_assets(
         "partitions_def": partitions_def,
         "backfill_policy": dg.BackfillPolicy.single_run(),
     }
-    common = {**partitioning, "group_name": "features"}
 
     @dg.asset(
-        key=["features", "customer_behaviour"],
+        key=asset_key(BEHAVIOUR_TABLE),
         deps=[["raw", "transactions"], ["raw", "customers"]],
         kinds=FEATURE_KINDS,
-        dagster_type=contract_type(CustomerBehaviourContract),
-        **common,
+        group_name="features",
+        metadata=table_metadata(BEHAVIOUR_TABLE, CustomerBehaviourContract),
+        **partitioning,
     )
     def customer_behaviour(
         context: dg.AssetExecutionContext,
         warehouse: Warehouse,
         settings: dg.ResourceParam[SegmentationConfig],
-    ) -> pl.DataFrame:
+    ) -> dg.MaterializeResult:
         """Behaviour of every known customer as of each snapshot: recency, frequency (purchase
         days, orders), monetary (gross and net revenue, average order value), trailing 30/90/365
         days, tenure, days between purchases, trend, return rate, channel mix and dominant
         channel, product breadth, active months, and the BTYD inputs (frequency, recency, age)."""
-        features = settings.features
-        custom = list(custom_attributes(settings))
-        # every month of a backfill from one scan of the transactions
-        with warehouse.connect() as con:
-            frame = behaviour_for_snapshots(
-                con,
-                snapshot_dates(context),
-                features.lifecycle.lost_recency_days,
-                features.dominant_channel_share,
-                custom,
-            )
-        context.add_output_metadata(
-            _snapshot_metadata(frame, CustomerBehaviourContract)
-            | {"customers_by_dominant_channel": column_counts_table(frame, "dominant_channel")}
+        behaviour = MonthlyTable(
+            BEHAVIOUR_TABLE,
+            CustomerBehaviourContract,
+            lambda month: {
+                "latest_customers_by_dominant_channel": column_counts_table(
+                    month, "dominant_channel"
+                )
+            },
         )
-        return frame
+        snapshots = sorted(snapshot_dates(context))
+        # every month of a backfill from one scan of the transactions, handed over month by month
+        with (
+            monthly_connection(warehouse) as con,
+            closing(customer_behaviour_months(con, snapshots, settings)) as months,
+        ):
+            for snapshot, month in zip(snapshots, months, strict=True):
+                write_month(con, snapshot, (behaviour, month))
+        return dg.MaterializeResult(metadata=behaviour.metadata())
 
     @dg.multi_asset(
-        outs={
-            "customer_clv": dg.AssetOut(
-                key=["features", "customer_clv"],
-                dagster_type=contract_type(CustomerClvContract),
+        specs=[
+            dg.AssetSpec(
+                key=asset_key(CLV_TABLE),
+                deps=[asset_key(BEHAVIOUR_TABLE)],
                 kinds=FEATURE_KINDS | {"scipy"},
                 group_name="features",
                 description="Per customer and snapshot: probability alive, expected purchases "
                 "in the next 30/90/365 days, expected spend per purchase and 12-month CLV "
                 "(BG/NBD + Gamma-Gamma, or the simple fallback on degenerate snapshots).",
+                metadata=table_metadata(CLV_TABLE, CustomerClvContract),
             ),
-            "clv_model_params": dg.AssetOut(
-                key=["marts", "clv_model_params"],
-                dagster_type=contract_type(ClvModelParamsContract),
+            dg.AssetSpec(
+                key=asset_key(CLV_PARAMS_TABLE),
+                deps=[asset_key(BEHAVIOUR_TABLE)],
                 kinds={"duckdb", "scipy"},
                 group_name="marts",
                 description="Every fitted BTYD parameter per snapshot and model (bgnbd, "
                 "pareto_nbd, gamma_gamma), with log-likelihood, customers used, converged flag "
                 "and time unit.",
+                metadata=table_metadata(CLV_PARAMS_TABLE, ClvModelParamsContract),
             ),
-        },
-        ins={"customer_behaviour": dg.AssetIn(key=["features", "customer_behaviour"])},
+        ],
         **partitioning,
     )
     def customer_clv(
         context: dg.AssetExecutionContext,
-        customer_behaviour: pl.DataFrame,
+        warehouse: Warehouse,
         settings: dg.ResourceParam[SegmentationConfig],
-    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    ) -> tuple[dg.MaterializeResult, dg.MaterializeResult]:
         """Fit BG/NBD (and Pareto/NBD) and Gamma-Gamma by maximum likelihood per snapshot."""
-        clv_frames, param_frames, fits = [], [], []
-        for (snapshot,), behaviour in customer_behaviour.partition_by(
-            "snapshot_date", as_dict=True, maintain_order=True
-        ).items():
-            result = clv_for_snapshot(behaviour, snapshot, settings.features.clv)
-            clv_frames.append(result.customers)
-            param_frames.append(result.params)
-            fits.append(result.summary)
-            if result.degenerate_reason:
-                context.log.warning(f"{snapshot}: {result.degenerate_reason}; simple CLV used")
-        clv = pl.concat(clv_frames)
-        params = pl.concat(param_frames)
-        context.add_output_metadata(
-            _snapshot_metadata(clv, CustomerClvContract)
-            | {"fits": preview(pl.DataFrame(fits), rows=50)},
-            output_name="customer_clv",
+        clv = MonthlyTable(CLV_TABLE, CustomerClvContract)
+        params = MonthlyTable(CLV_PARAMS_TABLE, ClvModelParamsContract)
+        fits = []
+        with monthly_connection(warehouse) as con:
+            for snapshot in sorted(snapshot_dates(context)):
+                behaviour = read_month(con, BEHAVIOUR_TABLE, snapshot)
+                result = customer_clv_month(behaviour, snapshot, settings.features.clv)
+                if result.degenerate_reason:
+                    context.log.warning(f"{snapshot}: {result.degenerate_reason}; simple CLV used")
+                if result.summary:
+                    fits.append(result.summary)
+                write_month(con, snapshot, (clv, result.customers), (params, result.params))
+        return (
+            dg.MaterializeResult(
+                asset_key=asset_key(CLV_TABLE),
+                metadata=clv.metadata() | {"fits": preview(pl.DataFrame(fits), rows=50)},
+            ),
+            dg.MaterializeResult(asset_key=asset_key(CLV_PARAMS_TABLE), metadata=params.metadata()),
         )
-        context.add_output_metadata(
-            _snapshot_metadata(params, ClvModelParamsContract), output_name="clv_model_params"
-        )
-        return clv, params
 
     @dg.asset(
-        key=["features", "customer_features"],
-        ins={
-            "customer_behaviour": dg.AssetIn(key=["features", "customer_behaviour"]),
-            "customer_clv": dg.AssetIn(key=["features", "customer_clv"]),
-        },
+        key=asset_key(FEATURES_TABLE),
+        deps=[asset_key(BEHAVIOUR_TABLE), asset_key(CLV_TABLE)],
         kinds=FEATURE_KINDS,
-        dagster_type=contract_type(CustomerFeaturesContract),
-        **common,
+        group_name="features",
+        metadata=table_metadata(FEATURES_TABLE, CustomerFeaturesContract),
+        **partitioning,
     )
     def customer_features(
         context: dg.AssetExecutionContext,
-        customer_behaviour: pl.DataFrame,
-        customer_clv: pl.DataFrame,
+        warehouse: Warehouse,
         settings: dg.ResourceParam[SegmentationConfig],
-    ) -> pl.DataFrame:
+    ) -> dg.MaterializeResult:
         """Everything a segment or a strategy needs, one row per snapshot and customer:
         behaviour, CLV, value tier (high / mid / low by revenue quantile), ABC class by Pareto
         share, and the lifecycle stage."""
-        joined = customer_behaviour.join(
-            customer_clv, on=["snapshot_date", "customer_id"], how="left", validate="1:1"
+        features = MonthlyTable(
+            FEATURES_TABLE,
+            CustomerFeaturesContract,
+            lambda month: {
+                "latest_lifecycle_stages": column_counts_table(month, "lifecycle_stage"),
+                "latest_value_tiers": column_counts_table(month, "value_tier"),
+            },
         )
-        valued = value_features(joined, settings.features.value)
-        frame = valued.with_columns(lifecycle_stage(valued, settings.features.lifecycle)).sort(
-            ["snapshot_date", "customer_id"]
-        )
-        frame = frame.select(
-            *CustomerFeaturesContract.to_schema().columns.keys(), *custom_attributes(settings)
-        )
-        latest = frame.filter(pl.col("snapshot_date") == pl.col("snapshot_date").max())
-        context.add_output_metadata(
-            _snapshot_metadata(frame, CustomerFeaturesContract)
-            | {
-                "latest_snapshot": str(latest.get_column("snapshot_date").max()),
-                "latest_lifecycle_stages": column_counts_table(latest, "lifecycle_stage"),
-                "latest_value_tiers": column_counts_table(latest, "value_tier"),
-            }
-        )
-        return frame
+        with monthly_connection(warehouse) as con:
+            for snapshot in sorted(snapshot_dates(context)):
+                month = customer_features_month(
+                    read_month(con, BEHAVIOUR_TABLE, snapshot),
+                    read_month(con, CLV_TABLE, snapshot),
+                    settings,
+                )
+                write_month(con, snapshot, (features, month))
+        return dg.MaterializeResult(metadata=features.metadata())
 
     return [customer_behaviour, customer_clv, customer_features]

@@ -1,72 +1,85 @@
-"""Segment assets: who is in which segment, per snapshot, and how big each segment is."""
+"""Segment assets: who is in which segment, per snapshot, and how big each segment is.
+
+Computed one month at a time; each month's segments and summary are checked against their
+contracts and written together in one transaction (see ``assets.monthly``).
+"""
 
 import dagster as dg
-import polars as pl
 
-from assets.metadata import column_counts_table, column_schema, contract_type, preview
-from assets.segments.build import build_customer_segments, summarize_segments
+from assets.metadata import column_counts_table, preview
+from assets.monthly import (
+    FEATURES_TABLE,
+    SEGMENTS_TABLE,
+    SUMMARY_TABLE,
+    MonthlyTable,
+    asset_key,
+    customer_segments_month,
+    monthly_connection,
+    read_month,
+    table_metadata,
+    write_month,
+)
 from assets.segments.contracts import CustomerSegmentsContract, SegmentSummaryContract
 from pipelines.config import SegmentationConfig
-
-
-def _latest(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.filter(pl.col("snapshot_date") == pl.col("snapshot_date").max())
+from pipelines.partitions import snapshot_dates
+from pipelines.resources import Warehouse
 
 
 def build_segment_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     """The segment assets for the configured monthly partitions."""
 
     @dg.multi_asset(
-        outs={
-            "customer_segments": dg.AssetOut(
-                key=["marts", "customer_segments"],
-                dagster_type=contract_type(CustomerSegmentsContract),
+        specs=[
+            dg.AssetSpec(
+                key=asset_key(SEGMENTS_TABLE),
+                deps=[asset_key(FEATURES_TABLE)],
                 kinds={"duckdb", "polars", "scikit-learn"},
                 description="One row per snapshot and customer with every segment label: RFM "
                 "scores (1-5) and the named RFM segment, value tier, ABC class, lifecycle "
                 "stage, loyalty, churn risk, the configured attribute segments (attr_*), the "
                 "k-means cluster, and the key features.",
+                metadata=table_metadata(SEGMENTS_TABLE, CustomerSegmentsContract),
             ),
-            "segment_summary": dg.AssetOut(
-                key=["marts", "segment_summary"],
-                dagster_type=contract_type(SegmentSummaryContract),
+            dg.AssetSpec(
+                key=asset_key(SUMMARY_TABLE),
+                deps=[asset_key(FEATURES_TABLE)],
                 kinds={"duckdb", "polars"},
                 description="Per snapshot, dimension and segment: customers, share, revenue, "
                 "revenue share and average CLV.",
+                metadata=table_metadata(SUMMARY_TABLE, SegmentSummaryContract),
             ),
-        },
-        ins={"customer_features": dg.AssetIn(key=["features", "customer_features"])},
+        ],
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="segments",
     )
     def customer_segments(
         context: dg.AssetExecutionContext,
-        customer_features: pl.DataFrame,
+        warehouse: Warehouse,
         settings: dg.ResourceParam[SegmentationConfig],
-    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    ) -> tuple[dg.MaterializeResult, dg.MaterializeResult]:
         """Label every customer of every snapshot exactly once per segment dimension."""
-        segments = build_customer_segments(customer_features, settings.segments)
-        summary = summarize_segments(segments, customer_features)
-        latest = _latest(segments)
-        context.add_output_metadata(
-            {
-                "dagster/row_count": segments.height,
-                "dagster/column_schema": column_schema(CustomerSegmentsContract),
-                "latest_rfm_segments": column_counts_table(latest, "rfm_segment"),
-                "latest_clusters": column_counts_table(latest, "cluster"),
-                "preview": preview(segments),
+        segments = MonthlyTable(
+            SEGMENTS_TABLE,
+            CustomerSegmentsContract,
+            lambda month: {
+                "latest_rfm_segments": column_counts_table(month, "rfm_segment"),
+                "latest_clusters": column_counts_table(month, "cluster"),
             },
-            output_name="customer_segments",
         )
-        context.add_output_metadata(
-            {
-                "dagster/row_count": summary.height,
-                "dagster/column_schema": column_schema(SegmentSummaryContract),
-                "preview": preview(_latest(summary), rows=30),
-            },
-            output_name="segment_summary",
+        summary = MonthlyTable(
+            SUMMARY_TABLE,
+            SegmentSummaryContract,
+            lambda month: {"preview": preview(month, rows=30)},
         )
-        return segments, summary
+        with monthly_connection(warehouse) as con:
+            for snapshot in sorted(snapshot_dates(context)):
+                features = read_month(con, FEATURES_TABLE, snapshot)
+                month_segments, month_summary = customer_segments_month(features, settings.segments)
+                write_month(con, snapshot, (segments, month_segments), (summary, month_summary))
+        return (
+            dg.MaterializeResult(asset_key=asset_key(SEGMENTS_TABLE), metadata=segments.metadata()),
+            dg.MaterializeResult(asset_key=asset_key(SUMMARY_TABLE), metadata=summary.metadata()),
+        )
 
     return [customer_segments]

@@ -1,31 +1,60 @@
-"""Strategy assets: one primary strategy per customer and snapshot, from the playbook."""
+"""Strategy assets: one primary strategy per customer and snapshot, from the playbook.
+
+Computed one month at a time; each month is checked against its contract and written in a
+transaction of its own (see ``assets.monthly``).
+"""
 
 import dagster as dg
 import polars as pl
 
-from assets.metadata import column_schema, contract_type, preview
+from assets.metadata import preview
+from assets.monthly import (
+    ASSIGNMENTS_TABLE,
+    SEGMENTS_TABLE,
+    MonthlyTable,
+    asset_key,
+    monthly_connection,
+    read_month,
+    strategy_assignments_month,
+    table_metadata,
+    write_month,
+)
 from assets.strategies.contracts import StrategyAssignmentsContract
-from assets.strategies.playbook import assign_strategies
 from pipelines.config import SegmentationConfig
+from pipelines.partitions import snapshot_dates
+from pipelines.resources import Warehouse
+
+
+def _by_strategy(assignments: pl.DataFrame) -> dict:
+    by_strategy = (
+        assignments.group_by("strategy", "channel", "matched_rule")
+        .agg(
+            pl.len().alias("customers"),
+            pl.col("is_control").sum().alias("control"),
+            pl.col("budget").sum().round(2).alias("budget"),
+        )
+        .sort("customers", descending=True)
+    )
+    return {"latest_by_strategy": preview(by_strategy, rows=30)}
 
 
 def build_strategy_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     """The strategy assets for the configured monthly partitions."""
 
     @dg.asset(
-        key=["marts", "strategy_assignments"],
-        ins={"customer_segments": dg.AssetIn(key=["marts", "customer_segments"])},
+        key=asset_key(ASSIGNMENTS_TABLE),
+        deps=[asset_key(SEGMENTS_TABLE)],
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="strategies",
         kinds={"duckdb", "polars"},
-        dagster_type=contract_type(StrategyAssignmentsContract),
+        metadata=table_metadata(ASSIGNMENTS_TABLE, StrategyAssignmentsContract),
     )
     def strategy_assignments(
         context: dg.AssetExecutionContext,
-        customer_segments: pl.DataFrame,
+        warehouse: Warehouse,
         settings: dg.ResourceParam[SegmentationConfig],
-    ) -> pl.DataFrame:
+    ) -> dg.MaterializeResult:
         """Every customer of every snapshot gets exactly one primary strategy from the playbook
         (ordered rules, first match wins; capacity-limited rules go to the top customers by CLV
         and the rest fall through), the rule that chose it, and a stable control-group flag (a
@@ -33,26 +62,18 @@ def build_strategy_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
         measured."""
         if settings.playbook is None:
             raise dg.Failure("no playbook loaded: set strategies.playbook in the config")
-        assignments = assign_strategies(customer_segments, settings.playbook)
-        latest = assignments.filter(pl.col("snapshot_date") == pl.col("snapshot_date").max())
-        by_strategy = (
-            latest.group_by("strategy", "channel", "matched_rule")
-            .agg(
-                pl.len().alias("customers"),
-                pl.col("is_control").sum().alias("control"),
-                pl.col("budget").sum().round(2).alias("budget"),
-            )
-            .sort("customers", descending=True)
+        assignments = MonthlyTable(ASSIGNMENTS_TABLE, StrategyAssignmentsContract, _by_strategy)
+        control = 0
+        with monthly_connection(warehouse) as con:
+            for snapshot in sorted(snapshot_dates(context)):
+                segments = read_month(con, SEGMENTS_TABLE, snapshot)
+                month = strategy_assignments_month(segments, settings.playbook)
+                write_month(con, snapshot, (assignments, month))
+                control += int(month.get_column("is_control").sum())
+        rows = sum(assignments.rows.values())
+        return dg.MaterializeResult(
+            metadata=assignments.metadata()
+            | {"control_share": round(control / rows, 4) if rows else 0.0}
         )
-        context.add_output_metadata(
-            {
-                "dagster/row_count": assignments.height,
-                "dagster/column_schema": column_schema(StrategyAssignmentsContract),
-                "latest_by_strategy": preview(by_strategy, rows=30),
-                "control_share": round(float(assignments.get_column("is_control").mean()), 4),
-                "preview": preview(assignments),
-            }
-        )
-        return assignments
 
     return [strategy_assignments]

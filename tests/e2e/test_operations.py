@@ -13,6 +13,7 @@ from pipelines.build_definitions import build_definitions
 from pipelines.config import SegmentationConfig, load_config
 from pipelines.jobs import SNAPSHOT_JOB_NAME, WAREHOUSE_TAG
 from tests.conftest import config_mapping, write_config_file
+from tests.e2e.test_pipeline import SNAPSHOT_TABLES
 from tests.unit.test_report import png_size
 
 RANGE = ("2011-02", "2011-03")
@@ -54,6 +55,36 @@ def test_job_materializes_partitioned_and_unpartitioned_assets(job_run) -> None:
     assert [m.partition for m in found["raw/transactions"]] == [None]
     assert [m.partition for m in found["marts/segment_migration"]] == [None]
     assert [m.partition for m in found["reports/segment_report"]] == [None]
+
+
+def test_monthly_assets_count_every_month_and_show_the_latest(job_run) -> None:
+    config, result = job_run
+    found = _materializations(result)
+    counts = {}
+    with duckdb.connect(str(config.warehouse), read_only=True) as con:
+        for table in SNAPSHOT_TABLES:
+            rows = counts[table] = dict(
+                con.execute(
+                    f"SELECT snapshot_date::VARCHAR, count(*) FROM {table} GROUP BY ALL"
+                ).fetchall()
+            )
+            materializations = found[table.replace(".", "/")]
+            assert {m.partition for m in materializations} == set(RANGE), table
+            for metadata in (m.metadata for m in materializations):
+                assert metadata["table"].value == table
+                assert metadata["dagster/row_count"].value == sum(rows.values()), table
+                assert metadata["snapshots"].value == len(RANGE)
+                assert metadata["latest_snapshot"].value == "2011-03-31"
+                per_month = {
+                    record.data["snapshot_date"]: record.data["rows"]
+                    for record in metadata["rows_per_snapshot"].value.records
+                }
+                assert per_month == rows, table
+                assert metadata["dagster/column_schema"].value.columns, table
+    # the count tables describe the latest month only
+    [segments, *_] = found["marts/customer_segments"]
+    latest = segments.metadata["latest_rfm_segments"].value.records
+    assert sum(r.data["rows"] for r in latest) == counts["marts.customer_segments"]["2011-03-31"]
 
 
 def test_job_runs_every_check(job_run) -> None:

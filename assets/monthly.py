@@ -1,0 +1,247 @@
+"""The monthly snapshot assets, one month at a time: what each computes, checks and writes.
+
+A single-run backfill hands every monthly asset all of the run's partitions at once. Each asset
+opens the warehouse once and then, month by month in ascending order, reads that month's inputs,
+computes it with the functions below, checks the result against the table's pandera contract
+and writes it in one transaction of its own (``write_month``). Only one month's frames are held
+in memory at a time, whatever the length of the backfill (the behaviour scan of all months waits
+in a DuckDB temp table, which spills to disk, and is handed over month by month).
+
+Consequences for a failing run: the months before the failure are written, complete and
+correct; the failing month keeps what it held before (a contract violation is found before
+anything of the month is written); later months are not touched. A re-run replaces every month
+it covers, so re-running the same range finishes the job.
+
+The functions are what the assets call, so a benchmark can measure exactly the same work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import dagster as dg
+import duckdb
+import pandera.polars as pa
+import polars as pl
+
+from assets.contracts import contract_dtypes
+from assets.features.behaviour import behaviour_by_snapshot
+from assets.features.clv import SnapshotClv, clv_for_snapshot
+from assets.features.contracts import (
+    ClvModelParamsContract,
+    CustomerClvContract,
+    CustomerFeaturesContract,
+)
+from assets.features.lifecycle import lifecycle_stage
+from assets.features.value import value_columns
+from assets.metadata import column_schema, counts_table, preview
+from assets.segments.build import build_customer_segments, summarize_segments
+from assets.segments.settings import SegmentSettings
+from assets.strategies.playbook import assign_strategies
+from assets.strategies.settings import Playbook
+from assets.warehouse import read_partitions, replace_partitions_together
+from pipelines.config import ClvSettings, SegmentationConfig, custom_attributes
+from pipelines.resources import SNAPSHOT_COLUMN, Warehouse
+
+KEYS = [SNAPSHOT_COLUMN, "customer_id"]
+
+# the tables of the monthly assets (asset key = schema, table)
+BEHAVIOUR_TABLE = "features.customer_behaviour"
+CLV_TABLE = "features.customer_clv"
+CLV_PARAMS_TABLE = "marts.clv_model_params"
+FEATURES_TABLE = "features.customer_features"
+SEGMENTS_TABLE = "marts.customer_segments"
+SUMMARY_TABLE = "marts.segment_summary"
+ASSIGNMENTS_TABLE = "marts.strategy_assignments"
+
+
+def asset_key(table: str) -> dg.AssetKey:
+    """Table ``marts.customer_segments`` -> asset key ``["marts", "customer_segments"]``."""
+    return dg.AssetKey(table.split("."))
+
+
+def table_metadata(table: str, contract: type[pa.DataFrameModel]) -> dict[str, Any]:
+    """Definition metadata of a monthly asset: its table and columns, shown before any run."""
+    return {"table": table, "dagster/column_schema": column_schema(contract)}
+
+
+# --- what each monthly asset computes for one month, from that month's input frames ---
+
+
+def customer_behaviour_months(
+    con: duckdb.DuckDBPyConnection, snapshots: Sequence[date], config: SegmentationConfig
+) -> Iterator[pl.DataFrame]:
+    """``features.customer_behaviour`` for each snapshot date in ascending order, one frame per
+    month, from one scan of the transactions."""
+    features = config.features
+    return behaviour_by_snapshot(
+        con,
+        snapshots,
+        features.lifecycle.lost_recency_days,
+        features.dominant_channel_share,
+        list(custom_attributes(config)),
+    )
+
+
+def customer_clv_month(
+    behaviour: pl.DataFrame, snapshot: date, settings: ClvSettings
+) -> SnapshotClv:
+    """``features.customer_clv`` and ``marts.clv_model_params`` of one month from its behaviour.
+
+    A month without any known customer has nothing to fit: both frames are empty (no parameter
+    rows either) and the summary is empty.
+    """
+    if behaviour.is_empty():
+        return SnapshotClv(
+            customers=pl.DataFrame(schema=contract_dtypes(CustomerClvContract)),
+            params=pl.DataFrame(schema=contract_dtypes(ClvModelParamsContract)),
+            summary={},
+            degenerate_reason=None,
+        )
+    return clv_for_snapshot(behaviour, snapshot, settings)
+
+
+def customer_features_month(
+    behaviour: pl.DataFrame, clv: pl.DataFrame, config: SegmentationConfig
+) -> pl.DataFrame:
+    """``features.customer_features`` of one month: behaviour joined with CLV, value tier and
+    ABC class, lifecycle stage; the contract's columns, then the custom customer attributes."""
+    joined = behaviour.join(clv, on=KEYS, how="left", validate="1:1")
+    valued = joined.hstack(value_columns(joined, config.features.value))
+    return (
+        valued.with_columns(lifecycle_stage(valued, config.features.lifecycle))
+        .sort(KEYS)
+        .select(*CustomerFeaturesContract.to_schema().columns.keys(), *custom_attributes(config))
+    )
+
+
+def customer_segments_month(
+    features: pl.DataFrame, settings: SegmentSettings
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``marts.customer_segments`` and ``marts.segment_summary`` of one month."""
+    segments = build_customer_segments(features, settings)
+    return segments, summarize_segments(segments, features)
+
+
+def strategy_assignments_month(segments: pl.DataFrame, playbook: Playbook) -> pl.DataFrame:
+    """``marts.strategy_assignments`` of one month: one playbook strategy per customer."""
+    return assign_strategies(segments, playbook)
+
+
+# --- reading, checking and writing one month ---
+
+
+# DuckDB checkpoints once the WAL passes 16 MB. A month smaller than a row group (122,880 rows)
+# is committed through the WAL, so with the default every month's commit would also checkpoint
+# and rewrite the table's last row group (at 72,500 customers ~2 s a month); larger months are
+# written to the file directly. Checkpoints then come every few months and when the connection
+# closes, at the cost of holding up to this much not yet checkpointed data in memory.
+CHECKPOINT_THRESHOLD = "256MB"
+
+
+@contextmanager
+def monthly_connection(warehouse: Warehouse) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The one warehouse connection a monthly asset reads and writes all its months with."""
+    with warehouse.connect() as con:
+        con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+        try:
+            yield con
+        finally:
+            with suppress(duckdb.Error):  # never hide the error that ended the months
+                con.execute("RESET checkpoint_threshold")
+
+
+def read_month(con: duckdb.DuckDBPyConnection, table: str, snapshot: date) -> pl.DataFrame:
+    """One month of ``table``, sorted by snapshot date and customer id (as the IO manager read)."""
+    return read_partitions(con, table, SNAPSHOT_COLUMN, [snapshot])
+
+
+class ContractViolation(dg.Failure):
+    """A month's frame breaks its table's contract; nothing of that month was written."""
+
+
+def check_month(
+    table: str, snapshot: date, frame: pl.DataFrame, contract: type[pa.DataFrameModel]
+) -> None:
+    """Validate a month's frame against its table's contract; raise ``ContractViolation`` naming
+    the table and the snapshot when it fails.
+
+    The same validation as the contract's Dagster type (``contract_type``): the contract's schema,
+    lazily, so every failing check is reported. It is called directly because
+    ``dg.check_dagster_type`` sets up a throwaway instance per call (~0.25 s), once per month.
+    """
+    try:
+        contract.to_schema().validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as error:
+        raise ContractViolation(
+            description=f"{table} for snapshot {snapshot} breaks {contract.__name__}; nothing "
+            f"of this snapshot was written. {error}",
+            metadata={
+                "table": table,
+                "snapshot_date": str(snapshot),
+                "failure_cases": preview(error.failure_cases, rows=20),
+            },
+            allow_retries=False,
+        ) from None
+
+
+def _no_metadata(_frame: pl.DataFrame) -> dict[str, Any]:
+    return {}
+
+
+@dataclass
+class MonthlyTable:
+    """A table a monthly asset writes, its contract, and what the run wrote to it so far.
+
+    ``latest_metadata`` computes the asset's count tables from one month's frame; only the
+    latest month's are kept, never a frame.
+    """
+
+    table: str
+    contract: type[pa.DataFrameModel]
+    latest_metadata: Callable[[pl.DataFrame], dict[str, Any]] = _no_metadata
+    rows: dict[date, int] = field(default_factory=dict)
+    latest: dict[str, Any] = field(default_factory=dict)
+
+    def record(self, snapshot: date, frame: pl.DataFrame) -> None:
+        self.rows[snapshot] = frame.height
+        self.latest = {
+            "latest_snapshot": str(snapshot),
+            "preview": preview(frame),
+            **self.latest_metadata(frame),
+        }
+
+    def metadata(self) -> dict[str, Any]:
+        """Row count and rows per snapshot of the whole run; preview and counts of its latest
+        month."""
+        return {
+            "dagster/row_count": sum(self.rows.values()),
+            "dagster/column_schema": column_schema(self.contract),
+            "table": self.table,
+            "snapshots": len(self.rows),
+            "rows_per_snapshot": counts_table(
+                {str(snapshot): rows for snapshot, rows in sorted(self.rows.items())},
+                SNAPSHOT_COLUMN,
+            ),
+            **self.latest,
+        }
+
+
+def write_month(
+    con: duckdb.DuckDBPyConnection,
+    snapshot: date,
+    *outputs: tuple[MonthlyTable, pl.DataFrame],
+) -> None:
+    """Check every output frame of one month against its contract, then replace that month of
+    every output table in one transaction: all of the month's tables or none."""
+    for output, frame in outputs:
+        check_month(output.table, snapshot, frame, output.contract)
+    replace_partitions_together(
+        con, {output.table: frame for output, frame in outputs}, SNAPSHOT_COLUMN, [snapshot]
+    )
+    for output, frame in outputs:
+        output.record(snapshot, frame)

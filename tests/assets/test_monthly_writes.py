@@ -1,0 +1,130 @@
+"""Writing one month of a monthly asset: checked first, then one transaction for all its tables."""
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandera.polars as pa
+import polars as pl
+import pytest
+
+from assets.monthly import ContractViolation, MonthlyTable, write_month
+from assets.warehouse import replace_partitions_together
+
+JAN, FEB = date(2011, 1, 31), date(2011, 2, 28)
+
+
+class Tiny(pa.DataFrameModel):
+    """A small contract in the shape of the monthly tables."""
+
+    snapshot_date: date = pa.Field(description="As-of date.")
+    customer_id: str = pa.Field(description="Customer id.")
+    value: pl.Int64 = pa.Field(ge=0, description="Some count.")
+
+    class Config:
+        strict = True
+        unique = ["snapshot_date", "customer_id"]
+
+
+def _month(snapshot: date, values: list[int]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "snapshot_date": [snapshot] * len(values),
+            "customer_id": [f"c{i}" for i in range(len(values))],
+            "value": values,
+        },
+        schema={"snapshot_date": pl.Date, "customer_id": pl.String, "value": pl.Int64},
+    )
+
+
+def _rows(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
+    return con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+
+
+@pytest.fixture
+def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as connection:
+        yield connection
+
+
+@pytest.fixture
+def tables(con: duckdb.DuckDBPyConnection) -> tuple[MonthlyTable, MonthlyTable]:
+    """Two tables holding January and February."""
+    first, second = MonthlyTable("features.first", Tiny), MonthlyTable("marts.second", Tiny)
+    for snapshot in (JAN, FEB):
+        write_month(
+            con, snapshot, (first, _month(snapshot, [1, 2])), (second, _month(snapshot, [3]))
+        )
+    return first, second
+
+
+def test_a_month_replaces_only_that_month(con, tables) -> None:
+    first, second = tables
+    write_month(con, FEB, (first, _month(FEB, [7, 8, 9])), (second, _month(FEB, [4])))
+    assert _rows(con, "features.first") == [
+        (JAN, "c0", 1),
+        (JAN, "c1", 2),
+        (FEB, "c0", 7),
+        (FEB, "c1", 8),
+        (FEB, "c2", 9),
+    ]
+    assert _rows(con, "marts.second") == [(JAN, "c0", 3), (FEB, "c0", 4)]
+
+
+def test_a_contract_violation_names_table_and_snapshot_and_writes_nothing(con, tables) -> None:
+    first, second = tables
+    before = {table: _rows(con, table) for table in ("features.first", "marts.second")}
+    with pytest.raises(ContractViolation) as failure:
+        write_month(con, FEB, (first, _month(FEB, [5])), (second, _month(FEB, [-1])))
+    assert failure.value.description.startswith(
+        "marts.second for snapshot 2011-02-28 breaks Tiny; nothing of this snapshot was written"
+    )
+    assert failure.value.metadata["snapshot_date"].value == "2011-02-28"
+    # the valid first table of the month was not written either
+    assert {table: _rows(con, table) for table in before} == before
+    # nor recorded: the run's metadata keeps what was written
+    assert first.rows == {JAN: 2, FEB: 2}
+
+
+def test_a_failing_write_rolls_back_every_table_of_the_month(con, tables) -> None:
+    before = {table: _rows(con, table) for table in ("features.first", "marts.second")}
+    # the second table's value column is BIGINT: text that is no number fails the insert
+    broken = _month(FEB, [6]).with_columns(pl.lit("not a number").alias("value"))
+    with pytest.raises(duckdb.ConversionException):
+        replace_partitions_together(
+            con,
+            {"features.first": _month(FEB, [5]), "marts.second": broken},
+            "snapshot_date",
+            [FEB],
+        )
+    assert {table: _rows(con, table) for table in before} == before
+
+
+def test_an_empty_month_removes_that_month(con, tables) -> None:
+    first, _ = tables
+    write_month(con, FEB, (first, _month(FEB, [])))
+    assert _rows(con, "features.first") == [(JAN, "c0", 1), (JAN, "c1", 2)]
+
+
+def test_metadata_counts_every_month_and_shows_the_latest(con) -> None:
+    table = MonthlyTable(
+        "features.first", Tiny, lambda month: {"latest_total": int(month["value"].sum())}
+    )
+    write_month(con, JAN, (table, _month(JAN, [1, 2, 3])))
+    write_month(con, FEB, (table, _month(FEB, [4, 5])))
+    metadata = table.metadata()
+    assert metadata["dagster/row_count"] == 5
+    assert metadata["snapshots"] == 2
+    assert metadata["table"] == "features.first"
+    assert metadata["latest_snapshot"] == "2011-02-28"
+    assert metadata["latest_total"] == 9
+    per_month = {
+        r.data["snapshot_date"]: r.data["rows"] for r in metadata["rows_per_snapshot"].records
+    }
+    assert per_month == {"2011-01-31": 3, "2011-02-28": 2}
+    assert [column.name for column in metadata["dagster/column_schema"].columns] == [
+        "snapshot_date",
+        "customer_id",
+        "value",
+    ]
