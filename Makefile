@@ -65,10 +65,12 @@ dev: install demo-data $(DAGSTER_HOME)/dagster.yaml
 	$(RUN) dagster dev -w workspace.yaml
 
 ## bench: the performance benchmark (benchmarks/run.py) at SIZE transactions: 1M, 10M or 100M
+## GROUPS: a subset of floor pipeline backfill pandas_rfm pymc (default: all)
 SIZE ?= 10M
+GROUPS ?=
 bench: $(UV)
 	$(UV) sync --frozen --group bench
-	$(RUN) python -m benchmarks.run --size $(SIZE)
+	$(RUN) python -m benchmarks.run --size $(SIZE) $(if $(GROUPS),--groups $(GROUPS))
 
 lint: install
 	$(RUN) ruff check .

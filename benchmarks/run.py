@@ -15,6 +15,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +28,9 @@ from benchmarks.data import SIZES, ensure_data, transaction_rows
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 BACKFILL_MONTHS = 24
 GROUPS = ("floor", "pipeline", "backfill", "pandas_rfm", "pymc")
-SNAPSHOT_PART = (
-    "features: behaviour (duckdb sql)",
-    "features: clv (bg/nbd + gamma-gamma)",
-    "features: value + lifecycle",
-    "segments: build + summarize",
-    "strategies: assign",
-)
-OUR_RFM = SNAPSHOT_PART[:4]
+# stages of the monthly assets (features .. strategies) carry part=monthly (benchmarks.stages)
+MONTHLY_PART, LANDING_PART = "monthly", "landing"
+STRATEGY_STAGE = "marts.strategy_assignments"
 TARGET_SIZE = "10M"
 DUCKDB_MEMORY_LIMIT = "4GB"
 
@@ -85,11 +81,35 @@ def _run_group(group: str, data: Path, work: Path, args: argparse.Namespace) -> 
     return result
 
 
-def _total(group: dict[str, Any], names: tuple[str, ...] | None = None) -> float | None:
-    """Summed seconds of the group's stages (all, or ``names``); None when the group failed."""
-    if "failed" in group:
+def _total(
+    group: dict[str, Any], keep: Callable[[dict[str, Any]], bool] | None = None
+) -> float | None:
+    """Summed seconds of the group's stages (all, or those ``keep`` accepts); None when the group
+    failed."""
+    if "failed" in group or "not_run" in group:
         return None
-    return sum(s["seconds"] for s in group["stages"] if names is None or s["stage"] in names)
+    return sum(s["seconds"] for s in group["stages"] if keep is None or keep(s))
+
+
+def _monthly(stage: dict[str, Any]) -> bool:
+    return stage["extra"].get("part") == MONTHLY_PART
+
+
+def _landing(stage: dict[str, Any]) -> bool:
+    return stage["extra"].get("part") == LANDING_PART
+
+
+def _plus(first: float | None, second: float | None) -> float | None:
+    return None if first is None or second is None else first + second
+
+
+def _our_rfm(stage: dict[str, Any]) -> bool:
+    """The monthly stages up to the segments: behaviour, CLV, features, segments."""
+    return _monthly(stage) and stage["stage"] != STRATEGY_STAGE
+
+
+def _named(name: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda stage: stage["stage"] == name
 
 
 def _peak(group: dict[str, Any]) -> float | None:
@@ -109,7 +129,7 @@ def _met(value: float | None, limit: float, at_most: bool = True) -> bool | None
 
 
 def _fmt(value: float | None, pattern: str) -> str:
-    return "failed" if value is None else pattern.format(value)
+    return "not measured" if value is None else pattern.format(value)
 
 
 def _summarize(size: str, groups: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -117,16 +137,24 @@ def _summarize(size: str, groups: dict[str, dict[str, Any]]) -> dict[str, Any]:
     seconds = {
         "floor": _total(groups["floor"]),
         "pipeline_one_snapshot": _total(snapshot),
-        "snapshot_features_to_strategies": _total(snapshot, SNAPSHOT_PART),
-        "backfill_24_features_to_strategies": _total(groups["backfill"], SNAPSHOT_PART),
-        "our_rfm_segments": _total(snapshot, OUR_RFM),
+        "snapshot_features_to_strategies": _total(snapshot, _monthly),
+        "backfill_24_features_to_strategies": _total(groups["backfill"], _monthly),
+        # a backfill from scratch lands once, as the one snapshot does (the backfill group
+        # starts from a copy of the pipeline group's landed warehouse)
+        "backfill_24_end_to_end": _plus(
+            _total(snapshot, _landing), _total(groups["backfill"], _monthly)
+        ),
+        "our_rfm_segments": _total(snapshot, _our_rfm),
         "pandas_rfm": _total(groups["pandas_rfm"]),
-        "our_clv_fit": _total(groups["pymc"], ("ours: fit_bgnbd + fit_gamma_gamma",)),
-        "pymc_map_fit": _total(groups["pymc"], ("pymc-marketing: BG/NBD + GG (map)",)),
+        "our_clv_fit": _total(groups["pymc"], _named("ours: fit_bgnbd + fit_gamma_gamma")),
+        "pymc_map_fit": _total(groups["pymc"], _named("pymc-marketing: BG/NBD + GG (map)")),
     }
     ratios = {
         "pipeline_over_floor": _ratio(seconds["pipeline_one_snapshot"], seconds["floor"]),
         "backfill_over_snapshot": _ratio(
+            seconds["backfill_24_end_to_end"], seconds["pipeline_one_snapshot"]
+        ),
+        "backfill_over_snapshot_features_to_strategies": _ratio(
             seconds["backfill_24_features_to_strategies"],
             seconds["snapshot_features_to_strategies"],
         ),
@@ -160,13 +188,16 @@ def _summarize(size: str, groups: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "met": _met(pipeline_s, 30) if at_target else None,
         },
         {
-            "target": "10M: end to end within 4x the floor",
+            "target": "10M and above: end to end within 4x the floor",
             "measured": _fmt(ratios["pipeline_over_floor"], "{:.1f}x"),
-            "met": _met(ratios["pipeline_over_floor"], 4) if at_target else None,
+            "met": _met(ratios["pipeline_over_floor"], 4) if size in ("10M", "100M") else None,
         },
         {
-            "target": "24-month backfill within 3x one snapshot (features..strategies)",
-            "measured": _fmt(ratios["backfill_over_snapshot"], "{:.1f}x"),
+            "target": "24-month backfill within 3x one snapshot (both end to end)",
+            "measured": _fmt(ratios["backfill_over_snapshot"], "{:.1f}x")
+            + " (features..strategies alone: "
+            + _fmt(ratios["backfill_over_snapshot_features_to_strategies"], "{:.1f}x")
+            + ")",
             "met": _met(ratios["backfill_over_snapshot"], 3),
         },
         {
@@ -207,6 +238,7 @@ def _summarize(size: str, groups: dict[str, dict[str, Any]]) -> dict[str, Any]:
         },
         "ratios": ratios,
         "failed": {g: data["failed"] for g, data in groups.items() if "failed" in data},
+        "not_run": [g for g, data in groups.items() if "not_run" in data],
         "targets": targets,
     }
 
@@ -242,6 +274,7 @@ def _markdown(result: dict[str, Any]) -> str:
             "backfill_24_features_to_strategies",
             "backfill_24",
         ),
+        ("24-month backfill, end to end (landing once)", "backfill_24_end_to_end", None),
         ("our RFM + segments (features..segments)", "our_rfm_segments", None),
         ("pandas RFM (read + score + segment)", "pandas_rfm", "pandas_rfm"),
         ("our CLV fit (fit_bgnbd + fit_gamma_gamma)", "our_clv_fit", None),
@@ -255,6 +288,8 @@ def _markdown(result: dict[str, Any]) -> str:
     lines += [
         f"\nGroup `{g}` failed ({why}); its totals are left out." for g, why in s["failed"].items()
     ]
+    if s["not_run"]:
+        lines.append(f"\nNot run (`--groups`): {', '.join(s['not_run'])}.")
     targets = ["", "| target | measured | met |", "|---|---|---|"]
     for target in s["targets"]:
         met = {True: "yes", False: "**no**", None: "n/a"}[target["met"]]
@@ -293,6 +328,13 @@ def main() -> None:
         default=100_000,
         help="above this many buyers pymc-marketing and our fit use a seeded random subsample",
     )
+    parser.add_argument(
+        "--groups",
+        nargs="+",
+        choices=GROUPS,
+        default=list(GROUPS),
+        help="run only these stage groups (pymc needs a pipeline run's customer summary)",
+    )
     args = parser.parse_args()
 
     data, true_params, generated = ensure_data(args.size)
@@ -303,14 +345,19 @@ def main() -> None:
         f"{args.size}: {transaction_rows(true_params):,} transactions, "
         f"{SIZES[args.size]:,} customers in {data} ({'generated' if generated else 'cached'})"
     )
-    groups = {group: _run_group(group, data, work, args) for group in GROUPS}
+    groups = {
+        group: _run_group(group, data, work, args)
+        if group in args.groups
+        else {"stages": [], "not_run": True}
+        for group in GROUPS
+    }
     result = {
         "size": args.size,
         "transactions": transaction_rows(true_params),
         "customers": SIZES[args.size],
         "seed": true_params["seed"],
-        "snapshot": groups["pipeline"]["partitions"][-1],
-        "backfill": groups["backfill"]["partitions"],
+        "snapshot": groups["pipeline"].get("partitions", [None])[-1],
+        "backfill": groups["backfill"].get("partitions", [None, None]),
         "environment": {
             "cpus": os.cpu_count(),
             "platform": platform.platform(),

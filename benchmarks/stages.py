@@ -4,11 +4,14 @@ Groups (the orchestrator ``benchmarks.run`` calls them in this order):
 
 - ``floor``: a bare DuckDB scan of the transaction Parquet with the per-customer group-by
   (count, sum(amount), max(order_ts)) up to the snapshot: the least work any segmentation does.
-- ``pipeline``: one monthly snapshot end to end through the functions the Dagster assets call:
-  landing into a fresh DuckDB file, features, segments, strategies, the IO manager's writes, and
-  the pandera type checks Dagster runs on every output.
-- ``backfill``: features .. strategies for 24 monthly snapshots on the landed warehouse, one call
-  per asset with all 24 months, as a single-run backfill does.
+- ``pipeline``: one monthly snapshot end to end, into a fresh DuckDB file: the Dagster asset
+  definitions themselves, invoked one after another in dependency order (raw, features, segments,
+  strategies) with the run's partition, so every stage is exactly what the asset does in a run,
+  its pandera contract checks and its warehouse writes included. What is left out is Dagster's
+  own run bookkeeping (event log, step launch).
+- ``backfill``: the monthly assets (features .. strategies) for 24 monthly snapshots on a copy of
+  the landed warehouse, one invocation per asset with the 24-month partition range, as a
+  single-run backfill does.
 - ``pandas_rfm`` and ``pymc``: the peers (see ``benchmarks.peers``).
 """
 
@@ -19,7 +22,7 @@ import json
 import shutil
 import warnings
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,28 +30,19 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from assets.features.behaviour import behaviour_for_snapshots
-from assets.features.clv import clv_for_snapshot
-from assets.features.contracts import (
-    ClvModelParamsContract,
-    CustomerBehaviourContract,
-    CustomerClvContract,
-    CustomerFeaturesContract,
-)
-from assets.features.lifecycle import lifecycle_stage
-from assets.features.value import value_features
-from assets.metadata import contract_type
-from assets.raw.landing import land_source
-from assets.segments.build import build_customer_segments, summarize_segments
-from assets.segments.contracts import CustomerSegmentsContract, SegmentSummaryContract
-from assets.strategies.contracts import StrategyAssignmentsContract
-from assets.strategies.playbook import assign_strategies
-from assets.warehouse import replace_partitions
+from assets.features.assets import build_feature_assets
+from assets.monthly import BEHAVIOUR_TABLE, read_month
+from assets.raw.assets import raw_customers, raw_transactions
+from assets.segments.assets import build_segment_assets
+from assets.strategies.assets import build_strategy_assets
 from benchmarks.measure import Recorder
-from pipelines.config import SegmentationConfig, custom_attributes, load_config, month_end
-from pipelines.resources import SNAPSHOT_COLUMN, warehouse_for
+from pipelines.config import SegmentationConfig, load_config, month_end
+from pipelines.partitions import monthly_snapshots
+from pipelines.resources import warehouse_for
 
 SUMMARY_FILE = "customer_summary.parquet"
+# the ``part`` of a stage, for the ratios in ``benchmarks.run``
+LANDING, MONTHLY = "landing", "monthly"
 
 
 def snapshot_keys(true_params: dict[str, Any], months: int) -> list[str]:
@@ -75,72 +69,40 @@ def floor(data: Path, keys: Sequence[str], recorder: Recorder) -> None:
     con.close()
 
 
-def _features(
-    con: duckdb.DuckDBPyConnection,
+def stage_name(asset: dg.AssetsDefinition) -> str:
+    """``features.customer_clv + marts.clv_model_params``: the tables one asset writes."""
+    return " + ".join(".".join(spec.key.path) for spec in asset.specs)
+
+
+def _invoke(
+    asset: dg.AssetsDefinition,
     config: SegmentationConfig,
-    keys: Sequence[str],
+    keys: Sequence[str] | None,
     recorder: Recorder,
-) -> dict[str, pl.DataFrame]:
-    """What the feature, segment and strategy assets compute for ``keys``, stage by stage."""
-    features = config.features
-    custom = list(custom_attributes(config))
-    with recorder.stage("features: behaviour (duckdb sql)") as info:
-        behaviour = behaviour_for_snapshots(
-            con,
-            [month_end(key) for key in keys],
-            features.lifecycle.lost_recency_days,
-            features.dominant_channel_share,
-            custom,
-        )
-        info["rows"] = behaviour.height
-    with recorder.stage("features: clv (bg/nbd + gamma-gamma)") as info:
-        clv_frames, param_frames = [], []
-        for (snapshot,), frame in behaviour.partition_by(
-            "snapshot_date", as_dict=True, maintain_order=True
-        ).items():
-            result = clv_for_snapshot(frame, snapshot, features.clv)
-            clv_frames.append(result.customers)
-            param_frames.append(result.params)
-        clv = pl.concat(clv_frames)
-        params = pl.concat(param_frames)
-        info["methods"] = dict(clv.get_column("clv_method").value_counts().iter_rows())
-    with recorder.stage("features: value + lifecycle"):
-        joined = behaviour.join(
-            clv, on=["snapshot_date", "customer_id"], how="left", validate="1:1"
-        )
-        valued = value_features(joined, features.value)
-        customer_features = (
-            valued.with_columns(lifecycle_stage(valued, features.lifecycle))
-            .sort(["snapshot_date", "customer_id"])
-            .select(*CustomerFeaturesContract.to_schema().columns.keys(), *custom)
-        )
-    with recorder.stage("segments: build + summarize"):
-        segments = build_customer_segments(customer_features, config.segments)
-        summary = summarize_segments(segments, customer_features)
-    with recorder.stage("strategies: assign"):
-        if config.playbook is None:
-            raise RuntimeError("the config has no playbook")
-        assignments = assign_strategies(segments, config.playbook)
-    return {
-        "features.customer_behaviour": behaviour,
-        "features.customer_clv": clv,
-        "marts.clv_model_params": params,
-        "features.customer_features": customer_features,
-        "marts.customer_segments": segments,
-        "marts.segment_summary": summary,
-        "marts.strategy_assignments": assignments,
-    }
+    part: str,
+) -> None:
+    """One asset, invoked directly with the run's resources and partition range, as one stage."""
+    context = (
+        dg.build_asset_context(partition_key_range=dg.PartitionKeyRange(keys[0], keys[-1]))
+        if keys
+        else dg.build_asset_context()
+    )
+    with recorder.stage(stage_name(asset), part=part) as info:
+        results = asset(context=context, warehouse=warehouse_for(config), settings=config)
+        for result in (results,) if isinstance(results, dg.MaterializeResult) else results:
+            key = ".".join(result.asset_key.path) if result.asset_key else stage_name(asset)
+            info[f"{key} rows"] = result.metadata["dagster/row_count"]
 
 
-_CONTRACTS = {
-    "features.customer_behaviour": CustomerBehaviourContract,
-    "features.customer_clv": CustomerClvContract,
-    "marts.clv_model_params": ClvModelParamsContract,
-    "features.customer_features": CustomerFeaturesContract,
-    "marts.customer_segments": CustomerSegmentsContract,
-    "marts.segment_summary": SegmentSummaryContract,
-    "marts.strategy_assignments": StrategyAssignmentsContract,
-}
+def monthly_assets(config: SegmentationConfig, keys: Sequence[str], recorder: Recorder) -> None:
+    """The feature, segment and strategy assets for ``keys``, in dependency order."""
+    snapshots = monthly_snapshots(config)
+    for asset in (
+        *build_feature_assets(snapshots),
+        *build_segment_assets(snapshots),
+        *build_strategy_assets(snapshots),
+    ):
+        _invoke(asset, config, keys, recorder, MONTHLY)
 
 
 def pipeline(
@@ -148,35 +110,12 @@ def pipeline(
 ) -> None:
     config.warehouse.unlink(missing_ok=True)
     Path(f"{config.warehouse}.wal").unlink(missing_ok=True)
-    warehouse = warehouse_for(config)
-    now = datetime.now(UTC).replace(tzinfo=None)
-    with warehouse.connect() as con:
-        with recorder.stage("landing: transactions") as info:
-            report = land_source(con, "transactions", config.sources.transactions, now)
-            info["landed_rows"] = report.landed_rows
-            info["rejected_rows"] = report.rejected_rows
-        with recorder.stage("landing: customers") as info:
-            source = config.sources.customers
-            if source is None:
-                raise RuntimeError("the benchmark config has a customers source")
-            report = land_source(con, "customers", source, now, custom_attributes(config))
-            info["landed_rows"] = report.landed_rows
-        outputs = _features(con, config, keys, recorder)
-    with recorder.stage("contracts: dagster pandera type checks") as info:
-        for table, frame in outputs.items():
-            check = dg.check_dagster_type(contract_type(_CONTRACTS[table]), frame)
-            if not check.success:
-                raise RuntimeError(f"{table} breaks its contract: {check.description}")
-        info["rows_checked"] = sum(frame.height for frame in outputs.values())
-    # the IO manager opens the warehouse per output and writes it in one transaction
-    with recorder.stage("marts write: replace_partitions") as info:
-        dates = [month_end(key) for key in keys]
-        for table, frame in outputs.items():
-            with warehouse.connect() as con:
-                replace_partitions(con, table, frame, SNAPSHOT_COLUMN, dates)
-        info["rows_written"] = sum(frame.height for frame in outputs.values())
+    for asset in (raw_transactions, raw_customers):
+        _invoke(asset, config, None, recorder, LANDING)
+    monthly_assets(config, keys, recorder)
     # the customer summary the CLV fit used, for the pymc-marketing peer (not timed)
-    behaviour = outputs["features.customer_behaviour"]
+    with warehouse_for(config).connect() as con:
+        behaviour = read_month(con, BEHAVIOUR_TABLE, month_end(keys[-1]))
     behaviour.filter(pl.col("purchase_days") > 0).select(
         "customer_id", "frequency", "recency", "age_days", "repeat_spend_mean"
     ).write_parquet(work / SUMMARY_FILE)
@@ -188,9 +127,11 @@ def backfill(
     # a copy of the landed warehouse, so the backfill starts from the same raw tables
     copy = work / "backfill.duckdb"
     shutil.copyfile(config.warehouse, copy)
-    with warehouse_for(config.model_copy(update={"warehouse": copy})).connect() as con:
-        _features(con, config, keys, recorder)
-    copy.unlink()
+    try:
+        monthly_assets(config.model_copy(update={"warehouse": copy}), keys, recorder)
+    finally:
+        copy.unlink()
+        Path(f"{copy}.wal").unlink(missing_ok=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
