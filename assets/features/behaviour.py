@@ -7,6 +7,8 @@ activity is read off them (``customer_activity.sql``). This module derives the p
 features in polars.
 """
 
+import math
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import closing
 from datetime import date, datetime, time
@@ -20,23 +22,75 @@ from assets.sql_files import read_sql
 
 BEHAVIOUR_COLUMNS = list(CustomerBehaviourContract.to_schema().columns.keys())
 
+# Transaction rows the increments query takes in one pass per GiB of DuckDB's memory_limit.
+# Some of its operators cannot spill: 10.1M rows passed within 3.7 GiB, 101M rows ran out of
+# it. Larger inputs are split into customer buckets, computed one after another.
+ROWS_PER_GIB = 3_000_000
+_UNITS = {"": 1, "b": 1, "bytes": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12}
+_UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def memory_limit_bytes(setting: str) -> float:
+    """DuckDB's ``memory_limit`` as it reports it ('3.7 GiB', '512.0 MiB', '4GB') in bytes."""
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z]*)\s*", setting)
+    if match is None or match.group(2).lower() not in _UNITS:
+        raise ValueError(f"cannot read DuckDB memory_limit {setting!r}")
+    return float(match.group(1)) * _UNITS[match.group(2).lower()]
+
+
+def customer_buckets(transaction_rows: int, memory_limit: str) -> int:
+    """How many customer buckets the increments query runs in: one while the transactions fit
+    :data:`ROWS_PER_GIB`, more as they grow beyond it."""
+    per_pass = ROWS_PER_GIB * memory_limit_bytes(memory_limit) / 2**30
+    return max(1, math.ceil(transaction_rows / per_pass))
+
+
+def _increments(
+    con: duckdb.DuckDBPyConnection,
+    dates: list[date],
+    lost_recency_days: int,
+    buckets: int | None,
+) -> None:
+    """``_activity_increments`` from one read of the transactions per customer bucket."""
+    if buckets is None:
+        rows = con.execute("SELECT count(*) FROM raw.transactions").fetchone()[0]
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        buckets = customer_buckets(rows, limit)
+    query = read_sql("features/customer_activity_increments.sql")
+    for bucket in range(buckets):
+        store = (
+            "CREATE OR REPLACE TEMP TABLE _activity_increments AS"
+            if bucket == 0
+            else "INSERT INTO _activity_increments BY NAME"
+        )
+        con.execute(
+            f"{store} {query}",
+            {
+                "snapshot_dates": dates,
+                "lost_recency_days": lost_recency_days,
+                "customer_buckets": buckets,
+                "customer_bucket": bucket,
+            },
+        )
+
 
 def _activity_by_snapshot(
-    con: duckdb.DuckDBPyConnection, snapshot_dates: Sequence[date], lost_recency_days: int
+    con: duckdb.DuckDBPyConnection,
+    snapshot_dates: Sequence[date],
+    lost_recency_days: int,
+    buckets: int | None = None,
 ) -> Iterator[pl.DataFrame]:
     """Per-customer aggregates at each snapshot date (inclusive, ascending), one frame per date.
 
-    The transactions are read once for all dates into DuckDB temp tables (which spill to disk
-    when large); each frame then costs one step over the customers.
+    The transactions are read once for all dates (once per customer bucket: ``buckets``, by
+    default from :func:`customer_buckets`) into DuckDB temp tables (which spill to disk when
+    large); each frame then costs one step over the customers.
     """
     dates = sorted(set(snapshot_dates))
     drop = read_sql("features/drop_customer_activity_tables.sql")
     con.execute(drop)
     try:
-        con.execute(
-            read_sql("features/customer_activity_increments.sql"),
-            {"snapshot_dates": dates, "lost_recency_days": lost_recency_days},
-        )
+        _increments(con, dates, lost_recency_days, buckets)
         for j, snapshot in enumerate(dates, start=1):
             con.execute(read_sql("features/customer_activity_totals.sql"), {"j": j})
             yield con.execute(
@@ -47,11 +101,14 @@ def _activity_by_snapshot(
 
 
 def customer_activity(
-    con: duckdb.DuckDBPyConnection, snapshot_dates: Sequence[date], lost_recency_days: int
+    con: duckdb.DuckDBPyConnection,
+    snapshot_dates: Sequence[date],
+    lost_recency_days: int,
+    buckets: int | None = None,
 ) -> pl.DataFrame:
     """Per-customer aggregates at each snapshot date (inclusive), from one scan of the data,
     ordered by snapshot date and customer."""
-    frames = list(_activity_by_snapshot(con, snapshot_dates, lost_recency_days))
+    frames = list(_activity_by_snapshot(con, snapshot_dates, lost_recency_days, buckets))
     if not frames:
         # no dates, no rows: the columns of any snapshot's frame
         epoch = list(_activity_by_snapshot(con, [date(1970, 1, 1)], lost_recency_days))

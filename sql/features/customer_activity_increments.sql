@@ -11,8 +11,12 @@
 -- is an exact DECIMAL and the spread of the gaps comes from integer sums, so each total is the
 -- same whichever other snapshots a run computes: a backfilled month equals the live one bit
 -- for bit.
--- Parameters: $snapshot_dates (DATE[]), $lost_recency_days (INTEGER).
-CREATE OR REPLACE TEMP TABLE _activity_increments AS
+--
+-- Every measure is per customer, so the customers can be split into $customer_buckets parts by
+-- hash and the parts computed one after another (a bounded working set on large data); the
+-- caller stores the rows of all parts in the temp table _activity_increments.
+-- Parameters: $snapshot_dates (DATE[]), $lost_recency_days (INTEGER), $customer_buckets
+-- (INTEGER >= 1), $customer_bucket (INTEGER, 0 .. $customer_buckets - 1).
 WITH snapshots AS (
     SELECT snapshot_date, row_number() OVER (ORDER BY snapshot_date) AS j
     FROM (SELECT DISTINCT unnest($snapshot_dates::DATE[]) AS snapshot_date)
@@ -41,6 +45,7 @@ transactions AS NOT MATERIALIZED (
     SELECT *, order_ts::DATE AS day
     FROM raw.transactions
     WHERE order_ts < (list_max($snapshot_dates::DATE[]) + 1)::TIMESTAMP
+        AND hash(customer_id) % $customer_buckets::UBIGINT = $customer_bucket::UBIGINT
 ),
 customer_days AS MATERIALIZED (
     SELECT customer_id, day,
@@ -232,4 +237,4 @@ FULL JOIN order_increments USING (customer_id, j)
 FULL JOIN product_increments USING (customer_id, j)
 FULL JOIN later_before_windows USING (customer_id, j)
 -- each snapshot's totals step reads one j: sorted, its scan skips the other row groups
-ORDER BY j;
+ORDER BY j

@@ -35,12 +35,18 @@ import pytest
 
 from assets.features.behaviour import (
     BEHAVIOUR_COLUMNS,
+    ROWS_PER_GIB,
     behaviour_as_of,
     behaviour_by_snapshot,
     behaviour_for_snapshots,
+    customer_activity,
+    customer_buckets,
+    memory_limit_bytes,
 )
 from assets.features.contracts import CustomerBehaviourContract
-from pipelines.config import month_as_of
+from assets.raw.landing import empty_customers_table, land_source
+from pipelines.config import load_config, month_as_of
+from tests.conftest import config_mapping, write_config_file
 
 AS_OF = month_as_of("2024-03")
 SNAPSHOT = date(2024, 3, 31)
@@ -522,3 +528,73 @@ def test_stopping_a_backfill_early_drops_its_working_tables(con) -> None:
     assert first.get_column("snapshot_date").unique().to_list() == [RUN[0]]
     temporary = con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
     assert temporary == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("3.7 GiB", 3.7 * 2**30),
+        ("488.2 MiB", 488.2 * 2**20),
+        ("4GB", 4e9),
+        ("1.5 TiB", 1.5 * 2**40),
+        ("1024 bytes", 1024),
+    ],
+)
+def test_memory_limit_reads_duckdbs_own_format(setting: str, expected: float) -> None:
+    assert memory_limit_bytes(setting) == pytest.approx(expected)
+
+
+def test_memory_limit_in_an_unknown_format_is_refused() -> None:
+    with pytest.raises(ValueError, match="cannot read DuckDB memory_limit '4 parsecs'"):
+        memory_limit_bytes("4 parsecs")
+
+
+@pytest.mark.parametrize(
+    ("rows", "setting", "buckets"),
+    [
+        (0, "1 GiB", 1),
+        (ROWS_PER_GIB, "1 GiB", 1),
+        (ROWS_PER_GIB + 1, "1 GiB", 2),
+        (10_116_553, "3.7 GiB", 1),  # the 10M benchmark in one pass
+        (100_968_561, "3.7 GiB", 10),  # 100M: ran out of 3.7 GiB in one pass
+        (100_968_561, "18.8 GiB", 2),
+    ],
+)
+def test_customer_buckets_grow_with_transactions_per_memory(
+    rows: int, setting: str, buckets: int
+) -> None:
+    assert customer_buckets(rows, setting) == buckets
+
+
+@pytest.fixture(scope="module")
+def real_sample(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
+    """The committed real sample landed into an in-memory warehouse."""
+    folder = tmp_path_factory.mktemp("real_sample")
+    config = load_config(write_config_file(folder, config_mapping()))
+    connection = duckdb.connect()
+    land_source(connection, "transactions", config.sources.transactions, datetime(2026, 1, 1))
+    empty_customers_table(connection)
+    yield connection
+    connection.close()
+
+
+@pytest.mark.parametrize("buckets", [2, 7])
+def test_customer_buckets_give_the_same_activity_as_one_pass(real_sample, buckets: int) -> None:
+    dates = [date(2010, 3, 31), date(2010, 12, 31), date(2011, 6, 30), date(2011, 12, 31)]
+    one_pass = customer_activity(real_sample, dates, LOST_DAYS, buckets=1)
+    assert one_pass.height > 5_000
+    assert customer_activity(real_sample, dates, LOST_DAYS, buckets=buckets).equals(one_pass)
+
+
+def test_the_bucket_count_follows_the_connections_memory_limit(real_sample) -> None:
+    rows = real_sample.execute("SELECT count(*) FROM raw.transactions").fetchone()[0]
+    # a limit that fits a third of the transactions per pass: three buckets, same activity
+    real_sample.execute(f"SET memory_limit = '{rows / 3 / ROWS_PER_GIB * 1.01:.6f} GiB'")
+    try:
+        setting = real_sample.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        assert customer_buckets(rows, setting) == 3
+        dates = [date(2011, 12, 31)]
+        by_limit = customer_activity(real_sample, dates, LOST_DAYS)
+    finally:
+        real_sample.execute("RESET memory_limit")
+    assert by_limit.equals(customer_activity(real_sample, dates, LOST_DAYS, buckets=1))
