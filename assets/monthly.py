@@ -40,7 +40,9 @@ from assets.features.lifecycle import lifecycle_stage
 from assets.features.value import value_columns
 from assets.metadata import column_schema, counts_table, preview
 from assets.segments.build import build_customer_segments, summarize_segments
+from assets.segments.columns import sorted_by_keys
 from assets.segments.settings import SegmentSettings
+from assets.sql_files import read_sql
 from assets.strategies.playbook import assign_strategies
 from assets.strategies.settings import Playbook
 from assets.warehouse import read_partitions, replace_partitions_together
@@ -106,17 +108,19 @@ def customer_clv_month(
 
 
 def customer_features_month(
-    behaviour: pl.DataFrame, clv: pl.DataFrame, config: SegmentationConfig
+    behaviour_with_clv: pl.DataFrame, config: SegmentationConfig
 ) -> pl.DataFrame:
-    """``features.customer_features`` of one month: behaviour joined with CLV, value tier and
-    ABC class, lifecycle stage; the contract's columns, then the custom customer attributes."""
-    joined = behaviour.join(clv, on=KEYS, how="left", validate="1:1")
-    valued = joined.hstack(value_columns(joined, config.features.value))
-    return (
-        valued.with_columns(lifecycle_stage(valued, config.features.lifecycle))
-        .sort(KEYS)
-        .select(*CustomerFeaturesContract.to_schema().columns.keys(), *custom_attributes(config))
+    """``features.customer_features`` of one month from its behaviour with the CLV columns
+    beside it (``read_behaviour_with_clv``): value tier and ABC class, lifecycle stage; the
+    contract's columns, then the custom customer attributes, sorted by snapshot and customer.
+
+    The new columns are added beside the input's, which are not copied: a month is held once.
+    """
+    valued = behaviour_with_clv.hstack(value_columns(behaviour_with_clv, config.features.value))
+    features = valued.with_columns(lifecycle_stage(valued, config.features.lifecycle)).select(
+        *CustomerFeaturesContract.to_schema().columns.keys(), *custom_attributes(config)
     )
+    return features if sorted_by_keys(features) else features.sort(KEYS)
 
 
 def customer_segments_month(
@@ -158,6 +162,15 @@ def monthly_connection(warehouse: Warehouse) -> Iterator[duckdb.DuckDBPyConnecti
 def read_month(con: duckdb.DuckDBPyConnection, table: str, snapshot: date) -> pl.DataFrame:
     """One month of ``table``, sorted by snapshot date and customer id (as the IO manager read)."""
     return read_partitions(con, table, SNAPSHOT_COLUMN, [snapshot])
+
+
+def read_behaviour_with_clv(con: duckdb.DuckDBPyConnection, snapshot: date) -> pl.DataFrame:
+    """One month of ``features.customer_behaviour`` with the customers' ``features.customer_clv``
+    columns beside it, sorted by customer id: joined in DuckDB, so the month's frames are not
+    held twice in memory (a left join of the two frames in polars held three copies)."""
+    return con.execute(
+        read_sql("features/behaviour_with_clv.sql"), {"snapshot_date": snapshot}
+    ).pl()
 
 
 class ContractViolation(dg.Failure):

@@ -30,6 +30,7 @@ from assets.monthly import (
     customer_clv_month,
     customer_features_month,
     monthly_connection,
+    read_behaviour_with_clv,
     read_month,
     table_metadata,
     write_month,
@@ -163,11 +164,7 @@ def build_feature_assets(
         )
         with monthly_connection(warehouse) as con:
             for snapshot in sorted(snapshot_dates(context)):
-                month = customer_features_month(
-                    read_month(con, BEHAVIOUR_TABLE, snapshot),
-                    read_month(con, CLV_TABLE, snapshot),
-                    settings,
-                )
+                month = customer_features_month(read_behaviour_with_clv(con, snapshot), settings)
                 write_month(con, snapshot, (features, month))
         return dg.MaterializeResult(metadata=features.metadata())
 

@@ -98,16 +98,21 @@ def test_a_contract_violation_fails_its_month_and_keeps_the_earlier_ones(
     assert _assignments(landed).equals(before)
 
 
-def test_a_multi_output_month_is_written_whole_or_not_at_all(
-    landed: SegmentationConfig, monkeypatch
-) -> None:
-    """Segments and their summary of a month commit together: a broken summary keeps both."""
-    with duckdb.connect(str(landed.warehouse), read_only=True) as con:
-        segments_before = con.execute(
+def _february_segments(config: SegmentationConfig) -> tuple:
+    """Row count and a fingerprint of February's segments."""
+    with duckdb.connect(str(config.warehouse), read_only=True) as con:
+        return con.execute(
             "SELECT count(*), sum(hash(customer_id, frequency)) FROM marts.customer_segments "
             "WHERE snapshot_date = ?",
             [FEB],
         ).fetchone()
+
+
+def test_a_multi_output_month_is_written_whole_or_not_at_all(
+    landed: SegmentationConfig, monkeypatch
+) -> None:
+    """Segments and their summary of a month commit together: a broken summary keeps both."""
+    segments_before = _february_segments(landed)
     compute = segment_assets.customer_segments_month
 
     def broken(features: pl.DataFrame, settings) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -125,10 +130,5 @@ def test_a_multi_output_month_is_written_whole_or_not_at_all(
     assert failure.step_failure_data.user_failure_data.description.startswith(
         "marts.segment_summary for snapshot 2011-02-28 breaks SegmentSummaryContract"
     )
-    with duckdb.connect(str(landed.warehouse), read_only=True) as con:
-        segments_after = con.execute(
-            "SELECT count(*), sum(hash(customer_id, frequency)) FROM marts.customer_segments "
-            "WHERE snapshot_date = ?",
-            [FEB],
-        ).fetchone()
+    segments_after = _february_segments(landed)
     assert segments_after == segments_before
