@@ -31,6 +31,7 @@ GROUPS = ("floor", "pipeline", "backfill", "pandas_rfm", "pymc")
 # stages of the monthly assets (features .. strategies) carry part=monthly (benchmarks.stages)
 MONTHLY_PART, LANDING_PART = "monthly", "landing"
 STRATEGY_STAGE = "marts.strategy_assignments"
+BEHAVIOUR_TABLE = "features.customer_behaviour"
 TARGET_SIZE = "10M"
 DUCKDB_MEMORY_LIMIT = "4GB"
 
@@ -103,6 +104,13 @@ def _plus(first: float | None, second: float | None) -> float | None:
     return None if first is None or second is None else first + second
 
 
+def _customer_snapshots(group: dict[str, Any]) -> int | None:
+    """Rows the group wrote to ``features.customer_behaviour``: one per customer and snapshot."""
+    if "failed" in group or "not_run" in group:
+        return None
+    return sum(s["extra"].get(f"{BEHAVIOUR_TABLE} rows", 0) for s in group["stages"])
+
+
 def _our_rfm(stage: dict[str, Any]) -> bool:
     """The monthly stages up to the segments: behaviour, CLV, features, segments."""
     return _monthly(stage) and stage["stage"] != STRATEGY_STAGE
@@ -110,6 +118,13 @@ def _our_rfm(stage: dict[str, Any]) -> bool:
 
 def _named(name: str) -> Callable[[dict[str, Any]], bool]:
     return lambda stage: stage["stage"] == name
+
+
+def _fastest(group: dict[str, Any]) -> float | None:
+    """The fastest of the group's stages (the floor runs its query several times)."""
+    if "failed" in group or "not_run" in group or not group["stages"]:
+        return None
+    return min(s["seconds"] for s in group["stages"])
 
 
 def _peak(group: dict[str, Any]) -> float | None:
@@ -135,7 +150,7 @@ def _fmt(value: float | None, pattern: str) -> str:
 def _summarize(size: str, groups: dict[str, dict[str, Any]]) -> dict[str, Any]:
     snapshot = groups["pipeline"]
     seconds = {
-        "floor": _total(groups["floor"]),
+        "floor": _fastest(groups["floor"]),
         "pipeline_one_snapshot": _total(snapshot),
         "snapshot_features_to_strategies": _total(snapshot, _monthly),
         "backfill_24_features_to_strategies": _total(groups["backfill"], _monthly),
@@ -164,6 +179,22 @@ def _summarize(size: str, groups: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "pandas_rfm_over_pipeline": _ratio(seconds["pandas_rfm"], seconds["pipeline_one_snapshot"]),
         "pymc_map_over_our_fit": _ratio(seconds["pymc_map_fit"], seconds["our_clv_fit"]),
     }
+    # a backfill writes every month's known customers: its work grows with these rows
+    rows = {
+        "snapshot": _customer_snapshots(snapshot),
+        "backfill_24": _customer_snapshots(groups["backfill"]),
+    }
+    ratios["backfill_rows_over_snapshot_rows"] = _ratio(rows["backfill_24"], rows["snapshot"])
+    per_row = {
+        key: None if not rows[key] or seconds[name] is None else seconds[name] / rows[key] * 1e6
+        for key, name in (
+            ("snapshot", "snapshot_features_to_strategies"),
+            ("backfill_24", "backfill_24_features_to_strategies"),
+        )
+    }
+    ratios["backfill_over_snapshot_per_customer_snapshot"] = _ratio(
+        per_row["backfill_24"], per_row["snapshot"]
+    )
     fit = groups["pymc"].get("clv_fit")
     exact: bool | None = None
     max_rel = None
@@ -237,6 +268,10 @@ def _summarize(size: str, groups: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "pymc": _peak(groups["pymc"]),
         },
         "ratios": ratios,
+        "customer_snapshots": rows,
+        "microseconds_per_customer_snapshot": {
+            key: None if value is None else round(value, 2) for key, value in per_row.items()
+        },
         "failed": {g: data["failed"] for g, data in groups.items() if "failed" in data},
         "not_run": [g for g, data in groups.items() if "not_run" in data],
         "targets": targets,
@@ -266,7 +301,7 @@ def _markdown(result: dict[str, Any]) -> str:
     lines += ["", "| total | seconds | peak RSS MiB |", "|---|---:|---:|"]
     peaks = s["peak_rss_mib"]
     rows = [
-        ("floor (DuckDB scan + group-by)", "floor", "floor"),
+        ("floor (DuckDB scan + group-by, fastest run)", "floor", "floor"),
         ("pipeline, one snapshot, end to end", "pipeline_one_snapshot", "pipeline_one_snapshot"),
         ("one snapshot, features..strategies", "snapshot_features_to_strategies", None),
         (
@@ -283,6 +318,16 @@ def _markdown(result: dict[str, Any]) -> str:
     for label, key, peak in rows:
         peak_text = _fmt(peaks[peak], "{:,.0f}") if peak else ""
         lines.append(f"| {label} | {_fmt(s['seconds'][key], '{:.2f}')} | {peak_text} |")
+    rows, per_row = s["customer_snapshots"], s["microseconds_per_customer_snapshot"]
+    lines += [
+        "",
+        "| features..strategies | customer-snapshot rows | µs per row |",
+        "|---|---:|---:|",
+        f"| one snapshot | {_fmt(rows['snapshot'], '{:,}')} | "
+        f"{_fmt(per_row['snapshot'], '{:.1f}')} |",
+        f"| 24-month backfill | {_fmt(rows['backfill_24'], '{:,}')} | "
+        f"{_fmt(per_row['backfill_24'], '{:.1f}')} |",
+    ]
     lines += ["", "| ratio | value |", "|---|---:|"]
     lines += [f"| {name} | {_fmt(value, '{:.2f}')} |" for name, value in s["ratios"].items()]
     lines += [

@@ -56,16 +56,23 @@ def snapshot_keys(true_params: dict[str, Any], months: int) -> list[str]:
     return keys[::-1]
 
 
+FLOOR_RUNS = 3
+
+
 def floor(data: Path, keys: Sequence[str], recorder: Recorder) -> None:
+    """The floor query, ``FLOOR_RUNS`` times: the first may read the files from disk, the fastest
+    is the floor (``benchmarks.run`` takes the minimum)."""
     as_of = datetime.combine(month_end(keys[-1]), datetime.max.time())
     con = duckdb.connect()
-    with recorder.stage("floor: duckdb scan + group-by") as info:
-        result = con.execute(
-            "SELECT customer_id, count(*) AS n, sum(amount) AS amount, max(order_ts) AS last_ts "
-            "FROM read_parquet(?) WHERE order_ts <= ? GROUP BY customer_id",
-            [str(data / "transactions" / "*.parquet"), as_of],
-        ).pl()
-        info["customers"] = result.height
+    for run in range(1, FLOOR_RUNS + 1):
+        with recorder.stage(f"floor: duckdb scan + group-by, run {run}") as info:
+            result = con.execute(
+                "SELECT customer_id, count(*) AS n, sum(amount) AS amount, "
+                "max(order_ts) AS last_ts FROM read_parquet(?) WHERE order_ts <= ? "
+                "GROUP BY customer_id",
+                [str(data / "transactions" / "*.parquet"), as_of],
+            ).pl()
+            info["customers"] = result.height
     con.close()
 
 

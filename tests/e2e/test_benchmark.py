@@ -94,8 +94,16 @@ def test_backfill_covers_every_month_and_the_summary_gives_ratios(bench, pipelin
     assert one < three <= 3 * one
     # the landed warehouse the backfill copied is left as the pipeline wrote it
     assert not (bench[1] / "backfill.duckdb").exists()
+    floor = _group(bench, "floor")
+    # the floor's group-by finds every customer who bought by the snapshot, on every run
+    with duckdb.connect(str(bench[1] / "segmentation.duckdb"), read_only=True) as con:
+        buyers = con.execute(
+            "SELECT count(DISTINCT customer_id) FROM raw.transactions "
+            "WHERE order_ts < TIMESTAMP '2012-01-01'"
+        ).fetchone()[0]
+    assert [stage["extra"]["customers"] for stage in floor["stages"]] == [buyers] * 3
     groups = {
-        "floor": _group(bench, "floor"),
+        "floor": floor,
         "pipeline": pipeline,
         "backfill": backfill,
         "pandas_rfm": {"stages": [], "not_run": True},
@@ -109,6 +117,7 @@ def test_backfill_covers_every_month_and_the_summary_gives_ratios(bench, pipelin
     assert summary["ratios"]["backfill_over_snapshot"] == round(
         (landing + monthly) / seconds["pipeline_one_snapshot"], 2
     )
+    assert seconds["floor"] == min(stage["seconds"] for stage in floor["stages"])
     assert seconds["pandas_rfm"] is None and summary["not_run"] == ["pandas_rfm", "pymc"]
     report = _markdown(
         {
