@@ -38,9 +38,9 @@ from assets.features.contracts import (
 )
 from assets.features.lifecycle import lifecycle_stage
 from assets.features.value import value_columns
+from assets.keys import sorted_by_keys
 from assets.metadata import column_schema, counts_table, preview
 from assets.segments.build import build_customer_segments, summarize_segments
-from assets.segments.columns import sorted_by_keys
 from assets.segments.settings import SegmentSettings
 from assets.sql_files import read_sql
 from assets.strategies.playbook import assign_strategies

@@ -2,6 +2,7 @@
 
 import polars as pl
 
+from assets.keys import sorted_by_keys
 from pipelines.config import ValueSettings
 
 # cumulative shares are float sums: 0.5 + 0.3 must count as having reached 0.8
@@ -18,18 +19,9 @@ VALUE_COLUMNS = (
 _ROW = "value_row_index"
 
 
-def _sorted_by_snapshot_and_customer(frame: pl.DataFrame) -> bool:
-    """Whether the rows are in (snapshot_date, customer_id) order with no key repeated or null."""
-    snapshot, customer = pl.col("snapshot_date"), pl.col("customer_id")
-    ascending = (snapshot > snapshot.shift()) | (
-        (snapshot == snapshot.shift()) & (customer > customer.shift())
-    )
-    return frame.height < 2 or frame.select(ascending.slice(1).fill_null(False).all()).item()
-
-
 def _by_revenue(behaviour: pl.DataFrame) -> pl.DataFrame:
     """The rows by snapshot, net revenue (descending) and customer id."""
-    if not _sorted_by_snapshot_and_customer(behaviour):
+    if not sorted_by_keys(behaviour):
         return behaviour.sort(
             ["snapshot_date", "net_revenue", "customer_id"], descending=[False, True, False]
         )

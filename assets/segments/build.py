@@ -6,15 +6,10 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from assets.keys import KEY_COLUMNS, in_key_order, sorted_by_keys
 from assets.segments.attribute_rules import attribute_segments
 from assets.segments.clusters import cluster_sorted
-from assets.segments.columns import (
-    ATTRIBUTE_COLUMN_PREFIX,
-    KEY_COLUMNS,
-    KEY_FEATURE_COLUMNS,
-    attribute_column,
-    sorted_by_keys,
-)
+from assets.segments.columns import ATTRIBUTE_COLUMN_PREFIX, KEY_FEATURE_COLUMNS, attribute_column
 from assets.segments.labels import LABEL_COLUMNS, label_customers
 from assets.segments.rfm import RFM_COLUMNS, score_sorted
 from assets.segments.settings import SegmentSettings
@@ -54,12 +49,7 @@ def build_customer_segments(features: pl.DataFrame, settings: SegmentSettings) -
     Raises:
         ValueError: If ``features`` has duplicate (snapshot_date, customer_id) rows.
     """
-    if sorted_by_keys(features):
-        ordered = features
-    elif features.select(pl.struct(KEYS).is_duplicated().any()).item():
-        raise ValueError("features have duplicate (snapshot_date, customer_id) rows")
-    else:
-        ordered = features.sort(KEYS)
+    ordered = in_key_order(features, "features")
     rfm = score_sorted(ordered, settings.rfm)
     labels = label_customers(ordered, settings.loyalty, settings.churn_risk)
     attributes = attribute_segments(ordered, settings)

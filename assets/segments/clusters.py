@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
-from assets.segments.columns import KEY_COLUMNS, snapshot_slices, sorted_by_keys
+from assets.keys import in_key_order, sorted_by_keys
+from assets.segments.columns import snapshot_slices
 from assets.segments.rfm import NO_PURCHASE, is_purchaser
 from assets.segments.settings import ClusterSettings
 
@@ -352,6 +353,4 @@ def cluster_customers(
     if sorted_by_keys(features):
         return cluster_sorted(features, settings)
     narrow = features.select("snapshot_date", "customer_id", *CLUSTER_FEATURES)
-    if narrow.select(pl.struct(KEY_COLUMNS).is_duplicated().any()).item():
-        raise ValueError("features have duplicate (snapshot_date, customer_id) rows")
-    return cluster_sorted(narrow.sort(KEY_COLUMNS), settings)
+    return cluster_sorted(in_key_order(narrow, "features"), settings)

@@ -15,6 +15,7 @@ import polars as pl
 
 from assets.contracts import contract_dtypes
 from assets.features.contracts import CustomerFeaturesContract
+from assets.keys import KEY_COLUMNS
 
 ColumnKind = Literal["text", "integer", "float", "boolean", "date"]
 
@@ -42,9 +43,6 @@ KEY_FEATURE_COLUMNS: tuple[str, ...] = (
 
 ATTRIBUTE_COLUMN_PREFIX = "attr_"
 
-# The key of every per-customer table: one row per snapshot and customer.
-KEY_COLUMNS: tuple[str, str] = ("snapshot_date", "customer_id")
-
 SEGMENT_COLUMN_TYPES: dict[str, pl.DataType] = {
     "snapshot_date": pl.Date(),
     "customer_id": pl.String(),
@@ -66,19 +64,6 @@ SEGMENT_COLUMN_TYPES: dict[str, pl.DataType] = {
 def attribute_column(dimension: str) -> str:
     """The segments-table column holding the labels of an attribute dimension."""
     return f"{ATTRIBUTE_COLUMN_PREFIX}{dimension}"
-
-
-def sorted_by_keys(frame: pl.DataFrame) -> bool:
-    """Whether ``frame`` is sorted by snapshot_date, customer_id with no repeated key and no
-    null key: then it is already in the order the segment tables are written in, and a sort
-    (or a duplicate check) would only cost time. One pass over the two key columns."""
-    if frame.height < 2:
-        return True
-    snapshot, customer = (pl.col(name) for name in KEY_COLUMNS)
-    ascending = (snapshot > snapshot.shift()) | (
-        (snapshot == snapshot.shift()) & (customer > customer.shift())
-    )
-    return bool(frame.select(ascending.slice(1).fill_null(False).all()).item())
 
 
 def snapshot_slices(frame: pl.DataFrame) -> list[pl.DataFrame]:

@@ -30,7 +30,8 @@ import numpy as np
 import polars as pl
 import yaml
 
-from assets.segments.columns import KEY_COLUMNS, snapshot_slices, sorted_by_keys
+from assets.keys import in_key_order
+from assets.segments.columns import snapshot_slices
 from assets.segments.settings import RfmSettings
 
 RFM_SEGMENTS: tuple[str, ...] = (
@@ -219,8 +220,4 @@ def score_rfm(features: pl.DataFrame, settings: RfmSettings | None = None) -> pl
     settings = settings or RfmSettings()
     columns = ["snapshot_date", "customer_id", "recency_days", settings.frequency]
     narrow = features.select(list(dict.fromkeys([*columns, settings.monetary])))
-    if not sorted_by_keys(narrow):
-        if narrow.select(pl.struct(KEY_COLUMNS).is_duplicated().any()).item():
-            raise ValueError("features have duplicate (snapshot_date, customer_id) rows")
-        narrow = narrow.sort(KEY_COLUMNS)
-    return score_sorted(narrow, settings)
+    return score_sorted(in_key_order(narrow, "features"), settings)

@@ -25,7 +25,7 @@ import hashlib
 import numpy as np
 import polars as pl
 
-from assets.segments.columns import sorted_by_keys
+from assets.keys import KEY_COLUMNS, in_key_order
 from assets.segments.sql_rules import match_flags
 from assets.strategies.settings import ControlGroupSettings, Playbook, compile_playbook
 
@@ -115,20 +115,14 @@ def assign_strategies(
             segments have duplicate (snapshot_date, customer_id) rows.
     """
     control = control or playbook.control_group
-    keys = ["snapshot_date", "customer_id"]
-    if sorted_by_keys(segments):
-        frame = segments
-    elif segments.select(pl.struct(keys).is_duplicated().any()).item():
-        raise ValueError("segments have duplicate (snapshot_date, customer_id) rows")
-    else:
-        frame = segments.sort(keys)
+    frame = in_key_order(segments, "segments")
     rules = playbook.rules
     compiled = compile_playbook(playbook, _columns_of(frame))
     flags = match_flags(frame, compiled)
     work = pl.concat(
         [
             frame.select(
-                *keys,
+                *KEY_COLUMNS,
                 pl.col("clv_12m").cast(pl.Float64),
                 control_flags(frame.get_column("customer_id"), control).alias("is_control"),
             ).with_row_index("row"),
@@ -179,7 +173,7 @@ def assign_strategies(
 
     # already in key order: the rows kept the order of the sorted frame
     return work.select(
-        *keys,
+        *KEY_COLUMNS,
         of_rule([rule.strategy for rule in rules], pl.String).alias("strategy"),
         of_rule([rule.channel for rule in rules], pl.String).alias("channel"),
         of_rule([rule.priority for rule in rules], pl.Int64).alias("priority"),
