@@ -1,19 +1,24 @@
 """Land a configured source into the warehouse: every source row lands or is quarantined.
 
 Each file is parsed and checked by polars' streaming engine in batches (memory bounded by the
-batch, not the file) and staged in a DuckDB temp table, which spills to the warehouse's
-``temp_directory`` beyond its ``memory_limit``. A row travels as typed columns plus a 128-bit hash
-of its original values; only rows that need their original text (rejected rows, and rows whose
-hash repeats: duplicate candidates) get it, from a second read of their files, and duplicates
-are decided by comparing that text exactly. If the reject rate is within the source's limit, the
+batch, not the file) and staged as Parquet files in a directory under the warehouse's
+``temp_directory``, which DuckDB reads as the view ``landing_parsed``. A row travels as typed
+columns plus a 64-bit hash of its original values; only rows that need their original text
+(rejected rows, and rows whose hash repeats: duplicate candidates) get it, from a second read of
+their files, and duplicates are decided by comparing that text exactly. Rows found to break a
+check after parsing (duplicates) are listed in ``landing_flagged``; ``landing_stage`` is the
+staged rows with those reasons applied. If the reject rate is within the source's limit, the
 canonical table and the source's quarantine rows are swapped in by one transaction; otherwise
-nothing is written.
+nothing is written. The staged files are deleted either way.
 """
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -41,9 +46,10 @@ from assets.sql_files import read_sql
 from assets.warehouse import registered, transaction
 from pipelines.config import CustomersSource, TransactionsSource
 
-# rows per parsed batch: ~100-200 MB of typed columns, large enough for DuckDB's bulk insert
+# rows per parsed batch (one staged Parquet file): ~100-200 MB of typed columns
 BATCH_ROWS = 1_000_000
-_STAGING_TABLES = ("landing_stage", "landing_files", "landing_raw", "landing_raw_needed")
+_STAGING_VIEWS = ("landing_stage", "landing_parsed")
+_STAGING_TABLES = ("landing_files", "landing_flagged", "landing_raw", "landing_raw_needed")
 
 SourceName = Literal["transactions", "customers"]
 
@@ -134,22 +140,58 @@ def _staged(batch: pl.DataFrame, file_seq: int) -> pl.DataFrame:
     )
 
 
+def _drop_staging(con: duckdb.DuckDBPyConnection) -> None:
+    for view in _STAGING_VIEWS:
+        con.execute(f"DROP VIEW IF EXISTS {view}")
+    for table in _STAGING_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+@contextlib.contextmanager
+def staging_directory(con: duckdb.DuckDBPyConnection) -> Iterator[Path]:
+    """A fresh directory for one landing's staged Parquet files, deleted afterwards: under the
+    warehouse's ``temp_directory`` (where DuckDB spills too), or the system's temporary
+    directory for an in-memory warehouse."""
+    in_memory = con.execute(
+        "SELECT path IS NULL FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()[0]
+    base = None
+    if not in_memory:
+        base = Path(con.execute("SELECT current_setting('temp_directory')").fetchone()[0])
+    created_base = base is not None and not base.exists()
+    if base is not None:
+        base.mkdir(parents=True, exist_ok=True)
+    directory = Path(tempfile.mkdtemp(prefix="landing-", dir=base))
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+        if created_base:
+            # as DuckDB does with its spill directory: leave no empty directory behind
+            with contextlib.suppress(OSError):
+                base.rmdir()
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
 def stage_source(
     con: duckdb.DuckDBPyConnection,
     source: SourceName,
     config: TransactionsSource | CustomersSource,
     now: datetime,
+    directory: Path,
     custom: Mapping[str, str] | None = None,
 ) -> list[Path]:
-    """Parse every file of the source into the temp table ``landing_stage`` (and the file names
-    into ``landing_files``); returns the files."""
+    """Parse every file of the source into Parquet files in ``directory``, queryable as the view
+    ``landing_stage`` (file names in ``landing_files``); returns the source files."""
     files = config.files()
     if not files:
         raise SourceError(f"sources.{source}.path: {config.path} matches no file")
-    for table in _STAGING_TABLES:
-        con.execute(f"DROP TABLE IF EXISTS {table}")
+    _drop_staging(con)
     con.execute("CREATE TEMP TABLE landing_files (file_seq INTEGER, source_file VARCHAR)")
-    created = False
+    staged: list[Path] = []
     for file_seq, path in enumerate(files):
         con.execute("INSERT INTO landing_files VALUES (?, ?)", [file_seq, str(path)])
         parsed = _parse(source, _scan(path, source, config), config, now, custom or {})
@@ -158,19 +200,24 @@ def stage_source(
         try:
             for batch in parsed.collect_batches(chunk_size=BATCH_ROWS):
                 _check_contract(source, batch)
-                with registered(con, "_parsed", _staged(batch, file_seq)):
-                    if not created:
-                        con.execute("CREATE TEMP TABLE landing_stage AS SELECT * FROM _parsed")
-                        created = True
-                    else:
-                        con.execute("INSERT INTO landing_stage BY NAME SELECT * FROM _parsed")
+                staged.append(directory / f"{len(staged):06d}.parquet")
+                # lz4 and no statistics: written once, read whole a few times, then deleted
+                _staged(batch, file_seq).write_parquet(
+                    staged[-1], compression="lz4", statistics=False
+                )
         except pl.exceptions.PolarsError as error:
             raise SourceError(f"cannot parse {source} file {path}: {error}") from None
-    if not created:
+    if not staged:
         # every file was empty: the stage still needs its columns
         empty = _parse(source, _scan(files[0], source, config), config, now, custom or {})
-        with registered(con, "_parsed", _staged(empty.head(0).collect(), 0)):
-            con.execute("CREATE TEMP TABLE landing_stage AS SELECT * FROM _parsed")
+        staged.append(directory / "empty.parquet")
+        _staged(empty.head(0).collect(), 0).write_parquet(staged[-1])
+    file_list = ", ".join(_sql_text(str(path)) for path in staged)
+    con.execute(f"CREATE TEMP VIEW landing_parsed AS SELECT * FROM read_parquet([{file_list}])")
+    con.execute(
+        "CREATE TEMP TABLE landing_flagged (file_seq INTEGER, source_row BIGINT, reason VARCHAR)"
+    )
+    con.execute(read_sql("raw/create_landing_stage.sql"))
     return files
 
 
@@ -238,31 +285,42 @@ def land_source(
 
     ``custom``: custom customer attributes and their types (customers source only).
     """
-    files = stage_source(con, source, config, now, custom)
-    try:
-        # parse rejects alone over the limit: fail before re-reading files for their text
-        _gate(source, _report(con, source, files), config.max_reject_rate, True)
-        _stage_raw_values(con, source, config, files)
-        con.execute(read_sql("raw/flag_duplicate_rows.sql"))
-        if source == "customers":
-            con.execute(read_sql("raw/flag_duplicate_customers.sql"))
-        report = _report(con, source, files)
-        _gate(source, report, config.max_reject_rate, False)
-        reasons = TRANSACTION_REASONS if source == "transactions" else CUSTOMER_REASONS
-        checks = pl.DataFrame(
-            {"reason": list(reasons), "check": list(reasons.values())},
-            schema={"reason": pl.Utf8, "check": pl.Utf8},
+    with staging_directory(con) as directory:
+        try:
+            files = stage_source(con, source, config, now, directory, custom)
+            return _land_staged(con, source, config, files, now)
+        finally:
+            _drop_staging(con)
+
+
+def _land_staged(
+    con: duckdb.DuckDBPyConnection,
+    source: SourceName,
+    config: TransactionsSource | CustomersSource,
+    files: list[Path],
+    now: datetime,
+) -> LandingReport:
+    """Flag duplicates in the staged rows, gate on the reject rate, swap in atomically."""
+    # parse rejects alone over the limit: fail before re-reading files for their text
+    _gate(source, _report(con, source, files), config.max_reject_rate, True)
+    _stage_raw_values(con, source, config, files)
+    con.execute(read_sql("raw/flag_duplicate_rows.sql"))
+    if source == "customers":
+        con.execute(read_sql("raw/flag_duplicate_customers.sql"))
+    report = _report(con, source, files)
+    _gate(source, report, config.max_reject_rate, False)
+    reasons = TRANSACTION_REASONS if source == "transactions" else CUSTOMER_REASONS
+    checks = pl.DataFrame(
+        {"reason": list(reasons), "check": list(reasons.values())},
+        schema={"reason": pl.Utf8, "check": pl.Utf8},
+    )
+    with registered(con, "landing_reasons", checks), transaction(con):
+        con.execute(read_sql("quality/create_rejected_rows.sql"))
+        con.execute(read_sql(f"raw/publish_{source}.sql"))
+        con.execute(read_sql("raw/delete_rejected_rows.sql"), {"source": source})
+        con.execute(
+            read_sql("raw/insert_rejected_rows.sql"), {"source": source, "rejected_at": now}
         )
-        with registered(con, "landing_reasons", checks), transaction(con):
-            con.execute(read_sql("quality/create_rejected_rows.sql"))
-            con.execute(read_sql(f"raw/publish_{source}.sql"))
-            con.execute(read_sql("raw/delete_rejected_rows.sql"), {"source": source})
-            con.execute(
-                read_sql("raw/insert_rejected_rows.sql"), {"source": source, "rejected_at": now}
-            )
-    finally:
-        for table in _STAGING_TABLES:
-            con.execute(f"DROP TABLE IF EXISTS {table}")
     return report
 
 
@@ -291,15 +349,14 @@ def empty_customers_table(con: duckdb.DuckDBPyConnection) -> None:
     try:
         with transaction(con):
             con.execute(read_sql("quality/create_rejected_rows.sql"))
-            con.execute("CREATE OR REPLACE TEMP TABLE landing_stage AS " + _EMPTY_CUSTOMERS)
+            con.execute("CREATE OR REPLACE TEMP VIEW landing_stage AS " + _EMPTY_CUSTOMERS)
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE landing_files (file_seq INTEGER, source_file VARCHAR)"
             )
             con.execute(read_sql("raw/publish_customers.sql"))
             con.execute(read_sql("raw/delete_rejected_rows.sql"), {"source": "customers"})
     finally:
-        for table in _STAGING_TABLES:
-            con.execute(f"DROP TABLE IF EXISTS {table}")
+        _drop_staging(con)
 
 
 _EMPTY_CUSTOMERS = (
@@ -307,6 +364,6 @@ _EMPTY_CUSTOMERS = (
     "NULL::DOUBLE AS income, NULL::VARCHAR AS gender, NULL::VARCHAR AS region, "
     "NULL::VARCHAR AS country, NULL::VARCHAR AS industry, NULL::VARCHAR AS acquisition_channel, "
     "NULL::VARCHAR AS email, NULL::VARCHAR AS phone, NULL::VARCHAR AS name, "
-    "0 AS file_seq, NULL::BIGINT AS source_row, NULL::UBIGINT AS row_hash_a, "
-    "NULL::UBIGINT AS row_hash_b, NULL::VARCHAR AS reason LIMIT 0"
+    "0 AS file_seq, NULL::BIGINT AS source_row, NULL::UBIGINT AS row_hash, "
+    "NULL::VARCHAR AS reason LIMIT 0"
 )

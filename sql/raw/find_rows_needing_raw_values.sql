@@ -1,9 +1,9 @@
 -- The staged rows that may end in the quarantine and so need their original text: rows already
--- rejected, good rows whose 128-bit row hash repeats (duplicate candidates, compared exactly
+-- rejected, good rows whose 64-bit row hash repeats (duplicate candidates, compared exactly
 -- afterwards) and, for customers ($by_customer), good rows whose customer id repeats.
 CREATE OR REPLACE TEMP TABLE landing_raw_needed AS
 WITH repeated_hash AS (
-    SELECT row_hash_a, row_hash_b
+    SELECT row_hash
     FROM landing_stage
     WHERE reason IS NULL
     GROUP BY ALL
@@ -19,7 +19,7 @@ repeated_customer AS (
 SELECT file_seq, source_row FROM landing_stage WHERE reason IS NOT NULL
 UNION
 SELECT file_seq, source_row
-FROM landing_stage SEMI JOIN repeated_hash USING (row_hash_a, row_hash_b)
+FROM landing_stage SEMI JOIN repeated_hash USING (row_hash)
 WHERE reason IS NULL
 UNION
 SELECT file_seq, source_row

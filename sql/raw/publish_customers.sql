@@ -5,7 +5,7 @@ CREATE SCHEMA IF NOT EXISTS raw;
 CREATE OR REPLACE TABLE raw.customers AS
 SELECT * RENAME (file_seq AS source_file)
 FROM (
-    SELECT s.* EXCLUDE (reason, row_hash_a, row_hash_b) REPLACE (f.source_file AS file_seq)
+    SELECT s.* EXCLUDE (reason, row_hash) REPLACE (f.source_file AS file_seq)
     FROM landing_stage AS s
     JOIN landing_files AS f USING (file_seq)
     WHERE s.reason IS NULL

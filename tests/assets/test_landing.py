@@ -97,6 +97,39 @@ def test_over_the_reject_rate_nothing_is_written(write_config, broken_source, co
     assert ("rejected_rows",) not in tables
 
 
+def test_staged_files_live_under_the_temp_directory_only_while_landing(
+    write_config, retail_transactions, broken_source, tmp_path: Path, monkeypatch
+) -> None:
+    spill = tmp_path / "spill"
+    seen: list[tuple[int, int]] = []
+    real_land_staged = landing._land_staged
+
+    def land_staged(*args, **kwargs):
+        staged = sorted(spill.glob("landing-*/*.parquet"))
+        seen.append((len(staged), pl.scan_parquet(staged).select(pl.len()).collect().item()))
+        return real_land_staged(*args, **kwargs)
+
+    monkeypatch.setattr(landing, "_land_staged", land_staged)
+    monkeypatch.setattr(landing, "BATCH_ROWS", 100_000)
+    with duckdb.connect(str(tmp_path / "spill_test.duckdb")) as connection:
+        connection.execute(f"SET temp_directory = '{spill}'")
+        report = _land(write_config(retail_transactions), connection)
+        assert report.landed_rows == 284_159
+        # every source row is staged, in batches of at most about 100,000 rows
+        files, rows = seen[0]
+        assert rows == 290_325
+        assert files >= 2
+        assert not spill.exists()
+        spill.mkdir()
+        broken = write_config({"path": str(broken_source), "columns": RETAIL_COLUMNS})
+        with pytest.raises(RejectRateExceeded):
+            _land(broken, connection)
+        assert seen[1] == (1, 15)
+        assert list(spill.iterdir()) == []
+        # the previous landing stays
+        assert _count(connection, "SELECT count(*) FROM raw.transactions") == 284_159
+
+
 def test_duplicates_count_towards_the_reject_rate(write_config, tmp_path: Path, con) -> None:
     good = BROKEN_ROWS[0][0]
     other = [*good[:3], "7", *good[4:]]
@@ -222,7 +255,10 @@ def test_batch_size_changes_nothing_landed_or_quarantined(
             _land(config, connection)
             tables.append(
                 (
-                    connection.execute("SELECT * FROM raw.transactions").pl(),
+                    # a set of rows: landing writes in parallel, in no particular order
+                    connection.execute(
+                        "SELECT * FROM raw.transactions ORDER BY source_file, source_row"
+                    ).pl(),
                     connection.execute(
                         "SELECT * EXCLUDE (rejected_at) FROM quality.rejected_rows"
                     ).pl(),

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from pipelines.jobs import RUN_TAGS, WAREHOUSE_TAG
-from pipelines.resources import Warehouse
+from pipelines.resources import WAREHOUSE_STORAGE_VERSION, Warehouse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,3 +81,31 @@ def test_warehouse_gives_up_after_the_lock_timeout(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait(timeout=30)
+
+
+def _storage_version(con: duckdb.DuckDBPyConnection) -> str:
+    return con.execute(
+        "SELECT tags['storage_version'] FROM duckdb_databases() "
+        "WHERE database_name = current_database()"
+    ).fetchone()[0]
+
+
+def test_a_new_warehouse_is_created_in_the_faster_storage_format(tmp_path: Path) -> None:
+    path = tmp_path / "new.duckdb"
+    with Warehouse(path=str(path)).connect() as con:
+        con.execute("CREATE TABLE t AS SELECT 1 AS x")
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert _storage_version(con) == f"{WAREHOUSE_STORAGE_VERSION}+"
+
+
+def test_an_existing_warehouse_keeps_its_storage_format(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE t AS SELECT 1 AS x")
+        old = _storage_version(con)
+    assert old != f"{WAREHOUSE_STORAGE_VERSION}+"
+    with Warehouse(path=str(path)).connect() as con:
+        con.execute("INSERT INTO t VALUES (2)")
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert _storage_version(con) == old
+        assert con.execute("SELECT sum(x) FROM t").fetchone() == (3,)
