@@ -156,3 +156,9 @@ def test_a_failed_group_leaves_its_totals_out(pipeline) -> None:
     [backfill_target] = [t for t in summary["targets"] if "backfill" in t["target"]]
     assert backfill_target["met"] is None
     assert backfill_target["measured"].startswith("not measured")
+    [parameters] = [t for t in summary["targets"] if "maximum likelihood" in t["target"]]
+    assert parameters == {
+        "target": "CLV parameters at the exact maximum likelihood (within 1%)",
+        "measured": "not measured",
+        "met": None,
+    }
