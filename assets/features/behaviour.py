@@ -51,7 +51,9 @@ def _increments(
     lost_recency_days: int,
     buckets: int | None,
 ) -> None:
-    """``_activity_increments`` from one read of the transactions per customer bucket."""
+    """``_activity_increments``, one customer bucket after another. With more than one bucket,
+    each bucket's transactions are first written to a temp table: the query reads its input three
+    times, and three scans of all the transactions per bucket cost more than one."""
     if buckets is None:
         rows = con.execute("SELECT count(*) FROM raw.transactions").fetchone()[0]
         limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
@@ -63,15 +65,22 @@ def _increments(
             if bucket == 0
             else "INSERT INTO _activity_increments BY NAME"
         )
+        source = "raw.transactions"
+        if buckets > 1:
+            con.execute(
+                read_sql("features/customer_bucket_transactions.sql"),
+                {"snapshot_dates": dates, "customer_buckets": buckets, "customer_bucket": bucket},
+            )
+            source = "_customer_bucket_transactions"
         con.execute(
             f"{store} {query}",
             {
+                "transactions": source,
                 "snapshot_dates": dates,
                 "lost_recency_days": lost_recency_days,
-                "customer_buckets": buckets,
-                "customer_bucket": bucket,
             },
         )
+    con.execute("DROP TABLE IF EXISTS _customer_bucket_transactions")
 
 
 def _activity_by_snapshot(

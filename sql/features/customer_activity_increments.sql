@@ -12,11 +12,12 @@
 -- same whichever other snapshots a run computes: a backfilled month equals the live one bit
 -- for bit.
 --
--- Every measure is per customer, so the customers can be split into $customer_buckets parts by
--- hash and the parts computed one after another (a bounded working set on large data); the
--- caller stores the rows of all parts in the temp table _activity_increments.
--- Parameters: $snapshot_dates (DATE[]), $lost_recency_days (INTEGER), $customer_buckets
--- (INTEGER >= 1), $customer_bucket (INTEGER, 0 .. $customer_buckets - 1).
+-- Every measure is per customer, so the customers can be split into parts by hash and the parts
+-- computed one after another (a bounded working set on large data): $transactions names the
+-- table read, raw.transactions or one customer bucket of it (customer_bucket_transactions.sql);
+-- the caller stores the rows of all parts in the temp table _activity_increments.
+-- Parameters: $transactions (VARCHAR, a table name), $snapshot_dates (DATE[]),
+-- $lost_recency_days (INTEGER).
 WITH snapshots AS (
     SELECT snapshot_date, row_number() OVER (ORDER BY snapshot_date) AS j
     FROM (SELECT DISTINCT unnest($snapshot_dates::DATE[]) AS snapshot_date)
@@ -43,9 +44,8 @@ calendar AS (
 -- than materializing the rows once
 transactions AS NOT MATERIALIZED (
     SELECT *, order_ts::DATE AS day
-    FROM raw.transactions
+    FROM query_table($transactions::VARCHAR)
     WHERE order_ts < (list_max($snapshot_dates::DATE[]) + 1)::TIMESTAMP
-        AND hash(customer_id) % $customer_buckets::UBIGINT = $customer_bucket::UBIGINT
 ),
 customer_days AS MATERIALIZED (
     SELECT customer_id, day,

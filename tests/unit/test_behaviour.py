@@ -584,6 +584,11 @@ def test_customer_buckets_give_the_same_activity_as_one_pass(real_sample, bucket
     one_pass = customer_activity(real_sample, dates, LOST_DAYS, buckets=1)
     assert one_pass.height > 5_000
     assert customer_activity(real_sample, dates, LOST_DAYS, buckets=buckets).equals(one_pass)
+    # each bucket's rows were a temp table of their own, gone with the computation
+    temp_tables = real_sample.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary"
+    ).fetchall()
+    assert not [name for (name,) in temp_tables if name.startswith("_")]
 
 
 def test_the_bucket_count_follows_the_connections_memory_limit(real_sample) -> None:
