@@ -1,5 +1,7 @@
 """The key of every per-customer table, one row per snapshot and customer, and its order."""
 
+from collections.abc import Sequence
+
 import polars as pl
 
 KEY_COLUMNS: tuple[str, str] = ("snapshot_date", "customer_id")
@@ -29,3 +31,16 @@ def in_key_order(frame: pl.DataFrame, what: str) -> pl.DataFrame:
     if frame.select(pl.struct(KEY_COLUMNS).is_duplicated().any()).item():
         raise ValueError(f"{what} have duplicate (snapshot_date, customer_id) rows")
     return frame.sort(KEY_COLUMNS)
+
+
+def ordered_by(frame: pl.DataFrame, columns: Sequence[str]) -> bool:
+    """Whether ``frame`` is sorted ascending by ``columns`` (equal keys allowed) with no null in
+    them. One pass over those columns."""
+    if frame.height < 2 or not columns:
+        return True
+    before, tied = pl.lit(False), pl.lit(True)
+    for name in columns:
+        column = pl.col(name)
+        before = before | (tied & (column > column.shift()))
+        tied = tied & (column == column.shift())
+    return bool(frame.select((before | tied).slice(1).fill_null(False).all()).item())

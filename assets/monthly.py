@@ -166,8 +166,18 @@ def read_month(con: duckdb.DuckDBPyConnection, table: str, snapshot: date) -> pl
 
 def read_behaviour_with_clv(con: duckdb.DuckDBPyConnection, snapshot: date) -> pl.DataFrame:
     """One month of ``features.customer_behaviour`` with the customers' ``features.customer_clv``
-    columns beside it, sorted by customer id: joined in DuckDB, so the month's frames are not
-    held twice in memory (a left join of the two frames in polars held three copies)."""
+    columns beside it (null where a customer has none), sorted by customer id.
+
+    The CLV month is computed from the behaviour month, one row per customer in the same order:
+    its columns are then put beside the behaviour's without copying either. Otherwise the two
+    are joined in DuckDB (a left join of the two frames in polars held three copies of the
+    month, a join in DuckDB sorts it: 26 s and 6.3 GiB at 7.25M customers).
+    """
+    behaviour = read_month(con, BEHAVIOUR_TABLE, snapshot)
+    clv = read_month(con, CLV_TABLE, snapshot)
+    if behaviour.get_column("customer_id").equals(clv.get_column("customer_id")):
+        return behaviour.hstack(clv.drop(KEYS).get_columns())
+    del behaviour, clv
     return con.execute(
         read_sql("features/behaviour_with_clv.sql"), {"snapshot_date": snapshot}
     ).pl()

@@ -16,6 +16,8 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from assets.keys import ordered_by
+
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -190,17 +192,22 @@ def read_partitions(
     """Read a table, or only the given partitions of it, as a polars frame.
 
     Rows come sorted by snapshot date and customer id where the table has them: the same data
-    gives the same frame, so order-sensitive float sums downstream are reproducible.
+    gives the same frame, so order-sensitive float sums downstream are reproducible. The tables
+    are written in that order and a plain scan returns rows in the order they were written, so
+    the order is checked in polars and a sort runs only when it does not hold: a sort in DuckDB
+    cost 26 s and 6.3 GiB for a 7.25M-row month that scans in 6.7 s and 3.8 GiB.
     """
     quoted = quote_table(table)
     keys = [column for column in _ORDER_KEYS if column in table_columns(con, table)]
-    order = f" ORDER BY {', '.join(keys)}" if keys else ""
     if partition_column is None or partition_values is None:
-        return con.execute(f"SELECT * FROM {quoted}{order}").pl()
-    return con.execute(
-        f'SELECT * FROM {quoted} WHERE "{partition_column}" IN (SELECT UNNEST(?::DATE[])){order}',
-        [list(partition_values)],
-    ).pl()
+        frame = con.execute(f"SELECT * FROM {quoted}").pl()
+    else:
+        frame = con.execute(
+            f'SELECT * FROM {quoted} WHERE "{partition_column}" IN (SELECT UNNEST(?::DATE[]))',
+            [list(partition_values)],
+        ).pl()
+    # nulls last, as DuckDB's ORDER BY
+    return frame if ordered_by(frame, keys) else frame.sort(keys, nulls_last=True)
 
 
 _ORDER_KEYS = ("snapshot_date", "customer_id")

@@ -9,7 +9,17 @@ import pandera.polars as pa
 import polars as pl
 import pytest
 
-from assets.monthly import ContractViolation, MonthlyTable, write_month
+from assets.keys import ordered_by
+from assets.monthly import (
+    BEHAVIOUR_TABLE,
+    CLV_TABLE,
+    ContractViolation,
+    MonthlyTable,
+    read_behaviour_with_clv,
+    read_month,
+    write_month,
+)
+from assets.sql_files import read_sql
 from assets.warehouse import replace_partitions_together
 
 JAN, FEB = date(2011, 1, 31), date(2011, 2, 28)
@@ -128,3 +138,71 @@ def test_metadata_counts_every_month_and_shows_the_latest(con) -> None:
         "customer_id",
         "value",
     ]
+
+
+@pytest.mark.parametrize(
+    ("snapshots", "customers", "expected"),
+    [
+        ([JAN, JAN, FEB], ["a", "b", "a"], True),
+        ([JAN, JAN, JAN], ["a", "a", "b"], True),  # equal keys allowed
+        ([JAN, FEB, JAN], ["a", "a", "b"], False),
+        ([JAN, JAN, FEB], ["b", "a", "a"], False),
+        ([JAN, JAN, FEB], ["a", None, "b"], False),  # a null key: not in DuckDB's order
+        ([JAN], ["a"], True),
+    ],
+)
+def test_ordered_by_snapshot_then_customer(snapshots, customers, expected) -> None:
+    frame = pl.DataFrame(
+        {"snapshot_date": snapshots, "customer_id": customers},
+        schema={"snapshot_date": pl.Date, "customer_id": pl.String},
+    )
+    assert ordered_by(frame, ["snapshot_date", "customer_id"]) is expected
+
+
+def test_a_month_reads_back_in_key_order_however_it_was_written(con) -> None:
+    in_order = _month(JAN, [5, 6, 7])
+    write_month(con, JAN, (MonthlyTable("features.first", Tiny), in_order))
+    assert read_month(con, "features.first", JAN).equals(in_order)
+    # rows written out of key order (c10 < c2 as text) come back sorted
+    shuffled = pl.DataFrame(
+        {"snapshot_date": [FEB] * 3, "customer_id": ["c2", "c10", "c1"], "value": [2, 10, 1]},
+        schema=in_order.schema,
+    )
+    replace_partitions_together(con, {"features.first": shuffled}, "snapshot_date", [FEB])
+    back = read_month(con, "features.first", FEB)
+    assert back.get_column("customer_id").to_list() == ["c1", "c10", "c2"]
+    assert back.get_column("value").to_list() == [1, 10, 2]
+
+
+def _behaviour_and_clv(con, clv_customers: list[str]) -> None:
+    behaviour = pl.DataFrame(
+        {"snapshot_date": [JAN] * 3, "customer_id": ["a", "b", "c"], "orders": [1, 2, 3]},
+        schema={"snapshot_date": pl.Date, "customer_id": pl.String, "orders": pl.Int64},
+    )
+    clv = pl.DataFrame(
+        {
+            "snapshot_date": [JAN] * len(clv_customers),
+            "customer_id": clv_customers,
+            "clv_12m": [10.0 * (i + 1) for i in range(len(clv_customers))],
+        },
+        schema={"snapshot_date": pl.Date, "customer_id": pl.String, "clv_12m": pl.Float64},
+    )
+    replace_partitions_together(
+        con, {BEHAVIOUR_TABLE: behaviour, CLV_TABLE: clv}, "snapshot_date", [JAN]
+    )
+
+
+@pytest.mark.parametrize(
+    ("clv_customers", "expected_clv"),
+    [
+        (["a", "b", "c"], [10.0, 20.0, 30.0]),  # the same customers: side by side, no join
+        (["a", "c"], [10.0, None, 20.0]),  # a customer without CLV: joined, null
+    ],
+)
+def test_behaviour_with_clv_equals_the_join(con, clv_customers, expected_clv) -> None:
+    _behaviour_and_clv(con, clv_customers)
+    month = read_behaviour_with_clv(con, JAN)
+    joined = con.execute(read_sql("features/behaviour_with_clv.sql"), {"snapshot_date": JAN}).pl()
+    assert month.equals(joined)
+    assert month.columns == ["snapshot_date", "customer_id", "orders", "clv_12m"]
+    assert month.get_column("clv_12m").to_list() == expected_clv
