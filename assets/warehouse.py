@@ -202,9 +202,12 @@ def read_partitions(
     if partition_column is None or partition_values is None:
         frame = con.execute(f"SELECT * FROM {quoted}").pl()
     else:
+        # a list of constants: a filter that keeps the scan's order (IN over a subquery is a
+        # join, which does not) and skips other partitions' row groups
+        values = list(partition_values)
+        placeholders = ", ".join("?::DATE" for _ in values) or "NULL"
         frame = con.execute(
-            f'SELECT * FROM {quoted} WHERE "{partition_column}" IN (SELECT UNNEST(?::DATE[]))',
-            [list(partition_values)],
+            f'SELECT * FROM {quoted} WHERE "{partition_column}" IN ({placeholders})', values
         ).pl()
     # nulls last, as DuckDB's ORDER BY
     return frame if ordered_by(frame, keys) else frame.sort(keys, nulls_last=True)

@@ -20,7 +20,7 @@ from assets.monthly import (
     write_month,
 )
 from assets.sql_files import read_sql
-from assets.warehouse import replace_partitions_together
+from assets.warehouse import read_partitions, replace_partitions_together
 
 JAN, FEB = date(2011, 1, 31), date(2011, 2, 28)
 
@@ -206,3 +206,28 @@ def test_behaviour_with_clv_equals_the_join(con, clv_customers, expected_clv) ->
     assert month.equals(joined)
     assert month.columns == ["snapshot_date", "customer_id", "orders", "clv_12m"]
     assert month.get_column("clv_12m").to_list() == expected_clv
+
+
+def test_months_in_key_order_are_read_without_a_sort(con, monkeypatch) -> None:
+    # 5 months of 200,000 customers: months of several row groups, scanned by several threads
+    # (a read through `IN (SELECT unnest(...))`, a join, came back out of order here)
+    months = [date(2011, m, 1) for m in range(1, 6)]
+    con.execute("SET threads = 4")
+    con.execute(
+        "CREATE SCHEMA features; CREATE TABLE features.first AS "
+        "SELECT m AS snapshot_date, printf('c%06d', c) AS customer_id, c AS value "
+        "FROM unnest(?::DATE[]) AS t(m), range(200000) AS r(c) ORDER BY m, c",
+        [months],
+    )
+
+    def no_sort(*args, **kwargs):
+        raise AssertionError("a month read back in key order was sorted again")
+
+    monkeypatch.setattr(pl.DataFrame, "sort", no_sort)
+    for snapshot in (months[1], months[4]):
+        month = read_month(con, "features.first", snapshot)
+        assert month.height == 200_000
+        assert ordered_by(month, ["snapshot_date", "customer_id"])
+    both = read_partitions(con, "features.first", "snapshot_date", [months[2], months[3]])
+    assert both.height == 400_000
+    assert ordered_by(both, ["snapshot_date", "customer_id"])
