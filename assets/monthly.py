@@ -45,7 +45,7 @@ from assets.segments.settings import SegmentSettings
 from assets.sql_files import read_sql
 from assets.strategies.playbook import assign_strategies
 from assets.strategies.settings import Playbook
-from assets.warehouse import read_partitions, replace_partitions_together
+from assets.warehouse import frame_of, read_partitions, replace_partitions_together
 from pipelines.config import ClvSettings, SegmentationConfig, custom_attributes
 from pipelines.resources import SNAPSHOT_COLUMN, Warehouse
 
@@ -178,9 +178,9 @@ def read_behaviour_with_clv(con: duckdb.DuckDBPyConnection, snapshot: date) -> p
     if behaviour.get_column("customer_id").equals(clv.get_column("customer_id")):
         return behaviour.hstack(clv.drop(KEYS).get_columns())
     del behaviour, clv
-    return con.execute(
-        read_sql("features/behaviour_with_clv.sql"), {"snapshot_date": snapshot}
-    ).pl()
+    return frame_of(
+        con.execute(read_sql("features/behaviour_with_clv.sql"), {"snapshot_date": snapshot})
+    )
 
 
 class ContractViolation(dg.Failure):

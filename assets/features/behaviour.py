@@ -19,6 +19,7 @@ import polars as pl
 from assets.contracts import contract_dtypes
 from assets.features.contracts import CHANNELS, CustomerBehaviourContract
 from assets.sql_files import read_sql
+from assets.warehouse import frame_of
 
 BEHAVIOUR_COLUMNS = list(CustomerBehaviourContract.to_schema().columns.keys())
 
@@ -102,9 +103,9 @@ def _activity_by_snapshot(
         _increments(con, dates, lost_recency_days, buckets)
         for j, snapshot in enumerate(dates, start=1):
             con.execute(read_sql("features/customer_activity_totals.sql"), {"j": j})
-            yield con.execute(
-                read_sql("features/customer_activity.sql"), {"snapshot_date": snapshot}
-            ).pl()
+            yield frame_of(
+                con.execute(read_sql("features/customer_activity.sql"), {"snapshot_date": snapshot})
+            )
     finally:
         con.execute(drop)
 

@@ -20,7 +20,7 @@ from assets.monthly import (
     write_month,
 )
 from assets.sql_files import read_sql
-from assets.warehouse import read_partitions, replace_partitions_together
+from assets.warehouse import frame_of, read_partitions, replace_partitions_together
 
 JAN, FEB = date(2011, 1, 31), date(2011, 2, 28)
 
@@ -231,3 +231,22 @@ def test_months_in_key_order_are_read_without_a_sort(con, monkeypatch) -> None:
     both = read_partitions(con, "features.first", "snapshot_date", [months[2], months[3]])
     assert both.height == 400_000
     assert ordered_by(both, ["snapshot_date", "customer_id"])
+
+
+def test_a_result_becomes_one_chunk_per_column_with_duckdbs_types(con) -> None:
+    # 2.5M rows: DuckDB's own conversion hands them over in three 1M-row chunks
+    query = (
+        "SELECT range AS n, printf('c%07d', range) AS customer_id, "
+        "DATE '2011-01-01' + (range % 365)::INTEGER AS day, range % 7 = 0 AS flag, "
+        "(range / 3)::DECIMAL(18, 3) AS money, CASE WHEN range % 5 = 0 THEN NULL "
+        "ELSE range * 0.5 END AS maybe, TIMESTAMP '2011-01-01 00:00:00' AS ts "
+        "FROM range(2500000)"
+    )
+    frame = frame_of(con.execute(query))
+    duckdb_own = con.execute(query).pl()
+    assert duckdb_own.n_chunks("all")[0] > 1
+    assert set(frame.n_chunks("all")) == {1}
+    assert frame.equals(duckdb_own)
+    assert frame.schema == duckdb_own.schema
+    empty = frame_of(con.execute(f"{query} LIMIT 0"))
+    assert empty.height == 0 and empty.schema == duckdb_own.schema
