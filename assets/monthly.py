@@ -171,7 +171,7 @@ def read_behaviour_with_clv(con: duckdb.DuckDBPyConnection, snapshot: date) -> p
     The CLV month is computed from the behaviour month, one row per customer in the same order:
     its columns are then put beside the behaviour's without copying either. Otherwise the two
     are joined in DuckDB (a left join of the two frames in polars held three copies of the
-    month, a join in DuckDB sorts it: 26 s and 6.3 GiB at 7.25M customers).
+    month, the join in DuckDB sorts it: 10.9-26.2 s and a 6.3-6.5 GiB peak at 7.25M customers).
     """
     behaviour = read_month(con, BEHAVIOUR_TABLE, snapshot)
     clv = read_month(con, CLV_TABLE, snapshot)

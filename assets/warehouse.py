@@ -29,6 +29,12 @@ def quote_table(table: str) -> str:
     return ".".join(f'"{part}"' for part in parts)
 
 
+def sql_text(value: str) -> str:
+    """``value`` as a SQL string literal, for the statements that take no parameters (ATTACH,
+    COMMENT ON, CREATE VIEW)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     schema, name = table.split(".")
     found = con.execute(
@@ -207,8 +213,9 @@ def read_partitions(
     Rows come sorted by snapshot date and customer id where the table has them: the same data
     gives the same frame, so order-sensitive float sums downstream are reproducible. The tables
     are written in that order and a plain scan returns rows in the order they were written, so
-    the order is checked in polars and a sort runs only when it does not hold: a sort in DuckDB
-    cost 26 s and 6.3 GiB for a 7.25M-row month that scans in 6.7 s and 3.8 GiB.
+    the order is checked in polars and a sort runs only when it does not hold: with an
+    ``ORDER BY`` the 7.25M-row behaviour month at 100M read in 7.3 s with a 5.8 GiB peak,
+    scanned in 5.5 s and 4.1 GiB.
     """
     quoted = quote_table(table)
     keys = [column for column in _ORDER_KEYS if column in table_columns(con, table)]

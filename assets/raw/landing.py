@@ -43,7 +43,7 @@ from assets.raw.parsing import (
     scan_source_file,
 )
 from assets.sql_files import read_sql
-from assets.warehouse import registered, transaction
+from assets.warehouse import registered, sql_text, transaction
 from pipelines.config import CustomersSource, TransactionsSource
 
 # rows per parsed batch (one staged Parquet file): ~100-200 MB of typed columns
@@ -172,10 +172,6 @@ def staging_directory(con: duckdb.DuckDBPyConnection) -> Iterator[Path]:
                 base.rmdir()
 
 
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def stage_source(
     con: duckdb.DuckDBPyConnection,
     source: SourceName,
@@ -212,7 +208,7 @@ def stage_source(
         empty = _parse(source, _scan(files[0], source, config), config, now, custom or {})
         staged.append(directory / "empty.parquet")
         _staged(empty.head(0).collect(), 0).write_parquet(staged[-1])
-    file_list = ", ".join(_sql_text(str(path)) for path in staged)
+    file_list = ", ".join(sql_text(str(path)) for path in staged)
     con.execute(f"CREATE TEMP VIEW landing_parsed AS SELECT * FROM read_parquet([{file_list}])")
     con.execute(
         "CREATE TEMP TABLE landing_flagged (file_seq INTEGER, source_row BIGINT, reason VARCHAR)"

@@ -35,7 +35,7 @@ from assets.serving.dictionary import (
     column_description,
     table_description,
 )
-from assets.warehouse import transaction
+from assets.warehouse import sql_text, transaction
 
 # Files written with this storage format open in DuckDB 1.4 and every newer release; without
 # it the format would follow whatever the pipeline's DuckDB defaults to.
@@ -109,10 +109,6 @@ def install(temporary: Path, target: Path) -> None:
     os.replace(temporary, target)
 
 
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _wal(path: Path) -> Path:
     return path.with_name(path.name + ".wal")
 
@@ -172,7 +168,7 @@ def _copy_table(con: duckdb.DuckDBPyConnection, table: str, pseudonymize: bool) 
         )
     else:
         con.execute(f"CREATE TABLE {target} AS SELECT * FROM {source}")
-    con.execute(f"COMMENT ON TABLE {target} IS {_sql_text(table_description(table))}")
+    con.execute(f"COMMENT ON TABLE {target} IS {sql_text(table_description(table))}")
     undescribed = []
     for column in columns:
         text = column_description(table, column)
@@ -181,7 +177,7 @@ def _copy_table(con: duckdb.DuckDBPyConnection, table: str, pseudonymize: bool) 
             text = UNDESCRIBED_COLUMN
         if hidden and column == ID_COLUMN:
             text = f"{text} {PSEUDONYM_NOTE}"
-        con.execute(f'COMMENT ON COLUMN {target}."{column}" IS {_sql_text(text)}')
+        con.execute(f'COMMENT ON COLUMN {target}."{column}" IS {sql_text(text)}')
     (copied,) = con.execute(f"SELECT count(*) FROM {target}").fetchone()
     (rows,) = con.execute(f"SELECT count(*) FROM {source}").fetchone()
     if copied != rows:
@@ -221,8 +217,8 @@ def publish_marts(
     attached = False
     try:
         con.execute(
-            f"ATTACH {_sql_text(str(temporary))} AS {SERVING_ALIAS} "
-            f"(STORAGE_VERSION {_sql_text(STORAGE_VERSION)})"
+            f"ATTACH {sql_text(str(temporary))} AS {SERVING_ALIAS} "
+            f"(STORAGE_VERSION {sql_text(STORAGE_VERSION)})"
         )
         attached = True
         # one transaction: every table comes from the same state of the warehouse
