@@ -11,13 +11,7 @@ def sorted_by_keys(frame: pl.DataFrame) -> bool:
     """Whether ``frame`` is sorted by snapshot_date, customer_id with no repeated key and no
     null key: then it is already in the order the tables are written in, and a sort (or a
     duplicate check) would only cost time. One pass over the two key columns."""
-    if frame.height < 2:
-        return True
-    snapshot, customer = (pl.col(name) for name in KEY_COLUMNS)
-    ascending = (snapshot > snapshot.shift()) | (
-        (snapshot == snapshot.shift()) & (customer > customer.shift())
-    )
-    return bool(frame.select(ascending.slice(1).fill_null(False).all()).item())
+    return _ascending(frame, KEY_COLUMNS, strict=True)
 
 
 def in_key_order(frame: pl.DataFrame, what: str) -> pl.DataFrame:
@@ -36,6 +30,12 @@ def in_key_order(frame: pl.DataFrame, what: str) -> pl.DataFrame:
 def ordered_by(frame: pl.DataFrame, columns: Sequence[str]) -> bool:
     """Whether ``frame`` is sorted ascending by ``columns`` (equal keys allowed) with no null in
     them. One pass over those columns."""
+    return _ascending(frame, columns, strict=False)
+
+
+def _ascending(frame: pl.DataFrame, columns: Sequence[str], strict: bool) -> bool:
+    """Each row after the previous one by ``columns`` (``strict``: never equal to it); a null
+    in them is never in order."""
     if frame.height < 2 or not columns:
         return True
     before, tied = pl.lit(False), pl.lit(True)
@@ -43,4 +43,5 @@ def ordered_by(frame: pl.DataFrame, columns: Sequence[str]) -> bool:
         column = pl.col(name)
         before = before | (tied & (column > column.shift()))
         tied = tied & (column == column.shift())
-    return bool(frame.select((before | tied).slice(1).fill_null(False).all()).item())
+    in_order = before if strict else before | tied
+    return bool(frame.select(in_order.slice(1).fill_null(False).all()).item())

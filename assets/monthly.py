@@ -38,7 +38,7 @@ from assets.features.contracts import (
 )
 from assets.features.lifecycle import lifecycle_stage
 from assets.features.value import value_columns
-from assets.keys import sorted_by_keys
+from assets.keys import KEY_COLUMNS, sorted_by_keys
 from assets.metadata import column_schema, counts_table, preview
 from assets.segments.build import build_customer_segments, summarize_segments
 from assets.segments.settings import SegmentSettings
@@ -48,8 +48,6 @@ from assets.strategies.settings import Playbook
 from assets.warehouse import frame_of, read_partitions, replace_partitions_together
 from pipelines.config import ClvSettings, SegmentationConfig, custom_attributes
 from pipelines.resources import SNAPSHOT_COLUMN, Warehouse
-
-KEYS = [SNAPSHOT_COLUMN, "customer_id"]
 
 # the tables of the monthly assets (asset key = schema, table)
 BEHAVIOUR_TABLE = "features.customer_behaviour"
@@ -120,7 +118,7 @@ def customer_features_month(
     features = valued.with_columns(lifecycle_stage(valued, config.features.lifecycle)).select(
         *CustomerFeaturesContract.to_schema().columns.keys(), *custom_attributes(config)
     )
-    return features if sorted_by_keys(features) else features.sort(KEYS)
+    return features if sorted_by_keys(features) else features.sort(KEY_COLUMNS)
 
 
 def customer_segments_month(
@@ -176,7 +174,7 @@ def read_behaviour_with_clv(con: duckdb.DuckDBPyConnection, snapshot: date) -> p
     behaviour = read_month(con, BEHAVIOUR_TABLE, snapshot)
     clv = read_month(con, CLV_TABLE, snapshot)
     if behaviour.get_column("customer_id").equals(clv.get_column("customer_id")):
-        return behaviour.hstack(clv.drop(KEYS).get_columns())
+        return behaviour.hstack(clv.drop(KEY_COLUMNS).get_columns())
     del behaviour, clv
     return frame_of(
         con.execute(read_sql("features/behaviour_with_clv.sql"), {"snapshot_date": snapshot})

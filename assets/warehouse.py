@@ -16,7 +16,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from assets.keys import ordered_by
+from assets.keys import KEY_COLUMNS, ordered_by
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -218,7 +218,7 @@ def read_partitions(
     scanned in 5.5 s and 4.1 GiB.
     """
     quoted = quote_table(table)
-    keys = [column for column in _ORDER_KEYS if column in table_columns(con, table)]
+    keys = [column for column in KEY_COLUMNS if column in table_columns(con, table)]
     if partition_column is None or partition_values is None:
         frame = frame_of(con.execute(f"SELECT * FROM {quoted}"))
     else:
@@ -230,6 +230,3 @@ def read_partitions(
         frame = frame_of(con.execute(f"SELECT * FROM {quoted} WHERE {where}", values))
     # nulls last, as DuckDB's ORDER BY
     return frame if ordered_by(frame, keys) else frame.sort(keys, nulls_last=True)
-
-
-_ORDER_KEYS = ("snapshot_date", "customer_id")

@@ -23,6 +23,9 @@ from typing import Any
 _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
 MIB = 1024 * 1024
+# the ``part`` extra of a stage (benchmarks.stages records it, benchmarks.run sums by it): the
+# landing assets, and the monthly assets (features .. strategies) a backfill repeats
+LANDING_PART, MONTHLY_PART = "landing", "monthly"
 
 
 def _status_kib(key: str) -> int | None:

@@ -24,12 +24,11 @@ import polars as pl
 import yaml
 
 from benchmarks.data import SIZES, ensure_data, transaction_rows
+from benchmarks.measure import LANDING_PART, MONTHLY_PART
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 BACKFILL_MONTHS = 24
 GROUPS = ("floor", "pipeline", "backfill", "pandas_rfm", "pymc")
-# stages of the monthly assets (features .. strategies) carry part=monthly (benchmarks.stages)
-MONTHLY_PART, LANDING_PART = "monthly", "landing"
 STRATEGY_STAGE = "marts.strategy_assignments"
 BEHAVIOUR_TABLE = "features.customer_behaviour"
 TARGET_SIZE = "10M"
@@ -82,12 +81,17 @@ def _run_group(group: str, data: Path, work: Path, args: argparse.Namespace) -> 
     return result
 
 
+def _measured(group: dict[str, Any]) -> bool:
+    """Whether the group ran to its end (it was neither left out by ``--groups`` nor failed)."""
+    return "failed" not in group and "not_run" not in group
+
+
 def _total(
     group: dict[str, Any], keep: Callable[[dict[str, Any]], bool] | None = None
 ) -> float | None:
     """Summed seconds of the group's stages (all, or those ``keep`` accepts); None when the group
     failed."""
-    if "failed" in group or "not_run" in group:
+    if not _measured(group):
         return None
     return sum(s["seconds"] for s in group["stages"] if keep is None or keep(s))
 
@@ -106,7 +110,7 @@ def _plus(first: float | None, second: float | None) -> float | None:
 
 def _customer_snapshots(group: dict[str, Any]) -> int | None:
     """Rows the group wrote to ``features.customer_behaviour``: one per customer and snapshot."""
-    if "failed" in group or "not_run" in group:
+    if not _measured(group):
         return None
     return sum(s["extra"].get(f"{BEHAVIOUR_TABLE} rows", 0) for s in group["stages"])
 
@@ -122,7 +126,7 @@ def _named(name: str) -> Callable[[dict[str, Any]], bool]:
 
 def _fastest(group: dict[str, Any]) -> float | None:
     """The fastest of the group's stages (the floor runs its query several times)."""
-    if "failed" in group or "not_run" in group or not group["stages"]:
+    if not _measured(group) or not group["stages"]:
         return None
     return min(s["seconds"] for s in group["stages"])
 

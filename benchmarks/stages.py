@@ -35,14 +35,12 @@ from assets.monthly import BEHAVIOUR_TABLE, read_month
 from assets.raw.assets import raw_customers, raw_transactions
 from assets.segments.assets import build_segment_assets
 from assets.strategies.assets import build_strategy_assets
-from benchmarks.measure import Recorder
+from benchmarks.measure import LANDING_PART, MONTHLY_PART, Recorder
 from pipelines.config import SegmentationConfig, load_config, month_end
 from pipelines.partitions import monthly_snapshots
 from pipelines.resources import warehouse_for
 
 SUMMARY_FILE = "customer_summary.parquet"
-# the ``part`` of a stage, for the ratios in ``benchmarks.run``
-LANDING, MONTHLY = "landing", "monthly"
 
 
 def snapshot_keys(true_params: dict[str, Any], months: int) -> list[str]:
@@ -109,7 +107,7 @@ def monthly_assets(config: SegmentationConfig, keys: Sequence[str], recorder: Re
         *build_segment_assets(snapshots),
         *build_strategy_assets(snapshots),
     ):
-        _invoke(asset, config, keys, recorder, MONTHLY)
+        _invoke(asset, config, keys, recorder, MONTHLY_PART)
 
 
 def pipeline(
@@ -118,7 +116,7 @@ def pipeline(
     config.warehouse.unlink(missing_ok=True)
     Path(f"{config.warehouse}.wal").unlink(missing_ok=True)
     for asset in (raw_transactions, raw_customers):
-        _invoke(asset, config, None, recorder, LANDING)
+        _invoke(asset, config, None, recorder, LANDING_PART)
     monthly_assets(config, keys, recorder)
     # the customer summary the CLV fit used, for the pymc-marketing peer (not timed)
     with warehouse_for(config).connect() as con:
