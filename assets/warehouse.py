@@ -202,6 +202,32 @@ def frame_of(result: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return frame
 
 
+# DuckDB keeps the table blocks a query read cached up to its memory_limit, and has no statement
+# that drops them; a memory_limit this low for a moment evicts every block not in use.
+_EVICTING_MEMORY_LIMIT = "16MB"
+
+
+def release_cached_blocks(con: duckdb.DuckDBPyConnection, memory_limit: str | None) -> None:
+    """Give back the memory of the table blocks DuckDB cached while reading, once what was read
+    is a polars frame: held on to, they sit on top of the frame and of everything computed from
+    it (a 7.25M-customer month at 100M: ~1.2 GiB).
+
+    ``memory_limit`` is the connection's configured limit, restored afterwards (None: DuckDB's
+    default); DuckDB only reports a rounded one ('3.7 GiB' for '4GB'). Blocks still pinned may
+    leave DuckDB above the low limit, which it reports as out of memory: nothing more to give
+    back then, and the limit is restored all the same.
+    """
+    try:
+        con.execute(f"SET memory_limit = {sql_text(_EVICTING_MEMORY_LIMIT)}")
+    except duckdb.OutOfMemoryException:
+        pass
+    finally:
+        if memory_limit:
+            con.execute(f"SET memory_limit = {sql_text(memory_limit)}")
+        else:
+            con.execute("RESET memory_limit")
+
+
 def read_partitions(
     con: duckdb.DuckDBPyConnection,
     table: str,

@@ -35,6 +35,7 @@ from assets.monthly import (
     table_metadata,
     write_month,
 )
+from assets.warehouse import release_cached_blocks
 from pipelines.config import SegmentationConfig
 from pipelines.partitions import snapshot_dates
 from pipelines.resources import Warehouse
@@ -124,6 +125,7 @@ def build_feature_assets(
         with monthly_connection(warehouse) as con:
             for snapshot in sorted(snapshot_dates(context)):
                 behaviour = read_month(con, BEHAVIOUR_TABLE, snapshot)
+                release_cached_blocks(con, warehouse.memory_limit)
                 result = customer_clv_month(behaviour, snapshot, settings.features.clv)
                 if result.degenerate_reason:
                     context.log.warning(f"{snapshot}: {result.degenerate_reason}; simple CLV used")
@@ -164,7 +166,9 @@ def build_feature_assets(
         )
         with monthly_connection(warehouse) as con:
             for snapshot in sorted(snapshot_dates(context)):
-                month = customer_features_month(read_behaviour_with_clv(con, snapshot), settings)
+                behaviour_with_clv = read_behaviour_with_clv(con, snapshot)
+                release_cached_blocks(con, warehouse.memory_limit)
+                month = customer_features_month(behaviour_with_clv, settings)
                 write_month(con, snapshot, (features, month))
         return dg.MaterializeResult(metadata=features.metadata())
 

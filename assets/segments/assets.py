@@ -20,6 +20,7 @@ from assets.monthly import (
     write_month,
 )
 from assets.segments.contracts import CustomerSegmentsContract, SegmentSummaryContract
+from assets.warehouse import release_cached_blocks
 from pipelines.config import SegmentationConfig
 from pipelines.partitions import snapshot_dates
 from pipelines.resources import Warehouse
@@ -75,6 +76,7 @@ def build_segment_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
         with monthly_connection(warehouse) as con:
             for snapshot in sorted(snapshot_dates(context)):
                 features = read_month(con, FEATURES_TABLE, snapshot)
+                release_cached_blocks(con, warehouse.memory_limit)
                 month_segments, month_summary = customer_segments_month(features, settings.segments)
                 write_month(con, snapshot, (segments, month_segments), (summary, month_summary))
         return (

@@ -20,6 +20,7 @@ from assets.monthly import (
     write_month,
 )
 from assets.strategies.contracts import StrategyAssignmentsContract
+from assets.warehouse import release_cached_blocks
 from pipelines.config import SegmentationConfig
 from pipelines.partitions import snapshot_dates
 from pipelines.resources import Warehouse
@@ -67,6 +68,7 @@ def build_strategy_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
         with monthly_connection(warehouse) as con:
             for snapshot in sorted(snapshot_dates(context)):
                 segments = read_month(con, SEGMENTS_TABLE, snapshot)
+                release_cached_blocks(con, warehouse.memory_limit)
                 month = strategy_assignments_month(segments, settings.playbook)
                 write_month(con, snapshot, (assignments, month))
                 control += int(month.get_column("is_control").sum())

@@ -20,7 +20,12 @@ from assets.monthly import (
     write_month,
 )
 from assets.sql_files import read_sql
-from assets.warehouse import frame_of, read_partitions, replace_partitions_together
+from assets.warehouse import (
+    frame_of,
+    read_partitions,
+    release_cached_blocks,
+    replace_partitions_together,
+)
 
 JAN, FEB = date(2011, 1, 31), date(2011, 2, 28)
 
@@ -250,3 +255,51 @@ def test_a_result_becomes_one_chunk_per_column_with_duckdbs_types(con) -> None:
     assert frame.schema == duckdb_own.schema
     empty = frame_of(con.execute(f"{query} LIMIT 0"))
     assert empty.height == 0 and empty.schema == duckdb_own.schema
+
+
+def _cached_table_mib(con: duckdb.DuckDBPyConnection) -> float:
+    return con.execute(
+        "SELECT memory_usage_bytes / 2 ** 20 FROM duckdb_memory() WHERE tag = 'BASE_TABLE'"
+    ).fetchone()[0]
+
+
+def _memory_limit(con: duckdb.DuckDBPyConnection) -> str:
+    return con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+
+@pytest.mark.parametrize("configured", ["1GB", None])
+def test_the_blocks_a_read_cached_are_given_back_and_the_limit_restored(
+    tmp_path, configured
+) -> None:
+    config = {"memory_limit": configured} if configured else {}
+    path = str(tmp_path / "warehouse.duckdb")
+    with duckdb.connect(path) as default:
+        default_limit = _memory_limit(default)
+        default.execute(
+            "CREATE SCHEMA features; CREATE TABLE features.first AS SELECT DATE '2011-01-31' "
+            "AS snapshot_date, printf('c%07d', range) AS customer_id, hash(range) AS value "
+            "FROM range(4000000)"
+        )
+    with duckdb.connect(path, config=config) as con:
+        limit = _memory_limit(con)
+        assert limit == (default_limit if configured is None else "953.6 MiB")
+        month = read_month(con, "features.first", JAN)
+        assert _cached_table_mib(con) > 48
+        release_cached_blocks(con, configured)
+        assert _cached_table_mib(con) < 16
+        assert _memory_limit(con) == limit
+        # what was read is untouched, and the table reads again
+        assert month.height == 4_000_000
+        assert read_month(con, "features.first", JAN).equals(month)
+
+
+def test_memory_duckdb_cannot_give_back_leaves_the_limit_as_configured() -> None:
+    # an in-memory database without a temp directory cannot evict a temp table's blocks
+    with duckdb.connect(config={"memory_limit": "1GB", "temp_directory": ""}) as con:
+        con.execute("CREATE TEMP TABLE held AS SELECT md5(range::VARCHAR) FROM range(1000000)")
+        with pytest.raises(duckdb.OutOfMemoryException):
+            con.execute("SET memory_limit = '16MB'")
+        con.execute("SET memory_limit = '1GB'")
+        release_cached_blocks(con, "1GB")
+        assert _memory_limit(con) == "953.6 MiB"
+        assert con.execute("SELECT count(*) FROM held").fetchone()[0] == 1_000_000
