@@ -7,9 +7,13 @@ replaces exactly what the previous run of the same asset (or partition) wrote.
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from datetime import date
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -74,6 +78,31 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
+
+
+@contextmanager
+def scratch_directory(con: duckdb.DuckDBPyConnection, prefix: str) -> Iterator[Path]:
+    """A fresh directory for files one computation writes for DuckDB to read back, deleted
+    afterwards (after a failure too): under the warehouse's ``temp_directory`` (where DuckDB
+    spills as well), or the system's temporary directory for an in-memory warehouse."""
+    in_memory = con.execute(
+        "SELECT path IS NULL FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()[0]
+    base = None
+    if not in_memory:
+        base = Path(con.execute("SELECT current_setting('temp_directory')").fetchone()[0])
+    created_base = base is not None and not base.exists()
+    if base is not None:
+        base.mkdir(parents=True, exist_ok=True)
+    directory = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+        if created_base:
+            # as DuckDB does with its spill directory: leave no empty directory behind
+            with suppress(OSError):
+                base.rmdir()
 
 
 # DuckDB's row group size. DuckDB scans an Arrow table one record batch per thread, and a polars
@@ -207,25 +236,33 @@ def frame_of(result: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 _EVICTING_MEMORY_LIMIT = "16MB"
 
 
+@cache
+def _default_memory_limit() -> str:
+    """DuckDB's own memory_limit on this machine (80% of its memory), as DuckDB reports it."""
+    with duckdb.connect() as con:
+        return con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+
 def release_cached_blocks(con: duckdb.DuckDBPyConnection, memory_limit: str | None) -> None:
     """Give back the memory of the table blocks DuckDB cached while reading, once what was read
     is a polars frame: held on to, they sit on top of the frame and of everything computed from
     it (a 7.25M-customer month at 100M: ~1.2 GiB).
 
-    ``memory_limit`` is the connection's configured limit, restored afterwards (None: DuckDB's
-    default); DuckDB only reports a rounded one ('3.7 GiB' for '4GB'). Blocks still pinned may
+    ``memory_limit`` is the connection's configured limit, set again afterwards; None: DuckDB's
+    default, as DuckDB reports it (rounded down to 0.1 GiB). Not ``RESET memory_limit``: in
+    DuckDB 1.5.6 that resets the setting but leaves the buffer pool at the low limit. Not the
+    limit read back before lowering it either: DuckDB reports it rounded ('3.7 GiB' for '4GB'),
+    and setting the rounded value again lowers it a little every month. Blocks still pinned may
     leave DuckDB above the low limit, which it reports as out of memory: nothing more to give
-    back then, and the limit is restored all the same.
+    back then, and the limit is set again all the same.
     """
     try:
         con.execute(f"SET memory_limit = {sql_text(_EVICTING_MEMORY_LIMIT)}")
     except duckdb.OutOfMemoryException:
         pass
     finally:
-        if memory_limit:
-            con.execute(f"SET memory_limit = {sql_text(memory_limit)}")
-        else:
-            con.execute("RESET memory_limit")
+        restored = memory_limit or _default_memory_limit()
+        con.execute(f"SET memory_limit = {sql_text(restored)}")
 
 
 def read_partitions(

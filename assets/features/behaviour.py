@@ -19,7 +19,7 @@ import polars as pl
 from assets.contracts import contract_dtypes
 from assets.features.contracts import CHANNELS, CustomerBehaviourContract
 from assets.sql_files import read_sql
-from assets.warehouse import frame_of
+from assets.warehouse import frame_of, scratch_directory, sql_text
 
 BEHAVIOUR_COLUMNS = list(CustomerBehaviourContract.to_schema().columns.keys())
 
@@ -53,26 +53,20 @@ def _increments(
     buckets: int | None,
 ) -> None:
     """``_activity_increments``, one customer bucket after another. With more than one bucket,
-    each bucket's transactions are first written to a temp table: the query reads its input three
-    times, and three scans of all the transactions per bucket cost more than one."""
+    the transactions are first split into bucket files in one pass
+    (``customer_bucket_files.sql``), and each bucket's query reads its own files."""
     if buckets is None:
         rows = con.execute("SELECT count(*) FROM raw.transactions").fetchone()[0]
         limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
         buckets = customer_buckets(rows, limit)
     query = read_sql("features/customer_activity_increments.sql")
-    for bucket in range(buckets):
+
+    def add(source: str, first: bool) -> None:
         store = (
             "CREATE OR REPLACE TEMP TABLE _activity_increments AS"
-            if bucket == 0
+            if first
             else "INSERT INTO _activity_increments BY NAME"
         )
-        source = "raw.transactions"
-        if buckets > 1:
-            con.execute(
-                read_sql("features/customer_bucket_transactions.sql"),
-                {"snapshot_dates": dates, "customer_buckets": buckets, "customer_bucket": bucket},
-            )
-            source = "_customer_bucket_transactions"
         con.execute(
             f"{store} {query}",
             {
@@ -81,7 +75,31 @@ def _increments(
                 "lost_recency_days": lost_recency_days,
             },
         )
-    con.execute("DROP TABLE IF EXISTS _customer_bucket_transactions")
+
+    if buckets == 1:
+        add("raw.transactions", first=True)
+        return
+    with scratch_directory(con, "customer-buckets-") as directory:
+        con.execute(
+            read_sql("features/customer_bucket_files.sql"),
+            {"directory": str(directory), "snapshot_dates": dates, "customer_buckets": buckets},
+        )
+        # a bucket without transactions has no folder
+        folders = [directory / f"customer_bucket={b}" for b in range(buckets)]
+        folders = [folder for folder in folders if folder.is_dir()]
+        if not folders:
+            # no transaction up to the last snapshot: the query's columns, without rows
+            add("raw.transactions", first=True)
+        try:
+            for number, folder in enumerate(folders):
+                files = sql_text(str(folder / "*.parquet"))
+                con.execute(
+                    "CREATE OR REPLACE TEMP VIEW _customer_bucket_transactions AS "
+                    f"SELECT * FROM read_parquet({files}, hive_partitioning = false)"
+                )
+                add("_customer_bucket_transactions", first=number == 0)
+        finally:
+            con.execute("DROP VIEW IF EXISTS _customer_bucket_transactions")
 
 
 def _activity_by_snapshot(

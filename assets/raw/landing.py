@@ -14,11 +14,8 @@ nothing is written. The staged files are deleted either way.
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-import tempfile
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -43,7 +40,7 @@ from assets.raw.parsing import (
     scan_source_file,
 )
 from assets.sql_files import read_sql
-from assets.warehouse import registered, sql_text, transaction
+from assets.warehouse import registered, scratch_directory, sql_text, transaction
 from pipelines.config import CustomersSource, TransactionsSource
 
 # rows per parsed batch (one staged Parquet file): ~100-200 MB of typed columns
@@ -145,31 +142,6 @@ def _drop_staging(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP VIEW IF EXISTS {view}")
     for table in _STAGING_TABLES:
         con.execute(f"DROP TABLE IF EXISTS {table}")
-
-
-@contextlib.contextmanager
-def staging_directory(con: duckdb.DuckDBPyConnection) -> Iterator[Path]:
-    """A fresh directory for one landing's staged Parquet files, deleted afterwards: under the
-    warehouse's ``temp_directory`` (where DuckDB spills too), or the system's temporary
-    directory for an in-memory warehouse."""
-    in_memory = con.execute(
-        "SELECT path IS NULL FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchone()[0]
-    base = None
-    if not in_memory:
-        base = Path(con.execute("SELECT current_setting('temp_directory')").fetchone()[0])
-    created_base = base is not None and not base.exists()
-    if base is not None:
-        base.mkdir(parents=True, exist_ok=True)
-    directory = Path(tempfile.mkdtemp(prefix="landing-", dir=base))
-    try:
-        yield directory
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
-        if created_base:
-            # as DuckDB does with its spill directory: leave no empty directory behind
-            with contextlib.suppress(OSError):
-                base.rmdir()
 
 
 def stage_source(
@@ -281,7 +253,7 @@ def land_source(
 
     ``custom``: custom customer attributes and their types (customers source only).
     """
-    with staging_directory(con) as directory:
+    with scratch_directory(con, "landing-") as directory:
         try:
             files = stage_source(con, source, config, now, directory, custom)
             return _land_staged(con, source, config, files, now)

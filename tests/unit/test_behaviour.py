@@ -25,14 +25,18 @@ Customers:
 """
 
 import math
-from contextlib import closing
+import tempfile
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from datetime import date, datetime, time
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import polars as pl
 import pytest
 
+from assets.features import behaviour as behaviour_module
 from assets.features.behaviour import (
     BEHAVIOUR_COLUMNS,
     ROWS_PER_GIB,
@@ -45,6 +49,7 @@ from assets.features.behaviour import (
 )
 from assets.features.contracts import CustomerBehaviourContract
 from assets.raw.landing import empty_customers_table, land_source
+from assets.sql_files import read_sql
 from pipelines.config import load_config, month_as_of
 from tests.conftest import config_mapping, write_config_file
 
@@ -584,11 +589,63 @@ def test_customer_buckets_give_the_same_activity_as_one_pass(real_sample, bucket
     one_pass = customer_activity(real_sample, dates, LOST_DAYS, buckets=1)
     assert one_pass.height > 5_000
     assert customer_activity(real_sample, dates, LOST_DAYS, buckets=buckets).equals(one_pass)
-    # each bucket's rows were a temp table of their own, gone with the computation
+    # the working tables and the bucket view are gone with the computation
     temp_tables = real_sample.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE temporary"
+        "SELECT table_name FROM duckdb_tables() WHERE temporary "
+        "UNION ALL SELECT view_name FROM duckdb_views() WHERE temporary"
     ).fetchall()
     assert not [name for (name,) in temp_tables if name.startswith("_")]
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "customers"),
+    [(date(2009, 12, 1), 40), (date(2009, 11, 30), 0)],  # the sample's first day; the day before
+)
+def test_buckets_without_transactions_give_the_same_activity(
+    real_sample, snapshot: date, customers: int
+) -> None:
+    # 64 buckets for 40 customers (or none): most buckets have no file, and none may have one
+    one_pass = customer_activity(real_sample, [snapshot], LOST_DAYS, buckets=1)
+    assert one_pass.height == customers
+    assert customer_activity(real_sample, [snapshot], LOST_DAYS, buckets=64).equals(one_pass)
+
+
+def test_bucket_files_live_in_a_scratch_directory_only_while_computing(
+    real_sample, tmp_path, monkeypatch
+) -> None:
+    # an in-memory warehouse: the system's temporary directory, here tmp_path
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    directories: list[Path] = []
+    folders: list[list[str]] = []
+    real_scratch_directory = behaviour_module.scratch_directory
+
+    @contextmanager
+    def watched(con: duckdb.DuckDBPyConnection, prefix: str) -> Iterator[Path]:
+        with real_scratch_directory(con, prefix) as directory:
+            directories.append(directory)
+            yield directory
+            folders.append(sorted(file.parent.name for file in directory.glob("*/*.parquet")))
+
+    monkeypatch.setattr(behaviour_module, "scratch_directory", watched)
+    dates = [date(2011, 12, 31)]
+    customer_activity(real_sample, dates, LOST_DAYS, buckets=3)
+    assert directories[0].parent == tmp_path
+    assert folders == [[f"customer_bucket={bucket}" for bucket in range(3)]]
+    assert list(tmp_path.iterdir()) == []
+
+    broken = (
+        "SELECT no_such_column, $snapshot_dates, $lost_recency_days "
+        "FROM query_table($transactions::VARCHAR)"
+    )
+    monkeypatch.setattr(
+        behaviour_module,
+        "read_sql",
+        lambda path: broken if path.endswith("_increments.sql") else read_sql(path),
+    )
+    with pytest.raises(duckdb.BinderException, match="no_such_column"):
+        customer_activity(real_sample, dates, LOST_DAYS, buckets=3)
+    assert len(directories) == 2
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_bucket_count_follows_the_connections_memory_limit(real_sample) -> None:
