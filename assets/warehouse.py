@@ -10,7 +10,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -84,25 +84,23 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 def scratch_directory(con: duckdb.DuckDBPyConnection, prefix: str) -> Iterator[Path]:
     """A fresh directory for files one computation writes for DuckDB to read back, deleted
     afterwards (after a failure too): under the warehouse's ``temp_directory`` (where DuckDB
-    spills as well), or the system's temporary directory for an in-memory warehouse."""
+    spills as well), or the system's temporary directory for an in-memory warehouse.
+
+    The ``temp_directory`` itself is created if missing and left in place: DuckDB may have
+    started spilling into it meanwhile, and it does not create it again for its next spill.
+    """
     in_memory = con.execute(
         "SELECT path IS NULL FROM duckdb_databases() WHERE database_name = current_database()"
     ).fetchone()[0]
     base = None
     if not in_memory:
         base = Path(con.execute("SELECT current_setting('temp_directory')").fetchone()[0])
-    created_base = base is not None and not base.exists()
-    if base is not None:
         base.mkdir(parents=True, exist_ok=True)
     directory = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
     try:
         yield directory
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-        if created_base:
-            # as DuckDB does with its spill directory: leave no empty directory behind
-            with suppress(OSError):
-                base.rmdir()
 
 
 # DuckDB's row group size. DuckDB scans an Arrow table one record batch per thread, and a polars
@@ -254,7 +252,9 @@ def release_cached_blocks(con: duckdb.DuckDBPyConnection, memory_limit: str | No
     limit read back before lowering it either: DuckDB reports it rounded ('3.7 GiB' for '4GB'),
     and setting the rounded value again lowers it a little every month. Blocks still pinned may
     leave DuckDB above the low limit, which it reports as out of memory: nothing more to give
-    back then, and the limit is set again all the same.
+    back then, and the limit is set again all the same. Months committed but not yet
+    checkpointed (``CHECKPOINT_THRESHOLD`` in ``assets.monthly``) are moved to the spill files
+    by the low limit too: a write to disk that the checkpoint would make anyway.
     """
     try:
         con.execute(f"SET memory_limit = {sql_text(_EVICTING_MEMORY_LIMIT)}")

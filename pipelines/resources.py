@@ -2,7 +2,7 @@
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import dagster as dg
@@ -63,11 +63,18 @@ class Warehouse(dg.ConfigurableResource):
             settings["temp_directory"] = self.temp_directory
         if self.threads:
             settings["threads"] = self.threads
+        spill = Path(self.temp_directory or f"{self.path}.tmp")
+        spill_existed = spill.exists()
         con = self._open(read_only, settings)
         try:
             yield con
         finally:
             con.close()
+            if not spill_existed:
+                # landing and behaviour create DuckDB's spill directory for their scratch files
+                # (assets.warehouse.scratch_directory), and DuckDB only removes one it created
+                with suppress(OSError):  # not empty: DuckDB's, or still in use
+                    spill.rmdir()
 
 
 def warehouse_for(config: SegmentationConfig) -> Warehouse:

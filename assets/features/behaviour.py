@@ -92,10 +92,11 @@ def _increments(
             add("raw.transactions", first=True)
         try:
             for number, folder in enumerate(folders):
-                files = sql_text(str(folder / "*.parquet"))
+                # the files by name: a temp_directory path may hold glob characters
+                files = ", ".join(sql_text(str(file)) for file in sorted(folder.glob("*.parquet")))
                 con.execute(
                     "CREATE OR REPLACE TEMP VIEW _customer_bucket_transactions AS "
-                    f"SELECT * FROM read_parquet({files}, hive_partitioning = false)"
+                    f"SELECT * FROM read_parquet([{files}], hive_partitioning = false)"
                 )
                 add("_customer_bucket_transactions", first=number == 0)
         finally:
@@ -110,9 +111,10 @@ def _activity_by_snapshot(
 ) -> Iterator[pl.DataFrame]:
     """Per-customer aggregates at each snapshot date (inclusive, ascending), one frame per date.
 
-    The transactions are read once for all dates (once per customer bucket: ``buckets``, by
-    default from :func:`customer_buckets`) into DuckDB temp tables (which spill to disk when
-    large); each frame then costs one step over the customers.
+    The transactions are read once for all dates (with more than one customer bucket,
+    ``buckets``, by default from :func:`customer_buckets`: split into bucket files once, each
+    bucket read on its own) into DuckDB temp tables (which spill to disk when large); each frame
+    then costs one step over the customers.
     """
     dates = sorted(set(snapshot_dates))
     drop = read_sql("features/drop_customer_activity_tables.sql")

@@ -119,8 +119,8 @@ def test_staged_files_live_under_the_temp_directory_only_while_landing(
         files, rows = seen[0]
         assert rows == 290_325
         assert files >= 2
-        assert not spill.exists()
-        spill.mkdir()
+        # the temp directory stays (DuckDB may spill into it later), emptied of staged files
+        assert list(spill.iterdir()) == []
         broken = write_config({"path": str(broken_source), "columns": RETAIL_COLUMNS})
         with pytest.raises(RejectRateExceeded):
             _land(broken, connection)

@@ -26,6 +26,7 @@ from assets.warehouse import (
     read_partitions,
     release_cached_blocks,
     replace_partitions_together,
+    scratch_directory,
 )
 
 JAN, FEB = date(2011, 1, 31), date(2011, 2, 28)
@@ -286,6 +287,9 @@ def test_the_blocks_a_read_cached_are_given_back_and_the_limit_restored(
         assert limit == (default_limit if configured is None else "953.6 MiB")
         month = read_month(con, "features.first", JAN)
         assert _cached_table_mib(con) > 48
+        if configured:
+            # the configured limit comes back, not whatever the connection had meanwhile
+            con.execute("SET memory_limit = '2GB'")
         release_cached_blocks(con, configured)
         assert _cached_table_mib(con) < 16
         # DuckDB's default is set again as DuckDB reported it, to 0.1 GiB, and reported back
@@ -314,3 +318,19 @@ def test_memory_duckdb_cannot_give_back_leaves_the_limit_as_configured() -> None
         release_cached_blocks(con, "1GB")
         assert _memory_limit(con) == "953.6 MiB"
         assert con.execute("SELECT count(*) FROM held").fetchone()[0] == 1_000_000
+
+
+def test_a_scratch_directory_leaves_duckdbs_spill_directory_usable(tmp_path) -> None:
+    # DuckDB creates its spill directory once: removed under it, the next spill fails
+    spill = tmp_path / "spill"
+    config = {"memory_limit": "100MB", "temp_directory": str(spill)}
+    big = "SELECT md5(range::VARCHAR) AS s FROM range(3000000)"
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), config=config) as con:
+        with scratch_directory(con, "test-") as directory:
+            assert directory.parent == spill
+            (directory / "staged.parquet").write_bytes(b"")
+            con.execute(f"CREATE TEMP TABLE spilled AS {big}")
+            con.execute("DROP TABLE spilled")
+        assert not directory.exists()
+        con.execute(f"CREATE TEMP TABLE spilled_again AS {big}")
+        assert con.execute("SELECT count(*) FROM spilled_again").fetchone()[0] == 3_000_000

@@ -11,6 +11,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from assets.warehouse import scratch_directory
 from pipelines.jobs import RUN_TAGS, WAREHOUSE_TAG
 from pipelines.resources import WAREHOUSE_STORAGE_VERSION, Warehouse
 
@@ -109,3 +110,20 @@ def test_an_existing_warehouse_keeps_its_storage_format(tmp_path: Path) -> None:
     with duckdb.connect(str(path), read_only=True) as con:
         assert _storage_version(con) == old
         assert con.execute("SELECT sum(x) FROM t").fetchone() == (3,)
+
+
+@pytest.mark.parametrize("configured", [True, False])
+def test_a_spill_directory_made_for_scratch_files_goes_with_the_connection(
+    tmp_path: Path, configured: bool
+) -> None:
+    path = tmp_path / "warehouse.duckdb"
+    spill = tmp_path / "spill" if configured else Path(f"{path}.tmp")
+    warehouse = Warehouse(path=str(path), temp_directory=str(spill) if configured else None)
+    with warehouse.connect() as con, scratch_directory(con, "test-") as directory:
+        assert directory.parent == spill
+    assert not spill.exists()
+    # one that was there before the connection stays
+    spill.mkdir()
+    with warehouse.connect() as con, scratch_directory(con, "test-"):
+        pass
+    assert spill.is_dir()
