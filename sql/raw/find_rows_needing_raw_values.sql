@@ -1,15 +1,11 @@
 -- The staged rows that may end in the quarantine and so need their original text: rows already
 -- rejected, good rows whose 64-bit row hash repeats (duplicate candidates, compared exactly
--- afterwards) and, for customers ($by_customer), good rows whose customer id repeats.
+-- afterwards) and, for customers ($by_customer), good rows whose customer id repeats. The
+-- repeated hashes come in landing_repeated_hashes (found by sorting them in polars, see
+-- assets/raw/landing.py::repeated_hashes: a GROUP BY over every row's hash here was ~10x slower).
+-- Runs before any row is flagged: landing_stage holds the parse's reasons only.
 CREATE OR REPLACE TEMP TABLE landing_raw_needed AS
-WITH repeated_hash AS (
-    SELECT row_hash
-    FROM landing_stage
-    WHERE reason IS NULL
-    GROUP BY ALL
-    HAVING count(*) > 1
-),
-repeated_customer AS (
+WITH repeated_customer AS (
     SELECT customer_id
     FROM landing_stage
     WHERE $by_customer AND reason IS NULL
@@ -19,7 +15,7 @@ repeated_customer AS (
 SELECT file_seq, source_row FROM landing_stage WHERE reason IS NOT NULL
 UNION
 SELECT file_seq, source_row
-FROM landing_stage SEMI JOIN repeated_hash USING (row_hash)
+FROM landing_stage SEMI JOIN landing_repeated_hashes USING (row_hash)
 WHERE reason IS NULL
 UNION
 SELECT file_seq, source_row

@@ -244,13 +244,18 @@ def test_real_sample_lands_with_independently_counted_rows(
     assert _count(con, "SELECT count(DISTINCT customer_id) FROM raw.transactions") == 1_980
 
 
-def test_batch_size_changes_nothing_landed_or_quarantined(
+def test_batch_size_and_hash_sort_parts_change_nothing_landed_or_quarantined(
     write_config, retail_transactions, tmp_path: Path, monkeypatch
 ) -> None:
     config = write_config(retail_transactions)
     tables = []
-    for batch_rows in (landing.BATCH_ROWS, 7_000):
+    # 7,000-row batches, and the row hashes sorted in 6 parts instead of one
+    for batch_rows, hashes_per_sort in (
+        (landing.BATCH_ROWS, landing.HASHES_PER_SORT),
+        (7_000, 50_000),
+    ):
         monkeypatch.setattr(landing, "BATCH_ROWS", batch_rows)
+        monkeypatch.setattr(landing, "HASHES_PER_SORT", hashes_per_sort)
         with duckdb.connect(str(tmp_path / f"batches_{batch_rows}.duckdb")) as connection:
             _land(config, connection)
             tables.append(
@@ -270,6 +275,28 @@ def test_batch_size_changes_nothing_landed_or_quarantined(
     assert tables[0][0].equals(tables[1][0])
     assert tables[0][1].equals(tables[1][1])
     assert tables[0][1].get_column("raw_values").null_count() == 0
+
+
+@pytest.mark.parametrize("hashes_per_sort", [1_000, 2, 1])
+def test_repeated_hashes_are_those_of_good_rows_that_repeat(
+    tmp_path: Path, monkeypatch, hashes_per_sort: int
+) -> None:
+    monkeypatch.setattr(landing, "HASHES_PER_SORT", hashes_per_sort)
+    schema = {"row_hash": pl.UInt64, "reason": pl.String}
+    files = [tmp_path / "000000.parquet", tmp_path / "000001.parquet", tmp_path / "empty.parquet"]
+    # 2 repeats within a file, 3 across files, 7 three times; 4 repeats only with a rejected row
+    pl.DataFrame(
+        {"row_hash": [1, 2, 3, 2, 4, 7, 2**64 - 1], "reason": [None] * 4 + ["bad", None, None]},
+        schema=schema,
+    ).write_parquet(files[0])
+    pl.DataFrame(
+        {"row_hash": [3, 4, 5, 7, 7, 2**64 - 1], "reason": [None] * 6}, schema=schema
+    ).write_parquet(files[1])
+    pl.DataFrame(schema=schema).write_parquet(files[2])
+    found = landing.repeated_hashes(files)
+    assert found.schema == pl.Schema({"row_hash": pl.UInt64})
+    assert sorted(found.get_column("row_hash").to_list()) == [2, 3, 7, 2**64 - 1]
+    assert landing.repeated_hashes(files[2:]).height == 0
 
 
 EMPTY_CUSTOMERS_TABLE = (
