@@ -10,6 +10,7 @@ import pytest
 
 from benchmarks import stages
 from benchmarks.data import END, START
+from benchmarks.measure import OUR_FIT, PYMC_FIT
 from benchmarks.run import _config, _markdown, _summarize
 from synthetic.generate import write
 
@@ -162,3 +163,22 @@ def test_a_failed_group_leaves_its_totals_out(pipeline) -> None:
         "measured": "not measured",
         "met": None,
     }
+
+
+def test_each_clv_fit_counts_its_fastest_run(pipeline) -> None:
+    def stage(name: str, seconds: float) -> dict:
+        return {"stage": name, "seconds": seconds, "peak_rss_mib": 1, "extra": {}}
+
+    ours = [stage(f"{OUR_FIT}, run {run}", s) for run, s in ((1, 0.034), (2, 0.021), (3, 0.025))]
+    pymc = [stage(f"{PYMC_FIT}, run {run}", s) for run, s in ((1, 4.2), (2, 3.1), (3, 3.3))]
+    groups = {
+        "floor": {"stages": [stage("floor", 0.5)]},
+        "pipeline": pipeline,
+        "backfill": {"stages": [], "not_run": True},
+        "pandas_rfm": {"stages": [], "not_run": True},
+        "pymc": {"stages": ours + pymc},
+    }
+    summary = _summarize("10M", groups)
+    assert summary["seconds"]["our_clv_fit"] == 0.021
+    assert summary["seconds"]["pymc_map_fit"] == 3.1
+    assert summary["ratios"]["pymc_map_over_our_fit"] == round(3.1 / 0.021, 2)
