@@ -27,8 +27,8 @@ MIB = 1024 * 1024
 # landing assets, and the monthly assets (features .. strategies) a backfill repeats
 LANDING_PART, MONTHLY_PART = "landing", "monthly"
 # The two CLV fits of the pymc group, each timed FIT_RUNS times ("<name>, run <k>"); the fastest
-# run counts. Ours takes a few tens of milliseconds, which a single timing measures poorly (one
-# run took 0.018 s, another 0.034 s).
+# run counts. Ours takes 10-30 ms, which a single timing measures poorly (one run took 0.018 s,
+# another 0.034 s).
 OUR_FIT = "ours: fit_bgnbd + fit_gamma_gamma"
 PYMC_FIT = "pymc-marketing: BG/NBD + GG (map)"
 FIT_RUNS = 3

@@ -198,8 +198,9 @@ def repeated_hashes(staged: list[Path]) -> pl.DataFrame:
 
     Found by sorting the hashes in polars and comparing neighbours: DuckDB's group-by over
     every row's hash took ~10x as long (15.6 s for 101M rows). The hashes are sorted in parts
-    of at most :data:`HASHES_PER_SORT` (by value modulo the number of parts), each part read
-    from the staged files again, so memory stays bounded whatever the number of rows.
+    of about :data:`HASHES_PER_SORT` (by value modulo the number of parts), each part read
+    from the staged files again, so memory does not grow with the number of rows. Every copy of
+    a hash falls in the same part: millions of identical rows make their part that much larger.
     """
     good = pl.scan_parquet(staged).filter(pl.col("reason").is_null()).select(ROW_HASH)
     rows = good.select(pl.len()).collect().item()
