@@ -149,9 +149,9 @@ def _fmt(value: float | None, pattern: str) -> str:
     return "not measured" if value is None else pattern.format(value)
 
 
-def _seconds(value: float) -> str:
+def _seconds(value: float | None) -> str:
     """Seconds to 0.01 s, or to 0.001 s below 0.1 s (our CLV fit takes ~0.01-0.03 s)."""
-    return f"{value:.3f}" if value < 0.1 else f"{value:.2f}"
+    return _fmt(value, "{:.3f}" if value is not None and value < 0.1 else "{:.2f}")
 
 
 def _summarize(size: str, groups: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -326,9 +326,7 @@ def _markdown(result: dict[str, Any]) -> str:
     ]
     for label, key, peak in rows:
         peak_text = _fmt(peaks[peak], "{:,.0f}") if peak else ""
-        seconds = s["seconds"][key]
-        seconds_text = "not measured" if seconds is None else _seconds(seconds)
-        lines.append(f"| {label} | {seconds_text} | {peak_text} |")
+        lines.append(f"| {label} | {_seconds(s['seconds'][key])} | {peak_text} |")
     rows, per_row = s["customer_snapshots"], s["microseconds_per_customer_snapshot"]
     lines += [
         "",

@@ -155,9 +155,10 @@ def stage_source(
     now: datetime,
     directory: Path,
     custom: Mapping[str, str] | None = None,
-) -> list[Path]:
+) -> tuple[list[Path], list[Path]]:
     """Parse every file of the source into Parquet files in ``directory``, queryable as the view
-    ``landing_stage`` (file names in ``landing_files``); returns the source files."""
+    ``landing_stage`` (file names in ``landing_files``); returns the source files and the staged
+    files."""
     files = config.files()
     if not files:
         raise SourceError(f"sources.{source}.path: {config.path} matches no file")
@@ -190,7 +191,7 @@ def stage_source(
         "CREATE TEMP TABLE landing_flagged (file_seq INTEGER, source_row BIGINT, reason VARCHAR)"
     )
     con.execute(read_sql("raw/create_landing_stage.sql"))
-    return files
+    return files, staged
 
 
 def repeated_hashes(staged: list[Path]) -> pl.DataFrame:
@@ -282,8 +283,7 @@ def land_source(
     """
     with scratch_directory(con, "landing-") as directory:
         try:
-            files = stage_source(con, source, config, now, directory, custom)
-            staged = sorted(directory.glob("*.parquet"))
+            files, staged = stage_source(con, source, config, now, directory, custom)
             return _land_staged(con, source, config, files, staged, now)
         finally:
             _drop_staging(con)
