@@ -7,7 +7,14 @@ import dagster as dg
 from assets.metadata import column_schema, counts_table, preview
 from assets.raw.contracts import CustomersContract, TransactionsContract
 from assets.raw.landing import LandingReport, empty_customers_table, land_source
-from pipelines.config import SegmentationConfig, custom_attributes
+from pipelines.config import (
+    PII_CUSTOMER_COLUMNS,
+    SegmentationConfig,
+    custom_attributes,
+    pii_attributes,
+    pii_source_columns,
+    pseudonym_secret,
+)
 from pipelines.resources import Warehouse
 
 RAW_KINDS = {"duckdb", "polars", "pandera"}
@@ -18,7 +25,65 @@ def _run_started() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def _file_notes(report: LandingReport) -> dg.TableMetadataValue:
+    return dg.MetadataValue.table(
+        records=[
+            dg.TableRecord({"source_file": name, "note": note})
+            for name, notes in report.notes.items()
+            for note in notes
+        ],
+        schema=dg.TableSchema(
+            columns=[dg.TableColumn("source_file", "string"), dg.TableColumn("note", "string")]
+        ),
+    )
+
+
+def _removed_files(report: LandingReport) -> dg.TableMetadataValue:
+    return dg.MetadataValue.table(
+        records=[
+            dg.TableRecord({"source_file": name, "rows_before": before, "rows_now": now})
+            for name, (before, now) in report.removed_files.items()
+        ],
+        schema=dg.TableSchema(
+            columns=[
+                dg.TableColumn("source_file", "string"),
+                dg.TableColumn("rows_before", "int"),
+                dg.TableColumn("rows_now", "int"),
+            ]
+        ),
+    )
+
+
+def _log_landing(context: dg.AssetExecutionContext, report: LandingReport) -> None:
+    """One line of counts, and a warning for each file note, removed file or stale directory."""
+    context.log.info(
+        f"{report.source}: {report.landed_rows:,} landed, {report.rejected_rows:,} rejected "
+        f"of {report.source_rows:,} source rows in {len(report.files)} file(s)"
+    )
+    for name, notes in report.notes.items():
+        for note in notes:
+            context.log.warning(f"{report.source} file {name}: {note}")
+    for name, (before, now) in report.removed_files.items():
+        context.log.warning(
+            f"{report.source} file {name}: {before:,} rows before, {now:,} now "
+            f"(allow_removed_files: true)"
+        )
+    if report.stale_staging_removed:
+        context.log.info(
+            f"removed {report.stale_staging_removed} staging folder(s) left by killed landings"
+        )
+
+
 def _metadata(report: LandingReport, sample: dg.MetadataValue, schema: dg.TableSchema) -> dict:
+    extra: dict = {}
+    if report.notes:
+        extra["file_notes"] = _file_notes(report)
+    if report.allow_removed_files:
+        extra["allow_removed_files"] = True
+    if report.removed_files:
+        extra["removed_files"] = _removed_files(report)
+    if report.stale_staging_removed:
+        extra["stale_staging_removed"] = report.stale_staging_removed
     return {
         "dagster/row_count": report.landed_rows,
         "dagster/column_schema": schema,
@@ -32,6 +97,7 @@ def _metadata(report: LandingReport, sample: dg.MetadataValue, schema: dg.TableS
         "rejected_by_file": counts_table(report.rejected_by_file, "source_file"),
         "files": len(report.files),
         "preview": sample,
+        **extra,
     }
 
 
@@ -49,18 +115,19 @@ def raw_transactions(
 ) -> dg.MaterializeResult:
     """Transactions landed from the configured source with canonical names and types.
 
-    Every source row lands here or in ``quality.rejected_rows`` with a reason: unparseable
-    timestamps or numbers, missing customer ids, exact duplicates of an earlier row, non-finite
-    amounts, timestamps before 1970 or after the run. Returns and cancellations land, flagged
-    ``is_return``. Above the source's ``max_reject_rate`` nothing is written.
+    Every source row lands here or in ``quality.rejected_rows`` with a reason: records that are
+    not well-formed CSV (wrong number of fields, unbalanced quotes, NUL bytes, the broken tail
+    of a truncated file), unparseable timestamps or numbers, missing customer ids, exact
+    duplicates of an earlier row, non-finite amounts, timestamps before 1970 or after the run.
+    Returns and cancellations land, flagged ``is_return``. Above the source's
+    ``max_reject_rate`` nothing is written; nor when a file landed before is gone or shorter,
+    unless the source says ``allow_removed_files: true`` (recorded in the metadata).
     """
+    secret = pseudonym_secret(settings)
     with warehouse.connect() as con:
         report = land_source(con, "transactions", settings.sources.transactions, _run_started())
-        sample = preview(con.execute("SELECT * FROM raw.transactions LIMIT 10").pl())
-    context.log.info(
-        f"transactions: {report.landed_rows:,} landed, {report.rejected_rows:,} rejected "
-        f"of {report.source_rows:,} source rows in {len(report.files)} file(s)"
-    )
+        sample = preview(con.execute("SELECT * FROM raw.transactions LIMIT 10").pl(), secret=secret)
+    _log_landing(context, report)
     return dg.MaterializeResult(
         metadata=_metadata(report, sample, column_schema(TransactionsContract))
     )
@@ -81,8 +148,9 @@ def raw_customers(
     """Customer attributes landed from the optional customers source, one row per customer.
 
     Rows whose dates or income do not parse, without a customer id, or repeating an earlier
-    customer id are quarantined in ``quality.rejected_rows``. Names, e-mails and phones stay in
-    this layer. Without a customers source the table exists and is empty.
+    customer id are quarantined in ``quality.rejected_rows``, their personal values (name,
+    e-mail, phone, custom attributes declared ``pii: true``) masked there. Names, e-mails and
+    phones stay in this layer. Without a customers source the table exists and is empty.
     """
     source = settings.sources.customers
     with warehouse.connect() as con:
@@ -96,11 +164,20 @@ def raw_customers(
                     "note": "no customers source configured",
                 }
             )
-        report = land_source(con, "customers", source, _run_started(), custom_attributes(settings))
-        sample = preview(
-            con.execute("SELECT * EXCLUDE (name, email, phone) FROM raw.customers LIMIT 10").pl()
+        report = land_source(
+            con,
+            "customers",
+            source,
+            _run_started(),
+            custom_attributes(settings),
+            masked=pii_source_columns(settings),
         )
-    context.log.info(f"customers: {report.landed_rows:,} landed, {report.rejected_rows:,} rejected")
+        sample = preview(
+            con.execute("SELECT * FROM raw.customers LIMIT 10").pl(),
+            secret=pseudonym_secret(settings),
+            hidden=[*PII_CUSTOMER_COLUMNS, *pii_attributes(settings)],
+        )
+    _log_landing(context, report)
     return dg.MaterializeResult(
         metadata=_metadata(report, sample, column_schema(CustomersContract))
     )

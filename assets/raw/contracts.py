@@ -77,14 +77,31 @@ class CustomersContract(pa.DataFrameModel):
 
 
 class RejectedRowsContract(pa.DataFrameModel):
-    """One row per quarantined source row, with the reason it was not landed."""
+    """One row per quarantined source row, with the reason it was not landed.
+
+    ``source_row`` numbers the file's records (a quoted field may span lines; blank lines are
+    not records): landed and quarantined rows of a file share one numbering, so together they
+    hold each number once. A record that is not well-formed CSV (reasons ``malformed_record``,
+    ``unbalanced_quote``, ``nul_byte``, ``truncated_file``) has no columns: its ``raw_values``
+    are ``{"line": <physical line, the header is line 1>, "text": <the line as written>}``,
+    plus ``"byte"`` (the offset in the decompressed data) for the broken tail of a truncated
+    file. Values of personal-data columns of the customers source are stored as ``***``, and so
+    is the whole text of a malformed customers record.
+    """
 
     source: str = pa.Field(isin=["transactions", "customers"], description="Which source.")
     source_file: str = pa.Field(description="The file the row came from.")
-    source_row: pl.Int64 = pa.Field(ge=1, description="1-based data row number in that file.")
+    source_row: pl.Int64 = pa.Field(
+        ge=1, description="1-based record number in that file (records, not lines)."
+    )
     reason: str = pa.Field(description="Why the row was rejected (a stable code).")
     check: str = pa.Field(description="The check that failed, in words.")
-    raw_values: str = pa.Field(description="The original row, all columns, as JSON text.")
+    raw_values: str = pa.Field(
+        description=(
+            "The original row, all columns, as JSON text (personal values masked); for a "
+            "record that is not well-formed CSV its line number and text."
+        )
+    )
     rejected_at: pl.Datetime = pa.Field(description="When the landing run rejected it.")
 
     class Config:

@@ -3,7 +3,8 @@
 -- afterwards) and, for customers ($by_customer), good rows whose customer id repeats. The
 -- repeated hashes come in landing_repeated_hashes (found by sorting them in polars, see
 -- assets/raw/landing.py::repeated_hashes: a GROUP BY over every row's hash here was ~10x slower).
--- Runs before any row is flagged: landing_stage holds the parse's reasons only.
+-- Runs before any row is flagged: landing_stage holds the parse's reasons only. Records that
+-- were never rows ($structural reasons: malformed CSV) bring their text from the file split.
 CREATE OR REPLACE TEMP TABLE landing_raw_needed AS
 WITH repeated_customer AS (
     SELECT customer_id
@@ -12,7 +13,9 @@ WITH repeated_customer AS (
     GROUP BY ALL
     HAVING count(*) > 1
 )
-SELECT file_seq, source_row FROM landing_stage WHERE reason IS NOT NULL
+SELECT file_seq, source_row
+FROM landing_stage
+WHERE reason IS NOT NULL AND NOT list_contains($structural, reason)
 UNION
 SELECT file_seq, source_row
 FROM landing_stage SEMI JOIN landing_repeated_hashes USING (row_hash)

@@ -121,7 +121,10 @@ def test_staged_files_live_under_the_temp_directory_only_while_landing(
         assert files >= 2
         # the temp directory stays (DuckDB may spill into it later), emptied of staged files
         assert list(spill.iterdir()) == []
-        broken = write_config({"path": str(broken_source), "columns": RETAIL_COLUMNS})
+        # another source in place of the sample: its file is meant to be gone
+        broken = write_config(
+            {"path": str(broken_source), "columns": RETAIL_COLUMNS, "allow_removed_files": True}
+        )
         with pytest.raises(RejectRateExceeded):
             _land(broken, connection)
         assert seen[1] == (1, 15)
@@ -179,7 +182,12 @@ def test_failure_mid_write_leaves_previous_tables_intact(
 
     monkeypatch.setattr(landing, "read_sql", failing_insert)
     config = write_config(
-        {"path": str(broken_source), "max_reject_rate": 1.0, "columns": RETAIL_COLUMNS}
+        {
+            "path": str(broken_source),
+            "max_reject_rate": 1.0,
+            "columns": RETAIL_COLUMNS,
+            "allow_removed_files": True,
+        }
     )
     with pytest.raises(duckdb.Error):
         _land(config, con)
@@ -195,7 +203,11 @@ def test_columns_are_matched_by_name_not_position(write_config, tmp_path: Path, 
     frames = []
     for folder in ("a", "b"):
         config = write_config(
-            {"path": str(tmp_path / folder / "tx.csv"), "columns": RETAIL_COLUMNS}
+            {
+                "path": str(tmp_path / folder / "tx.csv"),
+                "columns": RETAIL_COLUMNS,
+                "allow_removed_files": True,
+            }
         )
         _land(config, con)
         frames.append(con.execute("SELECT * EXCLUDE (source_file) FROM raw.transactions").pl())
@@ -215,7 +227,8 @@ def test_parquet_and_csv_sources_land_the_same(write_config, tmp_path: Path, con
     write_csv(tmp_path / "csv" / "tx.csv", RETAIL_HEADER, rows)
     frames = []
     for path in (tmp_path / "pq" / "tx.parquet", tmp_path / "csv" / "tx.csv"):
-        _land(write_config({"path": str(path), "columns": RETAIL_COLUMNS}), con)
+        source = {"path": str(path), "columns": RETAIL_COLUMNS, "allow_removed_files": True}
+        _land(write_config(source), con)
         frames.append(con.execute("SELECT * EXCLUDE (source_file) FROM raw.transactions").pl())
     assert frames[0].equals(frames[1])
 
