@@ -13,15 +13,18 @@ import calendar
 import glob
 import os
 import re
+import sys
 from collections.abc import Mapping
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import duckdb
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from assets.segments.settings import SegmentSettings
+from assets.segments.settings import SegmentSettings, passthrough_pii_problems
+from assets.serving.guard import ServingFileError, check_replaceable, same_file
 from assets.strategies.settings import DEFAULT_PLAYBOOK, Playbook, PlaybookError, load_playbook
 from assets.validation_messages import problem_lines
 
@@ -85,10 +88,58 @@ class CustomerColumns(BaseModel):
 
 
 class _Source(_Strict):
+    """Keys every source has. ``encoding``, ``decimal_comma`` and ``timezone`` say how to read
+    the values of an export; ``allow_removed_files`` lets a landing go on when files landed
+    before are gone from the glob or hold fewer rows (otherwise it refuses before any write)."""
+
     path: str
     format: Literal["csv", "parquet"] | None = None
     max_reject_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.05
     delimiter: str = ","
+    encoding: str = "utf-8"
+    decimal_comma: bool = False
+    timezone: str = "UTC"
+    allow_removed_files: bool = False
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, value: str) -> str:
+        # polars splits on one byte; a quote or a line break cannot separate fields
+        if len(value) != 1 or not value.isascii() or value in {'"', "\n", "\r"}:
+            raise ValueError(
+                f"expected one ASCII character other than a quote or a line break "
+                f"(e.g. ',', ';', '|' or a tab), got {value!r}"
+            )
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _text_codec(cls, value: str) -> str:
+        import codecs
+
+        try:
+            known = codecs.lookup(value)._is_text_encoding
+        except LookupError:
+            known = False
+        if not known:
+            raise ValueError(
+                f"unknown text encoding {value!r}: use a Python codec name such as utf-8, "
+                f"utf-8-sig, cp1252, latin-1 or utf-16"
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana_zone(cls, value: str) -> str:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}: use an IANA name such as UTC or Europe/Berlin"
+            ) from None
+        return value
 
     def files(self) -> list[Path]:
         """The source's files, sorted, so row order and duplicate detection are deterministic."""
@@ -227,7 +278,8 @@ class DuckDBSettings(_Strict):
         str | None, Field(pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
     ] = None
     temp_directory: Path | None = None
-    threads: Annotated[int | None, Field(ge=1)] = None
+    # DuckDB starts every thread when it connects (100,000 of them: ~3 s, for no gain)
+    threads: Annotated[int | None, Field(ge=1, le=1024)] = None
 
 
 class SegmentationConfig(_Strict):
@@ -248,6 +300,9 @@ class SegmentationConfig(_Strict):
     pseudonymize_secret_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = (
         PSEUDONYM_SECRET_ENV_VAR
     )
+    # the serving copy is read-only: a publish refuses to discard what a client wrote to it
+    # (tables, rows, a write-ahead log) unless this is true
+    serving_overwrite_foreign_changes: bool = False
     # the validated playbook, loaded with the config so a bad rule stops everything up front
     playbook: Playbook | None = Field(default=None, exclude=True)
     config_path: Path | None = Field(default=None, exclude=True)
@@ -307,7 +362,7 @@ def parse_config(raw: dict[str, Any], config_path: Path) -> SegmentationConfig:
         raise ConfigError(
             f"invalid configuration in {config_path}:\n  strategies.playbook: {error}"
         ) from None
-    return config.model_copy(
+    loaded = config.model_copy(
         update={
             "warehouse": _resolve(base, config.warehouse),
             "serving": _resolve(base, config.serving),
@@ -324,6 +379,8 @@ def parse_config(raw: dict[str, Any], config_path: Path) -> SegmentationConfig:
             "config_path": config_path,
         }
     )
+    _check_before_any_write(loaded, config_path)
+    return loaded
 
 
 def pseudonym_secret(
@@ -356,7 +413,35 @@ def pseudonym_secret(
 
 def custom_attributes(config: SegmentationConfig) -> dict[str, str]:
     """Custom customer attribute -> its declared type (text, integer, float, boolean, date)."""
-    return dict(config.segments.extra_columns)
+    return dict(config.segments.extra_column_kinds())
+
+
+# the canonical customer columns that identify a person
+PII_CUSTOMER_COLUMNS = ("name", "email", "phone")
+
+
+def pii_attributes(config: SegmentationConfig) -> frozenset[str]:
+    """Custom attributes holding personal data: declared ``pii: true``, or mapped to the same
+    source column as ``name``, ``email`` or ``phone``."""
+    customers = config.sources.customers
+    if customers is None:
+        return config.segments.pii_extra_columns()
+    columns = customers.columns.model_dump()
+    pii_sources = {columns[name] for name in PII_CUSTOMER_COLUMNS if columns.get(name)}
+    mapped = dict(customers.columns.model_extra or {})
+    return config.segments.pii_extra_columns() | {
+        name for name, source in mapped.items() if source in pii_sources
+    }
+
+
+def pii_source_columns(config: SegmentationConfig) -> frozenset[str]:
+    """The customers source's column names that hold personal data (masked in the quarantine)."""
+    customers = config.sources.customers
+    if customers is None:
+        return frozenset()
+    columns = customers.columns.model_dump()
+    names = [*PII_CUSTOMER_COLUMNS, *pii_attributes(config)]
+    return frozenset(columns[name] for name in names if columns.get(name))
 
 
 def _check_custom_attributes(config: SegmentationConfig, config_path: Path) -> None:
@@ -379,8 +464,156 @@ def _check_custom_attributes(config: SegmentationConfig, config_path: Path) -> N
         raise ConfigError("\n".join([f"invalid configuration in {config_path}:", *problems]))
 
 
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """A regex matching the paths ``glob.glob(pattern, recursive=True)`` can return (and a few
+    more: hidden names too), for paths that may not exist yet."""
+    parts, index = [], 0
+    while index < len(pattern):
+        char = pattern[index]
+        if pattern.startswith("**/", index):
+            parts.append("(?:.*/)?")
+            index += 3
+            continue
+        if pattern.startswith("**", index):
+            parts.append(".*")
+            index += 2
+            continue
+        if char == "*":
+            parts.append("[^/]*")
+        elif char == "?":
+            parts.append("[^/]")
+        elif char == "[" and "]" in pattern[index + 2 :]:
+            end = pattern.index("]", index + 2)
+            body = pattern[index + 1 : end]
+            body = "^" + body[1:] if body.startswith("!") else body
+            parts.append(f"[{body.replace(chr(92), chr(92) * 2)}]")
+            index = end
+        else:
+            parts.append(re.escape(char))
+        index += 1
+    return re.compile("".join(parts) + r"\Z")
+
+
+def _source_problems(config: SegmentationConfig) -> list[str]:
+    """The warehouse or serving file is a source file, or would be matched by a source glob."""
+    problems = []
+    sources = {"transactions": config.sources.transactions, "customers": config.sources.customers}
+    for key, target in (("warehouse", config.warehouse), ("serving", config.serving)):
+        spellings = {os.path.normpath(target), os.path.realpath(target)}
+        for name, source in sources.items():
+            if source is None:
+                continue
+            pattern = _glob_regex(source.path)
+            clash = next((file for file in source.files() if same_file(target, file)), None)
+            if clash is not None:
+                problems.append(
+                    f"  {key}: {target} is the source file {clash} (sources.{name}.path): "
+                    f"writing it would destroy the source; use another file"
+                )
+            elif any(pattern.match(spelling) for spelling in spellings):
+                problems.append(
+                    f"  {key}: {target} matches sources.{name}.path ({source.path}): it would "
+                    f"be read as a source; keep the pipeline's files out of the sources' folders"
+                )
+    return problems
+
+
+def _serving_problems(config: SegmentationConfig) -> list[str]:
+    """The serving path names the warehouse, or a file that is not a serving copy of ours."""
+    if same_file(config.serving, config.warehouse):
+        return [
+            f"  serving: {config.serving} is the warehouse file: every publish would replace the "
+            f"warehouse with the serving copy (raw, quality and features tables lost); use a "
+            f"file of its own, e.g. {config.warehouse.with_name('serving.duckdb')}"
+        ]
+    try:
+        check_replaceable(config.serving)
+    except ServingFileError as error:
+        return [f"  {error}"]
+    return []
+
+
+# a group-by and a sort of 200,000 rows: any step of a run needs at least this much
+_DUCKDB_PROBE = (
+    "SELECT i % 97 AS k, count(*), max(i::VARCHAR) FROM range(200000) AS t(i) GROUP BY k ORDER BY k"
+)
+
+
+def _duckdb_problems(settings: DuckDBSettings) -> list[str]:
+    """Settings DuckDB itself refuses, or with which it cannot run a small query (a memory
+    limit too small to work with)."""
+    problems = []
+    for key, value in (("memory_limit", settings.memory_limit), ("threads", settings.threads)):
+        if value is None:
+            continue
+        try:
+            with duckdb.connect(":memory:", config={key: value}) as con:
+                con.execute(_DUCKDB_PROBE).fetchall()
+        except duckdb.Error as error:
+            first = str(error).strip().splitlines()[0]
+            problems.append(f"  duckdb.{key}: DuckDB refuses {value!r}: {first}")
+    return problems
+
+
+def _pii_passthrough_problems(config: SegmentationConfig) -> list[str]:
+    """Passthrough dimensions over columns holding personal data (their values would become
+    labels in the marts and the serving copy)."""
+    personal = set(pii_attributes(config))
+    customers = config.sources.customers
+    if customers is not None:
+        columns = customers.columns.model_dump()
+        pii_sources = {columns[name] for name in PII_CUSTOMER_COLUMNS if columns.get(name)}
+        # a standard attribute read from the same source column as a name, e-mail or phone
+        personal |= {
+            name
+            for name, source in columns.items()
+            if name not in {"customer_id", *PII_CUSTOMER_COLUMNS} and source in pii_sources
+        }
+    problems = passthrough_pii_problems(config.segments, personal)
+    return [f"  segments.attributes: {problem}" for problem in problems]
+
+
+def _secret_problems(config: SegmentationConfig) -> list[str]:
+    try:
+        pseudonym_secret(config)
+    except ConfigError as error:
+        return [f"  pseudonymize_secret_env: {error}"]
+    return []
+
+
+def _check_before_any_write(config: SegmentationConfig, config_path: Path) -> None:
+    """Checks of the loaded config that need the file system, DuckDB or the environment: a
+    problem here would otherwise stop a run after it has written something."""
+    problems = [
+        *_duckdb_problems(config.duckdb),
+        *_pii_passthrough_problems(config),
+        *_secret_problems(config),
+        *_source_problems(config),
+    ]
+    # opening the serving file is the costliest check, and pointless once a path is wrong
+    if not problems:
+        problems = _serving_problems(config)
+    if problems:
+        raise ConfigError("\n".join([f"invalid configuration in {config_path}:", *problems]))
+
+
 def load_config(path: str | Path | None = None) -> SegmentationConfig:
-    """Load the config at ``path``, else ``$SEGMENTATION_CONFIG``, else the bundled demo config."""
+    """Load the config at ``path``, else ``$SEGMENTATION_CONFIG``, else the bundled demo config.
+
+    Raises:
+        ConfigError: With a message naming the key or the path. Should it end the process
+            uncaught (``dagster asset materialize``, ``python -m pipelines.summary``), the
+            process prints the message alone instead of a traceback (see
+            :func:`print_config_errors_alone`).
+    """
+    try:
+        return _load_config(path)
+    except ConfigError:
+        print_config_errors_alone()
+        raise
+
+
+def _load_config(path: str | Path | None) -> SegmentationConfig:
     chosen = Path(path or os.environ.get(CONFIG_ENV_VAR) or DEMO_CONFIG).expanduser().resolve()
     if not chosen.is_file():
         raise ConfigError(f"config file not found: {chosen} (set {CONFIG_ENV_VAR})")
@@ -389,3 +622,42 @@ def load_config(path: str | Path | None = None) -> SegmentationConfig:
     except yaml.YAMLError as error:
         raise ConfigError(f"invalid YAML in {chosen}: {error}") from None
     return parse_config(raw or {}, chosen)
+
+
+# set to any value to get the full traceback of a configuration error
+TRACEBACK_ENV_VAR = "SEGMENTATION_TRACEBACK"
+
+
+def _config_error_in(error: BaseException | None) -> ConfigError | None:
+    """The ConfigError ``error`` is or was raised from (a loader may wrap it)."""
+    for _ in range(20):
+        if error is None or isinstance(error, ConfigError):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def print_config_errors_alone() -> None:
+    """Make a ConfigError that ends the process print its message alone, not a traceback.
+
+    A command line tool (Dagster's CLI loading ``pipelines.definitions``, the summary) lets the
+    error propagate to the interpreter, which would print ~90 lines of loader frames above the
+    message. This wraps ``sys.excepthook``, which only ever sees uncaught exceptions: code that
+    catches ConfigError, and Dagster's code server (which shows load errors in its UI), are not
+    affected. Other exceptions, and every exception when ``SEGMENTATION_TRACEBACK`` is set, go
+    to the previous hook.
+    """
+    previous = sys.excepthook
+    if getattr(previous, "prints_config_errors_alone", False):
+        return
+
+    def hook(kind: type[BaseException], error: BaseException, trace: Any) -> None:
+        found = _config_error_in(error)
+        if found is None or os.environ.get(TRACEBACK_ENV_VAR):
+            previous(kind, error, trace)
+            return
+        sys.stderr.write(f"{found}\n")
+        sys.stderr.flush()
+
+    hook.prints_config_errors_alone = True  # type: ignore[attr-defined]
+    sys.excepthook = hook

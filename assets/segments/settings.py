@@ -29,17 +29,22 @@ problem. Example::
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from dataclasses import replace
+from functools import cache
 from typing import Annotated, Literal
 
+import pandera.polars as pa
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from assets.features.contracts import CustomerFeaturesContract
 from assets.segments.columns import (
     FEATURE_COLUMN_TYPES,
     ColumnKind,
     feature_columns_with,
 )
-from assets.segments.sql_rules import CheckedExpression, RuleChecker, RuleProblem
+from assets.segments.sql_rules import CheckedExpression, ColumnRange, RuleChecker, RuleProblem
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 _Probability = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -193,12 +198,25 @@ def _default_attributes() -> list[AttributeDimension]:
     ]
 
 
+class ExtraColumn(_Strict):
+    """A custom customer attribute's type, and whether it holds personal data.
+
+    ``pii: true`` marks a column that identifies a person (an e-mail, a postcode, a national id):
+    its values are masked in the quarantine's ``raw_values``, and it may be used in rules but
+    never passed through as a label (labels reach the serving copy).
+    """
+
+    type: ColumnKind
+    pii: bool = False
+
+
 class SegmentSettings(_Strict):
     """Settings of the segments layer; see the module docstring for the YAML shape.
 
     Attributes:
         extra_columns: Customer attribute columns beyond the standard features that rules may
-            use, as ``name: text|integer|float|boolean|date``.
+            use, as ``name: text|integer|float|boolean|date`` or
+            ``name: {type: text, pii: true}`` for a column holding personal data.
         rfm: Columns the RFM scores rank.
         loyalty: Loyalty label thresholds.
         churn_risk: Churn-risk label thresholds.
@@ -207,7 +225,7 @@ class SegmentSettings(_Strict):
         clusters: K-means cluster settings.
     """
 
-    extra_columns: dict[str, ColumnKind] = Field(default_factory=dict)
+    extra_columns: dict[str, ColumnKind | ExtraColumn] = Field(default_factory=dict)
     rfm: RfmSettings = RfmSettings()
     loyalty: LoyaltySettings = LoyaltySettings()
     churn_risk: ChurnRiskSettings = ChurnRiskSettings()
@@ -216,7 +234,9 @@ class SegmentSettings(_Strict):
 
     @field_validator("extra_columns")
     @classmethod
-    def _new_identifiers(cls, value: dict[str, ColumnKind]) -> dict[str, ColumnKind]:
+    def _new_identifiers(
+        cls, value: dict[str, ColumnKind | ExtraColumn]
+    ) -> dict[str, ColumnKind | ExtraColumn]:
         for name in value:
             if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
                 raise ValueError(f"extra column {name!r} is not a plain identifier")
@@ -230,12 +250,30 @@ class SegmentSettings(_Strict):
         duplicates = sorted({name for name in dimensions if dimensions.count(name) > 1})
         if duplicates:
             raise ValueError(f"duplicate attribute dimensions: {', '.join(duplicates)}")
+        problems = passthrough_pii_problems(self, self.pii_extra_columns())
+        if problems:
+            raise ValueError("\n  ".join(problems))
         compile_attribute_rules(self)
         return self
 
+    def extra_column_kinds(self) -> dict[str, ColumnKind]:
+        """Custom attribute -> its type (text, integer, float, boolean, date)."""
+        return {
+            name: spec.type if isinstance(spec, ExtraColumn) else spec
+            for name, spec in self.extra_columns.items()
+        }
+
+    def pii_extra_columns(self) -> frozenset[str]:
+        """The custom attributes declared ``pii: true``."""
+        return frozenset(
+            name
+            for name, spec in self.extra_columns.items()
+            if isinstance(spec, ExtraColumn) and spec.pii
+        )
+
     def known_columns(self) -> dict[str, pl.DataType]:
         """Every column attribute rules may reference, with its polars dtype."""
-        return feature_columns_with(self.extra_columns)
+        return feature_columns_with(self.extra_column_kinds())
 
     def attribute_dimensions(self) -> list[str]:
         """The attribute dimension names, in configuration order."""
@@ -252,7 +290,7 @@ def compile_attribute_rules(settings: SegmentSettings) -> dict[str, list[Checked
     problems: list[str] = []
     compiled: dict[str, list[CheckedExpression]] = {}
     known = settings.known_columns()
-    with RuleChecker(known) as checker:
+    with RuleChecker(known, feature_column_ranges()) as checker:
         for attribute in settings.attributes:
             if attribute.column is not None and attribute.column not in known:
                 problems.append(
@@ -261,8 +299,9 @@ def compile_attribute_rules(settings: SegmentSettings) -> dict[str, list[Checked
                 )
             checked: list[CheckedExpression] = []
             for rule in attribute.rules or []:
+                label = f"attribute dimension '{attribute.dimension}', rule '{rule.name}'"
                 try:
-                    checked.append(checker.check(rule.when))
+                    checked.append(replace(checker.check(rule.when), label=label))
                 except RuleProblem as problem:
                     problems.append(
                         f"attribute dimension '{attribute.dimension}', rule '{rule.name}' "
@@ -273,3 +312,48 @@ def compile_attribute_rules(settings: SegmentSettings) -> dict[str, list[Checked
     if problems:
         raise ValueError("invalid segment rules:\n  " + "\n  ".join(problems))
     return compiled
+
+
+# pandera's inclusive value bounds (str_length, for one, bounds a length, not the value; a
+# strict bound is left out, as its end would be a sample the column cannot hold)
+_LOWER_BOUNDS = frozenset({"greater_than_or_equal_to"})
+_UPPER_BOUNDS = frozenset({"less_than_or_equal_to"})
+
+
+def contract_ranges(contract: type[pa.DataFrameModel]) -> dict[str, ColumnRange]:
+    """Column -> the bounds and allowed values its pandera contract declares (checked columns
+    only), so rules are test-evaluated on values the column can actually hold."""
+    ranges: dict[str, ColumnRange] = {}
+    for name, column in contract.to_schema().columns.items():
+        minimum = maximum = None
+        allowed = None
+        for check in column.checks:
+            statistics = check.statistics or {}
+            if check.name in _LOWER_BOUNDS and statistics.get("min_value") is not None:
+                minimum = float(statistics["min_value"])
+            if check.name in _UPPER_BOUNDS and statistics.get("max_value") is not None:
+                maximum = float(statistics["max_value"])
+            if check.name == "isin":
+                allowed = tuple(statistics["allowed_values"])
+        if minimum is not None or maximum is not None or allowed is not None:
+            ranges[name] = ColumnRange(minimum, maximum, allowed)
+    return ranges
+
+
+@cache
+def feature_column_ranges() -> dict[str, ColumnRange]:
+    """The ranges of the ``features.customer_features`` columns attribute rules may use."""
+    return contract_ranges(CustomerFeaturesContract)
+
+
+def passthrough_pii_problems(settings: SegmentSettings, pii_columns: Iterable[str]) -> list[str]:
+    """One problem per passthrough dimension over a column holding personal data: its values
+    would become labels, and labels reach the marts and the serving copy."""
+    pii = set(pii_columns)
+    return [
+        f"attribute dimension '{attribute.dimension}': column '{attribute.column}' holds "
+        "personal data, and a passthrough dimension would copy its values as labels into the "
+        "marts and the serving copy; label it with rules over the column instead"
+        for attribute in settings.attributes
+        if attribute.column is not None and attribute.column in pii
+    ]

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from assets.serving.dictionary import MART_CONTRACTS, MARTS_SCHEMA
+from assets.serving.guard import ServingFileError
 from assets.serving.publish import STORAGE_VERSION, PublishResult, publish_marts, warehouse_tables
 from pipelines.config import ConfigError, SegmentationConfig, pseudonym_secret
 from pipelines.resources import Warehouse
@@ -43,6 +44,9 @@ def _metadata(result: PublishResult, skipped: list[str]) -> dict:
         "publish_seconds": round(result.seconds, 3),
         "not_published": ", ".join(skipped) or "none",
         "columns_without_description": ", ".join(undescribed) or "none",
+        "fingerprint": result.fingerprint,
+        "discarded_foreign_changes": "; ".join(result.discarded_changes) or "none",
+        "removed_temporary_files": ", ".join(result.removed_temporaries) or "none",
     }
 
 
@@ -62,7 +66,8 @@ def serving_marts(
     tools open read-only, with every table and column commented from the contracts. Built under
     a temporary name and moved into place atomically: open readers keep their snapshot, new ones
     see the new file, and a failed run leaves the previous copy. With `pseudonymize: true`
-    customer ids are replaced by keyed HMAC-SHA256 pseudonyms."""
+    customer ids are replaced by keyed HMAC-SHA256 pseudonyms. The copy is read-only: changes a
+    client wrote to it stop the publish unless `serving_overwrite_foreign_changes: true`."""
     try:
         secret = pseudonym_secret(settings)
     except ConfigError as error:
@@ -72,7 +77,28 @@ def serving_marts(
         skipped = [
             f"{MARTS_SCHEMA}.{t}" for t in warehouse_tables(con, MARTS_SCHEMA) if t not in tables
         ]
-        result = publish_marts(con, settings.serving, tables, secret=secret)
+        try:
+            result = publish_marts(
+                con,
+                settings.serving,
+                tables,
+                secret=secret,
+                overwrite_foreign_changes=settings.serving_overwrite_foreign_changes,
+            )
+        except ServingFileError as error:
+            raise dg.Failure(description=str(error)) from None
+    for note in result.notes:
+        context.log.info(note)
+    if result.removed_temporaries:
+        context.log.info(
+            f"removed temporary files of an earlier, interrupted publish: "
+            f"{', '.join(result.removed_temporaries)}"
+        )
+    if result.discarded_changes:
+        context.log.warning(
+            "discarded changes made to the serving copy since the last publish "
+            f"(serving_overwrite_foreign_changes is true): {'; '.join(result.discarded_changes)}"
+        )
     if skipped:
         context.log.warning(
             f"not published (no asset of this pipeline writes them): {', '.join(skipped)}"

@@ -6,6 +6,12 @@ one with ``os.replace``: a reader that has the old file open keeps reading that 
 connection opens the new one, and an error anywhere before the move leaves the old file as it was
 and removes the temporary one.
 
+Before it writes, a publish removes the temporary files a killed publish left, and checks the file
+it will replace (:mod:`assets.serving.guard`): only a serving copy this pipeline published, open
+read-write by no other process, and without changes someone else made since (unless the
+configuration accepts discarding them). The new copy carries the marker and fingerprint the next
+publish checks.
+
 Customer ids can be replaced by keyed pseudonyms: HMAC-SHA256 (RFC 2104) of the UTF-8 id under a
 secret key, hex, truncated to :data:`PSEUDONYM_LENGTH` characters. DuckDB has ``sha256`` but no
 ``hmac``; HMAC is two nested hashes over the key padded and XOR-ed with two constants, so the
@@ -29,6 +35,7 @@ from pathlib import Path
 
 import duckdb
 
+from assets.serving import guard
 from assets.serving.dictionary import (
     MARTS_SCHEMA,
     UNDESCRIBED_COLUMN,
@@ -75,6 +82,10 @@ class PublishResult:
     published_at: datetime
     pseudonymized: bool
     seconds: float
+    fingerprint: str = ""
+    discarded_changes: tuple[str, ...] = ()
+    removed_temporaries: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 def pseudonym(secret: bytes, customer_id: str) -> str:
@@ -185,25 +196,58 @@ def _copy_table(con: duckdb.DuckDBPyConnection, table: str, pseudonymize: bool) 
     return PublishedTable(table, int(copied), len(columns), tuple(undescribed))
 
 
+def _inspect(target: Path, overwrite_foreign_changes: bool) -> guard.TargetState | None:
+    """The state of the file the publish will replace (``None``: there is none yet).
+
+    Raises:
+        ServingFileError: It is not a serving copy of this pipeline, it is open read-write
+            elsewhere, or someone changed it and ``overwrite_foreign_changes`` is false.
+    """
+    if not (target.exists() or target.is_symlink()):
+        return None
+    state = guard.inspect_target(target)
+    if state.foreign_changes and not overwrite_foreign_changes:
+        raise guard.refusal(target, state.foreign_changes)
+    return state
+
+
+def _still_as_inspected(target: Path, state: guard.TargetState | None) -> None:
+    if state is not None and not guard.unchanged_since(target, state):
+        raise guard.ServingFileError(
+            f"the serving copy {target} changed while it was being replaced (another process "
+            "wrote to it); nothing was replaced: run again"
+        )
+
+
 def publish_marts(
     con: duckdb.DuckDBPyConnection,
     target: Path,
     tables: Sequence[str],
     secret: bytes | None = None,
+    overwrite_foreign_changes: bool = False,
 ) -> PublishResult:
     """Copy ``marts.<table>`` for each of ``tables`` to the DuckDB file ``target``, atomically.
+
+    Before anything is written, temporary files a killed publish left beside ``target`` are
+    removed, and the file at ``target`` is checked (:mod:`assets.serving.guard`): it must be a
+    serving copy this pipeline published, no other process may have it open read-write, and
+    changes someone made to it since are only discarded when ``overwrite_foreign_changes``. A
+    shared lock on it, held until the new file is in place, keeps writers out meanwhile.
 
     Args:
         con: A read-write connection to the warehouse.
         target: The serving file; replaced only once the new one is complete.
         tables: The marts tables to publish (all must exist).
         secret: When given, ``customer_id`` columns hold pseudonyms keyed by it.
+        overwrite_foreign_changes: Discard changes others made to the serving copy.
 
     Returns:
-        The path, size, tables with row counts and the time of the publish.
+        The path, size, tables with row counts and the time of the publish, and the changes
+        it discarded.
 
     Raises:
         ValueError: A table is missing from the warehouse; nothing is written.
+        ServingFileError: The file at ``target`` may not be replaced; nothing is written.
     """
     started = time.perf_counter()
     missing = sorted(set(tables) - set(warehouse_tables(con)))
@@ -213,6 +257,33 @@ def publish_marts(
             f"the warehouse (materialize the marts first)"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
+    removed = guard.remove_stale_temporaries(target)
+    state = _inspect(target, overwrite_foreign_changes)
+    with guard.shared_lock(target) if state is not None else contextlib.nullcontext():
+        _still_as_inspected(target, state)
+        published, marker = _write_and_install(con, target, tables, secret, state)
+    return PublishResult(
+        path=target,
+        size_bytes=target.stat().st_size,
+        tables=published,
+        published_at=datetime.now(UTC),
+        pseudonymized=secret is not None,
+        seconds=time.perf_counter() - started,
+        fingerprint=marker.fingerprint.digest(),
+        discarded_changes=state.foreign_changes if state is not None else (),
+        removed_temporaries=tuple(path.name for path in removed),
+        notes=state.notes if state is not None else (),
+    )
+
+
+def _write_and_install(
+    con: duckdb.DuckDBPyConnection,
+    target: Path,
+    tables: Sequence[str],
+    secret: bytes | None,
+    state: guard.TargetState | None,
+) -> tuple[tuple[PublishedTable, ...], guard.Marker]:
+    """Build the new copy under a temporary name and move it over ``target``."""
     temporary = temporary_path(target)
     attached = False
     try:
@@ -227,13 +298,16 @@ def publish_marts(
             if secret is not None:
                 _create_pseudonyms(con, tables, secret)
             published = tuple(_copy_table(con, t, secret is not None) for t in tables)
+            marker = guard.write_marker(con, SERVING_ALIAS)
         # everything into the main file: the move must not leave data behind in a WAL
         con.execute(f"CHECKPOINT {SERVING_ALIAS}")
         con.execute(f"DETACH {SERVING_ALIAS}")
         attached = False
         if _wal(temporary).exists():
             raise RuntimeError(f"{temporary} still has a write-ahead log after checkpointing")
-        # a log left by someone who opened the old copy read-write would be replayed on the new
+        _still_as_inspected(target, state)
+        # a log beside the target would be replayed on the new file (and break it): it is a
+        # client's, whose changes were accepted for discarding, or an orphan without its file
         _wal(target).unlink(missing_ok=True)
         install(temporary, target)
     except BaseException:
@@ -245,11 +319,4 @@ def publish_marts(
     finally:
         with contextlib.suppress(duckdb.Error):
             con.execute(f"DROP TABLE IF EXISTS temp.{_PSEUDONYMS}")
-    return PublishResult(
-        path=target,
-        size_bytes=target.stat().st_size,
-        tables=published,
-        published_at=datetime.now(UTC),
-        pseudonymized=secret is not None,
-        seconds=time.perf_counter() - started,
-    )
+    return published, marker

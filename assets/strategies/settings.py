@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,8 +30,15 @@ from pydantic import (
 )
 
 from assets.segments.columns import SEGMENT_COLUMN_TYPES, segment_columns_with
-from assets.segments.settings import SegmentSettings
-from assets.segments.sql_rules import CheckedExpression, RuleChecker, RuleProblem, is_constant_true
+from assets.segments.contracts import CustomerSegmentsContract
+from assets.segments.settings import SegmentSettings, contract_ranges, feature_column_ranges
+from assets.segments.sql_rules import (
+    CheckedExpression,
+    ColumnRange,
+    RuleChecker,
+    RuleProblem,
+    is_constant_true,
+)
 from assets.validation_messages import Location, dotted, problem_lines
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -125,10 +134,12 @@ def compile_playbook(
     for duplicate in sorted({name for name in names if names.count(name) > 1}):
         problems.append(f"rule name '{duplicate}' is used more than once")
     checked: list[CheckedExpression] = []
-    with RuleChecker(columns if columns is not None else SEGMENT_COLUMN_TYPES) as checker:
+    known = columns if columns is not None else SEGMENT_COLUMN_TYPES
+    with RuleChecker(known, segment_column_ranges()) as checker:
         for position, rule in enumerate(playbook.rules, start=1):
+            label = f"playbook rule '{rule.name}' (#{position})"
             try:
-                checked.append(checker.check(rule.when))
+                checked.append(replace(checker.check(rule.when), label=label))
             except RuleProblem as problem:
                 problems.append(
                     f"rule '{rule.name}' (#{position}) `when: {rule.when.strip()}`: {problem}"
@@ -143,6 +154,12 @@ def compile_playbook(
     if problems:
         raise ValueError("\n  ".join(problems))
     return checked
+
+
+@cache
+def segment_column_ranges() -> dict[str, ColumnRange]:
+    """The ranges of the segments-table columns playbook rules may use (labels, scores)."""
+    return {**feature_column_ranges(), **contract_ranges(CustomerSegmentsContract)}
 
 
 def playbook_columns(segment_settings: SegmentSettings | None = None) -> dict[str, pl.DataType]:

@@ -352,10 +352,9 @@ def test_pseudonymizing_without_the_secret_fails_naming_the_variable(
     published: Published, write_config, retail_transactions, monkeypatch, value: str | None
 ) -> None:
     name = "SERVING_TEST_PSEUDONYM_KEY"
-    if value is None:
-        monkeypatch.delenv(name, raising=False)
-    else:
-        monkeypatch.setenv(name, value)
+    # loading the config already refuses a missing secret (tests/unit/test_config_guards.py);
+    # the asset checks again, for a run whose environment lost it after the config loaded
+    monkeypatch.setenv(name, SECRET)
     config = _serving_config(
         write_config,
         retail_transactions,
@@ -363,6 +362,10 @@ def test_pseudonymizing_without_the_secret_fails_naming_the_variable(
         pseudonymize=True,
         pseudonymize_secret_env=name,
     )
+    if value is None:
+        monkeypatch.delenv(name, raising=False)
+    else:
+        monkeypatch.setenv(name, value)
     with pytest.raises(dg.Failure, match=name):
         _publish_serving_only(config)
     assert not config.serving.parent.exists() or not any(config.serving.parent.iterdir())
