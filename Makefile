@@ -34,17 +34,23 @@ data/demo/true_params.json: $(VENV)/.synced $(wildcard synthetic/*.py)
 demo-data: data/demo/true_params.json
 
 ## run: land the demo data and materialize every asset for every monthly partition, one backfill
+## (the same run as `dagster asset materialize -m pipelines.definitions --select '*'
+## --partition-range FIRST...LAST`), one progress line per step; VERBOSE=1 also prints Dagster's
+## full event log and warnings
+VERBOSE ?=
 run: install demo-data $(DAGSTER_HOME)/dagster.yaml
-	$(RUN) dagster asset materialize -m pipelines.definitions --select '*' \
-		--partition-range "$$($(RUN) python -m pipelines.partitions --range)"
+	$(RUN) python -m pipelines.run --select '*' \
+		--partition-range "$$($(RUN) python -m pipelines.partitions --range)" \
+		$(if $(VERBOSE),--verbose)
 	$(RUN) python -m pipelines.summary
 
-## test: install and run the test suite
-test: install
+## test: install everything the suite needs (the locked environment, Debian's chromium for the
+## browser test) and run it
+test: install ui-deps
 	$(RUN) pytest
 
-## ui-deps: Debian's chromium for the browser test (tests/e2e/test_ui.py); needs root.
-## Playwright drives this browser; it never downloads one.
+## ui-deps: Debian's chromium for the browser test (tests/e2e/test_ui.py); installing it needs
+## root (`make test` calls this). Playwright drives this browser; it never downloads one.
 ui-deps:
 	@if [ -x /usr/bin/chromium ]; then \
 		echo "chromium is installed: /usr/bin/chromium"; \

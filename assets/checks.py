@@ -5,8 +5,14 @@ import duckdb
 import pandera.polars as pa
 import polars as pl
 
-from assets.metadata import preview
+from assets.metadata import preview, safe_failure_cases
 from assets.warehouse import quote_table
+from pipelines.config import (
+    PII_CUSTOMER_COLUMNS,
+    SegmentationConfig,
+    pii_attributes,
+    pseudonym_secret,
+)
 from pipelines.resources import Warehouse
 
 BATCH_ROWS = 1_000_000
@@ -67,17 +73,23 @@ def contract_check(
         blocking=True,
         description=f"Every row of {table} satisfies {contract.__name__} (types, nulls, ranges).",
     )
-    def _check(warehouse: Warehouse) -> dg.AssetCheckResult:
+    def _check(
+        warehouse: Warehouse, settings: dg.ResourceParam[SegmentationConfig]
+    ) -> dg.AssetCheckResult:
         rows, failures = validate_table(warehouse, table, contract)
         if failures is None:
             return dg.AssetCheckResult(passed=True, metadata={"rows_checked": rows})
+        # the failing values go to the event log: no personal value, pseudonyms for ids
+        secret = pseudonym_secret(settings)
+        hidden = {*PII_CUSTOMER_COLUMNS, *pii_attributes(settings)}
+        cases = safe_failure_cases(failures, secret, hidden)
         return dg.AssetCheckResult(
             passed=False,
             severity=dg.AssetCheckSeverity.ERROR,
             metadata={
                 "rows_checked": rows,
                 "failures": failures.height,
-                "failure_cases": preview(failures, rows=20),
+                "failure_cases": preview(cases, rows=20, secret=secret, hidden=hidden),
             },
         )
 

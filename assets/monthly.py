@@ -27,6 +27,9 @@ import dagster as dg
 import duckdb
 import pandera.polars as pa
 import polars as pl
+from dagster._core.execution.context.invocation import (  # not exported; no public equivalent
+    DirectAssetExecutionContext,
+)
 
 from assets.contracts import contract_dtypes
 from assets.features.behaviour import behaviour_by_snapshot
@@ -39,14 +42,27 @@ from assets.features.contracts import (
 from assets.features.lifecycle import lifecycle_stage
 from assets.features.value import value_columns
 from assets.keys import KEY_COLUMNS, sorted_by_keys
-from assets.metadata import column_schema, counts_table, preview
+from assets.metadata import (
+    column_schema,
+    counts_table,
+    failure_summary,
+    preview,
+    safe_failure_cases,
+)
 from assets.segments.build import build_customer_segments, summarize_segments
 from assets.segments.settings import SegmentSettings
 from assets.sql_files import read_sql
 from assets.strategies.playbook import assign_strategies
 from assets.strategies.settings import Playbook
 from assets.warehouse import frame_of, read_partitions, replace_partitions_together
-from pipelines.config import ClvSettings, SegmentationConfig, custom_attributes
+from pipelines.config import (
+    ClvSettings,
+    SegmentationConfig,
+    custom_attributes,
+    pii_attributes,
+    pseudonym_secret,
+)
+from pipelines.partitions import PARTITION_FORMAT
 from pipelines.resources import SNAPSHOT_COLUMN, Warehouse
 
 # the tables of the monthly assets (asset key = schema, table)
@@ -185,8 +201,34 @@ class ContractViolation(dg.Failure):
     """A month's frame breaks its table's contract; nothing of that month was written."""
 
 
+@dataclass(frozen=True)
+class Privacy:
+    """What the metadata of a monthly asset may show of a customer.
+
+    ``secret`` is the pseudonym secret when ``pseudonymize: true``: customer ids are then shown
+    as the serving copy's pseudonyms. ``hidden`` are the custom attributes holding personal data
+    (``pii: true``): never shown.
+    """
+
+    secret: bytes | None = None
+    hidden: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, config: SegmentationConfig) -> Privacy:
+        """The privacy a config asks for."""
+        return cls(pseudonym_secret(config), pii_attributes(config))
+
+    def preview(self, frame: pl.DataFrame, rows: int = 10) -> dg.MarkdownMetadataValue:
+        """The first rows, with pseudonyms for customer ids and without personal columns."""
+        return preview(frame, rows=rows, secret=self.secret, hidden=self.hidden)
+
+
 def check_month(
-    table: str, snapshot: date, frame: pl.DataFrame, contract: type[pa.DataFrameModel]
+    table: str,
+    snapshot: date,
+    frame: pl.DataFrame,
+    contract: type[pa.DataFrameModel],
+    privacy: Privacy | None = None,
 ) -> None:
     """Validate a month's frame against its table's contract; raise ``ContractViolation`` naming
     the table and the snapshot when it fails.
@@ -194,17 +236,22 @@ def check_month(
     The same validation as the contract's Dagster type (``contract_type``): the contract's schema,
     lazily, so every failing check is reported. It is called directly because
     ``dg.check_dagster_type`` sets up a throwaway instance per call (~0.25 s), once per month.
+    The message names the failing checks and counts, never a value (it goes to the event log);
+    the failure cases in the metadata show customer ids as pseudonyms when pseudonymizing and
+    mask personal columns.
     """
+    privacy = privacy or Privacy()
     try:
         contract.to_schema().validate(frame, lazy=True)
     except pa.errors.SchemaErrors as error:
+        cases = safe_failure_cases(error.failure_cases, privacy.secret, privacy.hidden)
         raise ContractViolation(
             description=f"{table} for snapshot {snapshot} breaks {contract.__name__}; nothing "
-            f"of this snapshot was written. {error}",
+            f"of this snapshot was written. Failed: {failure_summary(cases)}",
             metadata={
                 "table": table,
                 "snapshot_date": str(snapshot),
-                "failure_cases": preview(error.failure_cases, rows=20),
+                "failure_cases": preview(cases, rows=20),
             },
             allow_retries=False,
         ) from None
@@ -214,31 +261,46 @@ def _no_metadata(_frame: pl.DataFrame) -> dict[str, Any]:
     return {}
 
 
+def partition_key(snapshot: date) -> str:
+    """Snapshot date 2011-03-31 -> its partition key ``2011-03``."""
+    return snapshot.strftime(PARTITION_FORMAT)
+
+
 @dataclass
 class MonthlyTable:
     """A table a monthly asset writes, its contract, and what the run wrote to it so far.
 
-    ``latest_metadata`` computes the asset's count tables from one month's frame; only the
-    latest month's are kept, never a frame.
+    ``month_metadata`` computes the count tables of one month's frame. Each month's row count,
+    preview and counts go to that month's own materialization event (``on_month``, see
+    ``report_months_to``) as the month is written; the table keeps only the rows per month,
+    never a frame.
     """
 
     table: str
     contract: type[pa.DataFrameModel]
-    latest_metadata: Callable[[pl.DataFrame], dict[str, Any]] = _no_metadata
+    month_metadata: Callable[[pl.DataFrame], dict[str, Any]] = _no_metadata
+    privacy: Privacy = field(default_factory=Privacy)
+    on_month: Callable[[date, dict[str, Any]], None] | None = None
     rows: dict[date, int] = field(default_factory=dict)
-    latest: dict[str, Any] = field(default_factory=dict)
 
-    def record(self, snapshot: date, frame: pl.DataFrame) -> None:
-        self.rows[snapshot] = frame.height
-        self.latest = {
-            "latest_snapshot": str(snapshot),
-            "preview": preview(frame),
-            **self.latest_metadata(frame),
+    def describe_month(self, snapshot: date, frame: pl.DataFrame) -> dict[str, Any]:
+        """The metadata of one month: its rows, a preview and its count tables."""
+        return {
+            "dagster/row_count": frame.height,
+            "snapshot_date": str(snapshot),
+            "preview": self.privacy.preview(frame),
+            **self.month_metadata(frame),
         }
 
+    def record(self, snapshot: date, frame: pl.DataFrame) -> None:
+        """Count a written month and hand its metadata to ``on_month``."""
+        self.rows[snapshot] = frame.height
+        if self.on_month is not None:
+            self.on_month(snapshot, self.describe_month(snapshot, frame))
+
     def metadata(self) -> dict[str, Any]:
-        """Row count and rows per snapshot of the whole run; preview and counts of its latest
-        month."""
+        """What the whole run wrote: every month's event shows it, under its own month's row
+        count, preview and counts (which replace ``dagster/row_count``, here the run's total)."""
         return {
             "dagster/row_count": sum(self.rows.values()),
             "dagster/column_schema": column_schema(self.contract),
@@ -248,8 +310,31 @@ class MonthlyTable:
                 {str(snapshot): rows for snapshot, rows in sorted(self.rows.items())},
                 SNAPSHOT_COLUMN,
             ),
-            **self.latest,
         }
+
+
+def report_months_to(
+    context: dg.AssetExecutionContext, *tables: MonthlyTable
+) -> tuple[MonthlyTable, ...]:
+    """Attach each month's metadata to that month's materialization of the table's asset.
+
+    Dagster emits one materialization per partition of a single-run backfill, each with the
+    asset's metadata; metadata added for one partition key goes to that partition's event only
+    and wins over the asset's. A directly invoked asset (the benchmark) has no events: there
+    the months are only counted.
+    """
+    if isinstance(context, DirectAssetExecutionContext):
+        return tables
+    for table in tables:
+        key = asset_key(table.table)
+
+        def on_month(snapshot: date, metadata: dict[str, Any], key: dg.AssetKey = key) -> None:
+            context.add_asset_metadata(
+                metadata, asset_key=key, partition_key=partition_key(snapshot)
+            )
+
+        table.on_month = on_month
+    return tables
 
 
 def write_month(
@@ -260,7 +345,7 @@ def write_month(
     """Check every output frame of one month against its contract, then replace that month of
     every output table in one transaction: all of the month's tables or none."""
     for output, frame in outputs:
-        check_month(output.table, snapshot, frame, output.contract)
+        check_month(output.table, snapshot, frame, output.contract, output.privacy)
     replace_partitions_together(
         con, {output.table: frame for output, frame in outputs}, SNAPSHOT_COLUMN, [snapshot]
     )

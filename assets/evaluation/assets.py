@@ -131,15 +131,15 @@ def clv_backtest(context: dg.AssetExecutionContext, warehouse: Warehouse) -> pl.
     past."""
     with warehouse.connect() as con:
         backtest = con.execute(read_sql("evaluation/clv_backtest.sql")).pl()
-    context.add_output_metadata(_table_metadata(backtest, ClvBacktestContract))
+    metadata = _table_metadata(backtest, ClvBacktestContract)
     if backtest.height:
         model = backtest.filter(pl.col("clv_method") == "bgnbd_gamma_gamma")
-        context.add_output_metadata(
-            {
-                "snapshots_tested": backtest.height,
-                "median_aggregate_error_model": float(model.get_column("aggregate_error").median())
-                if model.height
-                else float("nan"),
-            }
-        )
+        metadata |= {
+            "snapshots_tested": backtest.height,
+            "median_aggregate_error_model": float(model.get_column("aggregate_error").median())
+            if model.height
+            else float("nan"),
+        }
+    # one call: a directly invoked asset may add an output's metadata only once
+    context.add_output_metadata(metadata)
     return backtest

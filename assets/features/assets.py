@@ -25,6 +25,7 @@ from assets.monthly import (
     CLV_TABLE,
     FEATURES_TABLE,
     MonthlyTable,
+    Privacy,
     asset_key,
     customer_behaviour_months,
     customer_clv_month,
@@ -32,6 +33,7 @@ from assets.monthly import (
     monthly_connection,
     read_behaviour_with_clv,
     read_month,
+    report_months_to,
     table_metadata,
     write_month,
 )
@@ -69,14 +71,16 @@ def build_feature_assets(
         days, orders), monetary (gross and net revenue, average order value), trailing 30/90/365
         days, tenure, days between purchases, trend, return rate, channel mix and dominant
         channel, product breadth, active months, and the BTYD inputs (frequency, recency, age)."""
-        behaviour = MonthlyTable(
-            BEHAVIOUR_TABLE,
-            CustomerBehaviourContract,
-            lambda month: {
-                "latest_customers_by_dominant_channel": column_counts_table(
-                    month, "dominant_channel"
-                )
-            },
+        [behaviour] = report_months_to(
+            context,
+            MonthlyTable(
+                BEHAVIOUR_TABLE,
+                CustomerBehaviourContract,
+                lambda month: {
+                    "customers_by_dominant_channel": column_counts_table(month, "dominant_channel")
+                },
+                Privacy.of(settings),
+            ),
         )
         snapshots = sorted(snapshot_dates(context))
         # every month of a backfill from one scan of the transactions, handed over month by month
@@ -119,8 +123,12 @@ def build_feature_assets(
         settings: dg.ResourceParam[SegmentationConfig],
     ) -> tuple[dg.MaterializeResult, dg.MaterializeResult]:
         """Fit BG/NBD (and Pareto/NBD) and Gamma-Gamma by maximum likelihood per snapshot."""
-        clv = MonthlyTable(CLV_TABLE, CustomerClvContract)
-        params = MonthlyTable(CLV_PARAMS_TABLE, ClvModelParamsContract)
+        privacy = Privacy.of(settings)
+        clv, params = report_months_to(
+            context,
+            MonthlyTable(CLV_TABLE, CustomerClvContract, privacy=privacy),
+            MonthlyTable(CLV_PARAMS_TABLE, ClvModelParamsContract, privacy=privacy),
+        )
         fits = []
         with monthly_connection(warehouse) as con:
             for snapshot in sorted(snapshot_dates(context)):
@@ -156,13 +164,17 @@ def build_feature_assets(
         """Everything a segment or a strategy needs, one row per snapshot and customer:
         behaviour, CLV, value tier (high / mid / low by revenue quantile), ABC class by Pareto
         share, and the lifecycle stage."""
-        features = MonthlyTable(
-            FEATURES_TABLE,
-            CustomerFeaturesContract,
-            lambda month: {
-                "latest_lifecycle_stages": column_counts_table(month, "lifecycle_stage"),
-                "latest_value_tiers": column_counts_table(month, "value_tier"),
-            },
+        [features] = report_months_to(
+            context,
+            MonthlyTable(
+                FEATURES_TABLE,
+                CustomerFeaturesContract,
+                lambda month: {
+                    "lifecycle_stages": column_counts_table(month, "lifecycle_stage"),
+                    "value_tiers": column_counts_table(month, "value_tier"),
+                },
+                Privacy.of(settings),
+            ),
         )
         with monthly_connection(warehouse) as con:
             for snapshot in sorted(snapshot_dates(context)):

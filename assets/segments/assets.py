@@ -6,16 +6,18 @@ contracts and written together in one transaction (see ``assets.monthly``).
 
 import dagster as dg
 
-from assets.metadata import column_counts_table, preview
+from assets.metadata import column_counts_table
 from assets.monthly import (
     FEATURES_TABLE,
     SEGMENTS_TABLE,
     SUMMARY_TABLE,
     MonthlyTable,
+    Privacy,
     asset_key,
     customer_segments_month,
     monthly_connection,
     read_month,
+    report_months_to,
     table_metadata,
     write_month,
 )
@@ -60,18 +62,24 @@ def build_segment_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
         settings: dg.ResourceParam[SegmentationConfig],
     ) -> tuple[dg.MaterializeResult, dg.MaterializeResult]:
         """Label every customer of every snapshot exactly once per segment dimension."""
-        segments = MonthlyTable(
-            SEGMENTS_TABLE,
-            CustomerSegmentsContract,
-            lambda month: {
-                "latest_rfm_segments": column_counts_table(month, "rfm_segment"),
-                "latest_clusters": column_counts_table(month, "cluster"),
-            },
-        )
-        summary = MonthlyTable(
-            SUMMARY_TABLE,
-            SegmentSummaryContract,
-            lambda month: {"preview": preview(month, rows=30)},
+        privacy = Privacy.of(settings)
+        segments, summary = report_months_to(
+            context,
+            MonthlyTable(
+                SEGMENTS_TABLE,
+                CustomerSegmentsContract,
+                lambda month: {
+                    "rfm_segments": column_counts_table(month, "rfm_segment"),
+                    "clusters": column_counts_table(month, "cluster"),
+                },
+                privacy,
+            ),
+            MonthlyTable(
+                SUMMARY_TABLE,
+                SegmentSummaryContract,
+                lambda month: {"preview": privacy.preview(month, rows=30)},
+                privacy,
+            ),
         )
         with monthly_connection(warehouse) as con:
             for snapshot in sorted(snapshot_dates(context)):

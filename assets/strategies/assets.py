@@ -12,9 +12,11 @@ from assets.monthly import (
     ASSIGNMENTS_TABLE,
     SEGMENTS_TABLE,
     MonthlyTable,
+    Privacy,
     asset_key,
     monthly_connection,
     read_month,
+    report_months_to,
     strategy_assignments_month,
     table_metadata,
     write_month,
@@ -26,7 +28,8 @@ from pipelines.partitions import snapshot_dates
 from pipelines.resources import Warehouse
 
 
-def _by_strategy(assignments: pl.DataFrame) -> dict:
+def _strategy_counts(assignments: pl.DataFrame) -> dict:
+    """One month's customers, control group and budget per strategy, and its control share."""
     by_strategy = (
         assignments.group_by("strategy", "channel", "matched_rule")
         .agg(
@@ -36,7 +39,11 @@ def _by_strategy(assignments: pl.DataFrame) -> dict:
         )
         .sort("customers", descending=True)
     )
-    return {"latest_by_strategy": preview(by_strategy, rows=30)}
+    control = int(assignments.get_column("is_control").sum())
+    return {
+        "by_strategy": preview(by_strategy, rows=30),
+        "control_share": round(control / assignments.height, 4) if assignments.height else 0.0,
+    }
 
 
 def build_strategy_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
@@ -63,7 +70,15 @@ def build_strategy_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
         measured."""
         if settings.playbook is None:
             raise dg.Failure("no playbook loaded: set strategies.playbook in the config")
-        assignments = MonthlyTable(ASSIGNMENTS_TABLE, StrategyAssignmentsContract, _by_strategy)
+        [assignments] = report_months_to(
+            context,
+            MonthlyTable(
+                ASSIGNMENTS_TABLE,
+                StrategyAssignmentsContract,
+                _strategy_counts,
+                Privacy.of(settings),
+            ),
+        )
         control = 0
         with monthly_connection(warehouse) as con:
             for snapshot in sorted(snapshot_dates(context)):

@@ -124,18 +124,25 @@ def test_an_empty_month_removes_that_month(con, tables) -> None:
     assert _rows(con, "features.first") == [(JAN, "c0", 1), (JAN, "c1", 2)]
 
 
-def test_metadata_counts_every_month_and_shows_the_latest(con) -> None:
+def test_metadata_counts_every_month_and_describes_each_month(con) -> None:
+    months: dict = {}
     table = MonthlyTable(
-        "features.first", Tiny, lambda month: {"latest_total": int(month["value"].sum())}
+        "features.first",
+        Tiny,
+        lambda month: {"total": int(month["value"].sum())},
+        on_month=months.__setitem__,
     )
     write_month(con, JAN, (table, _month(JAN, [1, 2, 3])))
     write_month(con, FEB, (table, _month(FEB, [4, 5])))
+    assert {snapshot: m["dagster/row_count"] for snapshot, m in months.items()} == {JAN: 3, FEB: 2}
+    assert {snapshot: m["total"] for snapshot, m in months.items()} == {JAN: 6, FEB: 9}
+    assert months[FEB]["snapshot_date"] == "2011-02-28"
+    assert "2011-02-28" in months[FEB]["preview"].value
+    assert "2011-01-31" not in months[FEB]["preview"].value
     metadata = table.metadata()
     assert metadata["dagster/row_count"] == 5
     assert metadata["snapshots"] == 2
     assert metadata["table"] == "features.first"
-    assert metadata["latest_snapshot"] == "2011-02-28"
-    assert metadata["latest_total"] == 9
     per_month = {
         r.data["snapshot_date"]: r.data["rows"] for r in metadata["rows_per_snapshot"].records
     }

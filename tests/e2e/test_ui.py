@@ -152,7 +152,7 @@ def test_catalog_lists_the_project_assets(webserver: str, page, tmp_path: Path) 
 
 def test_asset_page_shows_materialization_metadata(webserver: str, page, tmp_path: Path) -> None:
     page.goto(f"{webserver}/assets/marts/customer_segments?view=events")
-    page.get_by_text("latest_rfm_segments", exact=True).first.wait_for()
+    page.get_by_text("rfm_segments", exact=True).first.wait_for()
     page.get_by_text("dagster/row_count", exact=True).first.wait_for()
     page.get_by_text("Champions", exact=True).first.wait_for()
     page.screenshot(path=tmp_path / "customer_segments_events.png")
