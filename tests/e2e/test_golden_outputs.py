@@ -1,0 +1,37 @@
+"""Refactors prove byte-identical outputs: every raw, quality, features and marts table of the real
+sample run and of the demo run (all partitions, through the documented command line) matches the
+fingerprints recorded in tests/golden/. An intended change of results records them again
+(`python -m tests.golden.runs`) and says why in its commit."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.golden.fingerprint import differences, warehouse_fingerprints
+from tests.golden.runs import GOLDEN, RUNS, run_reference
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_tables_are_byte_identical_to_the_recorded_run(name: str, tmp_path: Path) -> None:
+    expected = json.loads((GOLDEN / f"{name}.json").read_text())
+    actual = warehouse_fingerprints(run_reference(name, tmp_path))
+    assert differences(expected, actual) == []
+
+
+def test_a_changed_value_is_found(tmp_path: Path) -> None:
+    """The comparison sees a change in the last bit of one double of one snapshot."""
+    import duckdb
+
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE SCHEMA marts")
+        con.execute(
+            "CREATE TABLE marts.t AS SELECT DATE '2011-01-31' AS snapshot_date, "
+            "0.1::DOUBLE + 0.2::DOUBLE AS x UNION ALL SELECT DATE '2011-02-28', 1.0::DOUBLE"
+        )
+    before = warehouse_fingerprints(path)
+    with duckdb.connect(str(path)) as con:
+        con.execute("UPDATE marts.t SET x = 0.3::DOUBLE WHERE snapshot_date = DATE '2011-01-31'")
+    after = warehouse_fingerprints(path)
+    assert differences(before, after) == ["marts.t: content differs (snapshots 2011-01-31)"]
