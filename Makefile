@@ -78,9 +78,12 @@ bench: $(UV)
 	$(UV) sync --frozen --group bench
 	$(RUN) python -m benchmarks.run --size $(SIZE) $(if $(GROUPS),--groups $(GROUPS))
 
+## lint: ruff, and import-linter's contracts (pipelines > assets > segmentation; no Dagster in
+## the library; see [tool.importlinter] in pyproject.toml)
 lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) lint-imports
 
 format: install
 	$(RUN) ruff check --fix .

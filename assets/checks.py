@@ -5,15 +5,16 @@ import duckdb
 import pandera.polars as pa
 import polars as pl
 
-from assets.metadata import preview, safe_failure_cases
-from assets.warehouse import quote_table
-from pipelines.config import (
+from assets.metadata import preview
+from assets.resources import Warehouse
+from segmentation.config import (
     PII_CUSTOMER_COLUMNS,
     SegmentationConfig,
     pii_attributes,
     pseudonym_secret,
 )
-from pipelines.resources import Warehouse
+from segmentation.privacy import safe_failure_cases
+from segmentation.warehouse import quote_table
 
 BATCH_ROWS = 1_000_000
 

@@ -15,9 +15,9 @@ import duckdb
 import polars as pl
 
 from assets.metadata import preview
-from assets.warehouse import quote_table, table_exists
-from pipelines.config import month_end
-from pipelines.resources import Warehouse
+from assets.resources import Warehouse
+from segmentation.config import month_end
+from segmentation.warehouse import quote_table, table_exists
 
 # more than 20% more or fewer customers than the previous snapshot is worth a look
 MAX_CUSTOMER_CHANGE = 0.20

@@ -17,7 +17,7 @@ The functions are what the assets call, so a benchmark can measure exactly the s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date
@@ -31,48 +31,17 @@ from dagster._core.execution.context.invocation import (  # not exported; no pub
     DirectAssetExecutionContext,
 )
 
-from assets.contracts import contract_dtypes
-from assets.features.behaviour import behaviour_by_snapshot
-from assets.features.clv import SnapshotClv, clv_for_snapshot
-from assets.features.contracts import (
-    ClvModelParamsContract,
-    CustomerClvContract,
-    CustomerFeaturesContract,
-)
-from assets.features.lifecycle import lifecycle_stage
-from assets.features.value import value_columns
-from assets.keys import KEY_COLUMNS, sorted_by_keys
-from assets.metadata import (
-    column_schema,
-    counts_table,
-    failure_summary,
-    preview,
-    safe_failure_cases,
-)
-from assets.segments.build import build_customer_segments, summarize_segments
-from assets.segments.settings import SegmentSettings
-from assets.sql_files import read_sql
-from assets.strategies.playbook import assign_strategies
-from assets.strategies.settings import Playbook
-from assets.warehouse import frame_of, read_partitions, replace_partitions_together
-from pipelines.config import (
-    ClvSettings,
+from assets.metadata import column_schema, counts_table, preview
+from assets.partitions import PARTITION_FORMAT
+from assets.resources import Warehouse
+from segmentation.config import (
     SegmentationConfig,
-    custom_attributes,
     pii_attributes,
     pseudonym_secret,
 )
-from pipelines.partitions import PARTITION_FORMAT
-from pipelines.resources import SNAPSHOT_COLUMN, Warehouse
-
-# the tables of the monthly assets (asset key = schema, table)
-BEHAVIOUR_TABLE = "features.customer_behaviour"
-CLV_TABLE = "features.customer_clv"
-CLV_PARAMS_TABLE = "marts.clv_model_params"
-FEATURES_TABLE = "features.customer_features"
-SEGMENTS_TABLE = "marts.customer_segments"
-SUMMARY_TABLE = "marts.segment_summary"
-ASSIGNMENTS_TABLE = "marts.strategy_assignments"
+from segmentation.keys import SNAPSHOT_COLUMN
+from segmentation.privacy import failure_summary, safe_failure_cases
+from segmentation.warehouse import replace_partitions_together
 
 
 def asset_key(table: str) -> dg.AssetKey:
@@ -83,71 +52,6 @@ def asset_key(table: str) -> dg.AssetKey:
 def table_metadata(table: str, contract: type[pa.DataFrameModel]) -> dict[str, Any]:
     """Definition metadata of a monthly asset: its table and columns, shown before any run."""
     return {"table": table, "dagster/column_schema": column_schema(contract)}
-
-
-# --- what each monthly asset computes for one month, from that month's input frames ---
-
-
-def customer_behaviour_months(
-    con: duckdb.DuckDBPyConnection, snapshots: Sequence[date], config: SegmentationConfig
-) -> Iterator[pl.DataFrame]:
-    """``features.customer_behaviour`` for each snapshot date in ascending order, one frame per
-    month, from one scan of the transactions."""
-    features = config.features
-    return behaviour_by_snapshot(
-        con,
-        snapshots,
-        features.lifecycle.lost_recency_days,
-        features.dominant_channel_share,
-        list(custom_attributes(config)),
-    )
-
-
-def customer_clv_month(
-    behaviour: pl.DataFrame, snapshot: date, settings: ClvSettings
-) -> SnapshotClv:
-    """``features.customer_clv`` and ``marts.clv_model_params`` of one month from its behaviour.
-
-    A month without any known customer has nothing to fit: both frames are empty (no parameter
-    rows either) and the summary is empty.
-    """
-    if behaviour.is_empty():
-        return SnapshotClv(
-            customers=pl.DataFrame(schema=contract_dtypes(CustomerClvContract)),
-            params=pl.DataFrame(schema=contract_dtypes(ClvModelParamsContract)),
-            summary={},
-            degenerate_reason=None,
-        )
-    return clv_for_snapshot(behaviour, snapshot, settings)
-
-
-def customer_features_month(
-    behaviour_with_clv: pl.DataFrame, config: SegmentationConfig
-) -> pl.DataFrame:
-    """``features.customer_features`` of one month from its behaviour with the CLV columns
-    beside it (``read_behaviour_with_clv``): value tier and ABC class, lifecycle stage; the
-    contract's columns, then the custom customer attributes, sorted by snapshot and customer.
-
-    The new columns are added beside the input's, which are not copied: a month is held once.
-    """
-    valued = behaviour_with_clv.hstack(value_columns(behaviour_with_clv, config.features.value))
-    features = valued.with_columns(lifecycle_stage(valued, config.features.lifecycle)).select(
-        *CustomerFeaturesContract.to_schema().columns.keys(), *custom_attributes(config)
-    )
-    return features if sorted_by_keys(features) else features.sort(KEY_COLUMNS)
-
-
-def customer_segments_month(
-    features: pl.DataFrame, settings: SegmentSettings
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``marts.customer_segments`` and ``marts.segment_summary`` of one month."""
-    segments = build_customer_segments(features, settings)
-    return segments, summarize_segments(segments, features)
-
-
-def strategy_assignments_month(segments: pl.DataFrame, playbook: Playbook) -> pl.DataFrame:
-    """``marts.strategy_assignments`` of one month: one playbook strategy per customer."""
-    return assign_strategies(segments, playbook)
 
 
 # --- reading, checking and writing one month ---
@@ -171,30 +75,6 @@ def monthly_connection(warehouse: Warehouse) -> Iterator[duckdb.DuckDBPyConnecti
         finally:
             with suppress(duckdb.Error):  # never hide the error that ended the months
                 con.execute("RESET checkpoint_threshold")
-
-
-def read_month(con: duckdb.DuckDBPyConnection, table: str, snapshot: date) -> pl.DataFrame:
-    """One month of ``table``, sorted by snapshot date and customer id (as the IO manager read)."""
-    return read_partitions(con, table, SNAPSHOT_COLUMN, [snapshot])
-
-
-def read_behaviour_with_clv(con: duckdb.DuckDBPyConnection, snapshot: date) -> pl.DataFrame:
-    """One month of ``features.customer_behaviour`` with the customers' ``features.customer_clv``
-    columns beside it (null where a customer has none), sorted by customer id.
-
-    The CLV month is computed from the behaviour month, one row per customer in the same order:
-    its columns are then put beside the behaviour's without copying either. Otherwise the two
-    are joined in DuckDB (a left join of the two frames in polars held three copies of the
-    month, the join in DuckDB sorts it: 10.9-26.2 s and a 6.3-6.5 GiB peak at 7.25M customers).
-    """
-    behaviour = read_month(con, BEHAVIOUR_TABLE, snapshot)
-    clv = read_month(con, CLV_TABLE, snapshot)
-    if behaviour.get_column("customer_id").equals(clv.get_column("customer_id")):
-        return behaviour.hstack(clv.drop(KEY_COLUMNS).get_columns())
-    del behaviour, clv
-    return frame_of(
-        con.execute(read_sql("features/behaviour_with_clv.sql"), {"snapshot_date": snapshot})
-    )
 
 
 class ContractViolation(dg.Failure):

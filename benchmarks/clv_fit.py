@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from assets.features.clv_models import (
+from segmentation.btyd.models import (
     FloatArray,
     bgnbd_gamma_gamma_predictions,
     clv_12m,

@@ -25,13 +25,13 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from assets.features.clv_models import (
+from benchmarks.measure import FIT_RUNS, OUR_FIT, PYMC_FIT, Recorder
+from segmentation.btyd.models import (
     bgnbd_log_likelihood,
     fit_bgnbd,
     fit_gamma_gamma,
     gamma_gamma_log_likelihood,
 )
-from benchmarks.measure import FIT_RUNS, OUR_FIT, PYMC_FIT, Recorder
 
 # the usual R x F segment map of pandas RFM tutorials (first match wins)
 _SEGMENTS = {

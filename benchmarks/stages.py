@@ -31,14 +31,15 @@ import duckdb
 import polars as pl
 
 from assets.features.assets import build_feature_assets
-from assets.monthly import BEHAVIOUR_TABLE, read_month
+from assets.partitions import monthly_snapshots
 from assets.raw.assets import raw_customers, raw_transactions
+from assets.resources import warehouse_for
 from assets.segments.assets import build_segment_assets
 from assets.strategies.assets import build_strategy_assets
 from benchmarks.measure import LANDING_PART, MONTHLY_PART, Recorder
-from pipelines.config import SegmentationConfig, load_config, month_end
-from pipelines.partitions import monthly_snapshots
-from pipelines.resources import warehouse_for
+from segmentation.config import SegmentationConfig, load_config, month_end
+from segmentation.keys import BEHAVIOUR_TABLE
+from segmentation.monthly import read_month
 
 SUMMARY_FILE = "customer_summary.parquet"
 

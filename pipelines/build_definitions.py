@@ -5,18 +5,18 @@ import dagster as dg
 from assets.checks_drift import build_monitoring_checks
 from assets.evaluation.assets import clv_backtest, segment_evaluation
 from assets.features.assets import build_feature_assets
+from assets.partitions import monthly_snapshots
 from assets.raw.assets import raw_customers, raw_transactions
 from assets.raw.checks import raw_checks
 from assets.reports.assets import segment_report
+from assets.resources import WarehouseIOManager, warehouse_for
 from assets.segments.assets import build_segment_assets
 from assets.serving.assets import serving_marts
 from assets.strategies.assets import build_strategy_assets
-from pipelines.config import SegmentationConfig
 from pipelines.jobs import build_snapshot_job
-from pipelines.partitions import monthly_snapshots
-from pipelines.resources import WarehouseIOManager, warehouse_for
 from pipelines.schedules import build_monthly_schedule
 from pipelines.sensors import build_landing_sensor
+from segmentation.config import SegmentationConfig
 
 
 def build_definitions(config: SegmentationConfig) -> dg.Definitions:

@@ -5,7 +5,7 @@ The README's "Data dictionary" section is this output (a test keeps them equal).
 
 import sys
 
-from assets.serving.dictionary import data_dictionary_markdown
+from segmentation.serving.dictionary import data_dictionary_markdown
 
 
 def _main() -> None:

@@ -342,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if not args.verbose:
         quiet_dagster_warnings()
-    from pipelines.config import ConfigError
+    from segmentation.settings_base import ConfigError
 
     try:
         return 0 if materialize(args.select, args.partition_range, args.verbose, write) else 1

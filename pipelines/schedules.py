@@ -5,8 +5,8 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from assets.partitions import PARTITION_FORMAT
 from pipelines.jobs import RUN_TAGS
-from pipelines.partitions import PARTITION_FORMAT
 
 if TYPE_CHECKING:  # define_asset_job's return type is not exported by dagster
     from dagster._core.definitions.unresolved_asset_job_definition import (

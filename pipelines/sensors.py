@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from pipelines.config import TransactionsSource
 from pipelines.jobs import RUN_TAGS
+from segmentation.raw.settings import TransactionsSource
 
 if TYPE_CHECKING:  # define_asset_job's return type is not exported by dagster
     from dagster._core.definitions.unresolved_asset_job_definition import (

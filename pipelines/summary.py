@@ -6,7 +6,7 @@ import duckdb
 from rich.console import Console
 from rich.table import Table
 
-from pipelines.config import SegmentationConfig, load_config
+from segmentation.config import SegmentationConfig, load_config
 
 # (title, query, columns); a query over a table that does not exist yet is skipped.
 _SECTIONS: list[tuple[str, str, list[str]]] = [

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pipelines.config import SegmentationConfig, load_config
+from segmentation.config import SegmentationConfig, load_config
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_CSV = PROJECT_ROOT / "tests" / "data" / "online_retail_sample.csv.gz"

@@ -7,21 +7,22 @@ are recomputed whole after each run: a month only becomes evaluable once the nex
 import dagster as dg
 import polars as pl
 
-from assets.contracts import contract_dtypes
-from assets.evaluation.backtest_contract import ClvBacktestContract
-from assets.evaluation.contracts import (
+from assets.metadata import column_schema, contract_type, preview
+from assets.resources import Warehouse
+from segmentation.contracts import contract_dtypes
+from segmentation.evaluation.backtest_contract import ClvBacktestContract
+from segmentation.evaluation.contracts import (
     SegmentMigrationContract,
     SegmentOutcomesContract,
     StrategyEffectContract,
 )
-from assets.evaluation.migration import segment_migration
-from assets.evaluation.outcomes import segment_outcomes
-from assets.evaluation.strategy_effect import strategy_effect
-from assets.metadata import column_schema, contract_type, preview
-from assets.segments.build import dimension_columns
-from assets.sql_files import read_sql
-from assets.warehouse import read_partitions
-from pipelines.resources import SNAPSHOT_COLUMN, Warehouse
+from segmentation.evaluation.migration import segment_migration
+from segmentation.evaluation.outcomes import segment_outcomes
+from segmentation.evaluation.strategy_effect import strategy_effect
+from segmentation.keys import SNAPSHOT_COLUMN
+from segmentation.segments.build import dimension_columns
+from segmentation.sql_files import read_sql
+from segmentation.warehouse import read_partitions
 
 _SINGLE_RUN = dg.BackfillPolicy.single_run()
 

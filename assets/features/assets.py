@@ -12,35 +12,34 @@ from contextlib import closing
 import dagster as dg
 import polars as pl
 
-from assets.features.contracts import (
+from assets.metadata import column_counts_table, preview
+from assets.monthly import (
+    MonthlyTable,
+    Privacy,
+    asset_key,
+    monthly_connection,
+    report_months_to,
+    table_metadata,
+    write_month,
+)
+from assets.partitions import snapshot_dates
+from assets.resources import Warehouse
+from segmentation.config import SegmentationConfig
+from segmentation.features.contracts import (
     ClvModelParamsContract,
     CustomerBehaviourContract,
     CustomerClvContract,
     CustomerFeaturesContract,
 )
-from assets.metadata import column_counts_table, preview
-from assets.monthly import (
-    BEHAVIOUR_TABLE,
-    CLV_PARAMS_TABLE,
-    CLV_TABLE,
-    FEATURES_TABLE,
-    MonthlyTable,
-    Privacy,
-    asset_key,
+from segmentation.keys import BEHAVIOUR_TABLE, CLV_PARAMS_TABLE, CLV_TABLE, FEATURES_TABLE
+from segmentation.monthly import (
     customer_behaviour_months,
     customer_clv_month,
     customer_features_month,
-    monthly_connection,
     read_behaviour_with_clv,
     read_month,
-    report_months_to,
-    table_metadata,
-    write_month,
 )
-from assets.warehouse import release_cached_blocks
-from pipelines.config import SegmentationConfig
-from pipelines.partitions import snapshot_dates
-from pipelines.resources import Warehouse
+from segmentation.warehouse import release_cached_blocks
 
 FEATURE_KINDS = {"duckdb", "polars"}
 

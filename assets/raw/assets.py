@@ -5,9 +5,8 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from assets.metadata import column_schema, counts_table, preview
-from assets.raw.contracts import CustomersContract, TransactionsContract
-from assets.raw.landing import LandingReport, empty_customers_table, land_source
-from pipelines.config import (
+from assets.resources import Warehouse
+from segmentation.config import (
     PII_CUSTOMER_COLUMNS,
     SegmentationConfig,
     custom_attributes,
@@ -15,7 +14,8 @@ from pipelines.config import (
     pii_source_columns,
     pseudonym_secret,
 )
-from pipelines.resources import Warehouse
+from segmentation.raw.contracts import CustomersContract, TransactionsContract
+from segmentation.raw.landing import LandingReport, empty_customers_table, land_source
 
 RAW_KINDS = {"duckdb", "polars", "pandera"}
 

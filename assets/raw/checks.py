@@ -1,7 +1,7 @@
 """Checks of the raw layer: each landed table satisfies its contract (blocking)."""
 
 from assets.checks import contract_check
-from assets.raw.contracts import CustomersContract, TransactionsContract
+from segmentation.raw.contracts import CustomersContract, TransactionsContract
 
 raw_checks = [
     contract_check(["raw", "transactions"], TransactionsContract),

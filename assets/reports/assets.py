@@ -9,15 +9,17 @@ import duckdb
 import polars as pl
 
 from assets.checks_drift import latest_snapshots
-from assets.features.contracts import LIFECYCLE_STAGES, VALUE_TIERS
 from assets.metadata import value_counts
-from assets.reports.charts import (
+from assets.resources import Warehouse
+from segmentation.config import SegmentationConfig
+from segmentation.features.contracts import LIFECYCLE_STAGES, VALUE_TIERS
+from segmentation.reports.charts import (
     clv_histogram_png,
     migration_png,
     rfm_grid_png,
     segment_sizes_png,
 )
-from assets.reports.html_report import (
+from segmentation.reports.html_report import (
     REPORT_FILENAME,
     Chart,
     SegmentReport,
@@ -26,10 +28,8 @@ from assets.reports.html_report import (
     render_report,
     write_report,
 )
-from assets.segments.rfm import RFM_SEGMENT_LABELS, fm_score
-from assets.warehouse import table_exists
-from pipelines.config import SegmentationConfig
-from pipelines.resources import Warehouse
+from segmentation.segments.rfm import RFM_SEGMENT_LABELS, fm_score
+from segmentation.warehouse import table_exists
 
 SUMMARY_DIMENSIONS = {
     "rfm_segment": ("RFM segments", RFM_SEGMENT_LABELS),

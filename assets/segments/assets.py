@@ -8,24 +8,21 @@ import dagster as dg
 
 from assets.metadata import column_counts_table
 from assets.monthly import (
-    FEATURES_TABLE,
-    SEGMENTS_TABLE,
-    SUMMARY_TABLE,
     MonthlyTable,
     Privacy,
     asset_key,
-    customer_segments_month,
     monthly_connection,
-    read_month,
     report_months_to,
     table_metadata,
     write_month,
 )
-from assets.segments.contracts import CustomerSegmentsContract, SegmentSummaryContract
-from assets.warehouse import release_cached_blocks
-from pipelines.config import SegmentationConfig
-from pipelines.partitions import snapshot_dates
-from pipelines.resources import Warehouse
+from assets.partitions import snapshot_dates
+from assets.resources import Warehouse
+from segmentation.config import SegmentationConfig
+from segmentation.keys import FEATURES_TABLE, SEGMENTS_TABLE, SUMMARY_TABLE
+from segmentation.monthly import customer_segments_month, read_month
+from segmentation.segments.contracts import CustomerSegmentsContract, SegmentSummaryContract
+from segmentation.warehouse import release_cached_blocks
 
 
 def build_segment_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:

@@ -2,11 +2,17 @@
 
 import dagster as dg
 
-from assets.serving.dictionary import MART_CONTRACTS, MARTS_SCHEMA
-from assets.serving.guard import ServingFileError
-from assets.serving.publish import STORAGE_VERSION, PublishResult, publish_marts, warehouse_tables
-from pipelines.config import ConfigError, SegmentationConfig, pseudonym_secret
-from pipelines.resources import Warehouse
+from assets.resources import Warehouse
+from segmentation.config import SegmentationConfig, pseudonym_secret
+from segmentation.serving.dictionary import MART_CONTRACTS, MARTS_SCHEMA
+from segmentation.serving.guard import ServingFileError
+from segmentation.serving.publish import (
+    STORAGE_VERSION,
+    PublishResult,
+    publish_marts,
+    warehouse_tables,
+)
+from segmentation.settings_base import ConfigError
 
 SERVING_KEY = dg.AssetKey(["serving", "marts"])
 MART_KEYS = [dg.AssetKey([MARTS_SCHEMA, table]) for table in MART_CONTRACTS]

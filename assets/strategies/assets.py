@@ -9,23 +9,21 @@ import polars as pl
 
 from assets.metadata import preview
 from assets.monthly import (
-    ASSIGNMENTS_TABLE,
-    SEGMENTS_TABLE,
     MonthlyTable,
     Privacy,
     asset_key,
     monthly_connection,
-    read_month,
     report_months_to,
-    strategy_assignments_month,
     table_metadata,
     write_month,
 )
-from assets.strategies.contracts import StrategyAssignmentsContract
-from assets.warehouse import release_cached_blocks
-from pipelines.config import SegmentationConfig
-from pipelines.partitions import snapshot_dates
-from pipelines.resources import Warehouse
+from assets.partitions import snapshot_dates
+from assets.resources import Warehouse
+from segmentation.config import SegmentationConfig
+from segmentation.keys import ASSIGNMENTS_TABLE, SEGMENTS_TABLE
+from segmentation.monthly import read_month, strategy_assignments_month
+from segmentation.strategies.contracts import StrategyAssignmentsContract
+from segmentation.warehouse import release_cached_blocks
 
 
 def _strategy_counts(assignments: pl.DataFrame) -> dict:

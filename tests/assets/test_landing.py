@@ -8,11 +8,11 @@ import polars as pl
 import pytest
 
 import assets.checks as checks
-import assets.raw.landing as landing
-from assets.raw.contracts import CustomersContract
-from assets.raw.landing import RejectRateExceeded, land_source
-from assets.raw.parsing import SourceError
-from pipelines.resources import Warehouse
+import segmentation.raw.landing as landing
+from assets.resources import Warehouse
+from segmentation.raw.contracts import CustomersContract
+from segmentation.raw.landing import RejectRateExceeded, land_source
+from segmentation.raw.parsing import SourceError
 from tests.conftest import (
     BROKEN_ROWS,
     LANDING_NOW,

@@ -15,10 +15,15 @@ import duckdb
 import pytest
 
 from assets.raw.assets import raw_customers, raw_transactions
-from assets.raw.landing import STAGING_OWNER, RejectRateExceeded, RemovedFilesError, land_source
-from assets.raw.parsing import SourceError
-from pipelines.config import custom_attributes, load_config, pii_source_columns
-from pipelines.resources import Warehouse
+from assets.resources import Warehouse
+from segmentation.config import custom_attributes, load_config, pii_source_columns
+from segmentation.raw.landing import (
+    STAGING_OWNER,
+    RejectRateExceeded,
+    RemovedFilesError,
+    land_source,
+)
+from segmentation.raw.parsing import SourceError
 from tests.conftest import (
     LANDING_NOW,
     RETAIL_COLUMNS,
@@ -628,7 +633,7 @@ def test_a_file_the_regularity_check_misjudges_is_split_record_by_record(
     con.close()
     # the check says "regular" (so polars reads the file as it is, and fails or counts other
     # rows): the landing splits the file record by record and lands the same
-    monkeypatch.setattr("assets.raw.parsing._regular_lines", lambda *args: claimed)
+    monkeypatch.setattr("segmentation.raw.parsing._regular_lines", lambda *args: claimed)
     (tmp_path / "b").mkdir()
     report, con = _land(tmp_path / "b", path)
     assert report.rejected_by_reason == expected.rejected_by_reason

@@ -17,7 +17,7 @@ from assets.checks_drift import (
     latest_snapshot_freshness,
     segment_share_drift,
 )
-from pipelines.resources import Warehouse
+from assets.resources import Warehouse
 
 FEB = date(2011, 2, 28)
 MAR = date(2011, 3, 31)

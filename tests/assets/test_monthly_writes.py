@@ -9,19 +9,12 @@ import pandera.polars as pa
 import polars as pl
 import pytest
 
-from assets.features.behaviour import memory_limit_bytes
-from assets.keys import ordered_by
-from assets.monthly import (
-    BEHAVIOUR_TABLE,
-    CLV_TABLE,
-    ContractViolation,
-    MonthlyTable,
-    read_behaviour_with_clv,
-    read_month,
-    write_month,
-)
-from assets.sql_files import read_sql
-from assets.warehouse import (
+from assets.monthly import ContractViolation, MonthlyTable, write_month
+from segmentation.features.behaviour import memory_limit_bytes
+from segmentation.keys import BEHAVIOUR_TABLE, CLV_TABLE, ordered_by
+from segmentation.monthly import read_behaviour_with_clv, read_month
+from segmentation.sql_files import read_sql
+from segmentation.warehouse import (
     frame_of,
     read_partitions,
     release_cached_blocks,

@@ -9,12 +9,13 @@ import pandera.polars as pa
 import polars as pl
 import pytest
 
-from assets.metadata import MASK, preview
+from assets.metadata import preview
 from assets.monthly import ContractViolation, Privacy, check_month
-from assets.serving.publish import pseudonym
 from pipelines.build_definitions import build_definitions
-from pipelines.config import SegmentationConfig, load_config
 from pipelines.jobs import SNAPSHOT_JOB_NAME
+from segmentation.config import SegmentationConfig, load_config
+from segmentation.privacy import MASK
+from segmentation.serving.publish import pseudonym
 from tests.conftest import config_mapping, write_config_file
 
 MONTHS = ("2011-01", "2011-02", "2011-03")

@@ -44,11 +44,11 @@ import polars as pl
 import pytest
 import yaml
 
-from assets.features.behaviour import behaviour_as_of
-from assets.features.clv import SnapshotClv, clv_for_snapshot
-from assets.features.clv_models import BGNBD_PARAMS, bgnbd_conditional_expected_purchases
-from assets.raw.landing import LandingReport, land_source
-from pipelines.config import SegmentationConfig, load_config, month_as_of
+from segmentation.btyd.models import BGNBD_PARAMS, bgnbd_conditional_expected_purchases
+from segmentation.config import SegmentationConfig, load_config, month_as_of
+from segmentation.features.behaviour import behaviour_as_of
+from segmentation.features.clv import SnapshotClv, clv_for_snapshot
+from segmentation.raw.landing import LandingReport, land_source
 from synthetic.generate import write
 from tests.conftest import LANDING_NOW
 

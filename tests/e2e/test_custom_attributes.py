@@ -5,7 +5,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.config import ConfigError, load_config
+from segmentation.config import load_config
+from segmentation.settings_base import ConfigError
 from tests.conftest import config_mapping, sample_transactions, write_config_file, write_csv
 from tests.e2e.test_pipeline import materialize
 

@@ -12,7 +12,7 @@ import pytest
 import assets.segments.assets as segment_assets
 import assets.strategies.assets as strategy_assets
 from pipelines.build_definitions import build_definitions
-from pipelines.config import SegmentationConfig, load_config
+from segmentation.config import SegmentationConfig, load_config
 from tests.conftest import config_mapping, write_config_file
 
 RANGE = ("2011-02", "2011-03")

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from pipelines.build_definitions import build_definitions
-from pipelines.config import SegmentationConfig, load_config
+from segmentation.config import SegmentationConfig, load_config
 from tests.conftest import (
     SAMPLE_CSV,
     config_mapping,

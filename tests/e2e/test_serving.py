@@ -22,16 +22,16 @@ import polars as pl
 import pytest
 import yaml
 
-import assets.serving.publish as publish
+import segmentation.serving.publish as publish
 from assets.serving.assets import MART_KEYS, SERVING_KEY, serving_marts
-from assets.serving.dictionary import (
+from pipelines.build_definitions import build_definitions
+from segmentation.config import PSEUDONYM_SECRET_ENV_VAR, SegmentationConfig, load_config
+from segmentation.serving.dictionary import (
     MART_CONTRACTS,
     column_description,
     data_dictionary_markdown,
     table_description,
 )
-from pipelines.build_definitions import build_definitions
-from pipelines.config import PSEUDONYM_SECRET_ENV_VAR, SegmentationConfig, load_config
 from tests.conftest import PROJECT_ROOT, config_mapping, sample_transactions, write_csv
 from tests.e2e.test_pipeline import materialize
 

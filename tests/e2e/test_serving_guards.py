@@ -24,9 +24,10 @@ import pytest
 import yaml
 
 from assets.serving.assets import serving_marts
-from assets.serving.dictionary import MART_CONTRACTS
 from pipelines.build_definitions import build_definitions
-from pipelines.config import ConfigError, SegmentationConfig, load_config
+from segmentation.config import SegmentationConfig, load_config
+from segmentation.serving.dictionary import MART_CONTRACTS
+from segmentation.settings_base import ConfigError
 from tests.conftest import config_mapping, write_config_file
 from tests.e2e.test_pipeline import materialize
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from assets.segments.columns import FEATURE_COLUMN_TYPES, segment_columns_with
+from segmentation.segments.columns import FEATURE_COLUMN_TYPES, segment_columns_with
 
 SNAPSHOT = date(2024, 1, 31)
 NEXT_SNAPSHOT = date(2024, 2, 29)

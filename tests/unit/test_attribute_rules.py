@@ -8,10 +8,10 @@ import polars as pl
 import pytest
 from pydantic import ValidationError
 
-from assets.segments.attribute_rules import attribute_segments
-from assets.segments.columns import FEATURE_COLUMN_TYPES
-from assets.segments.settings import SegmentSettings
-from assets.segments.sql_rules import RuleChecker, connect, first_match_indices, match_flags
+from segmentation.segments.attribute_rules import attribute_segments
+from segmentation.segments.columns import FEATURE_COLUMN_TYPES
+from segmentation.segments.settings import SegmentSettings
+from segmentation.segments.sql_rules import RuleChecker, connect, first_match_indices, match_flags
 from tests.unit.segment_frames import POTENTIAL, feature_rows
 
 

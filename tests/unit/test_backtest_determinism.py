@@ -8,7 +8,7 @@ import duckdb
 import polars as pl
 
 from assets.evaluation.assets import clv_backtest
-from pipelines.resources import Warehouse
+from assets.resources import Warehouse
 
 CUSTOMERS = 50_000
 SNAPSHOTS = 3

@@ -36,8 +36,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from assets.features import behaviour as behaviour_module
-from assets.features.behaviour import (
+from segmentation.config import load_config, month_as_of
+from segmentation.features import behaviour as behaviour_module
+from segmentation.features.behaviour import (
     BEHAVIOUR_COLUMNS,
     ROWS_PER_GIB,
     behaviour_as_of,
@@ -47,10 +48,9 @@ from assets.features.behaviour import (
     customer_buckets,
     memory_limit_bytes,
 )
-from assets.features.contracts import CustomerBehaviourContract
-from assets.raw.landing import empty_customers_table, land_source
-from assets.sql_files import read_sql
-from pipelines.config import load_config, month_as_of
+from segmentation.features.contracts import CustomerBehaviourContract
+from segmentation.raw.landing import empty_customers_table, land_source
+from segmentation.sql_files import read_sql
 from tests.conftest import config_mapping, write_config_file
 
 AS_OF = month_as_of("2024-03")

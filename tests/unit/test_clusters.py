@@ -4,15 +4,15 @@ import numpy as np
 import polars as pl
 import pytest
 
-from assets.segments import clusters
-from assets.segments.clusters import (
+from segmentation.segments import clusters
+from segmentation.segments.clusters import (
     NOT_CLUSTERED,
     _silhouette_scores,
     cluster_customers,
     name_clusters,
 )
-from assets.segments.rfm import NO_PURCHASE
-from assets.segments.settings import ClusterSettings
+from segmentation.segments.rfm import NO_PURCHASE
+from segmentation.segments.settings import ClusterSettings
 from tests.unit.segment_frames import NEXT_SNAPSHOT, POTENTIAL, feature_rows
 
 SETTINGS = ClusterSettings(k_min=2, k_max=5, sample_size=100, silhouette_sample_size=100, seed=7)

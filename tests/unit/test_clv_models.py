@@ -1,4 +1,4 @@
-"""Tests for the buy-till-you-die CLV models in ``assets.features.clv_models``.
+"""Tests for the buy-till-you-die CLV models in ``segmentation.btyd.models``.
 
 The reference values here are computed independently of the module: simulators of the generative
 processes (vectorised numpy), direct scalar formulas and numerical integration (scipy.integrate) of
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy import integrate, optimize
 
-from assets.features import clv_models as cm
+from segmentation.btyd import models as cm
 
 # FHL (2005) BG/NBD estimates for the CDNOW sample (time unit: weeks).
 CDNOW_BGNBD = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}

@@ -15,10 +15,11 @@ import duckdb
 import polars as pl
 import pytest
 
-from assets.features.behaviour import behaviour_as_of
-from assets.features.clv import SnapshotClv, clv_for_snapshot
-from assets.features.contracts import ClvModelParamsContract, CustomerClvContract
-from pipelines.config import ClvSettings, month_as_of
+from segmentation.config import month_as_of
+from segmentation.features.behaviour import behaviour_as_of
+from segmentation.features.clv import SnapshotClv, clv_for_snapshot
+from segmentation.features.contracts import ClvModelParamsContract, CustomerClvContract
+from segmentation.features.settings import ClvSettings
 from synthetic.generate import simulate
 
 SNAPSHOT = date(2024, 1, 31)

@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.config import ConfigError, load_config, month_as_of, month_end
-from pipelines.resources import warehouse_for
+from assets.resources import warehouse_for
+from segmentation.config import load_config, month_as_of, month_end
+from segmentation.settings_base import ConfigError
 
 
 def _config(tmp_path: Path, raw: dict) -> Path:

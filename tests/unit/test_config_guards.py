@@ -12,8 +12,9 @@ import duckdb
 import pytest
 import yaml
 
-from assets.serving.guard import write_marker
-from pipelines.config import PSEUDONYM_SECRET_ENV_VAR, ConfigError, load_config
+from segmentation.config import PSEUDONYM_SECRET_ENV_VAR, load_config
+from segmentation.serving.guard import write_marker
+from segmentation.settings_base import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DAGSTER = Path(sys.executable).parent / "dagster"

@@ -8,14 +8,14 @@ import polars as pl
 import pytest
 from scipy import stats
 
-from assets.evaluation.contracts import (
+from segmentation.evaluation.contracts import (
     SegmentMigrationContract,
     SegmentOutcomesContract,
     StrategyEffectContract,
 )
-from assets.evaluation.migration import segment_migration, segment_migrations
-from assets.evaluation.outcomes import segment_outcomes
-from assets.evaluation.strategy_effect import newcombe_interval, strategy_effect
+from segmentation.evaluation.migration import segment_migration, segment_migrations
+from segmentation.evaluation.outcomes import segment_outcomes
+from segmentation.evaluation.strategy_effect import newcombe_interval, strategy_effect
 from tests.unit.segment_frames import NEXT_SNAPSHOT, SNAPSHOT, segment_rows
 
 THIRD_SNAPSHOT = date(2024, 3, 31)

@@ -12,9 +12,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from assets.features.contracts import LIFECYCLE_STAGES
-from assets.features.lifecycle import lifecycle_stage
-from pipelines.config import LifecycleSettings
+from segmentation.features.contracts import LIFECYCLE_STAGES
+from segmentation.features.lifecycle import lifecycle_stage
+from segmentation.features.settings import LifecycleSettings
 
 SETTINGS = LifecycleSettings()
 

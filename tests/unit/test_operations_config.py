@@ -11,9 +11,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from assets.warehouse import scratch_directory
+from assets.resources import WAREHOUSE_STORAGE_VERSION, Warehouse
 from pipelines.jobs import RUN_TAGS, WAREHOUSE_TAG
-from pipelines.resources import WAREHOUSE_STORAGE_VERSION, Warehouse
+from segmentation.warehouse import scratch_directory
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

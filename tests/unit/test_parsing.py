@@ -5,7 +5,7 @@ from datetime import datetime
 import polars as pl
 import pytest
 
-from assets.raw.parsing import ROW_HASH, parse_customers, parse_transactions, raw_values
+from segmentation.raw.parsing import ROW_HASH, parse_customers, parse_transactions, raw_values
 from tests.conftest import BROKEN_ROWS, LANDING_NOW, RETAIL_COLUMNS, RETAIL_HEADER
 
 

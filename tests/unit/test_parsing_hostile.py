@@ -13,8 +13,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from assets.raw import landing
-from assets.raw.parsing import (
+from segmentation.config import load_config
+from segmentation.raw import landing
+from segmentation.raw.parsing import (
     MASKED_VALUES,
     RAW_VALUES,
     ROW_HASH,
@@ -26,7 +27,7 @@ from assets.raw.parsing import (
     prepare_csv,
     raw_values,
 )
-from pipelines.config import ConfigError, load_config
+from segmentation.settings_base import ConfigError
 from tests.conftest import (
     LANDING_NOW,
     RETAIL_COLUMNS,
@@ -225,7 +226,7 @@ def test_an_unbalanced_quote_loses_only_its_own_line(tmp_path: Path) -> None:
 
 
 def test_a_quoted_field_longer_than_the_limit_counts_as_unbalanced(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr("assets.raw.parsing.MAX_RECORD_CHARS", 100)
+    monkeypatch.setattr("segmentation.raw.parsing.MAX_RECORD_CHARS", 100)
     long_field = "\n".join(["word " * 5] * 30)
     text = f'a,b\n1,"{long_field}"\n2,x\n'
     prepared = _prepare(tmp_path, text)

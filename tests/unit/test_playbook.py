@@ -7,10 +7,10 @@ from typing import Any
 import polars as pl
 import pytest
 
-from assets.segments.settings import AttributeDimension, SegmentSettings
-from assets.strategies.contracts import StrategyAssignmentsContract
-from assets.strategies.playbook import assign_strategies, control_draw, control_flags
-from assets.strategies.settings import (
+from segmentation.segments.settings import AttributeDimension, SegmentSettings
+from segmentation.strategies.contracts import StrategyAssignmentsContract
+from segmentation.strategies.playbook import assign_strategies, control_draw, control_flags
+from segmentation.strategies.settings import (
     DEFAULT_PLAYBOOK,
     ControlGroupSettings,
     PlaybookError,

@@ -9,14 +9,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from assets.reports.charts import (
+from segmentation.reports.charts import (
     PNG_SIGNATURE,
     clv_histogram_png,
     migration_png,
     rfm_grid_png,
     segment_sizes_png,
 )
-from assets.reports.html_report import (
+from segmentation.reports.html_report import (
     Chart,
     SegmentReport,
     Table,

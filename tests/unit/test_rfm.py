@@ -5,7 +5,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from assets.segments.rfm import (
+from segmentation.segments.rfm import (
     NO_PURCHASE,
     RFM_SEGMENTS,
     fm_score,
@@ -14,7 +14,7 @@ from assets.segments.rfm import (
     rfm_segment_table,
     score_rfm,
 )
-from assets.segments.settings import RfmSettings
+from segmentation.segments.settings import RfmSettings
 from tests.unit.segment_frames import (
     NEXT_SNAPSHOT,
     POTENTIAL,

@@ -9,17 +9,17 @@ import polars as pl
 import pytest
 from pydantic import ValidationError
 
-from assets.segments.attribute_rules import attribute_segments
-from assets.segments.settings import SegmentSettings
-from assets.segments.sql_rules import (
+from segmentation.segments.attribute_rules import attribute_segments
+from segmentation.segments.settings import SegmentSettings
+from segmentation.segments.sql_rules import (
     MAX_RULE_CHARACTERS,
     MAX_RULE_DEPTH,
     MAX_RULE_NODES,
     MAX_TEXT_GROWTH,
     RuleEvaluationError,
 )
-from assets.strategies.playbook import assign_strategies
-from assets.strategies.settings import ControlGroupSettings, PlaybookError, parse_playbook
+from segmentation.strategies.playbook import assign_strategies
+from segmentation.strategies.settings import ControlGroupSettings, PlaybookError, parse_playbook
 from tests.unit.segment_frames import feature_rows, segment_rows
 
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from assets.partitions import monthly_snapshots
 from pipelines.build_definitions import build_definitions
-from pipelines.config import SegmentationConfig
 from pipelines.jobs import SNAPSHOT_JOB_NAME, build_snapshot_job
-from pipelines.partitions import monthly_snapshots
 from pipelines.schedules import MONTHLY_CRON, SCHEDULE_NAME, closed_month
 from pipelines.sensors import SENSOR_NAME, build_landing_sensor, landing_folder
+from segmentation.config import SegmentationConfig
 from tests.conftest import GOOD, RETAIL_COLUMNS, RETAIL_HEADER, write_csv
 
 NOW = datetime(2012, 3, 15, 12, 0, tzinfo=UTC).timestamp()

@@ -3,10 +3,14 @@
 import polars as pl
 import pytest
 
-from assets.segments.build import build_customer_segments, segment_dimensions, summarize_segments
-from assets.segments.contracts import CustomerSegmentsContract, SegmentSummaryContract
-from assets.segments.labels import CHURN_RISK_LABELS, LOYALTY_LABELS, label_customers
-from assets.segments.settings import (
+from segmentation.segments.build import (
+    build_customer_segments,
+    segment_dimensions,
+    summarize_segments,
+)
+from segmentation.segments.contracts import CustomerSegmentsContract, SegmentSummaryContract
+from segmentation.segments.labels import CHURN_RISK_LABELS, LOYALTY_LABELS, label_customers
+from segmentation.segments.settings import (
     AttributeDimension,
     AttributeRule,
     ChurnRiskSettings,

@@ -20,9 +20,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from assets.features.contracts import ABC_CLASSES, VALUE_TIERS
-from assets.features.value import VALUE_COLUMNS, value_columns, value_features
-from pipelines.config import ValueSettings
+from segmentation.features.contracts import ABC_CLASSES, VALUE_TIERS
+from segmentation.features.settings import ValueSettings
+from segmentation.features.value import VALUE_COLUMNS, value_columns, value_features
 
 S1, S2, S3 = date(2024, 1, 31), date(2024, 2, 29), date(2024, 3, 31)
 

@@ -1,0 +1,473 @@
+"""The pipeline's configuration: one YAML file, validated before anything runs.
+
+The file's path comes from the environment variable ``SEGMENTATION_CONFIG`` (default: the bundled
+demo config). Relative paths in it resolve against the folder of the config file. The keys are a
+contract that users and their scripts rely on; an unknown key, a missing required mapping or a
+source path that matches no file stops the run before any write, with a message naming the key or
+the path.
+"""
+
+from __future__ import annotations
+
+import calendar
+import os
+import re
+import sys
+from collections.abc import Mapping
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Annotated, Any
+
+import duckdb
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from segmentation.features.settings import (
+    FeatureSettings,
+)
+from segmentation.raw.settings import (
+    Sources,
+)
+from segmentation.segments.settings import SegmentSettings, passthrough_pii_problems
+from segmentation.serving.guard import ServingFileError, check_replaceable, same_file
+from segmentation.settings_base import ConfigError, Strict, problem_lines
+from segmentation.strategies.settings import (
+    DEFAULT_PLAYBOOK,
+    Playbook,
+    PlaybookError,
+    load_playbook,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEMO_CONFIG = PROJECT_ROOT / "config" / "demo.yaml"
+CONFIG_ENV_VAR = "SEGMENTATION_CONFIG"
+PSEUDONYM_SECRET_ENV_VAR = "SEGMENTATION_PSEUDONYM_KEY"
+
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class Snapshots(Strict):
+    """Monthly snapshots: partition ``YYYY-MM`` is the state as of that month's last instant."""
+
+    start: str
+    end: str | None = None
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _month(cls, value: Any) -> Any:
+        if value is None:
+            return value
+        if isinstance(value, date):
+            value = value.strftime("%Y-%m")
+        if not isinstance(value, str) or not _MONTH.match(value):
+            raise ValueError(f"expected a month as YYYY-MM, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Snapshots:
+        if self.end is not None and self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+class StrategySettings(Strict):
+    """Which playbook assigns strategies (default: the bundled ``config/playbook.yaml``)."""
+
+    playbook: Path = DEFAULT_PLAYBOOK
+
+
+class DuckDBSettings(Strict):
+    """How DuckDB may use the machine when the pipeline writes the warehouse.
+
+    ``memory_limit`` (e.g. ``4GB``; DuckDB's default is 80% of RAM) caps DuckDB's buffers; beyond
+    it, large joins, sorts and staging tables spill to ``temp_directory`` (default: DuckDB's,
+    ``<warehouse>.tmp``). The polars frames of the pipeline come on top of this limit.
+    """
+
+    memory_limit: Annotated[
+        str | None, Field(pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+    ] = None
+    temp_directory: Path | None = None
+    # DuckDB starts every thread when it connects (100,000 of them: ~3 s, for no gain)
+    threads: Annotated[int | None, Field(ge=1, le=1024)] = None
+
+
+class SegmentationConfig(Strict):
+    """The whole configuration. Paths are absolute once loaded."""
+
+    warehouse: Path
+    serving: Path
+    duckdb: DuckDBSettings = DuckDBSettings()
+    snapshots: Snapshots
+    sources: Sources
+    features: FeatureSettings = FeatureSettings()
+    # default_factory: building segment settings checks their rules with DuckDB
+    segments: SegmentSettings = Field(default_factory=SegmentSettings)
+    strategies: StrategySettings = StrategySettings()
+    # serving copy: replace customer ids by keyed pseudonyms (HMAC-SHA256 with the secret read
+    # from the environment variable named here; the secret itself never goes in the file)
+    pseudonymize: bool = False
+    pseudonymize_secret_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = (
+        PSEUDONYM_SECRET_ENV_VAR
+    )
+    # the serving copy is read-only: a publish refuses to discard what a client wrote to it
+    # (tables, rows, a write-ahead log) unless this is true
+    serving_overwrite_foreign_changes: bool = False
+    # the validated playbook, loaded with the config so a bad rule stops everything up front
+    playbook: Playbook | None = Field(default=None, exclude=True)
+    config_path: Path | None = Field(default=None, exclude=True)
+
+
+def month_as_of(partition_key: str) -> datetime:
+    """The inclusive as-of instant of a monthly partition: its last day at 23:59:59.999999."""
+    year, month = (int(part) for part in partition_key.split("-")[:2])
+    last_day = calendar.monthrange(year, month)[1]
+    return datetime.combine(date(year, month, last_day), time.max)
+
+
+def month_end(partition_key: str) -> date:
+    """The snapshot date of a monthly partition: its month's last day."""
+    return month_as_of(partition_key).date()
+
+
+def _resolve(base: Path, value: str | Path) -> Path:
+    path = Path(os.path.expanduser(str(value)))
+    return Path(os.path.normpath(path if path.is_absolute() else base / path))
+
+
+def _format_errors(path: Path, error: ValidationError) -> str:
+    return "\n".join([f"invalid configuration in {path}:", *problem_lines(error)])
+
+
+def parse_config(raw: dict[str, Any], config_path: Path) -> SegmentationConfig:
+    """Validate a config mapping, resolve its paths and check that every source path matches."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"invalid configuration in {config_path}: expected a mapping at the top")
+    base = config_path.parent
+    try:
+        config = SegmentationConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(_format_errors(config_path, error)) from None
+
+    sources = config.sources
+    transactions = sources.transactions.model_copy(
+        update={"path": str(_resolve(base, sources.transactions.path))}
+    )
+    customers = (
+        sources.customers.model_copy(update={"path": str(_resolve(base, sources.customers.path))})
+        if sources.customers is not None
+        else None
+    )
+    for key, source in (("transactions", transactions), ("customers", customers)):
+        if source is not None and not source.files():
+            raise ConfigError(
+                f"invalid configuration in {config_path}:\n"
+                f"  sources.{key}.path: {source.path} matches no file"
+            )
+    _check_custom_attributes(config, config_path)
+    playbook_path = _resolve(base, config.strategies.playbook)
+    try:
+        playbook = load_playbook(playbook_path, config.segments)
+    except PlaybookError as error:
+        raise ConfigError(
+            f"invalid configuration in {config_path}:\n  strategies.playbook: {error}"
+        ) from None
+    loaded = config.model_copy(
+        update={
+            "warehouse": _resolve(base, config.warehouse),
+            "serving": _resolve(base, config.serving),
+            "duckdb": config.duckdb.model_copy(
+                update={
+                    "temp_directory": _resolve(base, config.duckdb.temp_directory)
+                    if config.duckdb.temp_directory is not None
+                    else None
+                }
+            ),
+            "sources": Sources(transactions=transactions, customers=customers),
+            "strategies": StrategySettings(playbook=playbook_path),
+            "playbook": playbook,
+            "config_path": config_path,
+        }
+    )
+    _check_before_any_write(loaded, config_path)
+    return loaded
+
+
+def pseudonym_secret(
+    config: SegmentationConfig, environ: Mapping[str, str] | None = None
+) -> bytes | None:
+    """The secret key of the serving copy's customer-id pseudonyms; ``None`` when disabled.
+
+    Args:
+        config: The loaded configuration.
+        environ: Where to look the variable up (default: the process environment).
+
+    Raises:
+        ConfigError: ``pseudonymize`` is on and the variable named by ``pseudonymize_secret_env``
+            is missing or empty.
+    """
+    if not config.pseudonymize:
+        return None
+    name = config.pseudonymize_secret_env
+    environ = os.environ if environ is None else environ
+    value = environ.get(name)
+    if not value:
+        state = "not set" if value is None else "empty"
+        raise ConfigError(
+            f"pseudonymize is true but the environment variable {name} "
+            f"(named by pseudonymize_secret_env) is {state}: set it to the secret key of the "
+            f"customer-id pseudonyms"
+        )
+    return value.encode()
+
+
+def custom_attributes(config: SegmentationConfig) -> dict[str, str]:
+    """Custom customer attribute -> its declared type (text, integer, float, boolean, date)."""
+    return dict(config.segments.extra_column_kinds())
+
+
+# the canonical customer columns that identify a person
+PII_CUSTOMER_COLUMNS = ("name", "email", "phone")
+
+
+def pii_attributes(config: SegmentationConfig) -> frozenset[str]:
+    """Custom attributes holding personal data: declared ``pii: true``, or mapped to the same
+    source column as ``name``, ``email`` or ``phone``."""
+    customers = config.sources.customers
+    if customers is None:
+        return config.segments.pii_extra_columns()
+    columns = customers.columns.model_dump()
+    pii_sources = {columns[name] for name in PII_CUSTOMER_COLUMNS if columns.get(name)}
+    mapped = dict(customers.columns.model_extra or {})
+    return config.segments.pii_extra_columns() | {
+        name for name, source in mapped.items() if source in pii_sources
+    }
+
+
+def pii_source_columns(config: SegmentationConfig) -> frozenset[str]:
+    """The customers source's column names that hold personal data (masked in the quarantine)."""
+    customers = config.sources.customers
+    if customers is None:
+        return frozenset()
+    columns = customers.columns.model_dump()
+    names = [*PII_CUSTOMER_COLUMNS, *pii_attributes(config)]
+    return frozenset(columns[name] for name in names if columns.get(name))
+
+
+def _check_custom_attributes(config: SegmentationConfig, config_path: Path) -> None:
+    declared = config.segments.extra_columns
+    customers = config.sources.customers
+    mapped = dict(customers.columns.model_extra or {}) if customers is not None else {}
+    problems = [
+        f"  sources.customers.columns.{name}: unknown key (a custom attribute must be declared "
+        f"with its type under segments.extra_columns)"
+        for name in mapped
+        if name not in declared
+    ]
+    problems += [
+        f"  segments.extra_columns.{name}: not mapped to a source column under "
+        f"sources.customers.columns"
+        for name in declared
+        if name not in mapped
+    ]
+    if problems:
+        raise ConfigError("\n".join([f"invalid configuration in {config_path}:", *problems]))
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """A regex matching the paths ``glob.glob(pattern, recursive=True)`` can return (and a few
+    more: hidden names too), for paths that may not exist yet."""
+    parts, index = [], 0
+    while index < len(pattern):
+        char = pattern[index]
+        if pattern.startswith("**/", index):
+            parts.append("(?:.*/)?")
+            index += 3
+            continue
+        if pattern.startswith("**", index):
+            parts.append(".*")
+            index += 2
+            continue
+        if char == "*":
+            parts.append("[^/]*")
+        elif char == "?":
+            parts.append("[^/]")
+        elif char == "[" and "]" in pattern[index + 2 :]:
+            end = pattern.index("]", index + 2)
+            body = pattern[index + 1 : end]
+            body = "^" + body[1:] if body.startswith("!") else body
+            parts.append(f"[{body.replace(chr(92), chr(92) * 2)}]")
+            index = end
+        else:
+            parts.append(re.escape(char))
+        index += 1
+    return re.compile("".join(parts) + r"\Z")
+
+
+def _source_problems(config: SegmentationConfig) -> list[str]:
+    """The warehouse or serving file is a source file, or would be matched by a source glob."""
+    problems = []
+    sources = {"transactions": config.sources.transactions, "customers": config.sources.customers}
+    for key, target in (("warehouse", config.warehouse), ("serving", config.serving)):
+        spellings = {os.path.normpath(target), os.path.realpath(target)}
+        for name, source in sources.items():
+            if source is None:
+                continue
+            pattern = _glob_regex(source.path)
+            clash = next((file for file in source.files() if same_file(target, file)), None)
+            if clash is not None:
+                problems.append(
+                    f"  {key}: {target} is the source file {clash} (sources.{name}.path): "
+                    f"writing it would destroy the source; use another file"
+                )
+            elif any(pattern.match(spelling) for spelling in spellings):
+                problems.append(
+                    f"  {key}: {target} matches sources.{name}.path ({source.path}): it would "
+                    f"be read as a source; keep the pipeline's files out of the sources' folders"
+                )
+    return problems
+
+
+def _serving_problems(config: SegmentationConfig) -> list[str]:
+    """The serving path names the warehouse, or a file that is not a serving copy of ours."""
+    if same_file(config.serving, config.warehouse):
+        return [
+            f"  serving: {config.serving} is the warehouse file: every publish would replace the "
+            f"warehouse with the serving copy (raw, quality and features tables lost); use a "
+            f"file of its own, e.g. {config.warehouse.with_name('serving.duckdb')}"
+        ]
+    try:
+        check_replaceable(config.serving)
+    except ServingFileError as error:
+        return [f"  {error}"]
+    return []
+
+
+# a group-by and a sort of 200,000 rows: any step of a run needs at least this much
+_DUCKDB_PROBE = (
+    "SELECT i % 97 AS k, count(*), max(i::VARCHAR) FROM range(200000) AS t(i) GROUP BY k ORDER BY k"
+)
+
+
+def _duckdb_problems(settings: DuckDBSettings) -> list[str]:
+    """Settings DuckDB itself refuses, or with which it cannot run a small query (a memory
+    limit too small to work with)."""
+    problems = []
+    for key, value in (("memory_limit", settings.memory_limit), ("threads", settings.threads)):
+        if value is None:
+            continue
+        try:
+            with duckdb.connect(":memory:", config={key: value}) as con:
+                con.execute(_DUCKDB_PROBE).fetchall()
+        except duckdb.Error as error:
+            first = str(error).strip().splitlines()[0]
+            problems.append(f"  duckdb.{key}: DuckDB refuses {value!r}: {first}")
+    return problems
+
+
+def _pii_passthrough_problems(config: SegmentationConfig) -> list[str]:
+    """Passthrough dimensions over columns holding personal data (their values would become
+    labels in the marts and the serving copy)."""
+    personal = set(pii_attributes(config))
+    customers = config.sources.customers
+    if customers is not None:
+        columns = customers.columns.model_dump()
+        pii_sources = {columns[name] for name in PII_CUSTOMER_COLUMNS if columns.get(name)}
+        # a standard attribute read from the same source column as a name, e-mail or phone
+        personal |= {
+            name
+            for name, source in columns.items()
+            if name not in {"customer_id", *PII_CUSTOMER_COLUMNS} and source in pii_sources
+        }
+    problems = passthrough_pii_problems(config.segments, personal)
+    return [f"  segments.attributes: {problem}" for problem in problems]
+
+
+def _secret_problems(config: SegmentationConfig) -> list[str]:
+    try:
+        pseudonym_secret(config)
+    except ConfigError as error:
+        return [f"  pseudonymize_secret_env: {error}"]
+    return []
+
+
+def _check_before_any_write(config: SegmentationConfig, config_path: Path) -> None:
+    """Checks of the loaded config that need the file system, DuckDB or the environment: a
+    problem here would otherwise stop a run after it has written something."""
+    problems = [
+        *_duckdb_problems(config.duckdb),
+        *_pii_passthrough_problems(config),
+        *_secret_problems(config),
+        *_source_problems(config),
+    ]
+    # opening the serving file is the costliest check, and pointless once a path is wrong
+    if not problems:
+        problems = _serving_problems(config)
+    if problems:
+        raise ConfigError("\n".join([f"invalid configuration in {config_path}:", *problems]))
+
+
+def load_config(path: str | Path | None = None) -> SegmentationConfig:
+    """Load the config at ``path``, else ``$SEGMENTATION_CONFIG``, else the bundled demo config.
+
+    Raises:
+        ConfigError: With a message naming the key or the path. Should it end the process
+            uncaught (``dagster asset materialize``, ``python -m pipelines.summary``), the
+            process prints the message alone instead of a traceback (see
+            :func:`print_config_errors_alone`).
+    """
+    try:
+        return _load_config(path)
+    except ConfigError:
+        print_config_errors_alone()
+        raise
+
+
+def _load_config(path: str | Path | None) -> SegmentationConfig:
+    chosen = Path(path or os.environ.get(CONFIG_ENV_VAR) or DEMO_CONFIG).expanduser().resolve()
+    if not chosen.is_file():
+        raise ConfigError(f"config file not found: {chosen} (set {CONFIG_ENV_VAR})")
+    try:
+        raw = yaml.safe_load(chosen.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"invalid YAML in {chosen}: {error}") from None
+    return parse_config(raw or {}, chosen)
+
+
+# set to any value to get the full traceback of a configuration error
+TRACEBACK_ENV_VAR = "SEGMENTATION_TRACEBACK"
+
+
+def _config_error_in(error: BaseException | None) -> ConfigError | None:
+    """The ConfigError ``error`` is or was raised from (a loader may wrap it)."""
+    for _ in range(20):
+        if error is None or isinstance(error, ConfigError):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def print_config_errors_alone() -> None:
+    """Make a ConfigError that ends the process print its message alone, not a traceback.
+
+    A command line tool (Dagster's CLI loading ``pipelines.definitions``, the summary) lets the
+    error propagate to the interpreter, which would print ~90 lines of loader frames above the
+    message. This wraps ``sys.excepthook``, which only ever sees uncaught exceptions: code that
+    catches ConfigError, and Dagster's code server (which shows load errors in its UI), are not
+    affected. Other exceptions, and every exception when ``SEGMENTATION_TRACEBACK`` is set, go
+    to the previous hook.
+    """
+    previous = sys.excepthook
+    if getattr(previous, "prints_config_errors_alone", False):
+        return
+
+    def hook(kind: type[BaseException], error: BaseException, trace: Any) -> None:
+        found = _config_error_in(error)
+        if found is None or os.environ.get(TRACEBACK_ENV_VAR):
+            previous(kind, error, trace)
+            return
+        sys.stderr.write(f"{found}\n")
+        sys.stderr.flush()
+
+    hook.prints_config_errors_alone = True  # type: ignore[attr-defined]
+    sys.excepthook = hook

@@ -1,0 +1,197 @@
+"""Effect of each strategy: treated vs control customers in the period after the snapshot.
+
+Per snapshot and strategy, treated (``is_control`` false) and control customers are compared on
+
+* repurchase rate (share with >= 1 purchase order in the next period): difference treated -
+  control with Newcombe's hybrid score interval (method 10 of Newcombe 1998, built from the two
+  Wilson score intervals) and the two-sided p-value of the pooled two-proportion z-test;
+* revenue per customer (next-period net revenue, 0 without activity): difference of means with
+  Welch's t interval (Welch-Satterthwaite degrees of freedom) and Welch's two-sided p-value.
+
+Intervals and p-values are left null, with a ``note``, when a group is empty or smaller than
+``min_group_size``, or (revenue only) when both groups have zero variance.
+"""
+
+from __future__ import annotations
+
+import math
+from types import ModuleType
+
+import numpy as np
+import polars as pl
+
+from segmentation.evaluation.outcomes import with_next_period_activity
+
+EFFECT_SCHEMA = {
+    "snapshot_date": pl.Date,
+    "strategy": pl.String,
+    "treated_customers": pl.Int64,
+    "control_customers": pl.Int64,
+    "treated_repurchase_rate": pl.Float64,
+    "control_repurchase_rate": pl.Float64,
+    "repurchase_rate_diff": pl.Float64,
+    "repurchase_rate_diff_ci_low": pl.Float64,
+    "repurchase_rate_diff_ci_high": pl.Float64,
+    "repurchase_rate_p_value": pl.Float64,
+    "treated_revenue_per_customer": pl.Float64,
+    "control_revenue_per_customer": pl.Float64,
+    "revenue_per_customer_diff": pl.Float64,
+    "revenue_per_customer_diff_ci_low": pl.Float64,
+    "revenue_per_customer_diff_ci_high": pl.Float64,
+    "revenue_per_customer_p_value": pl.Float64,
+    "note": pl.String,
+}
+
+
+def _scipy_stats() -> ModuleType:
+    # Imported on use: scipy.stats takes seconds to import and only the statistics need it.
+    from scipy import stats
+
+    return stats
+
+
+def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (no continuity correction)."""
+    interval = (
+        _scipy_stats()
+        .binomtest(successes, trials)
+        .proportion_ci(confidence_level=confidence, method="wilson")
+    )
+    return float(interval.low), float(interval.high)
+
+
+def newcombe_interval(
+    successes_a: int, trials_a: int, successes_b: int, trials_b: int, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Newcombe's hybrid score interval for the difference of proportions p_a - p_b."""
+    p_a, p_b = successes_a / trials_a, successes_b / trials_b
+    low_a, high_a = wilson_interval(successes_a, trials_a, confidence)
+    low_b, high_b = wilson_interval(successes_b, trials_b, confidence)
+    difference = p_a - p_b
+    low = difference - math.sqrt((p_a - low_a) ** 2 + (high_b - p_b) ** 2)
+    high = difference + math.sqrt((high_a - p_a) ** 2 + (p_b - low_b) ** 2)
+    return low, high
+
+
+def two_proportion_p_value(
+    successes_a: int, trials_a: int, successes_b: int, trials_b: int
+) -> float:
+    """Two-sided p-value of the pooled two-proportion z-test (1.0 when nobody or everybody
+    succeeded in both groups: the groups cannot differ)."""
+    pooled = (successes_a + successes_b) / (trials_a + trials_b)
+    standard_error = math.sqrt(pooled * (1 - pooled) * (1 / trials_a + 1 / trials_b))
+    if standard_error == 0:
+        return 1.0
+    z = (successes_a / trials_a - successes_b / trials_b) / standard_error
+    return float(2 * _scipy_stats().norm.sf(abs(z)))
+
+
+def welch_interval(
+    values_a: np.ndarray, values_b: np.ndarray, confidence: float = 0.95
+) -> tuple[float, float, float] | None:
+    """Welch's interval and p-value for mean(a) - mean(b); None when both variances are 0.
+
+    Returns:
+        (ci_low, ci_high, p_value).
+    """
+    n_a, n_b = values_a.size, values_b.size
+    var_a = float(np.var(values_a, ddof=1)) / n_a
+    var_b = float(np.var(values_b, ddof=1)) / n_b
+    standard_error = math.sqrt(var_a + var_b)
+    if standard_error == 0:
+        return None
+    degrees = (var_a + var_b) ** 2 / (var_a**2 / (n_a - 1) + var_b**2 / (n_b - 1))
+    difference = float(values_a.mean() - values_b.mean())
+    t_distribution = _scipy_stats().t
+    margin = float(t_distribution.ppf(0.5 + confidence / 2, degrees)) * standard_error
+    p_value = float(2 * t_distribution.sf(abs(difference) / standard_error, degrees))
+    return difference - margin, difference + margin, p_value
+
+
+def _compare(
+    treated: pl.DataFrame, control: pl.DataFrame, confidence: float, min_group_size: int
+) -> dict[str, object]:
+    n_t, n_c = treated.height, control.height
+    row: dict[str, object] = {"treated_customers": n_t, "control_customers": n_c}
+    notes: list[str] = []
+    bought_t = int((treated.get_column("next_orders") >= 1).sum())
+    bought_c = int((control.get_column("next_orders") >= 1).sum())
+    revenue_t = treated.get_column("next_revenue").to_numpy().astype(float)
+    revenue_c = control.get_column("next_revenue").to_numpy().astype(float)
+    if n_t:
+        row["treated_repurchase_rate"] = bought_t / n_t
+        row["treated_revenue_per_customer"] = float(revenue_t.mean())
+    if n_c:
+        row["control_repurchase_rate"] = bought_c / n_c
+        row["control_revenue_per_customer"] = float(revenue_c.mean())
+    if n_t and n_c:
+        row["repurchase_rate_diff"] = bought_t / n_t - bought_c / n_c
+        row["revenue_per_customer_diff"] = float(revenue_t.mean() - revenue_c.mean())
+    if n_c == 0:
+        notes.append("no control customers: no comparison")
+    elif n_t == 0:
+        notes.append("no treated customers: no comparison")
+    elif min(n_t, n_c) < max(min_group_size, 2):
+        notes.append(
+            f"group too small for intervals (treated {n_t}, control {n_c}; "
+            f"minimum {max(min_group_size, 2)})"
+        )
+    else:
+        low, high = newcombe_interval(bought_t, n_t, bought_c, n_c, confidence)
+        row["repurchase_rate_diff_ci_low"] = low
+        row["repurchase_rate_diff_ci_high"] = high
+        row["repurchase_rate_p_value"] = two_proportion_p_value(bought_t, n_t, bought_c, n_c)
+        welch = welch_interval(revenue_t, revenue_c, confidence)
+        if welch is None:
+            notes.append("revenue has no variance in either group: no revenue interval")
+        else:
+            low, high, p_value = welch
+            row["revenue_per_customer_diff_ci_low"] = low
+            row["revenue_per_customer_diff_ci_high"] = high
+            row["revenue_per_customer_p_value"] = p_value
+    row["note"] = "; ".join(notes) if notes else None
+    return row
+
+
+def strategy_effect(
+    assignments: pl.DataFrame,
+    next_period_activity: pl.DataFrame,
+    confidence: float = 0.95,
+    min_group_size: int = 5,
+) -> pl.DataFrame:
+    """Treated vs control outcomes of every strategy of every snapshot.
+
+    Args:
+        assignments: The strategy assignments (snapshot_date, customer_id, strategy,
+            is_control).
+        next_period_activity: snapshot_date, customer_id, orders, revenue: each customer's
+            purchase orders and net revenue in (snapshot_date, next snapshot_date]; customers
+            without a row had none.
+        confidence: Confidence level of the intervals.
+        min_group_size: Smallest treated and control group (at least 2) that gets intervals
+            and p-values.
+
+    Returns:
+        Columns of :data:`EFFECT_SCHEMA`, one row per snapshot and strategy, sorted.
+    """
+    joined = with_next_period_activity(
+        assignments.select("snapshot_date", "customer_id", "strategy", "is_control"),
+        next_period_activity,
+    )
+    rows = []
+    for (snapshot_date, strategy), group in joined.group_by(
+        ["snapshot_date", "strategy"], maintain_order=True
+    ):
+        row = _compare(
+            group.filter(~pl.col("is_control")),
+            group.filter(pl.col("is_control")),
+            confidence,
+            min_group_size,
+        )
+        rows.append({"snapshot_date": snapshot_date, "strategy": strategy, **row})
+    effect = pl.DataFrame(
+        [{column: row.get(column) for column in EFFECT_SCHEMA} for row in rows],
+        schema=EFFECT_SCHEMA,
+        orient="row",
+    )
+    return effect.sort("snapshot_date", "strategy")

@@ -1,0 +1,70 @@
+"""Settings of the features layer (the ``features:`` key of the pipeline configuration):
+value tiers, CLV and lifecycle thresholds; every key has a documented default."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from segmentation.settings_base import Strict
+
+_Share = Annotated[float, Field(gt=0.0, lt=1.0)]
+_Days = Annotated[int, Field(ge=1)]
+
+
+class ValueSettings(Strict):
+    """Value tiers by net-revenue quantile and ABC classes by cumulative revenue share."""
+
+    high_tier_quantile: _Share = 0.8
+    mid_tier_quantile: _Share = 0.5
+    abc_a_share: _Share = 0.8
+    abc_b_share: _Share = 0.95
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ValueSettings:
+        if self.mid_tier_quantile >= self.high_tier_quantile:
+            raise ValueError("mid_tier_quantile must be below high_tier_quantile")
+        if self.abc_a_share >= self.abc_b_share:
+            raise ValueError("abc_a_share must be below abc_b_share")
+        return self
+
+
+class ClvSettings(Strict):
+    """Customer lifetime value: BG/NBD + Gamma-Gamma fitted per snapshot."""
+
+    margin: Annotated[float, Field(gt=0.0, le=1.0)] = 0.3
+    monthly_discount_rate: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.01
+    horizon_months: Annotated[int, Field(ge=1, le=120)] = 12
+    min_repeat_buyers: Annotated[int, Field(ge=1)] = 50
+    fit_pareto_nbd: bool = False
+
+
+class LifecycleSettings(Strict):
+    """Thresholds of the lifecycle stages (days; probabilities from BG/NBD)."""
+
+    new_window_days: _Days = 90
+    won_back_window_days: _Days = 90
+    at_risk_recency_days: _Days = 180
+    at_risk_p_alive: _Share = 0.5
+    lost_recency_days: _Days = 365
+    lost_p_alive: _Share = 0.2
+    mature_tenure_days: _Days = 365
+    trend_threshold: _Share = 0.3
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LifecycleSettings:
+        if self.at_risk_recency_days >= self.lost_recency_days:
+            raise ValueError("at_risk_recency_days must be below lost_recency_days")
+        if self.lost_p_alive >= self.at_risk_p_alive:
+            raise ValueError("lost_p_alive must be below at_risk_p_alive")
+        return self
+
+
+class FeatureSettings(Strict):
+    """Settings of the features layer; every key has a documented default."""
+
+    dominant_channel_share: Annotated[float, Field(gt=0.5, le=1.0)] = 0.7
+    value: ValueSettings = ValueSettings()
+    clv: ClvSettings = ClvSettings()
+    lifecycle: LifecycleSettings = LifecycleSettings()

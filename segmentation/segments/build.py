@@ -1,0 +1,156 @@
+"""The customer segments table and its per-segment summary (``marts.segment_summary``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from segmentation.keys import KEY_COLUMNS, in_key_order, sorted_by_keys
+from segmentation.segments.attribute_rules import attribute_segments
+from segmentation.segments.clusters import cluster_sorted
+from segmentation.segments.columns import (
+    ATTRIBUTE_COLUMN_PREFIX,
+    KEY_FEATURE_COLUMNS,
+    attribute_column,
+)
+from segmentation.segments.labels import LABEL_COLUMNS, label_customers
+from segmentation.segments.rfm import RFM_COLUMNS, score_sorted
+from segmentation.segments.settings import SegmentSettings
+
+KEYS = KEY_COLUMNS
+FIXED_DIMENSIONS = ("rfm_segment", *LABEL_COLUMNS)
+
+
+def segment_dimensions(settings: SegmentSettings) -> list[str]:
+    """The label columns of the segments table that are segment dimensions, in table order."""
+    attributes = [attribute_column(dimension) for dimension in settings.attribute_dimensions()]
+    return [*FIXED_DIMENSIONS, *attributes, "cluster"]
+
+
+def dimension_columns(segments: pl.DataFrame) -> list[str]:
+    """The segment-dimension columns a segments frame has, in its column order."""
+    return [
+        column
+        for column in segments.columns
+        if column in (*FIXED_DIMENSIONS, "cluster") or column.startswith(ATTRIBUTE_COLUMN_PREFIX)
+    ]
+
+
+def build_customer_segments(features: pl.DataFrame, settings: SegmentSettings) -> pl.DataFrame:
+    """Every segment label of every customer of every snapshot in ``features``.
+
+    Args:
+        features: ``features.customer_features``: one row per snapshot_date x customer_id.
+        settings: The segment settings.
+
+    Returns:
+        One row per snapshot_date x customer_id, sorted by both: snapshot_date, customer_id,
+        r_score, f_score, m_score, rfm_cell, rfm_segment, value_tier, abc_class,
+        lifecycle_stage, loyalty, churn_risk, attr_<dimension>..., cluster, and the key
+        features recency_days, frequency, orders, net_revenue, clv_12m, p_alive.
+
+    Raises:
+        ValueError: If ``features`` has duplicate (snapshot_date, customer_id) rows.
+    """
+    ordered = in_key_order(features, "features")
+    rfm = score_sorted(ordered, settings.rfm)
+    labels = label_customers(ordered, settings.loyalty, settings.churn_risk)
+    attributes = attribute_segments(ordered, settings)
+    clusters = cluster_sorted(ordered, settings.clusters).assignments
+    # Every part is sorted by the keys and has one row per input row, so they line up.
+    return pl.concat(
+        [
+            rfm,
+            labels.drop(KEYS),
+            attributes.drop(KEYS),
+            clusters.drop(KEYS),
+            ordered.select(KEY_FEATURE_COLUMNS),
+        ],
+        how="horizontal",
+    ).select(
+        *KEYS,
+        *RFM_COLUMNS,
+        *LABEL_COLUMNS,
+        *[attribute_column(name) for name in settings.attribute_dimensions()],
+        "cluster",
+        *KEY_FEATURE_COLUMNS,
+    )
+
+
+SUMMARY_SCHEMA = {
+    "snapshot_date": pl.Date,
+    "dimension": pl.String,
+    "segment": pl.String,
+    "customers": pl.Int64,
+    "share": pl.Float64,
+    "revenue": pl.Float64,
+    "revenue_share": pl.Float64,
+    "avg_clv": pl.Float64,
+}
+
+
+def summarize_segments(
+    segments: pl.DataFrame,
+    features: pl.DataFrame,
+    dimensions: Sequence[str] | None = None,
+    revenue_column: str = "net_revenue",
+) -> pl.DataFrame:
+    """Size, revenue and CLV of every segment of every dimension, per snapshot.
+
+    Args:
+        segments: The customer segments table.
+        features: ``features.customer_features`` of the same snapshots; the revenue comes from
+            it, so any revenue column (e.g. ``revenue_365d``) can be summarised.
+        dimensions: Segment columns to summarise; default: every label column of ``segments``
+            (the fixed ones, ``attr_*`` and ``cluster``).
+        revenue_column: The features column summed as ``revenue``; default ``net_revenue``,
+            lifetime net revenue up to the snapshot (the base of the value tiers).
+
+    Returns:
+        snapshot_date, dimension, segment, customers, share (of the snapshot's customers),
+        revenue, revenue_share (of the snapshot's revenue; null when that is 0) and avg_clv
+        (mean clv_12m), one row per snapshot x dimension x segment. For each snapshot and
+        dimension the shares add up to 1.
+    """
+    if dimensions is None:
+        dimensions = dimension_columns(segments)
+    revenue = pl.col(revenue_column).cast(pl.Float64).alias("revenue")
+    base = segments.select(*KEYS, *dimensions, pl.col("clv_12m").cast(pl.Float64))
+    if (
+        features.height == segments.height
+        and sorted_by_keys(segments)
+        and features.select(KEYS).equals(segments.select(KEYS))
+    ):
+        # the same customers in the same order (as the segments built from these features
+        # are): the join would only line them up again
+        base = base.with_columns(features.select(revenue).to_series())
+    else:
+        base = base.join(features.select(*KEYS, revenue), on=list(KEYS), how="left", validate="1:1")
+    parts = [pl.DataFrame(schema=SUMMARY_SCHEMA)]
+    for dimension in dimensions:
+        parts.append(
+            base.group_by("snapshot_date", pl.col(dimension).cast(pl.String).alias("segment"))
+            .agg(
+                pl.len().cast(pl.Int64).alias("customers"),
+                pl.col("revenue").fill_null(0.0).sum().alias("revenue"),
+                pl.col("clv_12m").mean().alias("avg_clv"),
+            )
+            .with_columns(pl.lit(dimension).alias("dimension"))
+        )
+    # sorted before the totals: float sums in a fixed order give reproducible shares
+    summary = pl.concat(parts, how="diagonal").sort("snapshot_date", "dimension", "segment")
+    totals_by = ["snapshot_date", "dimension"]
+    total_revenue = pl.col("revenue").sum().over(totals_by)
+    return (
+        summary.with_columns(
+            (pl.col("customers") / pl.col("customers").sum().over(totals_by)).alias("share"),
+            pl.when(total_revenue != 0)
+            .then(pl.col("revenue") / total_revenue)
+            .otherwise(None)
+            .alias("revenue_share"),
+        )
+        .select(list(SUMMARY_SCHEMA))
+        .cast(SUMMARY_SCHEMA)
+        .sort("snapshot_date", "dimension", "segment")
+    )

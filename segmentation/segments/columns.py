@@ -1,0 +1,99 @@
+"""Column names and types that segment and playbook rules may reference.
+
+Rules are checked when the configuration is loaded, before any feature table exists, so the
+columns they may name (and their types, for the boolean type check) are declared here: the
+columns of ``features.customer_features`` plus the extra customer attribute columns a
+configuration declares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+import polars as pl
+
+from segmentation.contracts import contract_dtypes
+from segmentation.features.contracts import CustomerFeaturesContract
+from segmentation.keys import KEY_COLUMNS
+
+ColumnKind = Literal["text", "integer", "float", "boolean", "date"]
+
+COLUMN_KIND_DTYPES: dict[str, pl.DataType] = {
+    "text": pl.String(),
+    "integer": pl.Int64(),
+    "float": pl.Float64(),
+    "boolean": pl.Boolean(),
+    "date": pl.Date(),
+}
+
+
+# The columns of features.customer_features, straight from its contract.
+FEATURE_COLUMN_TYPES: dict[str, pl.DataType] = contract_dtypes(CustomerFeaturesContract)
+
+# Key features copied into the segments table, so playbook rules and marts can use them.
+KEY_FEATURE_COLUMNS: tuple[str, ...] = (
+    "recency_days",
+    "frequency",
+    "orders",
+    "net_revenue",
+    "clv_12m",
+    "p_alive",
+)
+
+ATTRIBUTE_COLUMN_PREFIX = "attr_"
+
+SEGMENT_COLUMN_TYPES: dict[str, pl.DataType] = {
+    "snapshot_date": pl.Date(),
+    "customer_id": pl.String(),
+    "r_score": pl.Int64(),
+    "f_score": pl.Int64(),
+    "m_score": pl.Int64(),
+    "rfm_cell": pl.String(),
+    "rfm_segment": pl.String(),
+    "value_tier": pl.String(),
+    "abc_class": pl.String(),
+    "lifecycle_stage": pl.String(),
+    "loyalty": pl.String(),
+    "churn_risk": pl.String(),
+    "cluster": pl.String(),
+    **{name: FEATURE_COLUMN_TYPES[name] for name in KEY_FEATURE_COLUMNS},
+}
+
+
+def attribute_column(dimension: str) -> str:
+    """The segments-table column holding the labels of an attribute dimension."""
+    return f"{ATTRIBUTE_COLUMN_PREFIX}{dimension}"
+
+
+def snapshot_slices(frame: pl.DataFrame) -> list[pl.DataFrame]:
+    """The rows of each snapshot of a frame sorted by snapshot_date, as zero-copy slices in
+    snapshot order (none for an empty frame)."""
+    if frame.is_empty():
+        return []
+    dates = frame.get_column(KEY_COLUMNS[0])
+    if dates[0] == dates[-1]:
+        return [frame]
+    slices, offset = [], 0
+    for length in dates.rle().struct.field("len").to_list():
+        slices.append(frame.slice(offset, length))
+        offset += length
+    return slices
+
+
+def feature_columns_with(extra: Mapping[str, str]) -> dict[str, pl.DataType]:
+    """The feature columns plus extra customer attribute columns declared as ``name: kind``."""
+    return {
+        **FEATURE_COLUMN_TYPES,
+        **{name: COLUMN_KIND_DTYPES[kind] for name, kind in extra.items()},
+    }
+
+
+def segment_columns_with(
+    attribute_dimensions: list[str] | tuple[str, ...],
+) -> dict[str, pl.DataType]:
+    """The segments-table columns, including one text column per attribute dimension."""
+    return {
+        **SEGMENT_COLUMN_TYPES,
+        **{attribute_column(dimension): pl.String() for dimension in attribute_dimensions},
+    }

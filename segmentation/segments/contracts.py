@@ -1,0 +1,135 @@
+"""Contracts of the segments layer: the customer segments table and the segment summary mart."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandera.polars as pa
+import polars as pl
+
+from segmentation.segments.labels import (
+    ABC_CLASSES,
+    CHURN_RISK_LABELS,
+    LIFECYCLE_STAGES,
+    LOYALTY_LABELS,
+    VALUE_TIERS,
+)
+from segmentation.segments.rfm import NO_PURCHASE, RFM_SEGMENT_LABELS
+
+_SCORE = {"ge": 1, "le": 5, "nullable": True}
+
+
+class CustomerSegmentsContract(pa.DataFrameModel):
+    """One row per snapshot and customer with every segment label and the key features."""
+
+    snapshot_date: date = pa.Field(description="As-of date of the snapshot (month end).")
+    customer_id: str = pa.Field(description="Customer id.")
+    r_score: pl.Int64 = pa.Field(
+        **_SCORE,
+        description="Recency quintile score 1-5 within the snapshot's purchasers (5 = most "
+        "recent); equal recencies score equally; null if the customer never purchased.",
+    )
+    f_score: pl.Int64 = pa.Field(
+        **_SCORE,
+        description="Frequency quintile score 1-5 (orders by default; 5 = most); null if the "
+        "customer never purchased.",
+    )
+    m_score: pl.Int64 = pa.Field(
+        **_SCORE,
+        description="Monetary quintile score 1-5 (net revenue by default; 5 = most); null if "
+        "the customer never purchased.",
+    )
+    rfm_cell: str = pa.Field(
+        nullable=True,
+        str_matches=r"^[1-5]{3}$",
+        description="The three scores as text, R then F then M (e.g. '545'); null if the "
+        "customer never purchased.",
+    )
+    rfm_segment: str = pa.Field(
+        isin=list(RFM_SEGMENT_LABELS),
+        description="Named RFM segment from the R x FM-average grid (rfm_segments.yaml); "
+        f"'{NO_PURCHASE}' for customers who never purchased.",
+    )
+    value_tier: str = pa.Field(
+        isin=list(VALUE_TIERS), description="Value tier by net-revenue quantile (features)."
+    )
+    abc_class: str = pa.Field(
+        isin=list(ABC_CLASSES), description="ABC class by cumulative revenue share (features)."
+    )
+    lifecycle_stage: str = pa.Field(
+        isin=list(LIFECYCLE_STAGES), description="Lifecycle stage at the snapshot (features)."
+    )
+    loyalty: str = pa.Field(
+        isin=list(LOYALTY_LABELS),
+        description="'lost' if the lifecycle stage is lost; 'loyal' with enough repeat purchase "
+        "days and still alive (p_alive, or recency where p_alive is null); else 'hesitant'.",
+    )
+    churn_risk: str = pa.Field(
+        isin=list(CHURN_RISK_LABELS),
+        description="'high'/'medium'/'low' from p_alive and recency_days thresholds (either "
+        "signal suffices); 'no_purchase' for customers who never purchased.",
+    )
+    attributes: str = pa.Field(
+        alias=r"^attr_[a-z][a-z0-9_]*$",
+        regex=True,
+        required=False,
+        description="One column per configured attribute dimension: the first matching rule's "
+        "name, the passthrough column's value, or the dimension's default.",
+    )
+    cluster: str = pa.Field(
+        str_length={"min_value": 1},
+        description="Name of the customer's k-means behaviour cluster, unique within the "
+        "snapshot (e.g. 'High value, recent'); 'No Purchase' for customers who never "
+        "purchased; 'Not Clustered' when clustering is disabled.",
+    )
+    recency_days: pl.Int64 = pa.Field(
+        nullable=True, ge=0, description="Days since the last purchase (features)."
+    )
+    frequency: pl.Int64 = pa.Field(ge=0, description="Repeat purchase days (features).")
+    orders: pl.Int64 = pa.Field(ge=0, description="Distinct purchase orders (features).")
+    net_revenue: pl.Float64 = pa.Field(description="Net revenue to the snapshot (features).")
+    clv_12m: pl.Float64 = pa.Field(
+        nullable=True, ge=0, description="Predicted 12-month customer lifetime value (features)."
+    )
+    p_alive: pl.Float64 = pa.Field(
+        nullable=True, ge=0, le=1, description="Probability the customer is alive (features)."
+    )
+
+    class Config:
+        strict = True
+        unique = ["snapshot_date", "customer_id"]
+
+    @pa.dataframe_check(name="scores_null_exactly_without_purchase")
+    def _scores_match_purchase(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        no_purchase = pl.col("rfm_segment") == NO_PURCHASE
+        scores_null = pl.col("r_score").is_null() & pl.col("rfm_cell").is_null()
+        return data.lazyframe.select(no_purchase == scores_null)
+
+
+class SegmentSummaryContract(pa.DataFrameModel):
+    """One row per snapshot, segment dimension and segment: size, revenue and average CLV."""
+
+    snapshot_date: date = pa.Field(description="As-of date of the snapshot (month end).")
+    dimension: str = pa.Field(
+        description="Segment dimension: a column of the segments table (rfm_segment, "
+        "value_tier, abc_class, lifecycle_stage, loyalty, churn_risk, attr_<name>, cluster)."
+    )
+    segment: str = pa.Field(description="Segment label within the dimension.")
+    customers: pl.Int64 = pa.Field(ge=1, description="Customers in the segment.")
+    share: pl.Float64 = pa.Field(
+        gt=0, le=1, description="Customers / all customers of the snapshot (sums to 1)."
+    )
+    revenue: pl.Float64 = pa.Field(
+        description="Sum of the segment's revenue (net revenue to the snapshot by default)."
+    )
+    revenue_share: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Revenue / the snapshot's revenue (sums to 1); null when that total is 0.",
+    )
+    avg_clv: pl.Float64 = pa.Field(
+        nullable=True, description="Mean predicted 12-month CLV of the segment's customers."
+    )
+
+    class Config:
+        strict = True
+        unique = ["snapshot_date", "dimension", "segment"]
