@@ -1,1 +1,60 @@
-"""Buy-till-you-die models of customer lifetime value: BG/NBD, Pareto/NBD and Gamma-Gamma."""
+"""Buy-till-you-die models of customer lifetime value: BG/NBD, Pareto/NBD and Gamma-Gamma.
+
+The public names below are the package's interface; import them from ``segmentation.btyd``.
+"""
+
+from segmentation.btyd.models import (
+    BGNBD_PARAMS,
+    DAYS_PER_MONTH,
+    DEFAULT_MIN_REPEAT_BUYERS,
+    GAMMA_GAMMA_PARAMS,
+    PARETO_NBD_PARAMS,
+    ClvPredictions,
+    FitResult,
+    bgnbd_conditional_expected_purchases,
+    bgnbd_expected_purchases,
+    bgnbd_gamma_gamma_predictions,
+    bgnbd_log_likelihood,
+    bgnbd_p_alive,
+    clv_12m,
+    compress,
+    fit_bgnbd,
+    fit_gamma_gamma,
+    fit_pareto_nbd,
+    gamma_gamma_conditional_expected_spend,
+    gamma_gamma_log_likelihood,
+    gamma_gamma_population_mean,
+    pareto_nbd_conditional_expected_purchases,
+    pareto_nbd_expected_purchases,
+    pareto_nbd_log_likelihood,
+    pareto_nbd_p_alive,
+    simple_clv_12m,
+)
+
+__all__ = [
+    "BGNBD_PARAMS",
+    "DAYS_PER_MONTH",
+    "DEFAULT_MIN_REPEAT_BUYERS",
+    "GAMMA_GAMMA_PARAMS",
+    "PARETO_NBD_PARAMS",
+    "ClvPredictions",
+    "FitResult",
+    "bgnbd_conditional_expected_purchases",
+    "bgnbd_expected_purchases",
+    "bgnbd_gamma_gamma_predictions",
+    "bgnbd_log_likelihood",
+    "bgnbd_p_alive",
+    "clv_12m",
+    "compress",
+    "fit_bgnbd",
+    "fit_gamma_gamma",
+    "fit_pareto_nbd",
+    "gamma_gamma_conditional_expected_spend",
+    "gamma_gamma_log_likelihood",
+    "gamma_gamma_population_mean",
+    "pareto_nbd_conditional_expected_purchases",
+    "pareto_nbd_expected_purchases",
+    "pareto_nbd_log_likelihood",
+    "pareto_nbd_p_alive",
+    "simple_clv_12m",
+]
