@@ -1,9 +1,7 @@
 """Contract checks: a blocking asset check that validates a warehouse table with its contract."""
 
 import dagster as dg
-import duckdb
 import pandera.polars as pa
-import polars as pl
 
 from assets.metadata import preview
 from assets.resources import Warehouse
@@ -14,51 +12,7 @@ from segmentation.config import (
     pseudonym_secret,
 )
 from segmentation.privacy import safe_failure_cases
-from segmentation.warehouse import quote_table
-
-BATCH_ROWS = 1_000_000
-
-
-def _unique_keys(contract: type[pa.DataFrameModel]) -> list[list[str]]:
-    schema = contract.to_schema()
-    keys = [[name] for name, column in schema.columns.items() if column.unique]
-    if schema.unique:
-        keys.append(list(schema.unique))
-    return keys
-
-
-def _duplicate_keys(con: duckdb.DuckDBPyConnection, table: str, keys: list[str]) -> pl.DataFrame:
-    columns = ", ".join(f'"{key}"' for key in keys)
-    return con.execute(
-        f"SELECT {columns}, count(*) AS copies FROM {quote_table(table)} "
-        f"GROUP BY ALL HAVING count(*) > 1 ORDER BY copies DESC LIMIT 20"
-    ).pl()
-
-
-def validate_table(
-    warehouse: Warehouse, table: str, contract: type[pa.DataFrameModel]
-) -> tuple[int, pl.DataFrame | None]:
-    """Validate a table batch by batch; returns (rows checked, failure cases or None).
-
-    Uniqueness is checked over the whole table in SQL: a batch alone cannot see duplicates
-    that fall into different batches.
-    """
-    rows = 0
-    with warehouse.connect(read_only=False) as con:
-        for keys in _unique_keys(contract):
-            duplicates = _duplicate_keys(con, table, keys)
-            if duplicates.height:
-                return 0, duplicates
-        reader = con.execute(f"SELECT * FROM {quote_table(table)}").to_arrow_reader(BATCH_ROWS)
-        for batch in reader:
-            frame = pl.from_arrow(batch)
-            assert isinstance(frame, pl.DataFrame)
-            rows += frame.height
-            try:
-                contract.validate(frame, lazy=True)
-            except pa.errors.SchemaErrors as error:
-                return rows, error.failure_cases
-    return rows, None
+from segmentation.quality.validation import validate_table
 
 
 def contract_check(
@@ -77,7 +31,8 @@ def contract_check(
     def _check(
         warehouse: Warehouse, settings: dg.ResourceParam[SegmentationConfig]
     ) -> dg.AssetCheckResult:
-        rows, failures = validate_table(warehouse, table, contract)
+        with warehouse.connect(read_only=False) as con:
+            rows, failures = validate_table(con, table, contract)
         if failures is None:
             return dg.AssetCheckResult(passed=True, metadata={"rows_checked": rows})
         # the failing values go to the event log: no personal value, pseudonyms for ids

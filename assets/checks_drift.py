@@ -7,8 +7,8 @@ partitioned asset checks are a preview in Dagster 1.13, and the runs of the sche
 sensor always write the newest month.
 """
 
-from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import dagster as dg
 import duckdb
@@ -17,28 +17,15 @@ import polars as pl
 from assets.metadata import preview
 from assets.resources import Warehouse
 from segmentation.config import month_end
-from segmentation.warehouse import quote_table, table_exists
+from segmentation.quality.drift import customer_counts, latest_snapshots, segment_share_shifts
 
 # more than 20% more or fewer customers than the previous snapshot is worth a look
 MAX_CUSTOMER_CHANGE = 0.20
 # a segment whose share of customers moves by more than 10 percentage points
 MAX_SHARE_SHIFT = 0.10
-DRIFT_DIMENSIONS = ("rfm_segment", "lifecycle_stage", "value_tier")
 
 FEATURES_KEY = dg.AssetKey(["features", "customer_features"])
 SEGMENTS_KEY = dg.AssetKey(["marts", "customer_segments"])
-
-
-def latest_snapshots(con: duckdb.DuckDBPyConnection, table: str, count: int = 2) -> list[date]:
-    """The newest ``count`` snapshot dates of a table, newest first (empty if no table)."""
-    if not table_exists(con, table):
-        return []
-    rows = con.execute(
-        f"SELECT DISTINCT snapshot_date FROM {quote_table(table)} "
-        "ORDER BY snapshot_date DESC LIMIT ?",
-        [count],
-    ).fetchall()
-    return [row[0] for row in rows]
 
 
 def customer_count_drift(
@@ -51,13 +38,7 @@ def customer_count_drift(
             passed=True, metadata={"note": "fewer than two snapshots: nothing to compare"}
         )
     latest, previous = snapshots
-    counts = dict(
-        con.execute(
-            "SELECT snapshot_date, count(*) FROM features.customer_features "
-            "WHERE snapshot_date IN (?, ?) GROUP BY ALL",
-            [latest, previous],
-        ).fetchall()
-    )
+    counts = customer_counts(con, latest, previous)
     change = counts[latest] / counts[previous] - 1.0
     passed = abs(change) <= max_change
     return dg.AssetCheckResult(
@@ -76,49 +57,6 @@ def customer_count_drift(
             "max_change": max_change,
         },
     )
-
-
-def segment_share_shifts(
-    con: duckdb.DuckDBPyConnection, dimensions: Sequence[str] = DRIFT_DIMENSIONS
-) -> tuple[list[date], pl.DataFrame]:
-    """Per dimension and segment, the share of customers in the newest two snapshots and the
-    shift between them (a segment missing from one snapshot has share 0 there)."""
-    snapshots = latest_snapshots(con, "marts.customer_segments")
-    if len(snapshots) < 2:
-        return snapshots, pl.DataFrame()
-    latest, previous = snapshots
-    frames = []
-    for dimension in dimensions:
-        frames.append(
-            con.execute(
-                f"""
-                WITH shares AS (
-                    SELECT
-                        snapshot_date,
-                        "{dimension}" AS segment,
-                        count(*) / sum(count(*)) OVER (PARTITION BY snapshot_date) AS share
-                    FROM marts.customer_segments
-                    WHERE snapshot_date IN ($latest, $previous)
-                    GROUP BY snapshot_date, "{dimension}"
-                )
-                SELECT
-                    '{dimension}' AS dimension,
-                    segment,
-                    coalesce(max(share) FILTER (WHERE snapshot_date = $previous), 0)
-                        AS previous_share,
-                    coalesce(max(share) FILTER (WHERE snapshot_date = $latest), 0) AS share
-                FROM shares
-                GROUP BY segment
-                """,
-                {"latest": latest, "previous": previous},
-            ).pl()
-        )
-    shifts = (
-        pl.concat(frames)
-        .with_columns(shift=pl.col("share") - pl.col("previous_share"))
-        .sort(pl.col("shift").abs(), descending=True)
-    )
-    return snapshots, shifts
 
 
 def segment_share_drift(

@@ -41,6 +41,7 @@ from segmentation.config import (
 )
 from segmentation.keys import SNAPSHOT_COLUMN
 from segmentation.privacy import failure_summary, safe_failure_cases
+from segmentation.sql_files import read_sql
 from segmentation.warehouse import replace_partitions_together
 
 
@@ -69,12 +70,14 @@ CHECKPOINT_THRESHOLD = "256MB"
 def monthly_connection(warehouse: Warehouse) -> Iterator[duckdb.DuckDBPyConnection]:
     """The one warehouse connection a monthly asset reads and writes all its months with."""
     with warehouse.connect() as con:
-        con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+        con.execute(
+            read_sql("warehouse/set_checkpoint_threshold.sql"), {"threshold": CHECKPOINT_THRESHOLD}
+        )
         try:
             yield con
         finally:
             with suppress(duckdb.Error):  # never hide the error that ended the months
-                con.execute("RESET checkpoint_threshold")
+                con.execute(read_sql("warehouse/reset_checkpoint_threshold.sql"))
 
 
 class ContractViolation(dg.Failure):

@@ -14,8 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from segmentation.btyd.models import (
-    FloatArray,
+from segmentation.btyd import (
     bgnbd_gamma_gamma_predictions,
     clv_12m,
     compress,
@@ -23,6 +22,7 @@ from segmentation.btyd.models import (
     fit_gamma_gamma,
     fit_pareto_nbd,
 )
+from segmentation.btyd.special import FloatArray
 
 logger = logging.getLogger("benchmarks.clv_fit")
 

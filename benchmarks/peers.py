@@ -26,7 +26,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from benchmarks.measure import FIT_RUNS, OUR_FIT, PYMC_FIT, Recorder
-from segmentation.btyd.models import (
+from segmentation.btyd import (
     bgnbd_log_likelihood,
     fit_bgnbd,
     fit_gamma_gamma,

@@ -22,6 +22,7 @@ import duckdb
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from segmentation.bundled import bundled_path
 from segmentation.features.settings import (
     FeatureSettings,
 )
@@ -31,6 +32,7 @@ from segmentation.raw.settings import (
 from segmentation.segments.settings import SegmentSettings, passthrough_pii_problems
 from segmentation.serving.guard import ServingFileError, check_replaceable, same_file
 from segmentation.settings_base import ConfigError, Strict, problem_lines
+from segmentation.sql_files import read_sql
 from segmentation.strategies.settings import (
     DEFAULT_PLAYBOOK,
     Playbook,
@@ -38,8 +40,8 @@ from segmentation.strategies.settings import (
     load_playbook,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEMO_CONFIG = PROJECT_ROOT / "config" / "demo.yaml"
+# config/demo.yaml of the repository, or its copy inside an installed wheel
+DEMO_CONFIG = bundled_path("config/demo.yaml")
 CONFIG_ENV_VAR = "SEGMENTATION_CONFIG"
 PSEUDONYM_SECRET_ENV_VAR = "SEGMENTATION_PSEUDONYM_KEY"
 
@@ -343,12 +345,6 @@ def _serving_problems(config: SegmentationConfig) -> list[str]:
     return []
 
 
-# a group-by and a sort of 200,000 rows: any step of a run needs at least this much
-_DUCKDB_PROBE = (
-    "SELECT i % 97 AS k, count(*), max(i::VARCHAR) FROM range(200000) AS t(i) GROUP BY k ORDER BY k"
-)
-
-
 def _duckdb_problems(settings: DuckDBSettings) -> list[str]:
     """Settings DuckDB itself refuses, or with which it cannot run a small query (a memory
     limit too small to work with)."""
@@ -358,7 +354,7 @@ def _duckdb_problems(settings: DuckDBSettings) -> list[str]:
             continue
         try:
             with duckdb.connect(":memory:", config={key: value}) as con:
-                con.execute(_DUCKDB_PROBE).fetchall()
+                con.execute(read_sql("config/duckdb_probe.sql")).fetchall()
         except duckdb.Error as error:
             first = str(error).strip().splitlines()[0]
             problems.append(f"  duckdb.{key}: DuckDB refuses {value!r}: {first}")

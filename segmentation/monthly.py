@@ -20,7 +20,7 @@ from segmentation.features.contracts import (
     CustomerFeaturesContract,
 )
 from segmentation.features.lifecycle import lifecycle_stage
-from segmentation.features.settings import ClvSettings
+from segmentation.features.settings import ClvSettings, FeatureSettings
 from segmentation.features.value import value_columns
 from segmentation.keys import (
     BEHAVIOUR_TABLE,
@@ -79,9 +79,19 @@ def customer_features_month(
 
     The new columns are added beside the input's, which are not copied: a month is held once.
     """
-    valued = behaviour_with_clv.hstack(value_columns(behaviour_with_clv, config.features.value))
-    features = valued.with_columns(lifecycle_stage(valued, config.features.lifecycle)).select(
-        *CustomerFeaturesContract.to_schema().columns.keys(), *custom_attributes(config)
+    return customer_features_of(
+        behaviour_with_clv, config.features, list(custom_attributes(config))
+    )
+
+
+def customer_features_of(
+    behaviour_with_clv: pl.DataFrame, settings: FeatureSettings, custom: Sequence[str] = ()
+) -> pl.DataFrame:
+    """``customer_features_month`` from the features settings and the custom customer
+    attributes (``custom``) alone, for callers without a pipeline configuration."""
+    valued = behaviour_with_clv.hstack(value_columns(behaviour_with_clv, settings.value))
+    features = valued.with_columns(lifecycle_stage(valued, settings.lifecycle)).select(
+        *CustomerFeaturesContract.to_schema().columns.keys(), *custom
     )
     return features if sorted_by_keys(features) else features.sort(KEY_COLUMNS)
 

@@ -21,6 +21,7 @@ import polars as pl
 import pyarrow as pa
 
 from segmentation.keys import KEY_COLUMNS, ordered_by
+from segmentation.sql_files import compose_sql, quote_identifier, read_sql, render_sql
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -33,6 +34,12 @@ def quote_table(table: str) -> str:
     return ".".join(f'"{part}"' for part in parts)
 
 
+def qualified(*parts: str) -> str:
+    """A name of one or more parts (database, schema, table, column) quoted part by part and
+    joined by dots; any text is allowed in a part, unlike :func:`quote_table`."""
+    return ".".join(quote_identifier(part) for part in parts)
+
+
 def sql_text(value: str) -> str:
     """``value`` as a SQL string literal, for the statements that take no parameters (ATTACH,
     COMMENT ON, CREATE VIEW)."""
@@ -40,20 +47,19 @@ def sql_text(value: str) -> str:
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether the table ``schema.table`` exists."""
     schema, name = table.split(".")
     found = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [schema, name],
+        read_sql("warehouse/table_exists.sql"), {"schema": schema, "table": name}
     ).fetchone()
     return bool(found and found[0])
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The columns of the table ``schema.table``, in table order (none: it does not exist)."""
     schema, name = table.split(".")
     rows = con.execute(
-        "SELECT column_name FROM information_schema.columns "
-        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-        [schema, name],
+        read_sql("warehouse/table_columns.sql"), {"schema": schema, "table": name}
     ).fetchall()
     return [row[0] for row in rows]
 
@@ -62,22 +68,31 @@ def _add_missing_columns(
     con: duckdb.DuckDBPyConnection, table: str, frame_view: str, existing: Sequence[str]
 ) -> None:
     """New columns in the code's output are added to an existing table, never dropped."""
-    described = con.execute(f"DESCRIBE SELECT * FROM {frame_view}").fetchall()
+    described = con.execute(
+        render_sql("warehouse/describe_relation.sql", relation=frame_view)
+    ).fetchall()
     for column, column_type, *_ in described:
         if column not in existing:
-            con.execute(f'ALTER TABLE {quote_table(table)} ADD COLUMN "{column}" {column_type}')
+            # the type as DuckDB itself wrote it: SQL of DuckDB's own, not a value
+            add = compose_sql(
+                "warehouse/add_column.sql",
+                table=quote_table(table),
+                column=quote_identifier(column),
+                column_type=column_type,
+            )
+            con.execute(add)
 
 
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """All statements inside commit together or not at all (rolled back on any error)."""
-    con.execute("BEGIN TRANSACTION")
+    con.begin()
     try:
         yield con
     except BaseException:
-        con.execute("ROLLBACK")
+        con.rollback()
         raise
-    con.execute("COMMIT")
+    con.commit()
 
 
 @contextmanager
@@ -89,12 +104,10 @@ def scratch_directory(con: duckdb.DuckDBPyConnection, prefix: str) -> Iterator[P
     The ``temp_directory`` itself is created if missing and left in place: DuckDB may have
     started spilling into it meanwhile, and it does not create it again for its next spill.
     """
-    in_memory = con.execute(
-        "SELECT path IS NULL FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchone()[0]
+    in_memory = con.execute(read_sql("warehouse/is_in_memory.sql")).fetchone()[0]
     base = None
     if not in_memory:
-        base = Path(con.execute("SELECT current_setting('temp_directory')").fetchone()[0])
+        base = Path(current_setting(con, "temp_directory"))
         base.mkdir(parents=True, exist_ok=True)
     directory = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
     try:
@@ -127,8 +140,14 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFram
     """Replace ``table`` with ``frame`` in one transaction; returns the rows written."""
     schema = table.split(".")[0]
     with registered(con, "_replacement", frame), transaction(con):
-        con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        con.execute(f"CREATE OR REPLACE TABLE {quote_table(table)} AS SELECT * FROM _replacement")
+        con.execute(render_sql("warehouse/create_schema.sql", schema=schema))
+        con.execute(
+            compose_sql(
+                "warehouse/replace_table.sql",
+                table=quote_table(table),
+                source=quote_identifier("_replacement"),
+            )
+        )
     return frame.height
 
 
@@ -192,17 +211,25 @@ def _replace_in_transaction(
 ) -> None:
     schema = table.split(".")[0]
     quoted = quote_table(table)
-    con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    con.execute(render_sql("warehouse/create_schema.sql", schema=schema))
     if table_exists(con, table):
         _add_missing_columns(con, table, source, table_columns(con, table))
-        con.execute(
-            f'DELETE FROM {quoted} WHERE "{partition_column}" IN '
-            f"(SELECT UNNEST(?::{_sql_type(frame, partition_column)}[]))",
-            [values],
+        delete = compose_sql(
+            "warehouse/delete_partitions.sql",
+            table=quoted,
+            column=quote_identifier(partition_column),
+            sql_type=_sql_type(frame, partition_column),
         )
-        con.execute(f"INSERT INTO {quoted} BY NAME SELECT * FROM {source}")
+        con.execute(delete, {"values": values})
+        insert = compose_sql(
+            "warehouse/insert_by_name.sql", table=quoted, source=quote_identifier(source)
+        )
+        con.execute(insert)
     else:
-        con.execute(f"CREATE TABLE {quoted} AS SELECT * FROM {source}")
+        create = compose_sql(
+            "warehouse/create_table.sql", table=quoted, source=quote_identifier(source)
+        )
+        con.execute(create)
 
 
 def _sql_type(frame: pl.DataFrame, column: str) -> str:
@@ -238,7 +265,12 @@ _EVICTING_MEMORY_LIMIT = "16MB"
 def _default_memory_limit() -> str:
     """DuckDB's own memory_limit on this machine (80% of its memory), as DuckDB reports it."""
     with duckdb.connect() as con:
-        return con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        return current_setting(con, "memory_limit")
+
+
+def current_setting(con: duckdb.DuckDBPyConnection, name: str) -> str:
+    """The current value of the DuckDB setting ``name``, as DuckDB reports it."""
+    return con.execute(read_sql("warehouse/current_setting.sql"), {"name": name}).fetchone()[0]
 
 
 def release_cached_blocks(con: duckdb.DuckDBPyConnection, memory_limit: str | None) -> None:
@@ -256,13 +288,14 @@ def release_cached_blocks(con: duckdb.DuckDBPyConnection, memory_limit: str | No
     checkpointed (``CHECKPOINT_THRESHOLD`` in ``assets.monthly``) are moved to the spill files
     by the low limit too: a write to disk that the checkpoint would make anyway.
     """
+    set_limit = read_sql("warehouse/set_memory_limit.sql")
     try:
-        con.execute(f"SET memory_limit = {sql_text(_EVICTING_MEMORY_LIMIT)}")
+        con.execute(set_limit, {"memory_limit": _EVICTING_MEMORY_LIMIT})
     except duckdb.OutOfMemoryException:
         pass
     finally:
         restored = memory_limit or _default_memory_limit()
-        con.execute(f"SET memory_limit = {sql_text(restored)}")
+        con.execute(set_limit, {"memory_limit": restored})
 
 
 def read_partitions(
@@ -283,13 +316,17 @@ def read_partitions(
     quoted = quote_table(table)
     keys = [column for column in KEY_COLUMNS if column in table_columns(con, table)]
     if partition_column is None or partition_values is None:
-        frame = frame_of(con.execute(f"SELECT * FROM {quoted}"))
+        frame = frame_of(con.execute(compose_sql("warehouse/read_table.sql", table=quoted)))
     else:
-        # a list of constants: a filter that keeps the scan's order (IN over a subquery is a
-        # join, which does not) and skips other partitions' row groups
+        # one parameter marker per date: DuckDB binds a list only as one value, and
+        # `IN $list` filters by list_contains, which reads every partition's row groups
         values = list(partition_values)
-        placeholders = ", ".join("?::DATE" for _ in values) or "NULL"
-        where = f'"{partition_column}" IN ({placeholders})'
-        frame = frame_of(con.execute(f"SELECT * FROM {quoted} WHERE {where}", values))
+        query = compose_sql(
+            "warehouse/read_partitions.sql",
+            table=quoted,
+            column=quote_identifier(partition_column),
+            markers=", ".join("?::DATE" for _ in values) or "NULL",
+        )
+        frame = frame_of(con.execute(query, values))
     # nulls last, as DuckDB's ORDER BY
     return frame if ordered_by(frame, keys) else frame.sort(keys, nulls_last=True)

@@ -9,20 +9,13 @@ import polars as pl
 
 from assets.metadata import column_schema, contract_type, preview
 from assets.resources import Warehouse
-from segmentation.contracts import contract_dtypes
 from segmentation.evaluation.backtest_contract import ClvBacktestContract
 from segmentation.evaluation.contracts import (
     SegmentMigrationContract,
     SegmentOutcomesContract,
     StrategyEffectContract,
 )
-from segmentation.evaluation.migration import segment_migration
-from segmentation.evaluation.outcomes import segment_outcomes
-from segmentation.evaluation.strategy_effect import strategy_effect
-from segmentation.keys import SNAPSHOT_COLUMN
-from segmentation.segments.build import dimension_columns
-from segmentation.sql_files import read_sql
-from segmentation.warehouse import read_partitions
+from segmentation.evaluation.evaluate import compute_clv_backtest, evaluate_segments
 
 _SINGLE_RUN = dg.BackfillPolicy.single_run()
 
@@ -72,50 +65,22 @@ def segment_evaluation(
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Migration between segments, next-period outcomes per segment, and strategy effects."""
     with warehouse.connect() as con:
-        snapshots = [
-            row[0]
-            for row in con.execute(
-                "SELECT DISTINCT snapshot_date FROM marts.customer_segments ORDER BY 1"
-            ).fetchall()
-        ]
-        activity = con.execute(read_sql("evaluation/next_period_activity.sql")).pl()
-        migrations, outcomes, effects = [], [], []
-        for earlier, later in zip(snapshots, snapshots[1:], strict=False):
-            pair = read_partitions(
-                con, "marts.customer_segments", SNAPSHOT_COLUMN, [earlier, later]
-            )
-            first = pair.filter(pl.col(SNAPSHOT_COLUMN) == earlier)
-            second = pair.filter(pl.col(SNAPSHOT_COLUMN) == later)
-            migrations.append(segment_migration(first, second))
-            period = activity.filter(pl.col(SNAPSHOT_COLUMN) == earlier)
-            outcomes.append(segment_outcomes(pair, period))
-            assignments = read_partitions(
-                con, "marts.strategy_assignments", SNAPSHOT_COLUMN, [earlier]
-            )
-            effects.append(strategy_effect(assignments, period))
-    migration = _concat(migrations, SegmentMigrationContract)
-    outcome = _concat(outcomes, SegmentOutcomesContract)
-    effect = _concat(effects, StrategyEffectContract)
+        evaluation = evaluate_segments(con)
     context.log.info(
-        f"evaluated {max(len(snapshots) - 1, 0)} snapshot pairs over "
-        f"{len(dimension_columns(pair)) if snapshots[1:] else 0} dimensions"
+        f"evaluated {evaluation.pairs} snapshot pairs over {evaluation.dimensions} dimensions"
     )
     context.add_output_metadata(
-        _table_metadata(migration, SegmentMigrationContract), output_name="segment_migration"
+        _table_metadata(evaluation.migration, SegmentMigrationContract),
+        output_name="segment_migration",
     )
     context.add_output_metadata(
-        _table_metadata(outcome, SegmentOutcomesContract), output_name="segment_outcomes"
+        _table_metadata(evaluation.outcomes, SegmentOutcomesContract),
+        output_name="segment_outcomes",
     )
     context.add_output_metadata(
-        _table_metadata(effect, StrategyEffectContract), output_name="strategy_effect"
+        _table_metadata(evaluation.effects, StrategyEffectContract), output_name="strategy_effect"
     )
-    return migration, outcome, effect
-
-
-def _concat(frames: list[pl.DataFrame], contract: type) -> pl.DataFrame:
-    if frames:
-        return pl.concat(frames)
-    return pl.DataFrame(schema=contract_dtypes(contract))
+    return evaluation.migration, evaluation.outcomes, evaluation.effects
 
 
 @dg.asset(
@@ -131,7 +96,7 @@ def clv_backtest(context: dg.AssetExecutionContext, warehouse: Warehouse) -> pl.
     correlation, aggregate error), for every snapshot the landed transactions cover 90 days
     past."""
     with warehouse.connect() as con:
-        backtest = con.execute(read_sql("evaluation/clv_backtest.sql")).pl()
+        backtest = compute_clv_backtest(con)
     metadata = _table_metadata(backtest, ClvBacktestContract)
     if backtest.height:
         model = backtest.filter(pl.col("clv_method") == "bgnbd_gamma_gamma")

@@ -15,7 +15,8 @@ from segmentation.config import (
     pseudonym_secret,
 )
 from segmentation.raw.contracts import CustomersContract, TransactionsContract
-from segmentation.raw.landing import LandingReport, empty_customers_table, land_source
+from segmentation.raw.landing import LandingReport, land_source, landed_sample
+from segmentation.raw.publishing import empty_customers_table
 
 RAW_KINDS = {"duckdb", "polars", "pandera"}
 
@@ -126,7 +127,7 @@ def raw_transactions(
     secret = pseudonym_secret(settings)
     with warehouse.connect() as con:
         report = land_source(con, "transactions", settings.sources.transactions, _run_started())
-        sample = preview(con.execute("SELECT * FROM raw.transactions LIMIT 10").pl(), secret=secret)
+        sample = preview(landed_sample(con, "transactions"), secret=secret)
     _log_landing(context, report)
     return dg.MaterializeResult(
         metadata=_metadata(report, sample, column_schema(TransactionsContract))
@@ -173,7 +174,7 @@ def raw_customers(
             masked=pii_source_columns(settings),
         )
         sample = preview(
-            con.execute("SELECT * FROM raw.customers LIMIT 10").pl(),
+            landed_sample(con, "customers"),
             secret=pseudonym_secret(settings),
             hidden=[*PII_CUSTOMER_COLUMNS, *pii_attributes(settings)],
         )

@@ -18,8 +18,8 @@ import polars as pl
 
 from segmentation.contracts import contract_dtypes
 from segmentation.features.contracts import CHANNELS, CustomerBehaviourContract
-from segmentation.sql_files import read_sql
-from segmentation.warehouse import frame_of, scratch_directory, sql_text
+from segmentation.sql_files import compose_sql, read_sql
+from segmentation.warehouse import frame_of, scratch_directory
 
 BEHAVIOUR_COLUMNS = list(CustomerBehaviourContract.to_schema().columns.keys())
 
@@ -56,19 +56,16 @@ def _increments(
     the transactions are first split into bucket files in one pass
     (``customer_bucket_files.sql``), and each bucket's query reads its own files."""
     if buckets is None:
-        rows = con.execute("SELECT count(*) FROM raw.transactions").fetchone()[0]
-        limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        rows = con.execute(read_sql("features/transaction_count.sql")).fetchone()[0]
+        limit = con.execute(read_sql("features/memory_limit.sql")).fetchone()[0]
         buckets = customer_buckets(rows, limit)
-    query = read_sql("features/customer_activity_increments.sql")
+    increments = read_sql("features/customer_activity_increments.sql")
+    create = compose_sql("features/create_activity_increments.sql", increments=increments)
+    append = compose_sql("features/append_activity_increments.sql", increments=increments)
 
     def add(source: str, first: bool) -> None:
-        store = (
-            "CREATE OR REPLACE TEMP TABLE _activity_increments AS"
-            if first
-            else "INSERT INTO _activity_increments BY NAME"
-        )
         con.execute(
-            f"{store} {query}",
+            create if first else append,
             {
                 "transactions": source,
                 "snapshot_dates": dates,
@@ -93,14 +90,12 @@ def _increments(
         try:
             for number, folder in enumerate(folders):
                 # the files by name: a temp_directory path may hold glob characters
-                files = ", ".join(sql_text(str(file)) for file in sorted(folder.glob("*.parquet")))
-                con.execute(
-                    "CREATE OR REPLACE TEMP VIEW _customer_bucket_transactions AS "
-                    f"SELECT * FROM read_parquet([{files}], hive_partitioning = false)"
-                )
+                files = [str(file) for file in sorted(folder.glob("*.parquet"))]
+                con.execute(read_sql("features/set_customer_bucket_files.sql"), {"files": files})
+                con.execute(read_sql("features/customer_bucket_view.sql"))
                 add("_customer_bucket_transactions", first=number == 0)
         finally:
-            con.execute("DROP VIEW IF EXISTS _customer_bucket_transactions")
+            con.execute(read_sql("features/drop_customer_bucket_view.sql"))
 
 
 def _activity_by_snapshot(

@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 from threadpoolctl import threadpool_limits
 
-from segmentation.btyd.models import (
+from segmentation.btyd import (
     FitResult,
     bgnbd_gamma_gamma_predictions,
     fit_bgnbd,

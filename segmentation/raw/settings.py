@@ -141,3 +141,7 @@ class CustomersSource(_Source):
 class Sources(Strict):
     transactions: TransactionsSource
     customers: CustomersSource | None = None
+
+
+# the name of a configured source: a key of ``sources`` in the config
+SourceName = Literal["transactions", "customers"]

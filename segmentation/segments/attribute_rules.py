@@ -11,8 +11,8 @@ from __future__ import annotations
 import polars as pl
 
 from segmentation.segments.columns import attribute_column
+from segmentation.segments.rule_evaluation import first_match_indices
 from segmentation.segments.settings import SegmentSettings, compile_attribute_rules
-from segmentation.segments.sql_rules import first_match_indices
 
 
 def attribute_segments(features: pl.DataFrame, settings: SegmentSettings) -> pl.DataFrame:

@@ -44,7 +44,8 @@ from segmentation.segments.columns import (
     ColumnKind,
     feature_columns_with,
 )
-from segmentation.segments.sql_rules import CheckedExpression, ColumnRange, RuleChecker, RuleProblem
+from segmentation.segments.rule_types import CheckedExpression, ColumnRange, RuleProblem
+from segmentation.segments.sql_rules import RuleChecker
 from segmentation.settings_base import Strict
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")

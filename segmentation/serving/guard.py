@@ -2,99 +2,51 @@
 
 The publish replaces the file named by the config key ``serving``. Pointed at the wrong file (the
 warehouse, a source, anyone else's database) that would destroy it, so a file is replaced only
-when it is a serving copy this pipeline published: a DuckDB file holding the marker, a macro
-``_segmentation.serving_copy()`` returning JSON with this pipeline's name, a format version and
-the content fingerprint (a macro, not a table: BI tools list tables and views, and ``marts``
-holds exactly the marts). A copy published before the marker existed is recognised by its
-content instead: nothing but ``marts`` tables of this pipeline, each commented with its contract's
-description.
+when it is a serving copy this pipeline published: one carrying its marker, or an older copy
+recognised by its content (:mod:`segmentation.serving.marker`).
 
 The serving copy is read-only for BI tools. A client that opens it read-write anyway and writes
 (a table of its own, changed rows, a write-ahead log beside the file) would lose those writes at
-the next publish, so the publish first looks for them and refuses to discard them unless the
-configuration says so (``serving_overwrite_foreign_changes: true``).
-
-The content fingerprint recorded in the marker: every catalog object of the file (schemas,
-tables, columns with types, views, macros, sequences, indexes, constraints, comments) and, per
-table, its row count and the sum of DuckDB's ``hash`` of every row. Summing row hashes reads each
-table once, in parallel, with no sort and no Python per row (17M rows of 15 columns: ~1.2 s on two
-cores, a fraction of the publish that writes them); it is independent of row order and storage
-layout (checkpoints and compaction move rows between blocks without changing it), and any
-inserted, deleted or updated row changes it. File bytes or modification times would not do:
-DuckDB rewrites blocks when it checkpoints, and a copy with the same content is still the same
-copy. ``hash`` may change between DuckDB releases, so the marker records the DuckDB version and
-a copy published by another version is compared on its catalog and row counts only.
+the next publish, so the publish first looks for them, comparing the copy with the fingerprint
+its marker recorded, and refuses to discard them unless the configuration says so
+(``serving_overwrite_foreign_changes: true``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 import duckdb
+
+from segmentation.serving.marker import (
+    MARKER,
+    current_database,
+    differences,
+    fingerprint,
+    is_legacy_copy,
+    read_marker,
+)
 
 try:  # POSIX record locks, the kind DuckDB takes on its files
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX: the lock checks are skipped
     fcntl = None  # type: ignore[assignment]
 
-MARKER_SCHEMA = "_segmentation"
-MARKER_NAME = "serving_copy"
-MARKER = f"{MARKER_SCHEMA}.{MARKER_NAME}()"
-PIPELINE_NAME = "customer-segmentation"
-MARKER_FORMAT_VERSION = 1
-MARKER_COMMENT = (
-    "Written by the customer segmentation pipeline: marks this file as its serving copy and "
-    "returns, as JSON, a fingerprint of its content. The copy is read-only; every publish "
-    "replaces it."
-)
 OVERWRITE_KEY = "serving_overwrite_foreign_changes"
 # where a DuckDB file says what it is: bytes 8..11 of its main header
 _DUCKDB_MAGIC = b"DUCK"
 _MAGIC_OFFSET = 8
 _NO_MARKER = f"is a DuckDB database without this pipeline's marker {MARKER}"
-# changes listed by name in a message; the rest are counted
-_LISTED = 10
 
 
 class ServingFileError(ValueError):
     """The serving path holds a file the publish must not replace; the message says what to do."""
-
-
-@dataclass(frozen=True)
-class Fingerprint:
-    """What a serving copy holds: its catalog objects and each table's rows and row hashes.
-
-    Attributes:
-        objects: One text per catalog object (sorted), e.g. ``table marts.customer_segments``.
-        tables: ``schema.table`` -> (row count, sum of row hashes as text).
-    """
-
-    objects: tuple[str, ...]
-    tables: dict[str, tuple[int, str]]
-
-    def digest(self) -> str:
-        """A SHA-256 of the whole fingerprint, for one comparison and for display."""
-        text = json.dumps([list(self.objects), sorted(self.tables.items())])
-        return hashlib.sha256(text.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class Marker:
-    """The marker row of a serving copy."""
-
-    pipeline: str
-    format_version: int
-    duckdb_version: str
-    fingerprint: Fingerprint
 
 
 @dataclass(frozen=True)
@@ -173,159 +125,6 @@ def _held_message(path: Path) -> str:
     )
 
 
-def catalog_objects(con: duckdb.DuckDBPyConnection, database: str) -> tuple[str, ...]:
-    """Every user object of ``database`` on ``con`` as sorted texts (comments as digests)."""
-    queries = [
-        "SELECT 'schema ' || schema_name, comment FROM duckdb_schemas() "
-        "WHERE database_name = $db AND NOT internal",
-        "SELECT 'table ' || schema_name || '.' || table_name, comment FROM duckdb_tables() "
-        "WHERE database_name = $db",
-        "SELECT 'column ' || schema_name || '.' || table_name || '.' || column_name || ' #' || "
-        "column_index || ' ' || data_type || CASE WHEN is_nullable THEN '' ELSE ' NOT NULL' END "
-        "|| coalesce(' DEFAULT ' || column_default, ''), comment FROM duckdb_columns() "
-        "WHERE database_name = $db",
-        "SELECT 'view ' || schema_name || '.' || view_name || ' ' || sql, comment "
-        "FROM duckdb_views() WHERE database_name = $db AND NOT internal",
-        "SELECT 'function ' || schema_name || '.' || function_name || ' ' || function_type "
-        "|| coalesce(' ' || macro_definition, ''), comment FROM duckdb_functions() "
-        "WHERE database_name = $db AND NOT internal",
-        "SELECT 'type ' || schema_name || '.' || type_name, comment FROM duckdb_types() "
-        "WHERE database_name = $db AND NOT internal",
-        "SELECT 'sequence ' || schema_name || '.' || sequence_name, comment "
-        "FROM duckdb_sequences() WHERE database_name = $db",
-        "SELECT 'index ' || schema_name || '.' || index_name || ' ' || coalesce(sql, ''), "
-        "comment FROM duckdb_indexes() WHERE database_name = $db",
-        "SELECT 'constraint ' || schema_name || '.' || table_name || ' ' || constraint_text, "
-        "NULL FROM duckdb_constraints() WHERE database_name = $db",
-    ]
-    objects = []
-    marker = f"function {MARKER_SCHEMA}.{MARKER_NAME} "
-    for query in queries:
-        for name, comment in con.execute(query, {"db": database}).fetchall():
-            if name.startswith(marker):
-                continue
-            if comment:
-                name += " comment " + hashlib.sha256(str(comment).encode()).hexdigest()[:16]
-            objects.append(name)
-    return tuple(sorted(objects))
-
-
-def _user_tables(con: duckdb.DuckDBPyConnection, database: str) -> list[tuple[str, str]]:
-    return con.execute(
-        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? ORDER BY ALL",
-        [database],
-    ).fetchall()
-
-
-def fingerprint(
-    con: duckdb.DuckDBPyConnection, database: str, with_hashes: bool = True
-) -> Fingerprint:
-    """The fingerprint of ``database`` as ``con`` sees it (its own transaction included).
-
-    The marker macro is left out (it holds the fingerprint); its schema is not.
-    """
-    tables: dict[str, tuple[int, str]] = {}
-    for schema, table in _user_tables(con, database):
-        source = f'"{database}"."{schema}"."{table}"'
-        hashes = "sum(hash(t)::HUGEINT)::VARCHAR" if with_hashes else "NULL"
-        rows, content = con.execute(f"SELECT count(*), {hashes} FROM {source} AS t").fetchone()
-        tables[f"{schema}.{table}"] = (int(rows), str(content or "0") if with_hashes else "")
-    return Fingerprint(catalog_objects(con, database), tables)
-
-
-def write_marker(con: duckdb.DuckDBPyConnection, database: str) -> Marker:
-    """Mark ``database`` as this pipeline's serving copy, recording its fingerprint.
-
-    The marker is a macro, ``_segmentation.serving_copy()``, returning the marker as JSON: BI
-    tools list tables and views, so it stays out of their way, yet anyone can query it. Call it
-    last: the fingerprint covers everything written before.
-    """
-    con.execute(f'CREATE SCHEMA "{database}"."{MARKER_SCHEMA}"')
-    taken = fingerprint(con, database)
-    marker = Marker(PIPELINE_NAME, MARKER_FORMAT_VERSION, duckdb.__version__, taken)
-    text = json.dumps(
-        {
-            "pipeline": marker.pipeline,
-            "format_version": marker.format_version,
-            "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "duckdb_version": marker.duckdb_version,
-            "fingerprint": taken.digest(),
-            "objects": list(taken.objects),
-            "tables": {name: list(value) for name, value in taken.tables.items()},
-        },
-        sort_keys=True,
-    )
-    name = f'"{database}"."{MARKER_SCHEMA}"."{MARKER_NAME}"'
-    con.execute(f"CREATE MACRO {name}() AS {_literal(text)}")
-    con.execute(f"COMMENT ON MACRO {name} IS {_literal(MARKER_COMMENT)}")
-    return marker
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def read_marker(con: duckdb.DuckDBPyConnection) -> Marker | None:
-    """The marker of the database ``con`` opened, or ``None`` when it has none of ours.
-
-    The macro's text is parsed, never run: the file may be anyone's.
-    """
-    rows = con.execute(
-        "SELECT macro_definition FROM duckdb_functions() WHERE database_name = "
-        "current_database() AND schema_name = ? AND function_name = ? AND function_type = "
-        "'macro'",
-        [MARKER_SCHEMA, MARKER_NAME],
-    ).fetchall()
-    if len(rows) != 1 or not isinstance(rows[0][0], str):
-        return None
-    definition = rows[0][0].strip()
-    if len(definition) < 2 or definition[0] != "'" or definition[-1] != "'":
-        return None
-    try:
-        content = json.loads(definition[1:-1].replace("''", "'"))
-        marker = Marker(
-            str(content["pipeline"]),
-            int(content["format_version"]),
-            str(content["duckdb_version"]),
-            Fingerprint(
-                tuple(str(item) for item in content["objects"]),
-                {
-                    str(name): (int(value[0]), str(value[1]))
-                    for name, value in content["tables"].items()
-                },
-            ),
-        )
-    except (TypeError, ValueError, KeyError, IndexError, AttributeError):
-        return None
-    return marker if marker.pipeline == PIPELINE_NAME else None
-
-
-def is_legacy_copy(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the database is a serving copy published before the marker existed: only
-    ``marts`` tables of this pipeline, each with its contract's description as comment."""
-    from segmentation.serving.dictionary import MART_CONTRACTS, MARTS_SCHEMA, table_description
-
-    database = con.execute("SELECT current_database()").fetchone()[0]
-    tables = con.execute(
-        "SELECT schema_name, table_name, comment FROM duckdb_tables() WHERE database_name = ?",
-        [database],
-    ).fetchall()
-    others = [
-        name
-        for name in catalog_objects(con, database)
-        if not name.startswith(("table ", "column ", f"schema {MARTS_SCHEMA}"))
-    ]
-    return (
-        bool(tables)
-        and not others
-        and all(
-            schema == MARTS_SCHEMA and table in MART_CONTRACTS
-            and comment == table_description(table)
-            for schema, table, comment in tables
-        )
-    )  # fmt: skip
-
-
 def _not_ours(path: Path, why: str) -> ServingFileError:
     return ServingFileError(
         f"serving: {path} {why}, so it is not a serving copy this pipeline published and a "
@@ -363,44 +162,6 @@ def check_replaceable(path: Path) -> None:
         con.close()
     if not ours:
         raise _not_ours(path, _NO_MARKER)
-
-
-def _listed(label: str, names: list[str]) -> str:
-    shown = ", ".join(names[:_LISTED])
-    more = f" and {len(names) - _LISTED} more" if len(names) > _LISTED else ""
-    return f"{label}: {shown}{more}"
-
-
-def _without_columns_of_listed_tables(objects: set[str]) -> list[str]:
-    """The objects, minus the columns of tables or views that are themselves listed."""
-    tables = {name.split()[1] for name in objects if name.startswith(("table ", "view "))}
-    return sorted(
-        name
-        for name in objects
-        if not (name.startswith("column ") and name.split()[1].rsplit(".", 1)[0] in tables)
-    )
-
-
-def _compare(recorded: Fingerprint, found: Fingerprint, hashes: bool) -> list[str]:
-    changes = []
-    added = _without_columns_of_listed_tables(set(found.objects) - set(recorded.objects))
-    removed = _without_columns_of_listed_tables(set(recorded.objects) - set(found.objects))
-    if added:
-        changes.append(_listed("objects it did not write", added))
-    if removed:
-        changes.append(_listed("objects changed or removed", removed))
-    changed = []
-    for table, (rows, content) in sorted(found.tables.items()):
-        before = recorded.tables.get(table)
-        if before is None:
-            continue  # a new table: listed with the objects
-        if before[0] != rows:
-            changed.append(f"{table} ({before[0]:,} -> {rows:,} rows)")
-        elif hashes and before[1] != content:
-            changed.append(f"{table} (rows updated)")
-    if changed:
-        changes.append(_listed("rows changed in", changed))
-    return changes
 
 
 def inspect_target(path: Path) -> TargetState:
@@ -444,9 +205,8 @@ def inspect_target(path: Path) -> TargetState:
                     f"{path.name} was published with DuckDB {marker.duckdb_version}: compared on "
                     "its catalog and row counts only"
                 )
-            database = con.execute("SELECT current_database()").fetchone()[0]
-            found = fingerprint(con, database, with_hashes=same_version)
-            changes += _compare(marker.fingerprint, found, same_version)
+            found = fingerprint(con, current_database(con), with_hashes=same_version)
+            changes += differences(marker.fingerprint, found, same_version)
     finally:
         con.close()
     return TargetState(tuple(changes), tuple(notes), stat, wal)

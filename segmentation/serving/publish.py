@@ -42,7 +42,9 @@ from segmentation.serving.dictionary import (
     column_description,
     table_description,
 )
-from segmentation.warehouse import sql_text, transaction
+from segmentation.serving.marker import Marker, write_marker
+from segmentation.sql_files import compose_sql, read_sql, render_sql
+from segmentation.warehouse import qualified, sql_text, transaction
 
 # Files written with this storage format open in DuckDB 1.4 and every newer release; without
 # it the format would follow whatever the pipeline's DuckDB defaults to.
@@ -102,12 +104,11 @@ def hmac_pad_keys(secret: bytes) -> tuple[bytes, bytes]:
 
 
 def pseudonym_sql(column: str) -> str:
-    """SQL for the pseudonym of ``column``; binds ``$inner_key`` and ``$outer_key``.
-
-    ``encode`` takes the text's UTF-8 bytes (a ``::BLOB`` cast would interpret backslash escapes).
-    """
-    inner = f'sha256($inner_key || encode("{column}"::VARCHAR))'
-    return f"left(sha256($outer_key || unhex({inner})), {PSEUDONYM_LENGTH})"
+    """The SQL expression for the pseudonym of ``column``; binds ``$inner_key`` and
+    ``$outer_key`` (:func:`hmac_pad_keys`)."""
+    return compose_sql(
+        "serving/pseudonym.sql", column=qualified(column), length=str(PSEUDONYM_LENGTH)
+    )
 
 
 def temporary_path(target: Path) -> Path:
@@ -131,19 +132,13 @@ def _remove(path: Path) -> None:
 
 def warehouse_tables(con: duckdb.DuckDBPyConnection, schema: str = MARTS_SCHEMA) -> list[str]:
     """The tables of one schema of the connection's own database (not of attached ones)."""
-    rows = con.execute(
-        "SELECT table_name FROM duckdb_tables() "
-        "WHERE database_name = current_database() AND schema_name = ? ORDER BY 1",
-        [schema],
-    ).fetchall()
+    rows = con.execute(read_sql("serving/schema_tables.sql"), {"schema": schema}).fetchall()
     return [row[0] for row in rows]
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     rows = con.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
-        "AND schema_name = ? AND table_name = ? ORDER BY column_index",
-        [MARTS_SCHEMA, table],
+        read_sql("serving/table_columns.sql"), {"schema": MARTS_SCHEMA, "table": table}
     ).fetchall()
     return [row[0] for row in rows]
 
@@ -153,33 +148,41 @@ def _create_pseudonyms(
 ) -> None:
     """The temporary id -> pseudonym table over the distinct ids of ``tables``."""
     ids = [
-        f'SELECT "{ID_COLUMN}" FROM "{MARTS_SCHEMA}"."{table}"'
+        render_sql("serving/customer_ids.sql", id=ID_COLUMN, table=f"{MARTS_SCHEMA}.{table}")
         for table in tables
         if ID_COLUMN in _columns(con, table)
     ]
     if not ids:
         return
     inner, outer = hmac_pad_keys(secret)
-    con.execute(
-        f'CREATE OR REPLACE TEMP TABLE {_PSEUDONYMS} AS SELECT "{ID_COLUMN}", '
-        f"{pseudonym_sql(ID_COLUMN)} AS pseudonym FROM ({' UNION '.join(ids)})",
-        {"inner_key": inner, "outer_key": outer},
+    statement = compose_sql(
+        "serving/create_pseudonyms.sql",
+        pseudonyms=qualified(_PSEUDONYMS),
+        id=qualified(ID_COLUMN),
+        pseudonym=pseudonym_sql(ID_COLUMN),
+        ids=" UNION ".join(ids),
     )
+    con.execute(statement, {"inner_key": inner, "outer_key": outer})
 
 
 def _copy_table(con: duckdb.DuckDBPyConnection, table: str, pseudonymize: bool) -> PublishedTable:
     columns = _columns(con, table)
     hidden = pseudonymize and ID_COLUMN in columns
-    source = f'"{MARTS_SCHEMA}"."{table}"'
-    target = f'{SERVING_ALIAS}."{MARTS_SCHEMA}"."{table}"'
+    source = qualified(MARTS_SCHEMA, table)
+    target = qualified(SERVING_ALIAS, MARTS_SCHEMA, table)
     if hidden:
-        con.execute(
-            f'CREATE TABLE {target} AS SELECT t.* REPLACE (p.pseudonym AS "{ID_COLUMN}") '
-            f'FROM {source} AS t LEFT JOIN {_PSEUDONYMS} AS p USING ("{ID_COLUMN}")'
+        copy = compose_sql(
+            "serving/copy_mart_pseudonymized.sql",
+            copy=target,
+            mart=source,
+            id=qualified(ID_COLUMN),
+            pseudonyms=qualified(_PSEUDONYMS),
         )
     else:
-        con.execute(f"CREATE TABLE {target} AS SELECT * FROM {source}")
-    con.execute(f"COMMENT ON TABLE {target} IS {sql_text(table_description(table))}")
+        copy = compose_sql("serving/copy_mart.sql", copy=target, mart=source)
+    con.execute(copy)
+    description = sql_text(table_description(table))
+    con.execute(compose_sql("serving/comment_on_table.sql", table=target, text=description))
     undescribed = []
     for column in columns:
         text = column_description(table, column)
@@ -188,9 +191,15 @@ def _copy_table(con: duckdb.DuckDBPyConnection, table: str, pseudonymize: bool) 
             text = UNDESCRIBED_COLUMN
         if hidden and column == ID_COLUMN:
             text = f"{text} {PSEUDONYM_NOTE}"
-        con.execute(f'COMMENT ON COLUMN {target}."{column}" IS {sql_text(text)}')
-    (copied,) = con.execute(f"SELECT count(*) FROM {target}").fetchone()
-    (rows,) = con.execute(f"SELECT count(*) FROM {source}").fetchone()
+        comment = compose_sql(
+            "serving/comment_on_column.sql",
+            table=target,
+            column=qualified(column),
+            text=sql_text(text),
+        )
+        con.execute(comment)
+    (copied,) = con.execute(compose_sql("serving/count_rows.sql", table=target)).fetchone()
+    (rows,) = con.execute(compose_sql("serving/count_rows.sql", table=source)).fetchone()
     if copied != rows:
         raise RuntimeError(f"{table}: copied {copied} rows of {rows}")
     return PublishedTable(table, int(copied), len(columns), tuple(undescribed))
@@ -282,26 +291,28 @@ def _write_and_install(
     tables: Sequence[str],
     secret: bytes | None,
     state: guard.TargetState | None,
-) -> tuple[tuple[PublishedTable, ...], guard.Marker]:
+) -> tuple[tuple[PublishedTable, ...], Marker]:
     """Build the new copy under a temporary name and move it over ``target``."""
     temporary = temporary_path(target)
+    alias = qualified(SERVING_ALIAS)
+    detach = compose_sql("serving/detach_copy.sql", alias=alias)
     attached = False
     try:
-        con.execute(
-            f"ATTACH {sql_text(str(temporary))} AS {SERVING_ALIAS} "
-            f"(STORAGE_VERSION {sql_text(STORAGE_VERSION)})"
-        )
+        # ATTACH takes no parameter for the path: a literal
+        attach = compose_sql("serving/attach_copy.sql", path=sql_text(str(temporary)), alias=alias)
+        con.execute(attach, {"storage_version": STORAGE_VERSION})
         attached = True
         # one transaction: every table comes from the same state of the warehouse
         with transaction(con):
-            con.execute(f'CREATE SCHEMA {SERVING_ALIAS}."{MARTS_SCHEMA}"')
+            schema = qualified(SERVING_ALIAS, MARTS_SCHEMA)
+            con.execute(compose_sql("serving/create_schema.sql", schema=schema))
             if secret is not None:
                 _create_pseudonyms(con, tables, secret)
             published = tuple(_copy_table(con, t, secret is not None) for t in tables)
-            marker = guard.write_marker(con, SERVING_ALIAS)
+            marker = write_marker(con, SERVING_ALIAS)
         # everything into the main file: the move must not leave data behind in a WAL
-        con.execute(f"CHECKPOINT {SERVING_ALIAS}")
-        con.execute(f"DETACH {SERVING_ALIAS}")
+        con.execute(compose_sql("serving/checkpoint_copy.sql", alias=alias))
+        con.execute(detach)
         attached = False
         if _wal(temporary).exists():
             raise RuntimeError(f"{temporary} still has a write-ahead log after checkpointing")
@@ -313,10 +324,12 @@ def _write_and_install(
     except BaseException:
         if attached:
             with contextlib.suppress(duckdb.Error):  # keep the original error
-                con.execute(f"DETACH DATABASE IF EXISTS {SERVING_ALIAS}")
+                con.execute(detach)
         _remove(temporary)
         raise
     finally:
         with contextlib.suppress(duckdb.Error):
-            con.execute(f"DROP TABLE IF EXISTS temp.{_PSEUDONYMS}")
+            con.execute(
+                compose_sql("serving/drop_pseudonyms.sql", pseudonyms=qualified(_PSEUDONYMS))
+            )
     return published, marker

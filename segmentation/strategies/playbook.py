@@ -26,7 +26,7 @@ import numpy as np
 import polars as pl
 
 from segmentation.keys import KEY_COLUMNS, in_key_order
-from segmentation.segments.sql_rules import match_flags
+from segmentation.segments.rule_evaluation import match_flags
 from segmentation.strategies.settings import ControlGroupSettings, Playbook, compile_playbook
 
 ASSIGNMENT_SCHEMA = {

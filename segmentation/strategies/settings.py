@@ -27,20 +27,17 @@ from pydantic import (
     model_validator,
 )
 
+from segmentation.bundled import bundled_path
 from segmentation.segments.columns import SEGMENT_COLUMN_TYPES, segment_columns_with
 from segmentation.segments.contracts import CustomerSegmentsContract
+from segmentation.segments.rule_evaluation import is_constant_true
+from segmentation.segments.rule_types import CheckedExpression, ColumnRange, RuleProblem
 from segmentation.segments.settings import SegmentSettings, contract_ranges, feature_column_ranges
-from segmentation.segments.sql_rules import (
-    CheckedExpression,
-    ColumnRange,
-    RuleChecker,
-    RuleProblem,
-    is_constant_true,
-)
+from segmentation.segments.sql_rules import RuleChecker
 from segmentation.settings_base import Location, Strict, dotted, problem_lines
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_PLAYBOOK = PROJECT_ROOT / "config" / "playbook.yaml"
+# config/playbook.yaml of the repository, or its copy inside an installed wheel
+DEFAULT_PLAYBOOK = bundled_path("config/playbook.yaml")
 COLUMNS_CONTEXT_KEY = "segment_columns"
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -14,8 +14,9 @@
 --
 -- Every measure is per customer, so the customers can be split into parts by hash and the parts
 -- computed one after another (a bounded working set on large data): $transactions names the
--- table or view read, raw.transactions or one customer bucket of it (customer_bucket_files.sql);
--- the caller stores the rows of all parts in the temp table _activity_increments.
+-- table or view read, raw.transactions or one customer bucket of it (customer_bucket_view.sql);
+-- the rows of all parts are stored in the temp table _activity_increments
+-- (create_activity_increments.sql, then append_activity_increments.sql).
 -- Parameters: $transactions (VARCHAR, a table or view name), $snapshot_dates (DATE[]),
 -- $lost_recency_days (INTEGER).
 WITH snapshots AS (

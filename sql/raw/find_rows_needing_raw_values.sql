@@ -2,7 +2,8 @@
 -- rejected, good rows whose 64-bit row hash repeats (duplicate candidates, compared exactly
 -- afterwards) and, for customers ($by_customer), good rows whose customer id repeats. The
 -- repeated hashes come in landing_repeated_hashes (found by sorting them in polars, see
--- assets/raw/landing.py::repeated_hashes: a GROUP BY over every row's hash here was ~10x slower).
+-- segmentation/raw/staging.py::repeated_hashes: a GROUP BY over every row's hash here was ~10x
+-- slower).
 -- Runs before any row is flagged: landing_stage holds the parse's reasons only. Records that
 -- were never rows ($structural reasons: malformed CSV) bring their text from the file split.
 CREATE OR REPLACE TEMP TABLE landing_raw_needed AS

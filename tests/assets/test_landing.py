@@ -7,12 +7,14 @@ import duckdb
 import polars as pl
 import pytest
 
-import assets.checks as checks
+import segmentation.quality.validation as validation
 import segmentation.raw.landing as landing
+import segmentation.raw.publishing as publishing
+import segmentation.raw.staging as staging
 from assets.resources import Warehouse
 from segmentation.raw.contracts import CustomersContract
 from segmentation.raw.landing import RejectRateExceeded, land_source
-from segmentation.raw.parsing import SourceError
+from segmentation.raw.source_files import SourceError
 from tests.conftest import (
     BROKEN_ROWS,
     LANDING_NOW,
@@ -110,7 +112,7 @@ def test_staged_files_live_under_the_temp_directory_only_while_landing(
         return real_land_staged(*args, **kwargs)
 
     monkeypatch.setattr(landing, "_land_staged", land_staged)
-    monkeypatch.setattr(landing, "BATCH_ROWS", 100_000)
+    monkeypatch.setattr(staging, "BATCH_ROWS", 100_000)
     with duckdb.connect(str(tmp_path / "spill_test.duckdb")) as connection:
         connection.execute(f"SET temp_directory = '{spill}'")
         report = _land(write_config(retail_transactions), connection)
@@ -173,14 +175,14 @@ def test_failure_mid_write_leaves_previous_tables_intact(
     before = _count(con, "SELECT count(*) FROM raw.transactions")
     rejected_before = _count(con, "SELECT count(*) FROM quality.rejected_rows")
 
-    real_read_sql = landing.read_sql
+    real_read_sql = publishing.read_sql
 
     def failing_insert(path: str) -> str:
         if path == "raw/insert_rejected_rows.sql":
             return "INSERT INTO quality.rejected_rows SELECT 1/0"  # fails after the swap began
         return real_read_sql(path)
 
-    monkeypatch.setattr(landing, "read_sql", failing_insert)
+    monkeypatch.setattr(publishing, "read_sql", failing_insert)
     config = write_config(
         {
             "path": str(broken_source),
@@ -264,11 +266,11 @@ def test_batch_size_and_hash_sort_parts_change_nothing_landed_or_quarantined(
     tables = []
     # 7,000-row batches, and the row hashes sorted in 6 parts instead of one
     for batch_rows, hashes_per_sort in (
-        (landing.BATCH_ROWS, landing.HASHES_PER_SORT),
+        (staging.BATCH_ROWS, staging.HASHES_PER_SORT),
         (7_000, 50_000),
     ):
-        monkeypatch.setattr(landing, "BATCH_ROWS", batch_rows)
-        monkeypatch.setattr(landing, "HASHES_PER_SORT", hashes_per_sort)
+        monkeypatch.setattr(staging, "BATCH_ROWS", batch_rows)
+        monkeypatch.setattr(staging, "HASHES_PER_SORT", hashes_per_sort)
         with duckdb.connect(str(tmp_path / f"batches_{batch_rows}.duckdb")) as connection:
             _land(config, connection)
             tables.append(
@@ -294,7 +296,7 @@ def test_batch_size_and_hash_sort_parts_change_nothing_landed_or_quarantined(
 def test_repeated_hashes_are_those_of_good_rows_that_repeat(
     tmp_path: Path, monkeypatch, hashes_per_sort: int
 ) -> None:
-    monkeypatch.setattr(landing, "HASHES_PER_SORT", hashes_per_sort)
+    monkeypatch.setattr(staging, "HASHES_PER_SORT", hashes_per_sort)
     schema = {"row_hash": pl.UInt64, "reason": pl.String}
     files = [tmp_path / "000000.parquet", tmp_path / "000001.parquet", tmp_path / "empty.parquet"]
     # 2 repeats within a file, 3 across files, 7 three times; 4 repeats only with a rejected row
@@ -306,10 +308,10 @@ def test_repeated_hashes_are_those_of_good_rows_that_repeat(
         {"row_hash": [3, 4, 5, 7, 7, 2**64 - 1], "reason": [None] * 6}, schema=schema
     ).write_parquet(files[1])
     pl.DataFrame(schema=schema).write_parquet(files[2])
-    found = landing.repeated_hashes(files)
+    found = staging.repeated_hashes(files)
     assert found.schema == pl.Schema({"row_hash": pl.UInt64})
     assert sorted(found.get_column("row_hash").to_list()) == [2, 3, 7, 2**64 - 1]
-    assert landing.repeated_hashes(files[2:]).height == 0
+    assert staging.repeated_hashes(files[2:]).height == 0
 
 
 EMPTY_CUSTOMERS_TABLE = (
@@ -374,11 +376,12 @@ def test_contract_check_sees_duplicates_across_batches(tmp_path: Path, monkeypat
             "INSERT INTO raw.customers (customer_id, source_file, source_row) "
             "VALUES ('a', 'f', 1), ('b', 'f', 2), ('a', 'f', 3)"
         )
-    monkeypatch.setattr(checks, "BATCH_ROWS", 1)  # every row in its own batch
-    rows, failures = checks.validate_table(warehouse, "raw.customers", CustomersContract)
+    monkeypatch.setattr(validation, "BATCH_ROWS", 1)  # every row in its own batch
+    with warehouse.connect() as con:
+        rows, failures = validation.validate_table(con, "raw.customers", CustomersContract)
     assert failures is not None
     assert failures.to_dicts() == [{"customer_id": "a", "copies": 2}]
     with warehouse.connect() as con:
         con.execute("DELETE FROM raw.customers WHERE source_row = 3")
-    rows, failures = checks.validate_table(warehouse, "raw.customers", CustomersContract)
+        rows, failures = validation.validate_table(con, "raw.customers", CustomersContract)
     assert (rows, failures) == (2, None)

@@ -17,13 +17,10 @@ import pytest
 from assets.raw.assets import raw_customers, raw_transactions
 from assets.resources import Warehouse
 from segmentation.config import custom_attributes, load_config, pii_source_columns
-from segmentation.raw.landing import (
-    STAGING_OWNER,
-    RejectRateExceeded,
-    RemovedFilesError,
-    land_source,
-)
-from segmentation.raw.parsing import SourceError
+from segmentation.raw.landing import RejectRateExceeded, land_source
+from segmentation.raw.removed_files import RemovedFilesError
+from segmentation.raw.source_files import SourceError
+from segmentation.raw.staging_cleanup import STAGING_OWNER
 from tests.conftest import (
     LANDING_NOW,
     RETAIL_COLUMNS,
@@ -633,7 +630,7 @@ def test_a_file_the_regularity_check_misjudges_is_split_record_by_record(
     con.close()
     # the check says "regular" (so polars reads the file as it is, and fails or counts other
     # rows): the landing splits the file record by record and lands the same
-    monkeypatch.setattr("segmentation.raw.parsing._regular_lines", lambda *args: claimed)
+    monkeypatch.setattr("segmentation.raw.csv_records._regular_lines", lambda *args: claimed)
     (tmp_path / "b").mkdir()
     report, con = _land(tmp_path / "b", path)
     assert report.rejected_by_reason == expected.rejected_by_reason

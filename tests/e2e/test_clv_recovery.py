@@ -44,7 +44,7 @@ import polars as pl
 import pytest
 import yaml
 
-from segmentation.btyd.models import BGNBD_PARAMS, bgnbd_conditional_expected_purchases
+from segmentation.btyd import BGNBD_PARAMS, bgnbd_conditional_expected_purchases
 from segmentation.config import SegmentationConfig, load_config, month_as_of
 from segmentation.features.behaviour import behaviour_as_of
 from segmentation.features.clv import SnapshotClv, clv_for_snapshot

@@ -8,10 +8,10 @@ import dagster as dg
 import duckdb
 import pytest
 
-from assets.reports.assets import report_path
 from pipelines.build_definitions import build_definitions
 from pipelines.jobs import SNAPSHOT_JOB_NAME, WAREHOUSE_TAG
 from segmentation.config import SegmentationConfig, load_config
+from segmentation.reports.segment_report import report_path
 from tests.conftest import config_mapping, write_config_file
 from tests.e2e.test_pipeline import SNAPSHOT_TABLES
 from tests.unit.test_report import png_size

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import runpy
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -29,7 +28,6 @@ from segmentation.config import PSEUDONYM_SECRET_ENV_VAR, SegmentationConfig, lo
 from segmentation.serving.dictionary import (
     MART_CONTRACTS,
     column_description,
-    data_dictionary_markdown,
     table_description,
 )
 from tests.conftest import PROJECT_ROOT, config_mapping, sample_transactions, write_csv
@@ -369,11 +367,3 @@ def test_pseudonymizing_without_the_secret_fails_naming_the_variable(
     with pytest.raises(dg.Failure, match=name):
         _publish_serving_only(config)
     assert not config.serving.parent.exists() or not any(config.serving.parent.iterdir())
-
-
-def test_readme_data_dictionary_is_generated(capsys) -> None:
-    readme = (PROJECT_ROOT / "README.md").read_text()
-    section = readme.split("\n## Data dictionary\n\n", 1)[1].split("\n## ", 1)[0]
-    assert section == data_dictionary_markdown()
-    runpy.run_module("pipelines.data_dictionary", run_name="__main__")
-    assert capsys.readouterr().out == section

@@ -10,8 +10,10 @@ from pydantic import ValidationError
 
 from segmentation.segments.attribute_rules import attribute_segments
 from segmentation.segments.columns import FEATURE_COLUMN_TYPES
+from segmentation.segments.rule_evaluation import first_match_indices, match_flags
+from segmentation.segments.rule_types import connect
 from segmentation.segments.settings import SegmentSettings
-from segmentation.segments.sql_rules import RuleChecker, connect, first_match_indices, match_flags
+from segmentation.segments.sql_rules import RuleChecker
 from tests.unit.segment_frames import POTENTIAL, feature_rows
 
 
@@ -111,6 +113,15 @@ def test_comments_cannot_change_the_evaluated_sql() -> None:
         checked = checker.check("age > 30 -- OR true")
     assert checked.sql == "(age > 30)"
     assert checked.columns == ("age",)
+
+
+def test_braces_in_a_rule_text_stay_text() -> None:
+    # a rule's SQL goes into the statements around it once and is not searched for
+    # placeholders again, so a text constant such as '{rows}' is compared as written
+    with RuleChecker({"region": pl.String()}) as checker:
+        checked = checker.check("region = '{rows}' OR region = '{x}'")
+    flags = match_flags(pl.DataFrame({"region": ["{rows}", "{x}", "north", None]}), [checked])
+    assert flags.get_column("match_0").to_list() == [True, True, False, False]
 
 
 def test_every_problem_is_reported_at_once() -> None:

@@ -49,7 +49,8 @@ from segmentation.features.behaviour import (
     memory_limit_bytes,
 )
 from segmentation.features.contracts import CustomerBehaviourContract
-from segmentation.raw.landing import empty_customers_table, land_source
+from segmentation.raw.landing import land_source
+from segmentation.raw.publishing import empty_customers_table
 from segmentation.sql_files import read_sql
 from tests.conftest import config_mapping, write_config_file
 

@@ -1,4 +1,4 @@
-"""Tests for the buy-till-you-die CLV models in ``segmentation.btyd.models``.
+"""Tests for the buy-till-you-die CLV models in ``segmentation.btyd``.
 
 The reference values here are computed independently of the module: simulators of the generative
 processes (vectorised numpy), direct scalar formulas and numerical integration (scipy.integrate) of
@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from scipy import integrate, optimize
 
-from segmentation.btyd import models as cm
+from segmentation import btyd as cm
+from segmentation.btyd import bgnbd
 
 # FHL (2005) BG/NBD estimates for the CDNOW sample (time unit: weeks).
 CDNOW_BGNBD = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
@@ -351,7 +352,7 @@ def test_bgnbd_fit_on_collapsed_triples_equals_the_fit_on_customers(
     that at 20,000 customers must not change the estimates."""
     x, t_x, T = whole_days(*simulate_bgnbd(20_000, BGNBD_TRUE, seed=7)[:3])
     plain = cm.fit_bgnbd(x, t_x, T, dedupe=False)
-    monkeypatch.setattr(cm, "_BGNBD_MIN_DEDUPE", 0)
+    monkeypatch.setattr(bgnbd, "_BGNBD_MIN_DEDUPE", 0)
     collapsed = cm.fit_bgnbd(x, t_x, T)
     assert plain.converged and collapsed.converged, (plain.message, collapsed.message)
     assert collapsed.n_customers == plain.n_customers == x.size

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from segmentation.config import PSEUDONYM_SECRET_ENV_VAR, load_config
-from segmentation.serving.guard import write_marker
+from segmentation.serving.marker import write_marker
 from segmentation.settings_base import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -15,6 +15,7 @@ from scipy.special import hyp2f1
 
 from synthetic import generate as gen
 from synthetic.generate import DIRTY_KINDS, Simulation, simulate, write
+from synthetic.season import Season
 
 END_EXCLUSIVE = dt.datetime(2012, 1, 1)
 
@@ -394,7 +395,7 @@ def test_seasonality_peaks_in_november_december() -> None:
 
 @pytest.mark.parametrize("amplitude", [0.0, 0.2, 0.9])
 def test_time_warp_is_inverted_exactly(amplitude: float) -> None:
-    season = gen._Season(amplitude, 334.0, 365.25)
+    season = Season(amplitude, 334.0, 365.25)
     t = np.linspace(0.0, 730.0, 50_001)
     tau = season.to_operational(t)
     assert np.all(np.diff(tau) > 0)

@@ -5,7 +5,8 @@ from datetime import datetime
 import polars as pl
 import pytest
 
-from segmentation.raw.parsing import ROW_HASH, parse_customers, parse_transactions, raw_values
+from segmentation.raw.columns import ROW_HASH
+from segmentation.raw.parsing import parse_customers, parse_transactions, raw_values
 from tests.conftest import BROKEN_ROWS, LANDING_NOW, RETAIL_COLUMNS, RETAIL_HEADER
 
 

@@ -14,19 +14,11 @@ import polars as pl
 import pytest
 
 from segmentation.config import load_config
-from segmentation.raw import landing
-from segmentation.raw.parsing import (
-    MASKED_VALUES,
-    RAW_VALUES,
-    ROW_HASH,
-    ROW_NUMBER,
-    SourceError,
-    check_header,
-    parse_customers,
-    parse_transactions,
-    prepare_csv,
-    raw_values,
-)
+from segmentation.raw import staging
+from segmentation.raw.columns import MASKED_VALUES, RAW_VALUES, ROW_HASH, ROW_NUMBER
+from segmentation.raw.csv_records import prepare_csv
+from segmentation.raw.parsing import parse_customers, parse_transactions, raw_values
+from segmentation.raw.source_files import SourceError, check_header
 from segmentation.settings_base import ConfigError
 from tests.conftest import (
     LANDING_NOW,
@@ -226,7 +218,7 @@ def test_an_unbalanced_quote_loses_only_its_own_line(tmp_path: Path) -> None:
 
 
 def test_a_quoted_field_longer_than_the_limit_counts_as_unbalanced(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr("segmentation.raw.parsing.MAX_RECORD_CHARS", 100)
+    monkeypatch.setattr("segmentation.raw.csv_records.MAX_RECORD_CHARS", 100)
     long_field = "\n".join(["word " * 5] * 30)
     text = f'a,b\n1,"{long_field}"\n2,x\n'
     prepared = _prepare(tmp_path, text)
@@ -308,8 +300,8 @@ def test_a_contract_violation_names_columns_and_checks_not_values() -> None:
         },
         schema_overrides={"channel": pl.Utf8, "reason": pl.Utf8},
     )
-    with pytest.raises(landing.ContractViolation) as error:
-        landing._check_contract("transactions", frame)
+    with pytest.raises(staging.ContractViolation) as error:
+        staging._check_contract("transactions", frame)
     assert "order_ts" in str(error.value)
     assert "1960" not in str(error.value)
 

@@ -10,14 +10,14 @@ import pytest
 from pydantic import ValidationError
 
 from segmentation.segments.attribute_rules import attribute_segments
-from segmentation.segments.settings import SegmentSettings
-from segmentation.segments.sql_rules import (
+from segmentation.segments.rule_limits import (
     MAX_RULE_CHARACTERS,
     MAX_RULE_DEPTH,
     MAX_RULE_NODES,
     MAX_TEXT_GROWTH,
-    RuleEvaluationError,
 )
+from segmentation.segments.rule_types import RuleEvaluationError
+from segmentation.segments.settings import SegmentSettings
 from segmentation.strategies.playbook import assign_strategies
 from segmentation.strategies.settings import ControlGroupSettings, PlaybookError, parse_playbook
 from tests.unit.segment_frames import feature_rows, segment_rows

@@ -1,0 +1,90 @@
+"""The evaluation tables, computed from the warehouse.
+
+Segment evaluation reads every snapshot of ``marts.customer_segments``, one pair of consecutive
+snapshots at a time: migration between segments, next-period outcomes per segment and the
+effect of each strategy against its control group. The CLV backtest scores each snapshot's
+predicted purchases against what happened. Both are recomputed whole after each run: a month
+only becomes evaluable once the next one (or 90 days of transactions) exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from segmentation.contracts import contract_dtypes
+from segmentation.evaluation.contracts import (
+    SegmentMigrationContract,
+    SegmentOutcomesContract,
+    StrategyEffectContract,
+)
+from segmentation.evaluation.migration import segment_migration
+from segmentation.evaluation.outcomes import segment_outcomes
+from segmentation.evaluation.strategy_effect import strategy_effect
+from segmentation.keys import SNAPSHOT_COLUMN
+from segmentation.segments.build import dimension_columns
+from segmentation.sql_files import read_sql
+from segmentation.warehouse import read_partitions
+
+
+@dataclass(frozen=True)
+class SegmentEvaluation:
+    """The segment evaluation tables and what they cover.
+
+    Attributes:
+        migration: ``marts.segment_migration`` rows.
+        outcomes: ``marts.segment_outcomes`` rows.
+        effects: ``marts.strategy_effect`` rows.
+        pairs: How many pairs of consecutive snapshots were evaluated.
+        dimensions: How many segment dimensions the latest pair has (0 without a pair).
+    """
+
+    migration: pl.DataFrame
+    outcomes: pl.DataFrame
+    effects: pl.DataFrame
+    pairs: int
+    dimensions: int
+
+
+def _concat(frames: list[pl.DataFrame], contract: type) -> pl.DataFrame:
+    if frames:
+        return pl.concat(frames)
+    return pl.DataFrame(schema=contract_dtypes(contract))
+
+
+def evaluate_segments(con: duckdb.DuckDBPyConnection) -> SegmentEvaluation:
+    """Migration between segments, next-period outcomes per segment and strategy effects, for
+    every pair of consecutive snapshots of ``marts.customer_segments`` (with
+    ``marts.strategy_assignments`` and ``raw.transactions``)."""
+    snapshots = [
+        row[0] for row in con.execute(read_sql("evaluation/segment_snapshots.sql")).fetchall()
+    ]
+    activity = con.execute(read_sql("evaluation/next_period_activity.sql")).pl()
+    migrations, outcomes, effects = [], [], []
+    dimensions = 0
+    for earlier, later in zip(snapshots, snapshots[1:], strict=False):
+        pair = read_partitions(con, "marts.customer_segments", SNAPSHOT_COLUMN, [earlier, later])
+        first = pair.filter(pl.col(SNAPSHOT_COLUMN) == earlier)
+        second = pair.filter(pl.col(SNAPSHOT_COLUMN) == later)
+        migrations.append(segment_migration(first, second))
+        period = activity.filter(pl.col(SNAPSHOT_COLUMN) == earlier)
+        outcomes.append(segment_outcomes(pair, period))
+        assignments = read_partitions(con, "marts.strategy_assignments", SNAPSHOT_COLUMN, [earlier])
+        effects.append(strategy_effect(assignments, period))
+        dimensions = len(dimension_columns(pair))
+    return SegmentEvaluation(
+        migration=_concat(migrations, SegmentMigrationContract),
+        outcomes=_concat(outcomes, SegmentOutcomesContract),
+        effects=_concat(effects, StrategyEffectContract),
+        pairs=max(len(snapshots) - 1, 0),
+        dimensions=dimensions,
+    )
+
+
+def compute_clv_backtest(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Each snapshot's predicted purchases for the next 90 days against what happened (MAE,
+    correlation, aggregate error), for every snapshot the landed transactions cover 90 days
+    past (``marts.clv_backtest``)."""
+    return con.execute(read_sql("evaluation/clv_backtest.sql")).pl()

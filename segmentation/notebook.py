@@ -1,0 +1,481 @@
+"""The pipeline's monthly tables for a polars frame of transactions, without a warehouse or
+Dagster: for notebooks and scripts.
+
+Every answer is the pipeline's answer: the transactions are put into an in-memory DuckDB as
+``raw.transactions`` (and the customers, if any, as ``raw.customers``), and each table is
+computed by the functions the monthly assets call (``segmentation.monthly``) with the same
+settings. A snapshot ``as_of`` a month's last day equals that month's partition of the tables.
+
+- :func:`load_transactions`, :func:`load_customers`: a configured source, landed as the
+  pipeline lands it (rows failing a check are quarantined, not returned), as a frame.
+- :func:`customer_behaviour`: recency, frequency, monetary, trend, channel mix, BTYD inputs
+  (``features.customer_behaviour``).
+- :func:`predict_clv`: BG/NBD and Gamma-Gamma fitted on the snapshot; P(alive), expected
+  purchases and spend, 12-month CLV per customer, and the fitted parameters.
+- :func:`customer_features`: behaviour and CLV with the lifecycle stage, value tier and ABC
+  class (``features.customer_features``).
+- :func:`customer_segments`: RFM scores and named RFM segments, loyalty, churn risk,
+  attribute segments and clusters (``marts.customer_segments``).
+- :func:`assign_playbook`: one playbook strategy per customer, with its control group
+  (``marts.strategy_assignments``).
+- :func:`snapshot`: all of them (and ``marts.segment_summary``) for one date, each computed
+  once, when first read.
+
+Input frames are checked against the raw layer's contracts first; a missing, ill-typed or
+invalid column raises :class:`InputError` naming it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from functools import cached_property
+from pathlib import Path
+
+import duckdb
+import pandera.polars as pa
+import polars as pl
+
+from segmentation.config import (
+    SegmentationConfig,
+    custom_attributes,
+    load_config,
+    pii_source_columns,
+)
+from segmentation.contracts import contract_dtypes
+from segmentation.features.behaviour import behaviour_by_snapshot
+from segmentation.features.clv import SnapshotClv
+from segmentation.features.settings import FeatureSettings
+from segmentation.keys import KEY_COLUMNS
+from segmentation.monthly import (
+    customer_clv_month,
+    customer_features_of,
+    customer_segments_month,
+    strategy_assignments_month,
+)
+from segmentation.privacy import failure_summary
+from segmentation.raw.columns import SOURCE_FILE, SOURCE_ROW
+from segmentation.raw.contracts import CustomersContract, TransactionsContract
+from segmentation.raw.landing import land_source
+from segmentation.raw.publishing import empty_customers_table
+from segmentation.segments.columns import COLUMN_KIND_DTYPES
+from segmentation.segments.settings import SegmentSettings
+from segmentation.sql_files import render_sql
+from segmentation.strategies.settings import Playbook, load_playbook
+from segmentation.warehouse import frame_of, registered
+
+__all__ = [
+    "InputError",
+    "Snapshot",
+    "assign_playbook",
+    "customer_behaviour",
+    "customer_features",
+    "customer_segments",
+    "load_customers",
+    "load_transactions",
+    "predict_clv",
+    "snapshot",
+]
+
+# what a frame handed in (not read from a file) gives as the provenance of its rows
+FRAME_SOURCE = "(polars frame)"
+
+
+class InputError(ValueError):
+    """A frame handed in lacks a column, has one of the wrong type, or breaks its contract."""
+
+
+def _accepts(expected: pl.DataType, actual: pl.DataType) -> bool:
+    """Whether a column of type ``actual`` may stand for one of type ``expected``: the same
+    kind of value (any width of number, any time unit), converted without changing a value."""
+    if actual == pl.Null:
+        return True
+    if expected == pl.String:
+        return actual in (pl.String, pl.Categorical, pl.Enum)
+    if expected == pl.Float64:
+        return actual.is_numeric()
+    if expected == pl.Int64:
+        return actual.is_integer()
+    if expected == pl.Datetime:
+        # naive like the landed data: a zoned timestamp's day depends on the zone
+        return isinstance(actual, pl.Datetime) and actual.time_zone is None
+    return actual == expected
+
+
+def _conformed(
+    frame: pl.DataFrame,
+    what: str,
+    contract: type[pa.DataFrameModel],
+    extra: Mapping[str, pl.DataType] | None = None,
+) -> pl.DataFrame:
+    """``frame`` as the raw table ``contract`` describes: its columns (then ``extra``) in
+    order and type, nullable ones left out filled with nulls, the provenance columns filled
+    when absent, other columns dropped; validated by the contract.
+
+    Raises:
+        InputError: Naming every missing and ill-typed column, or every failed check.
+    """
+    if not isinstance(frame, pl.DataFrame):
+        raise InputError(f"{what}: expected a polars DataFrame, got {type(frame).__name__}")
+    schema = contract.to_schema()
+    expected = {**contract_dtypes(contract), **(extra or {})}
+    provenance = {SOURCE_FILE: pl.lit(FRAME_SOURCE), SOURCE_ROW: pl.int_range(1, pl.len() + 1)}
+    missing, wrong, columns = [], [], []
+    for name, dtype in expected.items():
+        column = schema.columns.get(name)
+        required = name in (extra or {}) or (column is not None and not column.nullable)
+        if name not in frame.columns:
+            if name in provenance:
+                columns.append(provenance[name].cast(dtype).alias(name))
+            elif required:
+                missing.append(name)
+            else:
+                columns.append(pl.lit(None, dtype=dtype).alias(name))
+        elif not _accepts(dtype, frame.schema[name]):
+            wrong.append(f"{name} is {frame.schema[name]}, expected {_kind(dtype)}")
+        else:
+            columns.append(pl.col(name).cast(dtype))
+    problems = []
+    if missing:
+        problems.append(f"missing column(s): {', '.join(missing)}")
+    if wrong:
+        problems.append(f"ill-typed column(s): {'; '.join(wrong)}")
+    if problems:
+        raise InputError(f"{what}: {'; '.join(problems)}")
+    conformed = frame.select(columns)
+    try:
+        schema.validate(conformed, lazy=True)
+    except pa.errors.SchemaErrors as error:
+        raise InputError(
+            f"{what} break {contract.__name__}: {failure_summary(error.failure_cases)}"
+        ) from None
+    return conformed
+
+
+def _kind(dtype: pl.DataType) -> str:
+    if dtype == pl.Datetime:
+        return "Datetime without a time zone"
+    if dtype == pl.Float64:
+        return "a number"
+    return str(dtype)
+
+
+def _day(as_of: date) -> date:
+    """``as_of`` as a snapshot date: a date, or a datetime at its day's last instant."""
+    if isinstance(as_of, datetime):
+        if as_of != datetime.combine(as_of.date(), time.max):
+            raise InputError(
+                f"as_of: snapshots are whole days; give a date or a day's last instant "
+                f"(23:59:59.999999), got {as_of}"
+            )
+        return as_of.date()
+    if not isinstance(as_of, date):
+        raise InputError(f"as_of: expected a date, got {type(as_of).__name__}")
+    return as_of
+
+
+def _create_table(table: str, frame_view: str) -> str:
+    return render_sql("warehouse/create_table.sql", table=table, source=frame_view)
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """The pipeline's tables for one snapshot date of a frame of transactions.
+
+    Build it with :func:`snapshot`, which checks the inputs. Each table is computed when first
+    read and kept: reading ``segments`` computes behaviour, CLV and features on the way, once.
+
+    Attributes:
+        transactions: The transactions, as ``raw.transactions`` holds them.
+        as_of: The snapshot date: everything up to the end of that day counts.
+        customers: The customer attributes as ``raw.customers`` holds them, or None.
+        feature_settings: The features layer's settings.
+        segment_settings: The segments layer's settings.
+        playbook: The playbook strategies are assigned from.
+    """
+
+    transactions: pl.DataFrame
+    as_of: date
+    customers: pl.DataFrame | None
+    feature_settings: FeatureSettings
+    segment_settings: SegmentSettings
+    playbook: Playbook
+
+    @cached_property
+    def behaviour(self) -> pl.DataFrame:
+        """``features.customer_behaviour``: every known customer's behaviour as of the date."""
+        custom = list(self.segment_settings.extra_column_kinds())
+        with duckdb.connect() as con:
+            con.execute(render_sql("warehouse/create_schema.sql", schema="raw"))
+            with registered(con, "frame_transactions", self.transactions):
+                con.execute(_create_table("raw.transactions", "frame_transactions"))
+            if self.customers is None:
+                empty_customers_table(con)
+            else:
+                with registered(con, "frame_customers", self.customers):
+                    con.execute(_create_table("raw.customers", "frame_customers"))
+            [month] = behaviour_by_snapshot(
+                con,
+                [self.as_of],
+                self.feature_settings.lifecycle.lost_recency_days,
+                self.feature_settings.dominant_channel_share,
+                custom,
+            )
+        return month
+
+    @cached_property
+    def clv(self) -> SnapshotClv:
+        """BG/NBD and Gamma-Gamma fitted on the snapshot: ``customers`` is
+        ``features.customer_clv`` (P(alive), expected purchases, expected spend, 12-month CLV),
+        ``params`` is ``marts.clv_model_params``; ``degenerate_reason`` says why the simple
+        fallback was used, if it was."""
+        return customer_clv_month(self.behaviour, self.as_of, self.feature_settings.clv)
+
+    @cached_property
+    def features(self) -> pl.DataFrame:
+        """``features.customer_features``: behaviour, CLV, value tier, ABC class and lifecycle
+        stage per customer."""
+        behaviour, clv = self.behaviour, self.clv.customers
+        # the CLV rows are the behaviour rows, in their order (as read_behaviour_with_clv
+        # puts a month's two tables side by side)
+        if not behaviour.get_column("customer_id").equals(clv.get_column("customer_id")):
+            raise AssertionError("CLV rows are not the behaviour rows")
+        behaviour_with_clv = behaviour.hstack(clv.drop(KEY_COLUMNS).get_columns())
+        custom = list(self.segment_settings.extra_column_kinds())
+        return customer_features_of(behaviour_with_clv, self.feature_settings, custom)
+
+    @cached_property
+    def _segments_and_summary(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        return customer_segments_month(self.features, self.segment_settings)
+
+    @property
+    def segments(self) -> pl.DataFrame:
+        """``marts.customer_segments``: RFM scores and segment, value tier, lifecycle stage,
+        loyalty, churn risk, attribute segments and cluster per customer."""
+        return self._segments_and_summary[0]
+
+    @property
+    def segment_summary(self) -> pl.DataFrame:
+        """``marts.segment_summary``: size, revenue and mean CLV of every segment."""
+        return self._segments_and_summary[1]
+
+    @cached_property
+    def strategies(self) -> pl.DataFrame:
+        """``marts.strategy_assignments``: one playbook strategy per customer."""
+        return strategy_assignments_month(self.segments, self.playbook)
+
+
+def snapshot(
+    transactions: pl.DataFrame,
+    as_of: date,
+    *,
+    customers: pl.DataFrame | None = None,
+    feature_settings: FeatureSettings | None = None,
+    segment_settings: SegmentSettings | None = None,
+    playbook: Playbook | None = None,
+) -> Snapshot:
+    """Every monthly table of the pipeline for ``transactions`` as of the end of ``as_of``.
+
+    Args:
+        transactions: One row per transaction (line) with the columns of ``raw.transactions``:
+            ``customer_id`` (text), ``order_ts`` (naive datetime), ``amount`` (number) and
+            ``is_return`` (boolean) are required; ``order_id``, ``quantity``, ``unit_price``,
+            ``product_id``, ``channel`` (online, store or agent) and ``country`` may be left
+            out (null); ``source_file`` and ``source_row`` are filled in when absent; other
+            columns are ignored. :func:`load_transactions` gives such a frame.
+        as_of: The snapshot date; a month's last day gives that month's partition.
+        customers: Optional customer attributes with the columns of ``raw.customers``
+            (``customer_id`` required and unique, the others nullable) plus the custom
+            attributes ``segment_settings.extra_columns`` declares.
+        feature_settings: Default: the pipeline's defaults (``features:`` of the config).
+        segment_settings: Default: the pipeline's defaults (``segments:`` of the config).
+        playbook: Default: the bundled ``config/playbook.yaml``.
+
+    Returns:
+        A :class:`Snapshot`; its tables are computed when first read.
+
+    Raises:
+        InputError: A frame lacks a required column, has an ill-typed one or breaks its
+            contract (e.g. an empty customer id, a non-finite amount), or ``as_of`` is not a
+            date.
+    """
+    segment_settings = segment_settings or SegmentSettings()
+    extra = {
+        name: COLUMN_KIND_DTYPES[kind]
+        for name, kind in segment_settings.extra_column_kinds().items()
+    }
+    return Snapshot(
+        transactions=_conformed(transactions, "transactions", TransactionsContract),
+        as_of=_day(as_of),
+        customers=None
+        if customers is None
+        else _conformed(customers, "customers", CustomersContract, extra),
+        feature_settings=feature_settings or FeatureSettings(),
+        segment_settings=segment_settings,
+        playbook=playbook or load_playbook(None, segment_settings),
+    )
+
+
+def customer_behaviour(
+    transactions: pl.DataFrame,
+    as_of: date,
+    *,
+    customers: pl.DataFrame | None = None,
+    feature_settings: FeatureSettings | None = None,
+    segment_settings: SegmentSettings | None = None,
+) -> pl.DataFrame:
+    """``features.customer_behaviour`` as of ``as_of``: recency, frequency, monetary, trailing
+    windows, trend, channel mix and the BTYD inputs of every known customer.
+
+    The arguments are those of :func:`snapshot`; the same errors are raised.
+    """
+    return snapshot(
+        transactions,
+        as_of,
+        customers=customers,
+        feature_settings=feature_settings,
+        segment_settings=segment_settings,
+    ).behaviour
+
+
+def predict_clv(
+    transactions: pl.DataFrame,
+    as_of: date,
+    *,
+    customers: pl.DataFrame | None = None,
+    feature_settings: FeatureSettings | None = None,
+) -> SnapshotClv:
+    """Fit BG/NBD and Gamma-Gamma on the customers as of ``as_of`` and predict each one.
+
+    Returns:
+        ``customers``: ``features.customer_clv`` (p_alive, expected purchases in 30/90/365
+        days, expected spend, clv_12m, clv_method); ``params``: ``marts.clv_model_params``
+        (every fitted parameter, log-likelihood, customers used, converged); ``summary``: one
+        line about the fit; ``degenerate_reason``: why the simple fallback replaced the models
+        (too few repeat buyers, no convergence), else None.
+
+    The arguments are those of :func:`snapshot`; the same errors are raised.
+    """
+    return snapshot(transactions, as_of, customers=customers, feature_settings=feature_settings).clv
+
+
+def customer_features(
+    transactions: pl.DataFrame,
+    as_of: date,
+    *,
+    customers: pl.DataFrame | None = None,
+    feature_settings: FeatureSettings | None = None,
+    segment_settings: SegmentSettings | None = None,
+) -> pl.DataFrame:
+    """``features.customer_features`` as of ``as_of``: behaviour and CLV with the lifecycle
+    stage (potential, new, growing, mature, declining, at_risk, lost, won_back), the value
+    tier (high, mid, low) and the ABC class of every known customer.
+
+    The arguments are those of :func:`snapshot`; the same errors are raised.
+    """
+    return snapshot(
+        transactions,
+        as_of,
+        customers=customers,
+        feature_settings=feature_settings,
+        segment_settings=segment_settings,
+    ).features
+
+
+def customer_segments(
+    transactions: pl.DataFrame,
+    as_of: date,
+    *,
+    customers: pl.DataFrame | None = None,
+    feature_settings: FeatureSettings | None = None,
+    segment_settings: SegmentSettings | None = None,
+) -> pl.DataFrame:
+    """``marts.customer_segments`` as of ``as_of``: RFM scores (r_score, f_score, m_score,
+    rfm_cell) and the named RFM segment (Champions, Loyal, ..., No Purchase), with value tier,
+    lifecycle stage, loyalty, churn risk, attribute segments and cluster of every customer.
+
+    The arguments are those of :func:`snapshot`; the same errors are raised.
+    """
+    return snapshot(
+        transactions,
+        as_of,
+        customers=customers,
+        feature_settings=feature_settings,
+        segment_settings=segment_settings,
+    ).segments
+
+
+def assign_playbook(
+    transactions: pl.DataFrame,
+    as_of: date,
+    *,
+    customers: pl.DataFrame | None = None,
+    feature_settings: FeatureSettings | None = None,
+    segment_settings: SegmentSettings | None = None,
+    playbook: Playbook | None = None,
+) -> pl.DataFrame:
+    """``marts.strategy_assignments`` as of ``as_of``: the first matching playbook rule's
+    strategy, channel, priority and budget per customer, and its stable control-group flag.
+
+    The arguments are those of :func:`snapshot`; the same errors are raised.
+    """
+    return snapshot(
+        transactions,
+        as_of,
+        customers=customers,
+        feature_settings=feature_settings,
+        segment_settings=segment_settings,
+        playbook=playbook,
+    ).strategies
+
+
+def _config(config: SegmentationConfig | str | Path | None) -> SegmentationConfig:
+    return config if isinstance(config, SegmentationConfig) else load_config(config)
+
+
+def _landed(config: SegmentationConfig, source: str) -> pl.DataFrame:
+    """Land one source of ``config`` into an in-memory DuckDB as the raw asset does."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with duckdb.connect() as con:
+        if source == "transactions":
+            land_source(con, "transactions", config.sources.transactions, now)
+        else:
+            land_source(
+                con,
+                "customers",
+                config.sources.customers,
+                now,
+                custom_attributes(config),
+                masked=pii_source_columns(config),
+            )
+        # landing writes in no particular order: by file and row, as the sources hold them
+        return frame_of(
+            con.execute(render_sql("raw/landed_in_source_order.sql", table=f"raw.{source}"))
+        )
+
+
+def load_transactions(config: SegmentationConfig | str | Path | None = None) -> pl.DataFrame:
+    """The transactions source of a pipeline configuration, landed as the pipeline lands it:
+    ``raw.transactions``, in file and row order.
+
+    Args:
+        config: A loaded configuration or the path of its YAML file; default: the one
+            ``SEGMENTATION_CONFIG`` names, else the bundled demo configuration.
+
+    Raises:
+        ConfigError: The configuration is invalid.
+        RejectRateExceeded: More rows fail their checks than the source allows.
+    """
+    return _landed(_config(config), "transactions")
+
+
+def load_customers(config: SegmentationConfig | str | Path | None = None) -> pl.DataFrame | None:
+    """The customers source of a pipeline configuration, landed as the pipeline lands it
+    (``raw.customers``, in file and row order); None when it has no customers source.
+
+    Args:
+        config: As for :func:`load_transactions`.
+    """
+    loaded = _config(config)
+    return None if loaded.sources.customers is None else _landed(loaded, "customers")

@@ -1,0 +1,45 @@
+"""Why a source row does not land: each quarantine reason and the check it failed, in words.
+
+The order of each mapping is the order the checks apply: a row gets the reason of the first
+check it fails.
+"""
+
+from __future__ import annotations
+
+# reasons a record gets before it is parsed into columns: it is not a well-formed CSV record
+STRUCTURAL_REASONS: dict[str, str] = {
+    "malformed_record": "the record has as many fields as the header",
+    "unbalanced_quote": (
+        "quotes are balanced: a quoted field is closed before the next delimiter or line end, "
+        "and no quote stands inside an unquoted field"
+    ),
+    "nul_byte": "the record holds no NUL byte (a sign of a damaged file)",
+    "truncated_file": (
+        "the file is complete (a compressed file that breaks off lands up to the break; "
+        "the rest is this one entry)"
+    ),
+}
+# reason code -> the check that failed, in words; the order is the order checks apply.
+TRANSACTION_REASONS: dict[str, str] = {
+    **STRUCTURAL_REASONS,
+    "missing_customer_id": "customer_id is present",
+    "missing_timestamp": "order_ts is present",
+    "unparseable_timestamp": "order_ts parses as a timestamp",
+    "unparseable_number": "quantity, unit_price and amount parse as numbers",
+    "missing_amount": "amount is present or quantity and unit_price are",
+    "non_finite_amount": "amount, quantity and unit_price are finite",
+    "timestamp_before_1970": "order_ts is on or after 1970-01-01",
+    "timestamp_in_future": "order_ts is not after the landing run",
+    "duplicate_row": "row is not an exact duplicate of an earlier source row",
+}
+CUSTOMER_REASONS: dict[str, str] = {
+    **STRUCTURAL_REASONS,
+    "missing_customer_id": "customer_id is present",
+    "unparseable_date": "signup_date and birth_date parse as dates",
+    "unparseable_number": "income and numeric custom attributes parse as numbers",
+    "unparseable_value": "boolean custom attributes parse as true/false",
+    "non_finite_number": "income is finite and not negative",
+    "date_in_future": "signup_date and birth_date are not after the landing run",
+    "duplicate_row": "row is not an exact duplicate of an earlier source row",
+    "duplicate_customer_id": "customer_id appears once (the first row is kept)",
+}

@@ -1,0 +1,2 @@
+-- The name of the database the connection opened.
+SELECT current_database();
