@@ -365,11 +365,18 @@ def _pii_passthrough_problems(config: SegmentationConfig) -> list[str]:
     """Passthrough dimensions over columns holding personal data (their values would become
     labels in the marts and the serving copy)."""
     personal = set(pii_attributes(config))
+    # with pseudonyms on, the customer id is personal too: the serving copy must not carry it
+    identifying = (
+        ("customer_id", *PII_CUSTOMER_COLUMNS) if config.pseudonymize else PII_CUSTOMER_COLUMNS
+    )
+    if config.pseudonymize:
+        personal.add("customer_id")
     customers = config.sources.customers
     if customers is not None:
         columns = customers.columns.model_dump()
-        pii_sources = {columns[name] for name in PII_CUSTOMER_COLUMNS if columns.get(name)}
+        pii_sources = {columns[name] for name in identifying if columns.get(name)}
         # a standard attribute read from the same source column as a name, e-mail or phone
+        # (or, pseudonymized, as the customer id)
         personal |= {
             name
             for name, source in columns.items()

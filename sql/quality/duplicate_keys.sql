@@ -1,4 +1,4 @@
--- Values of the key columns {keys} that more than one row of the table {table} has: the first 20,
+-- Values of the key columns <keys> that more than one row of the table <table> has: the first 20,
 -- most copies first. A contract's uniqueness checked over the whole table.
 SELECT {keys}, count(*) AS copies
 FROM {table}

@@ -1,4 +1,4 @@
--- The newest $count snapshot dates of the table {table}, newest first.
+-- The newest $count snapshot dates of the table <table>, newest first.
 SELECT DISTINCT snapshot_date
 FROM {table}
 ORDER BY snapshot_date DESC

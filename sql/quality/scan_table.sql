@@ -1,3 +1,3 @@
--- Every row of the table {table}, read in batches to validate it with its contract.
+-- Every row of the table <table>, read in batches to validate it with its contract.
 SELECT *
 FROM {table};

@@ -1,4 +1,4 @@
--- Per segment of the dimension column {dimension} of marts.customer_segments (its name also
+-- Per segment of the dimension column <dimension> of marts.customer_segments (its name also
 -- given as the value $dimension), the share of customers in the snapshots $previous and $latest;
 -- a segment missing from one snapshot has share 0 there.
 WITH shares AS (

@@ -1,4 +1,4 @@
--- Rows per source file that earlier landings left in the landed table {landed} (raw.transactions
+-- Rows per source file that earlier landings left in the landed table <landed> (raw.transactions
 -- or raw.customers): with rejected_rows_per_file.sql, every source row each file had.
 SELECT source_file, count(*) AS rows
 FROM {landed}

@@ -248,6 +248,33 @@ def test_a_standard_attribute_read_from_the_email_column_is_refused_as_passthrou
     )
 
 
+@pytest.mark.parametrize(
+    ("columns", "dimension_column"),
+    [
+        ({"customer_id": "id"}, "customer_id"),
+        ({"customer_id": "id", "region": "id"}, "region"),
+    ],
+    ids=["the-id-itself", "an-attribute-read-from-the-id-column"],
+)
+def test_with_pseudonyms_a_passthrough_over_the_customer_id_is_refused(
+    tmp_path: Path,
+    valid: dict,
+    monkeypatch: pytest.MonkeyPatch,
+    columns: dict,
+    dimension_column: str,
+) -> None:
+    # the serving copy pseudonymizes customer_id; as labels the ids would be published in clear
+    monkeypatch.setenv(PSEUDONYM_SECRET_ENV_VAR, "a-secret")
+    raw = _with_customers(
+        valid, tmp_path, columns, {}, [{"dimension": "who", "column": dimension_column}]
+    )
+    assert load_config(_write(tmp_path, raw)).segments.attributes  # allowed without pseudonyms
+    raw["pseudonymize"] = True
+    assert f"attribute dimension 'who': column '{dimension_column}' holds personal data" in (
+        _refused(tmp_path, raw)
+    )
+
+
 def test_rules_over_personal_data_are_allowed(tmp_path: Path, valid: dict) -> None:
     raw = _with_customers(
         valid,
