@@ -1,21 +1,23 @@
 """Refactors prove byte-identical outputs: every raw, quality, features and marts table of the real
 sample run and of the demo run (all partitions, through the documented command line) matches the
-fingerprints recorded in tests/golden/. An intended change of results records them again
-(`python -m tests.golden.runs`) and says why in its commit."""
+fingerprints recorded in tests/golden/. Outputs change only by adding: a table or a column added
+since the recording is not a difference (the recorded columns are compared as recorded). An
+intended change of results records them again (`python -m tests.golden.runs`) and says why in its
+commit."""
 
 import json
 from pathlib import Path
 
 import pytest
 
-from tests.golden.fingerprint import differences, warehouse_fingerprints
+from tests.golden.fingerprint import additions, differences, warehouse_fingerprints
 from tests.golden.runs import GOLDEN, RUNS, run_reference
 
 
 @pytest.mark.parametrize("name", RUNS)
 def test_tables_are_byte_identical_to_the_recorded_run(name: str, tmp_path: Path) -> None:
     expected = json.loads((GOLDEN / f"{name}.json").read_text())
-    actual = warehouse_fingerprints(run_reference(name, tmp_path))
+    actual = warehouse_fingerprints(run_reference(name, tmp_path), expected)
     assert differences(expected, actual) == []
 
 
@@ -35,3 +37,33 @@ def test_a_changed_value_is_found(tmp_path: Path) -> None:
         con.execute("UPDATE marts.t SET x = 0.3::DOUBLE WHERE snapshot_date = DATE '2011-01-31'")
     after = warehouse_fingerprints(path)
     assert differences(before, after) == ["marts.t: content differs (snapshots 2011-01-31)"]
+
+
+def test_added_tables_and_columns_are_additions_and_a_changed_column_a_difference(
+    tmp_path: Path,
+) -> None:
+    import duckdb
+
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE SCHEMA marts")
+        con.execute("CREATE TABLE marts.t AS SELECT 1 AS a, 'x' AS b")
+    recorded = warehouse_fingerprints(path)
+    with duckdb.connect(str(path)) as con:
+        con.execute("ALTER TABLE marts.t ADD COLUMN c DOUBLE DEFAULT 2.5")
+        con.execute("CREATE TABLE marts.u AS SELECT 1 AS z")
+    grown = warehouse_fingerprints(path, recorded)
+    assert differences(recorded, grown) == []
+    assert additions(recorded, grown) == [
+        "marts.u: new table",
+        "marts.t: new column c DOUBLE",
+    ]
+    with duckdb.connect(str(path)) as con:
+        con.execute("ALTER TABLE marts.t DROP COLUMN b")
+    assert differences(recorded, warehouse_fingerprints(path, recorded)) == [
+        "marts.t: columns ['a INTEGER'] != ['a INTEGER', 'b VARCHAR']",
+        "marts.t: content differs",
+    ]
+    with duckdb.connect(str(path)) as con:
+        con.execute("DROP TABLE marts.t")
+    assert differences(recorded, warehouse_fingerprints(path, recorded)) == ["marts.t: missing"]

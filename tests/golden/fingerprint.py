@@ -45,8 +45,18 @@ def _digest(con: duckdb.DuckDBPyConnection, sql: str) -> str:
     return hasher.hexdigest()
 
 
-def table_fingerprint(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, Any]:
-    """Rows, columns and content hashes (whole table and per snapshot) of one table."""
+def table_fingerprint(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    table: str,
+    recorded: list[str] | None = None,
+) -> dict[str, Any]:
+    """Rows, columns and content hashes (whole table and per snapshot) of one table.
+
+    With ``recorded`` (the ``columns`` of an earlier fingerprint), the hashes cover those columns
+    only, in their recorded order, so a column added since leaves them as they were: outputs
+    change only by adding. The added columns are listed under ``added_columns``.
+    """
     described = con.execute(
         "SELECT column_name, data_type FROM duckdb_columns() "
         "WHERE schema_name = ? AND table_name = ? AND database_name = current_database() "
@@ -54,14 +64,24 @@ def table_fingerprint(con: duckdb.DuckDBPyConnection, schema: str, table: str) -
         [schema, table],
     ).fetchall()
     columns = [name for name, _ in described if name not in _RUN_COLUMNS]
+    typed = [f"{column} {kind}" for column, kind in described if column in columns]
+    added: list[str] = []
+    if recorded is not None:
+        added = [entry for entry in typed if entry not in recorded]
+        present = [entry for entry in recorded if entry in typed]
+        # a recorded column gone or retyped shows as a difference in ``columns``
+        typed = present
+        columns = [entry.split(" ", 1)[0] for entry in present]
     name = f'"{schema}"."{table}"'
     text = _row_text(columns)
     (rows,) = con.execute(f"SELECT count(*) FROM {name}").fetchone()
     result: dict[str, Any] = {
         "rows": rows,
-        "columns": [f"{column} {kind}" for column, kind in described if column in columns],
+        "columns": typed,
         "sha256": _digest(con, f"SELECT {text} AS line FROM {name} ORDER BY line"),
     }
+    if added:
+        result["added_columns"] = added
     if "snapshot_date" in columns:
         snapshots = {}
         for (snapshot,) in con.execute(
@@ -77,8 +97,10 @@ def table_fingerprint(con: duckdb.DuckDBPyConnection, schema: str, table: str) -
     return result
 
 
-def warehouse_fingerprints(path: Path) -> dict[str, Any]:
-    """Fingerprints of every table of the warehouse's raw, quality, features and marts schemas."""
+def warehouse_fingerprints(path: Path, recorded: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Fingerprints of every table of the warehouse's raw, quality, features and marts schemas;
+    with ``recorded`` (earlier fingerprints), each recorded table's over its recorded columns."""
+    recorded = recorded or {}
     with duckdb.connect(str(path), read_only=True) as con:
         tables = con.execute(
             "SELECT schema_name, table_name FROM duckdb_tables() "
@@ -86,14 +108,17 @@ def warehouse_fingerprints(path: Path) -> dict[str, Any]:
             f"({', '.join(repr(s) for s in SCHEMAS)}) ORDER BY 1, 2"
         ).fetchall()
         return {
-            f"{schema}.{table}": table_fingerprint(con, schema, table) for schema, table in tables
+            f"{schema}.{table}": table_fingerprint(
+                con, schema, table, recorded.get(f"{schema}.{table}", {}).get("columns")
+            )
+            for schema, table in tables
         }
 
 
 def differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
-    """Where two sets of fingerprints differ, in words (empty: byte-identical)."""
+    """Where two sets of fingerprints differ, in words (empty: byte-identical). Tables and
+    columns added since the recording are not differences (see :func:`additions`)."""
     found = [f"{t}: missing" for t in sorted(set(expected) - set(actual))]
-    found += [f"{t}: not expected" for t in sorted(set(actual) - set(expected))]
     for table in sorted(set(expected) & set(actual)):
         want, got = expected[table], actual[table]
         if want["columns"] != got["columns"]:
@@ -105,6 +130,14 @@ def differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
             changed = [s for s in snapshots if got.get("snapshots", {}).get(s) != snapshots[s]]
             where = f" (snapshots {', '.join(changed)})" if changed else ""
             found.append(f"{table}: content differs{where}")
+    return found
+
+
+def additions(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
+    """The tables and columns ``actual`` has beyond the recording, in words."""
+    found = [f"{t}: new table" for t in sorted(set(actual) - set(expected))]
+    for table in sorted(set(expected) & set(actual)):
+        found += [f"{table}: new column {c}" for c in actual[table].get("added_columns", [])]
     return found
 
 
