@@ -26,6 +26,10 @@ MIB = 1024 * 1024
 # the ``part`` extra of a stage (benchmarks.stages records it, benchmarks.run sums by it): the
 # landing assets, and the monthly assets (features .. strategies) a backfill repeats
 LANDING_PART, MONTHLY_PART = "landing", "monthly"
+# DuckDB's memory limit in every benchmark (it spills beyond it; polars frames come on top), and
+# where the results go
+DUCKDB_MEMORY_LIMIT = "4GB"
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
 # The two CLV fits of the pymc group, each timed FIT_RUNS times ("<name>, run <k>"); the fastest
 # run counts. Ours takes 10-30 ms, which a single timing measures poorly (one run took 0.018 s,
 # another 0.034 s).

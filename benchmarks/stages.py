@@ -13,6 +13,9 @@ Groups (the orchestrator ``benchmarks.run`` calls them in this order):
   the landed warehouse, one invocation per asset with the 24-month partition range, as a
   single-run backfill does.
 - ``pandas_rfm`` and ``pymc``: the peers (see ``benchmarks.peers``).
+- ``events``: the ``raw/events`` asset landing a generated events Parquet file into a fresh
+  warehouse, then the landed table validated with its contract as the blocking check does (the
+  orchestrator is ``benchmarks.events``, not ``benchmarks.run``).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import polars as pl
 
 from assets.features.assets import build_feature_assets
 from assets.partitions import monthly_snapshots
-from assets.raw.assets import raw_customers, raw_transactions
+from assets.raw.assets import raw_customers, raw_events, raw_transactions
 from assets.resources import warehouse_for
 from assets.segments.assets import build_segment_assets
 from assets.strategies.assets import build_strategy_assets
@@ -40,6 +43,8 @@ from benchmarks.measure import LANDING_PART, MONTHLY_PART, Recorder
 from segmentation.config import SegmentationConfig, load_config, month_end
 from segmentation.keys import BEHAVIOUR_TABLE
 from segmentation.monthly import read_month
+from segmentation.quality.validation import validate_table
+from segmentation.raw.contracts import EventsContract
 
 SUMMARY_FILE = "customer_summary.parquet"
 
@@ -140,9 +145,24 @@ def backfill(
         Path(f"{copy}.wal").unlink(missing_ok=True)
 
 
+def events(config: SegmentationConfig, recorder: Recorder) -> None:
+    """Land the events source into a fresh warehouse, then validate ``raw.events`` with its
+    contract, batch by batch, as the blocking asset check does."""
+    config.warehouse.unlink(missing_ok=True)
+    Path(f"{config.warehouse}.wal").unlink(missing_ok=True)
+    _invoke(raw_events, config, None, recorder, LANDING_PART)
+    with recorder.stage("raw.events contract check") as info:
+        with warehouse_for(config).connect(read_only=True) as con:
+            rows, failures = validate_table(con, "raw.events", EventsContract)
+        info["checked rows"] = rows
+        info["failures"] = 0 if failures is None else failures.height
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("group", choices=["floor", "pipeline", "backfill", "pandas_rfm", "pymc"])
+    parser.add_argument(
+        "group", choices=["floor", "pipeline", "backfill", "pandas_rfm", "pymc", "events"]
+    )
     parser.add_argument("--data", type=Path, required=True, help="the generated data folder")
     parser.add_argument("--work", type=Path, required=True, help="scratch folder (config, db)")
     parser.add_argument("--out", type=Path, required=True, help="where the stage JSON goes")
@@ -152,9 +172,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", message=".*is currently in beta")
 
+    if args.group == "events":
+        result: dict[str, Any] = {"group": args.group}
+
+        def save_events(recorder: Recorder) -> None:
+            result["stages"] = recorder.as_json()
+            args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+
+        recorder = Recorder(save_events)
+        events(load_config(args.work / "config.yaml"), recorder)
+        save_events(recorder)
+        return
     true_params = json.loads((args.data / "true_params.json").read_text())
     keys = snapshot_keys(true_params, args.months)
-    result: dict[str, Any] = {"group": args.group, "partitions": [keys[0], keys[-1]]}
+    result = {"group": args.group, "partitions": [keys[0], keys[-1]]}
 
     def save(recorder: Recorder) -> None:
         # after every stage, so a group killed midway (e.g. out of memory) keeps what it measured

@@ -6,7 +6,7 @@ from assets.checks_drift import build_monitoring_checks
 from assets.evaluation.assets import clv_backtest, segment_evaluation
 from assets.features.assets import build_feature_assets
 from assets.partitions import monthly_snapshots
-from assets.raw.assets import raw_customers, raw_transactions
+from assets.raw.assets import raw_customers, raw_events, raw_feedback, raw_transactions
 from assets.raw.checks import raw_checks
 from assets.reports.assets import segment_report
 from assets.resources import WarehouseIOManager, warehouse_for
@@ -17,6 +17,15 @@ from pipelines.jobs import build_snapshot_job
 from pipelines.schedules import build_monthly_schedule
 from pipelines.sensors import build_landing_sensor
 from segmentation.config import SegmentationConfig
+from segmentation.raw.settings import AnySource
+
+
+def _watched_sources(config: SegmentationConfig) -> list[AnySource]:
+    """The sources whose new files start a run: transactions, and events and feedback when
+    configured (the customers file is read again by every run; its edits start none, as
+    before)."""
+    sources = config.sources
+    return [source for source in (sources.transactions, sources.events, sources.feedback) if source]
 
 
 def build_definitions(config: SegmentationConfig) -> dg.Definitions:
@@ -28,6 +37,8 @@ def build_definitions(config: SegmentationConfig) -> dg.Definitions:
         assets=[
             raw_transactions,
             raw_customers,
+            raw_events,
+            raw_feedback,
             *build_feature_assets(snapshots),
             *build_segment_assets(snapshots),
             *build_strategy_assets(snapshots),
@@ -39,7 +50,7 @@ def build_definitions(config: SegmentationConfig) -> dg.Definitions:
         asset_checks=[*raw_checks, *build_monitoring_checks(snapshots)],
         jobs=[snapshot_job],
         schedules=[build_monthly_schedule(snapshot_job, snapshots)],
-        sensors=[build_landing_sensor(snapshot_job, snapshots, config.sources.transactions)],
+        sensors=[build_landing_sensor(snapshot_job, snapshots, _watched_sources(config))],
         resources={
             "warehouse": warehouse,
             "settings": config,

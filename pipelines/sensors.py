@@ -1,10 +1,11 @@
-"""The landing sensor: new transaction files start a run for the latest complete snapshot."""
+"""The landing sensor: new source files (transactions, and events or feedback when configured)
+start a run for the latest complete snapshot."""
 
 import glob
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from pipelines.jobs import RUN_TAGS
-from segmentation.raw.settings import TransactionsSource
+from segmentation.raw.settings import AnySource
 
 if TYPE_CHECKING:  # define_asset_job's return type is not exported by dagster
     from dagster._core.definitions.unresolved_asset_job_definition import (
@@ -37,10 +38,11 @@ def landing_folder(pattern: str) -> Path:
     return Path(pattern).parent
 
 
-def file_signatures(source: TransactionsSource) -> FileSignatures:
-    """The source's files (the configured glob) with their modification time and size."""
+def file_signatures(source: AnySource | Sequence[AnySource]) -> FileSignatures:
+    """The sources' files (the configured globs) with their modification time and size."""
+    sources = [source] if not isinstance(source, Sequence) else source
     signatures: FileSignatures = {}
-    for path in source.files():
+    for path in (path for each in sources for path in each.files()):
         try:
             stat = path.stat()
         except FileNotFoundError:  # removed between the glob and the stat
@@ -56,13 +58,14 @@ def _read_cursor(cursor: str | None) -> FileSignatures:
 def build_landing_sensor(
     job: "UnresolvedAssetJobDefinition",
     partitions_def: dg.TimeWindowPartitionsDefinition,
-    source: TransactionsSource,
+    source: AnySource | Sequence[AnySource],
     settle_seconds: float = SETTLE_SECONDS,
     clock: Callable[[], float] = time.time,
 ) -> dg.SensorDefinition:
-    """A sensor on the transactions source's landing folder.
+    """A sensor on the landing folders of the sources: transactions, and the optional ones that
+    are configured (a new events or feedback file changes the latest snapshot too).
 
-    Each tick lists the files the configured glob matches. A file not seen before, or seen with
+    Each tick lists the files the configured globs match. A file not seen before, or seen with
     another modification time or size, is new; once it has not changed for ``settle_seconds``
     it is recorded in the cursor (path -> mtime, size) and one run is requested for the latest
     complete snapshot, however many files arrived. The run key names the partition and the
@@ -71,24 +74,26 @@ def build_landing_sensor(
     Args:
         job: The job to run (the whole pipeline).
         partitions_def: The monthly snapshots; the run targets their last complete partition.
-        source: The configured transactions source (path or glob).
+        source: The configured transactions source (path or glob), or the configured sources.
         settle_seconds: How long a file must be unchanged before it counts.
         clock: Seconds since the epoch (tests pass a fixed clock).
     """
-    folder = landing_folder(source.path)
+    sources = [source] if not isinstance(source, Sequence) else list(source)
+    patterns = " or ".join(each.path for each in sources)
+    folders = ", ".join(dict.fromkeys(str(landing_folder(each.path)) for each in sources))
 
     @dg.sensor(
         name=SENSOR_NAME,
         job=job,
         minimum_interval_seconds=MIN_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.STOPPED,
-        description=f"Watches {folder} for files matching {source.path}; new or changed files "
+        description=f"Watches {folders} for files matching {patterns}; new or changed files "
         "start one run for the latest complete snapshot.",
     )
     def transactions_landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         """Request one run of the latest complete snapshot when new files have landed."""
         seen = _read_cursor(context.cursor)
-        current = file_signatures(source)
+        current = file_signatures(sources)
         now = clock()
         arrived = {path: sig for path, sig in current.items() if seen.get(path) != sig}
         settled = {
@@ -101,7 +106,7 @@ def build_landing_sensor(
             reason = (
                 f"{waiting} new file(s) still changing; waiting {settle_seconds:g}s"
                 if waiting
-                else f"no new files matching {source.path}"
+                else f"no new files matching {patterns}"
             )
             return dg.SensorResult(skip_reason=reason, cursor=json.dumps(kept, sort_keys=True))
         keys = partitions_def.get_partition_keys(current_time=datetime.fromtimestamp(now, UTC))

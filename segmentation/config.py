@@ -151,17 +151,12 @@ def parse_config(raw: dict[str, Any], config_path: Path) -> SegmentationConfig:
     except ValidationError as error:
         raise ConfigError(_format_errors(config_path, error)) from None
 
-    sources = config.sources
-    transactions = sources.transactions.model_copy(
-        update={"path": str(_resolve(base, sources.transactions.path))}
-    )
-    customers = (
-        sources.customers.model_copy(update={"path": str(_resolve(base, sources.customers.path))})
-        if sources.customers is not None
-        else None
-    )
-    for key, source in (("transactions", transactions), ("customers", customers)):
-        if source is not None and not source.files():
+    resolved = {
+        key: source.model_copy(update={"path": str(_resolve(base, source.path))})
+        for key, source in config.sources.configured().items()
+    }
+    for key, source in resolved.items():
+        if not source.files():
             raise ConfigError(
                 f"invalid configuration in {config_path}:\n"
                 f"  sources.{key}.path: {source.path} matches no file"
@@ -185,7 +180,7 @@ def parse_config(raw: dict[str, Any], config_path: Path) -> SegmentationConfig:
                     else None
                 }
             ),
-            "sources": Sources(transactions=transactions, customers=customers),
+            "sources": Sources(**resolved),
             "strategies": StrategySettings(playbook=playbook_path),
             "playbook": playbook,
             "config_path": config_path,
@@ -309,12 +304,10 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
 def _source_problems(config: SegmentationConfig) -> list[str]:
     """The warehouse or serving file is a source file, or would be matched by a source glob."""
     problems = []
-    sources = {"transactions": config.sources.transactions, "customers": config.sources.customers}
+    sources = config.sources.configured()
     for key, target in (("warehouse", config.warehouse), ("serving", config.serving)):
         spellings = {os.path.normpath(target), os.path.realpath(target)}
         for name, source in sources.items():
-            if source is None:
-                continue
             pattern = _glob_regex(source.path)
             clash = next((file for file in source.files() if same_file(target, file)), None)
             if clash is not None:

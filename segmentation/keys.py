@@ -11,6 +11,7 @@ KEY_COLUMNS: tuple[str, str] = (SNAPSHOT_COLUMN, "customer_id")
 # the tables of the monthly assets (asset key = schema, table)
 BEHAVIOUR_TABLE = "features.customer_behaviour"
 CLV_TABLE = "features.customer_clv"
+ENGAGEMENT_TABLE = "features.customer_engagement"
 CLV_PARAMS_TABLE = "marts.clv_model_params"
 FEATURES_TABLE = "features.customer_features"
 SEGMENTS_TABLE = "marts.customer_segments"

@@ -19,12 +19,18 @@ from segmentation.features.contracts import (
     CustomerClvContract,
     CustomerFeaturesContract,
 )
+from segmentation.features.engagement import (
+    ENGAGEMENT_FEATURE_COLUMNS,
+    engagement_by_snapshot,
+    null_engagement,
+)
 from segmentation.features.lifecycle import lifecycle_stage
 from segmentation.features.settings import ClvSettings, FeatureSettings
 from segmentation.features.value import value_columns
 from segmentation.keys import (
     BEHAVIOUR_TABLE,
     CLV_TABLE,
+    ENGAGEMENT_TABLE,
     KEY_COLUMNS,
     SNAPSHOT_COLUMN,
     sorted_by_keys,
@@ -34,7 +40,7 @@ from segmentation.segments.settings import SegmentSettings
 from segmentation.sql_files import read_sql
 from segmentation.strategies.playbook import assign_strategies
 from segmentation.strategies.settings import Playbook
-from segmentation.warehouse import frame_of, read_partitions
+from segmentation.warehouse import frame_of, read_partitions, table_exists
 
 
 def customer_behaviour_months(
@@ -49,6 +55,25 @@ def customer_behaviour_months(
         features.lifecycle.lost_recency_days,
         features.dominant_channel_share,
         list(custom_attributes(config)),
+    )
+
+
+def customer_engagement_months(
+    con: duckdb.DuckDBPyConnection, snapshots: Sequence[date], config: SegmentationConfig
+) -> Iterator[pl.DataFrame]:
+    """``features.customer_engagement`` for each snapshot date in ascending order, one frame per
+    month, for the customers ``features.customer_behaviour`` holds at each: from one scan of the
+    configured events and feedback (a source not configured is not read; its columns are
+    null)."""
+    features, sources = config.features, config.sources
+    return engagement_by_snapshot(
+        con,
+        snapshots,
+        BEHAVIOUR_TABLE,
+        features.engagement,
+        features.feedback,
+        events_configured=sources.events is not None,
+        feedback_configured=sources.feedback is not None,
     )
 
 
@@ -71,29 +96,85 @@ def customer_clv_month(
 
 
 def customer_features_month(
-    behaviour_with_clv: pl.DataFrame, config: SegmentationConfig
+    behaviour_with_clv: pl.DataFrame,
+    config: SegmentationConfig,
+    engagement: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """``features.customer_features`` of one month from its behaviour with the CLV columns
-    beside it (``read_behaviour_with_clv``): value tier and ABC class, lifecycle stage; the
-    contract's columns, then the custom customer attributes, sorted by snapshot and customer.
+    beside it (``read_behaviour_with_clv``) and its ``features.customer_engagement`` month
+    (``read_engagement``; None: the engagement columns are null): value tier and ABC class,
+    lifecycle stage, engagement and feedback; the contract's columns, then the custom customer
+    attributes, sorted by snapshot and customer.
 
     The new columns are added beside the input's, which are not copied: a month is held once.
     """
     return customer_features_of(
-        behaviour_with_clv, config.features, list(custom_attributes(config))
+        behaviour_with_clv, config.features, list(custom_attributes(config)), engagement
     )
 
 
 def customer_features_of(
-    behaviour_with_clv: pl.DataFrame, settings: FeatureSettings, custom: Sequence[str] = ()
+    behaviour_with_clv: pl.DataFrame,
+    settings: FeatureSettings,
+    custom: Sequence[str] = (),
+    engagement: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """``customer_features_month`` from the features settings and the custom customer
-    attributes (``custom``) alone, for callers without a pipeline configuration."""
+    attributes (``custom``) alone, for callers without a pipeline configuration.
+
+    Raises:
+        ValueError: ``engagement`` does not hold exactly the customers of
+            ``behaviour_with_clv`` (e.g. its month was not computed after the behaviour's).
+    """
     valued = behaviour_with_clv.hstack(value_columns(behaviour_with_clv, settings.value))
-    features = valued.with_columns(lifecycle_stage(valued, settings.lifecycle)).select(
-        *CustomerFeaturesContract.to_schema().columns.keys(), *custom
-    )
+    staged = valued.with_columns(lifecycle_stage(valued, settings.lifecycle))
+    staged = staged.hstack(_engagement_columns(staged, engagement))
+    features = staged.select(*CustomerFeaturesContract.to_schema().columns.keys(), *custom)
     return features if sorted_by_keys(features) else features.sort(KEY_COLUMNS)
+
+
+def _engagement_columns(features: pl.DataFrame, engagement: pl.DataFrame | None) -> list[pl.Series]:
+    """The engagement columns of ``engagement`` in the row order of ``features`` (all null
+    without ``engagement``): put beside them as they are when both hold the same keys in the
+    same order (the months read back from the warehouse), else joined by key."""
+    keys = features.select(KEY_COLUMNS)
+    if engagement is None:
+        return null_engagement(keys).drop(KEY_COLUMNS).get_columns()
+    if engagement.height == keys.height and all(
+        engagement.get_column(key).equals(keys.get_column(key)) for key in KEY_COLUMNS
+    ):
+        return engagement.select(ENGAGEMENT_FEATURE_COLUMNS).get_columns()
+    unmatched = keys.join(engagement, on=list(KEY_COLUMNS), how="anti").height
+    if unmatched or engagement.height != keys.height:
+        # counts only: the ids are the customers'
+        raise ValueError(
+            f"{ENGAGEMENT_TABLE} does not hold the customers of {BEHAVIOUR_TABLE} for this "
+            f"snapshot ({engagement.height} rows for {keys.height} customers, {unmatched} of "
+            f"them missing): materialize features/customer_engagement for the same partitions "
+            f"first"
+        )
+    joined = keys.join(engagement, on=list(KEY_COLUMNS), how="left", validate="1:1")
+    return joined.select(ENGAGEMENT_FEATURE_COLUMNS).get_columns()
+
+
+def read_engagement(
+    con: duckdb.DuckDBPyConnection, snapshot: date, config: SegmentationConfig
+) -> pl.DataFrame | None:
+    """One month of ``features.customer_engagement``, sorted by customer id; None when neither
+    an events nor a feedback source is configured: its columns are all null then, and
+    ``customer_features_month`` makes them so without a read.
+
+    Raises:
+        ValueError: A source is configured but the table was never written.
+    """
+    if config.sources.events is None and config.sources.feedback is None:
+        return None
+    if not table_exists(con, ENGAGEMENT_TABLE):
+        raise ValueError(
+            f"{ENGAGEMENT_TABLE} does not exist: materialize features/customer_engagement for "
+            f"the same partitions first"
+        )
+    return read_month(con, ENGAGEMENT_TABLE, snapshot)
 
 
 def customer_segments_month(

@@ -13,7 +13,8 @@ settings. A snapshot ``as_of`` a month's last day equals that month's partition 
 - :func:`predict_clv`: BG/NBD and Gamma-Gamma fitted on the snapshot; P(alive), expected
   purchases and spend, 12-month CLV per customer, and the fitted parameters.
 - :func:`customer_features`: behaviour and CLV with the lifecycle stage, value tier and ABC
-  class (``features.customer_features``).
+  class, and the engagement and feedback columns from ``events`` and ``feedback`` frames if
+  given, null otherwise (``features.customer_features``).
 - :func:`customer_segments`: RFM scores and named RFM segments, loyalty, churn risk,
   attribute segments and clusters (``marts.customer_segments``).
 - :func:`assign_playbook`: one playbook strategy per customer, with its control group
@@ -46,6 +47,7 @@ from segmentation.config import (
 from segmentation.contracts import contract_dtypes
 from segmentation.features.behaviour import behaviour_by_snapshot
 from segmentation.features.clv import SnapshotClv
+from segmentation.features.engagement import engagement_by_snapshot, null_engagement
 from segmentation.features.settings import FeatureSettings
 from segmentation.keys import KEY_COLUMNS
 from segmentation.monthly import (
@@ -56,7 +58,12 @@ from segmentation.monthly import (
 )
 from segmentation.privacy import failure_summary
 from segmentation.raw.columns import SOURCE_FILE, SOURCE_ROW
-from segmentation.raw.contracts import CustomersContract, TransactionsContract
+from segmentation.raw.contracts import (
+    CustomersContract,
+    EventsContract,
+    FeedbackContract,
+    TransactionsContract,
+)
 from segmentation.raw.landing import land_source
 from segmentation.raw.publishing import empty_customers_table
 from segmentation.segments.columns import COLUMN_KIND_DTYPES
@@ -193,6 +200,8 @@ class Snapshot:
         feature_settings: The features layer's settings.
         segment_settings: The segments layer's settings.
         playbook: The playbook strategies are assigned from.
+        events: The events as ``raw.events`` holds them, or None (no events source).
+        feedback: The feedback as ``raw.feedback`` holds it, or None (no feedback source).
     """
 
     transactions: pl.DataFrame
@@ -201,6 +210,8 @@ class Snapshot:
     feature_settings: FeatureSettings
     segment_settings: SegmentSettings
     playbook: Playbook
+    events: pl.DataFrame | None = None
+    feedback: pl.DataFrame | None = None
 
     @cached_property
     def behaviour(self) -> pl.DataFrame:
@@ -233,9 +244,40 @@ class Snapshot:
         return customer_clv_month(self.behaviour, self.as_of, self.feature_settings.clv)
 
     @cached_property
+    def engagement(self) -> pl.DataFrame:
+        """``features.customer_engagement``: the engagement columns (from ``events``) and the
+        feedback columns (from ``feedback``) of every customer of ``behaviour``; those of a frame
+        not given are null."""
+        keys = self.behaviour.select(KEY_COLUMNS)
+        if self.events is None and self.feedback is None:
+            return null_engagement(keys)
+        with duckdb.connect() as con:
+            con.execute(render_sql("warehouse/create_schema.sql", schema="raw"))
+            sources = {
+                "raw.transactions": self.transactions,
+                "raw.events": self.events,
+                "raw.feedback": self.feedback,
+            }
+            for table, frame in sources.items():
+                if frame is not None:
+                    with registered(con, "frame_source", frame):
+                        con.execute(_create_table(table, "frame_source"))
+            with registered(con, "snapshot_customers", keys):
+                [month] = engagement_by_snapshot(
+                    con,
+                    [self.as_of],
+                    "snapshot_customers",
+                    self.feature_settings.engagement,
+                    self.feature_settings.feedback,
+                    events_configured=self.events is not None,
+                    feedback_configured=self.feedback is not None,
+                )
+        return month
+
+    @cached_property
     def features(self) -> pl.DataFrame:
-        """``features.customer_features``: behaviour, CLV, value tier, ABC class and lifecycle
-        stage per customer."""
+        """``features.customer_features``: behaviour, CLV, value tier, ABC class, lifecycle
+        stage, engagement and feedback per customer."""
         behaviour, clv = self.behaviour, self.clv.customers
         # the CLV rows are the behaviour rows, in their order (as read_behaviour_with_clv
         # puts a month's two tables side by side)
@@ -243,7 +285,9 @@ class Snapshot:
             raise AssertionError("CLV rows are not the behaviour rows")
         behaviour_with_clv = behaviour.hstack(clv.drop(KEY_COLUMNS).get_columns())
         custom = list(self.segment_settings.extra_column_kinds())
-        return customer_features_of(behaviour_with_clv, self.feature_settings, custom)
+        return customer_features_of(
+            behaviour_with_clv, self.feature_settings, custom, self.engagement
+        )
 
     @cached_property
     def _segments_and_summary(self) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -274,6 +318,8 @@ def snapshot(
     feature_settings: FeatureSettings | None = None,
     segment_settings: SegmentSettings | None = None,
     playbook: Playbook | None = None,
+    events: pl.DataFrame | None = None,
+    feedback: pl.DataFrame | None = None,
 ) -> Snapshot:
     """Every monthly table of the pipeline for ``transactions`` as of the end of ``as_of``.
 
@@ -291,6 +337,15 @@ def snapshot(
         feature_settings: Default: the pipeline's defaults (``features:`` of the config).
         segment_settings: Default: the pipeline's defaults (``segments:`` of the config).
         playbook: Default: the bundled ``config/playbook.yaml``.
+        events: Optional events with the columns of ``raw.events``: ``customer_id``,
+            ``event_ts`` (naive datetime) and ``event_type`` (a canonical kind: visit,
+            product_view, add_to_cart, email_send, email_open, email_click, unsubscribe) are
+            required, ``channel``, ``product_id`` and ``campaign_id`` may be left out. Without
+            it the engagement columns are null.
+        feedback: Optional feedback with the columns of ``raw.feedback``: ``customer_id``,
+            ``feedback_ts`` and ``kind`` (nps, csat, complaint or review) are required,
+            ``score`` (required for nps and csat rows) and ``topic`` may be left out. Without
+            it the feedback columns are null.
 
     Returns:
         A :class:`Snapshot`; its tables are computed when first read.
@@ -314,6 +369,8 @@ def snapshot(
         feature_settings=feature_settings or FeatureSettings(),
         segment_settings=segment_settings,
         playbook=playbook or load_playbook(None, segment_settings),
+        events=None if events is None else _conformed(events, "events", EventsContract),
+        feedback=None if feedback is None else _conformed(feedback, "feedback", FeedbackContract),
     )
 
 
@@ -367,10 +424,13 @@ def customer_features(
     customers: pl.DataFrame | None = None,
     feature_settings: FeatureSettings | None = None,
     segment_settings: SegmentSettings | None = None,
+    events: pl.DataFrame | None = None,
+    feedback: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """``features.customer_features`` as of ``as_of``: behaviour and CLV with the lifecycle
     stage (potential, new, growing, mature, declining, at_risk, lost, won_back), the value
-    tier (high, mid, low) and the ABC class of every known customer.
+    tier (high, mid, low), the ABC class, and the engagement and feedback columns (null
+    without ``events`` / ``feedback``) of every known customer.
 
     The arguments are those of :func:`snapshot`; the same errors are raised.
     """
@@ -380,6 +440,8 @@ def customer_features(
         customers=customers,
         feature_settings=feature_settings,
         segment_settings=segment_settings,
+        events=events,
+        feedback=feedback,
     ).features
 
 
@@ -390,6 +452,8 @@ def customer_segments(
     customers: pl.DataFrame | None = None,
     feature_settings: FeatureSettings | None = None,
     segment_settings: SegmentSettings | None = None,
+    events: pl.DataFrame | None = None,
+    feedback: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """``marts.customer_segments`` as of ``as_of``: RFM scores (r_score, f_score, m_score,
     rfm_cell) and the named RFM segment (Champions, Loyal, ..., No Purchase), with value tier,
@@ -403,6 +467,8 @@ def customer_segments(
         customers=customers,
         feature_settings=feature_settings,
         segment_settings=segment_settings,
+        events=events,
+        feedback=feedback,
     ).segments
 
 
@@ -414,6 +480,8 @@ def assign_playbook(
     feature_settings: FeatureSettings | None = None,
     segment_settings: SegmentSettings | None = None,
     playbook: Playbook | None = None,
+    events: pl.DataFrame | None = None,
+    feedback: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """``marts.strategy_assignments`` as of ``as_of``: the first matching playbook rule's
     strategy, channel, priority and budget per customer, and its stable control-group flag.
@@ -427,6 +495,8 @@ def assign_playbook(
         feature_settings=feature_settings,
         segment_settings=segment_settings,
         playbook=playbook,
+        events=events,
+        feedback=feedback,
     ).strategies
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -29,17 +29,23 @@ from synthetic.population import (
     PREFERRED_CHANNEL_GIVEN_ACQUISITION,
     TRANSACTION_SCHEMA,
 )
+from synthetic.process import Process
 from synthetic.settings import SECONDS_PER_DAY, GeneratorConfig
+from synthetic.voice import EventsSink, simulate_voice
 
 
 @dataclass
 class Chunk:
-    """What one chunk of customers produced, and its counts for ``true_params.json``."""
+    """What one chunk of customers produced, and its counts for ``true_params.json``
+    (``events``, ``feedback`` and ``voice_counts`` stay empty unless the run draws them)."""
 
     customers: pl.DataFrame
     transactions: pl.DataFrame
     latent: pl.DataFrame
     counts: dict[str, int]
+    events: list[pl.DataFrame] = field(default_factory=list)
+    feedback: pl.DataFrame = field(default_factory=pl.DataFrame)
+    voice_counts: dict[str, float] = field(default_factory=dict)
 
 
 def _categorical(rng: np.random.Generator, weights: tuple[float, ...], n: int) -> np.ndarray:
@@ -64,8 +70,11 @@ def simulate_chunk(
     first_number: int,
     n: int,
     order_offset: int,
+    events_sink: EventsSink | None = None,
 ) -> Chunk:
-    """Simulate customers ``first_number .. first_number + n - 1`` and their transactions."""
+    """Simulate customers ``first_number .. first_number + n - 1`` and their transactions
+    (and events and feedback if the run asks for them; with ``events_sink`` each block of
+    events goes there as soon as it is drawn instead of into the chunk)."""
     prm, st, season = cfg.params, cfg.settings, cfg.season
     ss = np.random.SeedSequence(cfg.seed, spawn_key=(1, chunk_index))
     rng_attr, rng_proc, rng_order, rng_cancel, rng_dirty = (
@@ -362,4 +371,31 @@ def simulate_chunk(
         "alive_at_end": int(alive_at_end.sum()),
         **{f"dirty_{k}": v for k, v in dirty_counts.items()},
     }
-    return Chunk(customers, transactions, latent, counts)
+    chunk = Chunk(customers, transactions, latent, counts)
+    if cfg.with_voice:
+        # drawn after everything above and from streams of its own: the purchases stay put
+        proc = Process(
+            customer_id=customer_id,
+            signup_s=signup_day * SECONDS_PER_DAY,
+            potential=potential,
+            purchaser=purchaser,
+            first_s=first_s,
+            dead=purchaser & ~alive_at_end,
+            last_s=last_s,
+            lam=lam,
+            p_dropout=p_drop,
+            order_customer=ord_cust,
+            order_s=ord_s,
+            order_channel=ord_channel,
+            order_lines=n_lines_o,
+            order_first_line=line_start,
+            line_product=prod,
+        )
+        voice = simulate_voice(cfg, cat, chunk_index, proc, events_sink)
+        chunk.latent = pl.concat([latent, voice.latent], how="horizontal")
+        chunk.events, chunk.feedback, chunk.voice_counts = (
+            voice.events,
+            voice.feedback,
+            voice.counts,
+        )
+    return chunk

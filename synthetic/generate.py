@@ -59,15 +59,32 @@ order id, negative quantity), optional dirty source rows (``dirty_rate``), fake 
 small word lists, reserved demo e-mail domains (RFC 2606) and fictional ``555-01xx`` phone
 numbers.
 
+Events and feedback (``with_events``, ``with_feedback``; on by default on the command line).
+Beside the purchases and from random streams of their own (the customers and transactions of a
+seed are byte-identical with or without them), every customer gets a latent satisfaction class
+(promoter, passive, detractor) tied to the BG/NBD dropout probability by a Gaussian copula, so
+that detractors drop out ``detractor_dropout_factor`` times as fast as promoters on average
+(``satisfaction``); shopping sessions whose purchases are the converting ones, fading after the
+dropout, and weekly e-mails with known open, click and unsubscribe rates (``engagement``,
+``emails``); NPS, CSAT, reviews and complaints after orders, drawn from the class
+(``feedback``).  They are written as ``events/events-YYYY-MM-NNNNN-BBB.parquet`` and
+``feedback.csv`` with the source's own column names and values, plus dirty rows when
+``dirty_rate > 0`` (``dirty_sources``); their true parameters go to ``true_params.json`` under
+``satisfaction``, ``engagement`` and ``feedback`` (``voice_params``).  See docs/demo-data.md.
+
 This module drives the runs (:func:`simulate`, :func:`write`, the command line) and is the
 generator's interface; the parts live beside it: ``settings`` (process parameters, secondary
 settings, one run's configuration), ``season`` (the seasonal time map), ``population`` (the
 categories drawn from, the tables' schemas), ``catalogue`` (products), ``chunk`` (one chunk of
-customers and their transactions) and ``dirty`` (source rows as text, dirty rows).
+customers and their transactions), ``dirty`` (source rows as text, dirty rows), and for events
+and feedback ``process``, ``voice``, ``satisfaction``, ``engagement``, ``emails``,
+``feedback``, ``dirty_sources`` and ``voice_params``.
 
 CLI::
 
     python -m synthetic.generate --customers 100000 --out data/demo --seed 42
+    python -m synthetic.generate ... --no-events --no-feedback   # purchases only
+    python -m synthetic.generate ... --no-satisfaction-effect    # classes independent of dropout
 """
 
 from __future__ import annotations
@@ -75,15 +92,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import functools
 import json
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
@@ -104,11 +123,15 @@ from synthetic.settings import (
     DEFAULT_CHUNK_CUSTOMERS,
     DEFAULT_END,
     DEFAULT_START,
+    EngagementSettings,
+    FeedbackSettings,
     GeneratorConfig,
     ProcessParams,
     Settings,
     make_config,
 )
+from synthetic.voice import EVENT_SCHEMA, FEEDBACK_COLUMNS, month_starts
+from synthetic.voice_params import voice_true_params
 
 # the generator's interface: what simulate and write take and return, the tables' schemas and
 # the categories the data are drawn from
@@ -122,9 +145,13 @@ __all__ = [
     "DEFAULT_END",
     "DEFAULT_START",
     "DIRTY_KINDS",
+    "EVENT_SCHEMA",
+    "FEEDBACK_COLUMNS",
     "GENERATOR_VERSION",
     "TIMESTAMP_FORMAT",
     "TRANSACTION_SCHEMA",
+    "EngagementSettings",
+    "FeedbackSettings",
     "ProcessParams",
     "Settings",
     "Simulation",
@@ -154,23 +181,37 @@ class Simulation:
             ``T_operational`` (the same in seasonal operational time), ``lam`` (purchase rate
             per day), ``p_dropout``, ``nu``, ``dropout_after`` (repeat purchase after which the
             customer dies), ``n_repeat`` (repeat purchases in the window), ``alive_at_end``,
-            ``preferred_channel``, ``channel_loyalty``.  Not written unless asked for.
+            ``preferred_channel``, ``channel_loyalty``; with events or feedback also
+            ``satisfaction_class``, ``disengaged_ts`` (when engagement starts to fade: the
+            dropout, or the end of a never-buyer's interest; null when not in the window),
+            ``app_share``, ``email_optin``, ``open_propensity`` and ``click_propensity``.  Not
+            written unless asked for.
+        events: One row per event (schema :data:`EVENT_SCHEMA`; empty unless asked for).
+        feedback: One row per answer, review or complaint, all text (columns
+            :data:`FEEDBACK_COLUMNS`; empty unless asked for).
     """
 
     customers: pl.DataFrame
     transactions: pl.DataFrame
     true_params: dict[str, Any]
     latent: pl.DataFrame = field(default_factory=pl.DataFrame)
+    events: pl.DataFrame = field(default_factory=pl.DataFrame)
+    feedback: pl.DataFrame = field(default_factory=pl.DataFrame)
 
 
-def _iter_chunks(cfg: GeneratorConfig) -> Iterator[Chunk]:
+def _iter_chunks(
+    cfg: GeneratorConfig, events_sink: Callable[[int, int, pl.DataFrame], None] | None = None
+) -> Iterator[Chunk]:
+    """The chunks in order; with ``events_sink`` their blocks of events go there (chunk
+    index, block index, frame) as they are drawn."""
     cat = build_catalogue(cfg)
     order_offset = 0
     for i in range(cfg.n_chunks):
         first = 1 + i * cfg.chunk_customers
         n = min(cfg.chunk_customers, cfg.n_customers - (first - 1))
         t0 = time.perf_counter()
-        chunk = simulate_chunk(cfg, cat, i, first, n, order_offset)
+        sink = None if events_sink is None else functools.partial(events_sink, i)
+        chunk = simulate_chunk(cfg, cat, i, first, n, order_offset, sink)
         order_offset += chunk.counts["orders"]
         logger.info(
             "chunk %d/%d: %d customers, %d rows in %.2fs",
@@ -189,14 +230,16 @@ def _sum_counts(total: dict[str, int], add: dict[str, int]) -> dict[str, int]:
     return total
 
 
-def _true_params(cfg: GeneratorConfig, counts: dict[str, int]) -> dict[str, Any]:
+def _true_params(
+    cfg: GeneratorConfig, counts: dict[str, int], voice_counts: dict[str, float] | None = None
+) -> dict[str, Any]:
     prm, st = cfg.params, cfg.settings
     month, day = st.seasonality_peak_month_day
     dirty = {k: counts.get(f"dirty_{k}", 0) for k in DIRTY_KINDS}
     plain_counts = {k: v for k, v in counts.items() if not k.startswith("dirty_")}
     plain_counts["dirty_rows_total"] = counts.get("dirty_rows_total", 0)
     settings = dataclasses.asdict(st)
-    return {
+    params = {
         "generator": "synthetic.generate",
         "generator_version": GENERATOR_VERSION,
         "seed": cfg.seed,
@@ -234,6 +277,10 @@ def _true_params(cfg: GeneratorConfig, counts: dict[str, int]) -> dict[str, Any]
             },
         },
     }
+    if cfg.with_voice:
+        # only then: without events and feedback the file is what it always was
+        params.update(voice_true_params(cfg, voice_counts or {}))
+    return params
 
 
 def simulate(
@@ -248,6 +295,11 @@ def simulate(
     *,
     chunk_customers: int = DEFAULT_CHUNK_CUSTOMERS,
     settings: Settings | None = None,
+    with_events: bool = False,
+    with_feedback: bool = False,
+    satisfaction_effect: bool = True,
+    engagement: EngagementSettings | None = None,
+    feedback: FeedbackSettings | None = None,
 ) -> Simulation:
     """Simulate customers and transactions in memory.
 
@@ -268,6 +320,13 @@ def simulate(
             ``{"bgnbd": {...}, "gamma_gamma": {...}}``) overriding defaults.
         chunk_customers: Customers per independently seeded chunk.
         settings: Secondary :class:`Settings`.
+        with_events: Also draw events (visits, views, cart adds, e-mails).
+        with_feedback: Also draw feedback (NPS, CSAT, reviews, complaints).
+        satisfaction_effect: Detractors drop out faster than promoters (otherwise the
+            satisfaction class is independent of the dropout); the purchases are the same
+            either way.
+        engagement: :class:`EngagementSettings` of the events.
+        feedback: :class:`FeedbackSettings` of the classes and the feedback.
 
     Returns:
         A :class:`Simulation`.
@@ -283,19 +342,30 @@ def simulate(
         params,
         chunk_customers,
         settings,
+        with_events=with_events,
+        with_feedback=with_feedback,
+        satisfaction_effect=satisfaction_effect,
+        engagement=engagement,
+        feedback=feedback,
     )
-    customers, transactions, latent = [], [], []
+    customers, transactions, latent, events, answers = [], [], [], [], []
     counts: dict[str, int] = {}
+    voice_counts: dict[str, float] = {}
     for chunk in _iter_chunks(cfg):
         customers.append(chunk.customers)
         transactions.append(chunk.transactions)
         latent.append(chunk.latent)
+        events.extend(chunk.events)
+        answers.append(chunk.feedback)
         _sum_counts(counts, chunk.counts)
+        _sum_counts(voice_counts, chunk.voice_counts)  # type: ignore[arg-type]
     return Simulation(
         customers=pl.concat(customers),
         transactions=pl.concat(transactions),
-        true_params=_true_params(cfg, counts),
+        true_params=_true_params(cfg, counts, voice_counts),
         latent=pl.concat(latent),
+        events=pl.concat(events).drop("_month") if events else pl.DataFrame(),
+        feedback=pl.concat(answers) if cfg.with_feedback else pl.DataFrame(),
     )
 
 
@@ -314,12 +384,21 @@ def write(
     settings: Settings | None = None,
     write_latent: bool = False,
     compression: str = "zstd",
+    with_events: bool = False,
+    with_feedback: bool = False,
+    satisfaction_effect: bool = True,
+    engagement: EngagementSettings | None = None,
+    feedback: FeedbackSettings | None = None,
 ) -> dict[str, Any]:
     """Simulate chunk by chunk and stream the result to Parquet files.
 
     Writes ``customers.parquet``, ``transactions/part-NNNNN.parquet`` (one part per chunk,
     sorted by ``order_ts``), ``true_params.json`` and, with ``write_latent``,
-    ``latent.parquet``.  Existing ``part-*.parquet`` files in ``transactions/`` are removed.
+    ``latent.parquet``; with ``with_events`` ``events/events-YYYY-MM-NNNNN-BBB.parquet`` (one
+    file per month, chunk and block of customers, sorted by time), with ``with_feedback``
+    ``feedback.csv`` (sorted by time within a chunk).  Existing ``part-*.parquet`` files in
+    ``transactions/``, ``events-*.parquet`` files in ``events/`` and ``feedback.csv`` are
+    removed.
 
     Args:
         out_dir: Output directory (created if missing).
@@ -335,6 +414,11 @@ def write(
         settings: Secondary :class:`Settings`.
         write_latent: Also write the per-customer latent truth.
         compression: Parquet compression codec.
+        with_events: Also write the events (see :func:`simulate`).
+        with_feedback: Also write the feedback.
+        satisfaction_effect: Detractors drop out faster than promoters.
+        engagement: :class:`EngagementSettings` of the events.
+        feedback: :class:`FeedbackSettings` of the classes and the feedback.
 
     Returns:
         The ``true_params`` dictionary written to ``true_params.json``.
@@ -350,20 +434,35 @@ def write(
         params,
         chunk_customers,
         settings,
+        with_events=with_events,
+        with_feedback=with_feedback,
+        satisfaction_effect=satisfaction_effect,
+        engagement=engagement,
+        feedback=feedback,
     )
     out = Path(out_dir)
     tx_dir = out / "transactions"
+    ev_dir = out / "events"
     tx_dir.mkdir(parents=True, exist_ok=True)
-    for stale in [*tx_dir.glob("part-*.parquet"), out / "latent.parquet"]:
+    stale_files = [*tx_dir.glob("part-*.parquet"), out / "latent.parquet"]
+    stale_files += [*ev_dir.glob("events-*.parquet"), out / "feedback.csv"]
+    for stale in stale_files:
         stale.unlink(missing_ok=True)
+    if cfg.with_events:
+        ev_dir.mkdir(exist_ok=True)
+    _, month_labels = month_starts(cfg)
     writers: dict[str, pq.ParquetWriter] = {}
     counts: dict[str, int] = {}
+    voice_counts: dict[str, float] = {}
     t0 = time.perf_counter()
 
     def _write_chunk(i: int, chunk: Chunk) -> None:
         chunk.transactions.write_parquet(
             tx_dir / f"part-{i:05d}.parquet", compression=compression, statistics=True
         )
+        if cfg.with_feedback:
+            with (out / "feedback.csv").open("ab" if i else "wb") as handle:
+                chunk.feedback.write_csv(handle, include_header=i == 0)
         frames = {"customers": chunk.customers}
         if write_latent:
             frames["latent"] = chunk.latent
@@ -375,23 +474,38 @@ def write(
                 )
             writers[name_].write_table(table)
 
+    def _write_events(i: int, b: int, block: pl.DataFrame) -> None:
+        # rows come in month order (a dirty copy right after its source row)
+        month = block["_month"].to_numpy()
+        cuts = np.searchsorted(month, np.arange(len(month_labels) + 1), side="left")
+        events = block.drop("_month")
+        for m, label in enumerate(month_labels):
+            if cuts[m + 1] > cuts[m]:
+                events.slice(cuts[m], cuts[m + 1] - cuts[m]).write_parquet(
+                    ev_dir / f"events-{label}-{i:05d}-{b:03d}.parquet",
+                    compression=compression,
+                    statistics=True,
+                )
+
     # Chunk i is written by one background thread while chunk i + 1 is simulated (numpy and
-    # polars release the GIL); at most two chunks are held in memory.
+    # polars release the GIL); at most two chunks are held in memory.  Events, ten times the
+    # transactions, are written block by block as they are drawn and never held whole.
     pending: Future[None] | None = None
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer") as pool:
-            for i, chunk in enumerate(_iter_chunks(cfg)):
+            for i, chunk in enumerate(_iter_chunks(cfg, _write_events)):
                 if pending is not None:
                     pending.result()
                 pending = pool.submit(_write_chunk, i, chunk)
                 _sum_counts(counts, chunk.counts)
+                _sum_counts(voice_counts, chunk.voice_counts)  # type: ignore[arg-type]
                 del chunk
             if pending is not None:
                 pending.result()
     finally:
         for writer in writers.values():
             writer.close()
-    true_params = _true_params(cfg, counts)
+    true_params = _true_params(cfg, counts, voice_counts)
     (out / "true_params.json").write_text(json.dumps(true_params, indent=2) + "\n")
     logger.info(
         "wrote %d customers, %d transaction rows to %s in %.1fs",
@@ -416,6 +530,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--potential-share", type=float, default=0.08)
     parser.add_argument("--chunk-customers", type=int, default=DEFAULT_CHUNK_CUSTOMERS)
     parser.add_argument("--write-latent", action="store_true", help="also write latent.parquet")
+    on_off = argparse.BooleanOptionalAction
+    parser.add_argument("--events", action=on_off, default=True, help="write events/ (default: on)")
+    parser.add_argument(
+        "--feedback", action=on_off, default=True, help="write feedback.csv (default: on)"
+    )
+    parser.add_argument(
+        "--satisfaction-effect",
+        action=on_off,
+        default=True,
+        help="detractors drop out faster than promoters (default: on; purchases unchanged)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings")
     args = parser.parse_args(argv)
 
@@ -438,13 +563,22 @@ def main(argv: list[str] | None = None) -> None:
         potential_share=args.potential_share,
         chunk_customers=args.chunk_customers,
         write_latent=args.write_latent,
+        with_events=args.events,
+        with_feedback=args.feedback,
+        satisfaction_effect=args.satisfaction_effect,
     )
     c = params["counts"]
     print(
         f"{c['customers']} customers ({c['purchasing_customers']} purchasing), "
         f"{c['orders']} orders, {c['transactions']} transactions, "
-        f"{c['cancellations']} cancellations, {c['dirty_rows_total']} dirty rows "
-        f"-> {args.out} in {time.perf_counter() - t0:.1f}s"
+        f"{c['cancellations']} cancellations, {c['dirty_rows_total']} dirty rows"
+        + (f", {params['engagement']['counts']['rows_written']} events" if args.events else "")
+        + (
+            f", {params['feedback']['counts']['rows_written']} feedback rows"
+            if args.feedback
+            else ""
+        )
+        + f" -> {args.out} in {time.perf_counter() - t0:.1f}s"
     )
 
 

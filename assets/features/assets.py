@@ -1,10 +1,10 @@
 """Feature assets: point-in-time monthly snapshots, one row per customer.
 
 Partition ``2011-03`` is the state as of 2011-03-31 23:59:59.999999, computed only from
-transactions with ``order_ts`` on or before that instant. A backfill of many months runs as one
-run (single-run backfill policy) and computes each month from its own as-of instant, one month at
-a time: each month is read, computed, checked against its contract and written in a transaction
-of its own (see ``assets.monthly``).
+transactions, events and feedback timestamped on or before that instant. A backfill of many
+months runs as one run (single-run backfill policy) and computes each month from its own as-of
+instant, one month at a time: each month is read, computed, checked against its contract and
+written in a transaction of its own (see ``assets.monthly``).
 """
 
 from contextlib import closing
@@ -29,14 +29,23 @@ from segmentation.features.contracts import (
     ClvModelParamsContract,
     CustomerBehaviourContract,
     CustomerClvContract,
+    CustomerEngagementContract,
     CustomerFeaturesContract,
 )
-from segmentation.keys import BEHAVIOUR_TABLE, CLV_PARAMS_TABLE, CLV_TABLE, FEATURES_TABLE
+from segmentation.keys import (
+    BEHAVIOUR_TABLE,
+    CLV_PARAMS_TABLE,
+    CLV_TABLE,
+    ENGAGEMENT_TABLE,
+    FEATURES_TABLE,
+)
 from segmentation.monthly import (
     customer_behaviour_months,
     customer_clv_month,
+    customer_engagement_months,
     customer_features_month,
     read_behaviour_with_clv,
+    read_engagement,
     read_month,
 )
 from segmentation.warehouse import release_cached_blocks
@@ -90,6 +99,52 @@ def build_feature_assets(
             for snapshot, month in zip(snapshots, months, strict=True):
                 write_month(con, snapshot, (behaviour, month))
         return dg.MaterializeResult(metadata=behaviour.metadata())
+
+    @dg.asset(
+        key=asset_key(ENGAGEMENT_TABLE),
+        deps=[
+            asset_key(BEHAVIOUR_TABLE),
+            ["raw", "events"],
+            ["raw", "feedback"],
+            ["raw", "transactions"],
+        ],
+        kinds=FEATURE_KINDS,
+        group_name="features",
+        metadata=table_metadata(ENGAGEMENT_TABLE, CustomerEngagementContract),
+        **partitioning,
+    )
+    def customer_engagement(
+        context: dg.AssetExecutionContext,
+        warehouse: Warehouse,
+        settings: dg.ResourceParam[SegmentationConfig],
+    ) -> dg.MaterializeResult:
+        """Engagement and voice of the customer of every customer of customer_behaviour as of
+        each snapshot: visits, product views, cart adds, e-mail sends, opens and clicks and their
+        rates in the last 90 days, days since the last engagement, abandoned carts,
+        unsubscribed; latest NPS and its class, average CSAT over 180 days, complaints in 90
+        days, days since the last feedback. Null where the source is not configured."""
+        [engagement] = report_months_to(
+            context,
+            MonthlyTable(
+                ENGAGEMENT_TABLE,
+                CustomerEngagementContract,
+                lambda month: {
+                    "nps_classes": column_counts_table(
+                        month.select(pl.col("nps_class").fill_null("(no NPS)")), "nps_class"
+                    )
+                },
+                Privacy.of(settings),
+            ),
+        )
+        snapshots = sorted(snapshot_dates(context))
+        # every month of a backfill from one scan of the events and the feedback
+        with (
+            monthly_connection(warehouse) as con,
+            closing(customer_engagement_months(con, snapshots, settings)) as months,
+        ):
+            for snapshot, month in zip(snapshots, months, strict=True):
+                write_month(con, snapshot, (engagement, month))
+        return dg.MaterializeResult(metadata=engagement.metadata())
 
     @dg.multi_asset(
         specs=[
@@ -149,7 +204,7 @@ def build_feature_assets(
 
     @dg.asset(
         key=asset_key(FEATURES_TABLE),
-        deps=[asset_key(BEHAVIOUR_TABLE), asset_key(CLV_TABLE)],
+        deps=[asset_key(BEHAVIOUR_TABLE), asset_key(CLV_TABLE), asset_key(ENGAGEMENT_TABLE)],
         kinds=FEATURE_KINDS,
         group_name="features",
         metadata=table_metadata(FEATURES_TABLE, CustomerFeaturesContract),
@@ -162,7 +217,7 @@ def build_feature_assets(
     ) -> dg.MaterializeResult:
         """Everything a segment or a strategy needs, one row per snapshot and customer:
         behaviour, CLV, value tier (high / mid / low by revenue quantile), ABC class by Pareto
-        share, and the lifecycle stage."""
+        share, the lifecycle stage, and the engagement and feedback columns."""
         [features] = report_months_to(
             context,
             MonthlyTable(
@@ -178,9 +233,10 @@ def build_feature_assets(
         with monthly_connection(warehouse) as con:
             for snapshot in sorted(snapshot_dates(context)):
                 behaviour_with_clv = read_behaviour_with_clv(con, snapshot)
+                engagement = read_engagement(con, snapshot, settings)
                 release_cached_blocks(con, warehouse.memory_limit)
-                month = customer_features_month(behaviour_with_clv, settings)
+                month = customer_features_month(behaviour_with_clv, settings, engagement)
                 write_month(con, snapshot, (features, month))
         return dg.MaterializeResult(metadata=features.metadata())
 
-    return [customer_behaviour, customer_clv, customer_features]
+    return [customer_behaviour, customer_engagement, customer_clv, customer_features]

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 import dagster as dg
+import pandera.polars as pa
 
 from assets.metadata import column_schema, counts_table, preview
 from assets.resources import Warehouse
@@ -14,9 +15,15 @@ from segmentation.config import (
     pii_source_columns,
     pseudonym_secret,
 )
-from segmentation.raw.contracts import CustomersContract, TransactionsContract
+from segmentation.raw.contracts import (
+    CustomersContract,
+    EventsContract,
+    FeedbackContract,
+    TransactionsContract,
+)
 from segmentation.raw.landing import LandingReport, land_source, landed_sample
-from segmentation.raw.publishing import empty_customers_table
+from segmentation.raw.publishing import empty_customers_table, empty_source_table
+from segmentation.raw.settings import SourceName
 
 RAW_KINDS = {"duckdb", "polars", "pandera"}
 
@@ -182,3 +189,76 @@ def raw_customers(
     return dg.MaterializeResult(
         metadata=_metadata(report, sample, column_schema(CustomersContract))
     )
+
+
+def _land_optional(
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    settings: SegmentationConfig,
+    source: SourceName,
+    contract: type[pa.DataFrameModel],
+) -> dg.MaterializeResult:
+    """Land an optional source like transactions; without it, an empty table and a note."""
+    config = getattr(settings.sources, source)
+    with warehouse.connect() as con:
+        if config is None:
+            empty_source_table(con, source)
+            context.log.info(f"no {source} source configured: raw.{source} is empty")
+            return dg.MaterializeResult(
+                metadata={
+                    "dagster/row_count": 0,
+                    "dagster/column_schema": column_schema(contract),
+                    "note": f"no {source} source configured",
+                }
+            )
+        report = land_source(con, source, config, _run_started())
+        sample = preview(landed_sample(con, source), secret=pseudonym_secret(settings))
+    _log_landing(context, report)
+    return dg.MaterializeResult(metadata=_metadata(report, sample, column_schema(contract)))
+
+
+@dg.asset(
+    key=["raw", "events"],
+    group_name="raw",
+    kinds=RAW_KINDS,
+    # lets `dagster asset materialize --partition-range` take raw and snapshots in one run
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def raw_events(
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    settings: dg.ResourceParam[SegmentationConfig],
+) -> dg.MaterializeResult:
+    """Events (visits, product views, cart adds, e-mails, unsubscribes) landed from the optional
+    events source, each source value mapped to its canonical kind by ``event_types``.
+
+    Every source row lands here or in ``quality.rejected_rows`` with a reason: records that are
+    not well-formed CSV, missing customer ids, missing or unparseable timestamps, event types
+    mapped to no kind, timestamps before 1970 or after the run, exact duplicates of an earlier
+    row. The same guards as transactions apply (``max_reject_rate``, removed or shrunk files).
+    Without an events source the table exists and is empty.
+    """
+    return _land_optional(context, warehouse, settings, "events", EventsContract)
+
+
+@dg.asset(
+    key=["raw", "feedback"],
+    group_name="raw",
+    kinds=RAW_KINDS,
+    # lets `dagster asset materialize --partition-range` take raw and snapshots in one run
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def raw_feedback(
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    settings: dg.ResourceParam[SegmentationConfig],
+) -> dg.MaterializeResult:
+    """Survey answers, ratings and complaints landed from the optional feedback source, each
+    source value mapped to its canonical kind (nps, csat, complaint, review) by ``kinds``.
+
+    Every source row lands here or in ``quality.rejected_rows`` with a reason: besides the
+    reasons events have, kinds mapped to no kind, scores that do not parse, NPS and CSAT rows
+    without a score, and scores out of range (NPS an integer 0-10, CSAT and reviews within
+    their configured scales). Without a feedback source the table exists and is empty.
+    """
+    return _land_optional(context, warehouse, settings, "feedback", FeedbackContract)

@@ -37,7 +37,9 @@ def build_segment_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
                 description="One row per snapshot and customer with every segment label: RFM "
                 "scores (1-5) and the named RFM segment, value tier, ABC class, lifecycle "
                 "stage, loyalty, churn risk, the configured attribute segments (attr_*), the "
-                "k-means cluster, and the key features.",
+                "k-means cluster, the key features, and the intent, engagement, NPS and "
+                "satisfaction labels ('unknown' without the events / feedback source) with "
+                "the source features the playbook acts on.",
                 metadata=table_metadata(SEGMENTS_TABLE, CustomerSegmentsContract),
             ),
             dg.AssetSpec(
@@ -45,7 +47,8 @@ def build_segment_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
                 deps=[asset_key(FEATURES_TABLE)],
                 kinds={"duckdb", "polars"},
                 description="Per snapshot, dimension and segment: customers, share, revenue, "
-                "revenue share and average CLV.",
+                "revenue share and average CLV. The intent/engagement and NPS/satisfaction "
+                "labels are dimensions where their source is configured.",
                 metadata=table_metadata(SUMMARY_TABLE, SegmentSummaryContract),
             ),
         ],
@@ -68,6 +71,8 @@ def build_segment_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
                 lambda month: {
                     "rfm_segments": column_counts_table(month, "rfm_segment"),
                     "clusters": column_counts_table(month, "cluster"),
+                    "intent_classes": column_counts_table(month, "intent_class"),
+                    "satisfaction_classes": column_counts_table(month, "satisfaction_class"),
                 },
                 privacy,
             ),

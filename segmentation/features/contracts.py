@@ -20,6 +20,7 @@ LIFECYCLE_STAGES = (
     "won_back",
 )
 CLV_METHODS = ("bgnbd_gamma_gamma", "simple_fallback", "none")
+NPS_CLASSES = ("promoter", "passive", "detractor")
 
 
 def _f(description: str, **kwargs: object) -> object:
@@ -145,8 +146,71 @@ class ClvModelParamsContract(pa.DataFrameModel):
         unique = ["snapshot_date", "model", "parameter"]
 
 
-class CustomerFeaturesContract(CustomerBehaviourContract):
-    """Everything a segment or strategy needs: behaviour, CLV, value and lifecycle."""
+class EngagementColumns(pa.DataFrameModel):
+    """The engagement and feedback columns, as ``features.customer_engagement`` holds them and
+    ``features.customer_features`` ends with them. Engagement columns are null when no events
+    source is configured, feedback columns when no feedback source is; with the source
+    configured a customer without any of it has counts of 0 and nulls elsewhere. Windows are the
+    snapshot date and the days before it (``features.engagement``, ``features.feedback``)."""
+
+    visits_90d: pl.Int64 = _f("Visits in the engagement window (default 90 days).", ge=0)
+    product_views_90d: pl.Int64 = _f("Product views in the engagement window.", ge=0)
+    cart_adds_90d: pl.Int64 = _f("Cart adds in the engagement window.", ge=0)
+    email_sends_90d: pl.Int64 = _f("E-mails delivered in the engagement window.", ge=0)
+    email_opens_90d: pl.Int64 = _f("E-mail opens in the engagement window.", ge=0)
+    email_clicks_90d: pl.Int64 = _f("E-mail clicks in the engagement window.", ge=0)
+    email_open_rate_90d: pl.Float64 = _f(
+        "Opens / sends in the window, at most 1; null without sends.", ge=0.0, le=1.0
+    )
+    email_click_rate_90d: pl.Float64 = _f(
+        "Clicks / opens in the window, at most 1; null without opens.", ge=0.0, le=1.0
+    )
+    days_since_last_engagement: pl.Int64 = _f(
+        "Days from the last day with an event other than an unsubscribe or an e-mail send to "
+        "the snapshot date; null if none.",
+        ge=0,
+    )
+    abandoned_carts_90d: pl.Int64 = _f(
+        "Cart adds in the window not followed by a purchase on their day or the next 7 days "
+        "(features.engagement.cart_followup_days), counted once those days have passed.",
+        ge=0,
+    )
+    is_unsubscribed: bool = _f("An unsubscribe on or before the snapshot date.")
+    latest_nps: pl.Float64 = _f(
+        "The score (0-10) of the customer's latest NPS answer; null without one.", ge=0, le=10
+    )
+    nps_class: str = _f(
+        "promoter (default 9-10), passive (7-8) or detractor (0-6) by latest_nps (thresholds: "
+        "features.feedback); null without one.",
+        isin=list(NPS_CLASSES),
+    )
+    avg_csat_180d: pl.Float64 = _f(
+        "Mean CSAT score over the CSAT window (default 180 days), on the source's scale; null "
+        "without one."
+    )
+    complaints_90d: pl.Int64 = _f("Complaints in the complaint window (default 90 days).", ge=0)
+    days_since_last_feedback: pl.Int64 = _f(
+        "Days from the last day with feedback of any kind to the snapshot date; null if none.",
+        ge=0,
+    )
+
+
+class _SnapshotCustomer(pa.DataFrameModel):
+    snapshot_date: date = pa.Field(description="As-of date: the month's last day, inclusive.")
+    customer_id: str = pa.Field(description="Customer id.")
+
+
+class CustomerEngagementContract(EngagementColumns, _SnapshotCustomer):
+    """Engagement (events) and voice of the customer (feedback) of every customer of
+    ``features.customer_behaviour`` as of the snapshot date."""
+
+    class Config:
+        strict = True
+        unique = ["snapshot_date", "customer_id"]
+
+
+class _BehaviourClvValueLifecycle(CustomerBehaviourContract):
+    """The columns of ``features.customer_features`` before the engagement columns."""
 
     p_alive: pl.Float64 = _f("Probability the customer is still active (BG/NBD).", ge=0, le=1)
     expected_purchases_30d: pl.Float64 = _f("Expected purchase days in the next 30 days.", ge=0)
@@ -169,3 +233,10 @@ class CustomerFeaturesContract(CustomerBehaviourContract):
     lifecycle_stage: str = pa.Field(
         isin=list(LIFECYCLE_STAGES), description="Exactly one lifecycle stage (see README)."
     )
+
+
+# the engagement columns first among the bases: pandera takes the columns of the bases in
+# reverse order, so they come last
+class CustomerFeaturesContract(EngagementColumns, _BehaviourClvValueLifecycle):
+    """Everything a segment or strategy needs: behaviour, CLV, value and lifecycle, engagement
+    and feedback."""

@@ -1,5 +1,6 @@
 """Settings of the features layer (the ``features:`` key of the pipeline configuration):
-value tiers, CLV and lifecycle thresholds; every key has a documented default."""
+value tiers, CLV and lifecycle thresholds, engagement and feedback windows; every key has a
+documented default."""
 
 from __future__ import annotations
 
@@ -61,6 +62,51 @@ class LifecycleSettings(Strict):
         return self
 
 
+class EngagementSettings(Strict):
+    """Engagement features from the events source (``sources.events``): trailing window and
+    when a cart add counts as abandoned."""
+
+    window_days: _Days = Field(
+        default=90,
+        description="Days of the trailing window of the engagement counts and rates (the "
+        "`*_90d` columns): the snapshot date and the days before it.",
+    )
+    cart_followup_days: _Days = Field(
+        default=7,
+        description="A cart add is abandoned when neither its own day (after the add) nor "
+        "this many following days saw a purchase by the customer; it counts once the last "
+        "of those days has ended by the snapshot.",
+    )
+
+
+_NpsScore = Annotated[int, Field(ge=1, le=10)]
+
+
+class FeedbackSettings(Strict):
+    """Feedback features from the feedback source (``sources.feedback``): windows and the NPS
+    classes."""
+
+    csat_window_days: _Days = Field(
+        default=180, description="Days of the trailing window `avg_csat_180d` averages over."
+    )
+    complaint_window_days: _Days = Field(
+        default=90, description="Days of the trailing window `complaints_90d` counts in."
+    )
+    nps_promoter_min: _NpsScore = Field(
+        default=9, description="Lowest NPS score (0-10) of a promoter."
+    )
+    nps_passive_min: _NpsScore = Field(
+        default=7,
+        description="Lowest NPS score of a passive; scores below it are detractors.",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FeedbackSettings:
+        if self.nps_passive_min >= self.nps_promoter_min:
+            raise ValueError("nps_passive_min must be below nps_promoter_min")
+        return self
+
+
 class FeatureSettings(Strict):
     """Settings of the features layer; every key has a documented default."""
 
@@ -68,3 +114,5 @@ class FeatureSettings(Strict):
     value: ValueSettings = ValueSettings()
     clv: ClvSettings = ClvSettings()
     lifecycle: LifecycleSettings = LifecycleSettings()
+    engagement: EngagementSettings = EngagementSettings()
+    feedback: FeedbackSettings = FeedbackSettings()

@@ -1,4 +1,4 @@
-"""Contracts of the raw layer: the canonical transactions and customers tables.
+"""Contracts of the raw layer: the canonical transactions, customers, events and feedback tables.
 
 Each contract is a ``pandera.polars.DataFrameModel``. It is the single source of the column list,
 the types, the checks, the Dagster type and the column schema (with descriptions) the UI shows.
@@ -10,6 +10,8 @@ from datetime import date, datetime
 
 import pandera.polars as pa
 import polars as pl
+
+from segmentation.raw.settings import EVENT_KINDS, FEEDBACK_KINDS, NPS_SCALE
 
 EPOCH = datetime(1970, 1, 1)
 
@@ -76,6 +78,68 @@ class CustomersContract(pa.DataFrameModel):
         return _finite_or_null(data)
 
 
+class EventsContract(pa.DataFrameModel):
+    """One row per landed event: what a customer did besides buying."""
+
+    customer_id: str = pa.Field(str_length={"min_value": 1}, description="Customer id, as text.")
+    event_ts: pl.Datetime = pa.Field(ge=EPOCH, description="When it happened (UTC).")
+    event_type: str = pa.Field(
+        isin=list(EVENT_KINDS),
+        description="The canonical kind: " + ", ".join(EVENT_KINDS) + ".",
+    )
+    channel: str = pa.Field(nullable=True, description="Where it happened, lower case.")
+    product_id: str = pa.Field(nullable=True, description="The product viewed or carted.")
+    campaign_id: str = pa.Field(nullable=True, description="The campaign it belongs to.")
+    source_file: str = pa.Field(description="The file the row came from.")
+    source_row: pl.Int64 = pa.Field(ge=1, description="1-based data row number in that file.")
+
+    class Config:
+        strict = True
+
+
+class FeedbackContract(pa.DataFrameModel):
+    """One row per landed survey answer, rating or complaint."""
+
+    customer_id: str = pa.Field(str_length={"min_value": 1}, description="Customer id, as text.")
+    feedback_ts: pl.Datetime = pa.Field(ge=EPOCH, description="When it was given (UTC).")
+    kind: str = pa.Field(
+        isin=list(FEEDBACK_KINDS),
+        description="The canonical kind: " + ", ".join(FEEDBACK_KINDS) + ".",
+    )
+    score: pl.Float64 = pa.Field(
+        nullable=True,
+        description=(
+            "NPS: an integer 0-10; CSAT and review: within the configured scale; a complaint "
+            "may have none."
+        ),
+    )
+    topic: str = pa.Field(nullable=True, description="What it is about.")
+    source_file: str = pa.Field(description="The file the row came from.")
+    source_row: pl.Int64 = pa.Field(ge=1, description="1-based data row number in that file.")
+
+    class Config:
+        strict = True
+
+    @pa.check("score", name="finite")
+    def _finite(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return _finite_or_null(data)
+
+    @pa.dataframe_check(name="nps_and_csat_scored")
+    def _scored(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        # the scale of a CSAT or review score is the config's, checked when parsing
+        score, kind = pl.col("score"), pl.col("kind")
+        lowest, highest = NPS_SCALE
+        nps_ok = score.is_not_null() & score.is_between(lowest, highest) & (score == score.floor())
+        return data.lazyframe.select(
+            pl.when(kind == "nps")
+            .then(nps_ok)
+            .when(kind == "csat")
+            .then(score.is_not_null())
+            .otherwise(pl.lit(True))
+            .alias("nps_and_csat_scored")
+        )
+
+
 class RejectedRowsContract(pa.DataFrameModel):
     """One row per quarantined source row, with the reason it was not landed.
 
@@ -89,7 +153,9 @@ class RejectedRowsContract(pa.DataFrameModel):
     is the whole text of a malformed customers record.
     """
 
-    source: str = pa.Field(isin=["transactions", "customers"], description="Which source.")
+    source: str = pa.Field(
+        isin=["transactions", "customers", "events", "feedback"], description="Which source."
+    )
     source_file: str = pa.Field(description="The file the row came from.")
     source_row: pl.Int64 = pa.Field(
         ge=1, description="1-based record number in that file (records, not lines)."

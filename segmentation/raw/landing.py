@@ -27,7 +27,7 @@ from segmentation.raw.removed_files import (
     removed_files,
     shrunk_files,
 )
-from segmentation.raw.settings import CustomersSource, SourceName, TransactionsSource
+from segmentation.raw.settings import AnySource, SourceName
 from segmentation.raw.staging import (
     Staging,
     drop_staging,
@@ -77,7 +77,7 @@ class LandingReport:
 def land_source(
     con: duckdb.DuckDBPyConnection,
     source: SourceName,
-    config: TransactionsSource | CustomersSource,
+    config: AnySource,
     now: datetime,
     custom: Mapping[str, str] | None = None,
     masked: frozenset[str] | None = None,
@@ -135,7 +135,7 @@ def landed_sample(
 def _land_staged(
     con: duckdb.DuckDBPyConnection,
     source: SourceName,
-    config: TransactionsSource | CustomersSource,
+    config: AnySource,
     staging: Staging,
     now: datetime,
     before: Mapping[str, int],

@@ -8,7 +8,7 @@ from datetime import datetime
 import duckdb
 import polars as pl
 
-from segmentation.raw.reasons import CUSTOMER_REASONS, TRANSACTION_REASONS
+from segmentation.raw.reasons import REASONS
 from segmentation.raw.settings import SourceName
 from segmentation.raw.staging import drop_staging
 from segmentation.sql_files import read_sql
@@ -21,7 +21,7 @@ def publish(con: duckdb.DuckDBPyConnection, source: SourceName, now: datetime) -
 
     ``now`` is the landing's start, recorded as each quarantined row's ``rejected_at``.
     """
-    reasons = TRANSACTION_REASONS if source == "transactions" else CUSTOMER_REASONS
+    reasons = REASONS[source]
     checks = pl.DataFrame(
         {"reason": list(reasons), "check": list(reasons.values())},
         schema={"reason": pl.Utf8, "check": pl.Utf8},
@@ -37,11 +37,20 @@ def publish(con: duckdb.DuckDBPyConnection, source: SourceName, now: datetime) -
 
 def empty_customers_table(con: duckdb.DuckDBPyConnection) -> None:
     """Without a customers source, ``raw.customers`` exists empty so downstream SQL still runs."""
+    empty_source_table(con, "customers")
+
+
+def empty_source_table(con: duckdb.DuckDBPyConnection, source: SourceName) -> None:
+    """Without an optional source (customers, events, feedback), ``raw.<source>`` exists empty
+    with its columns so downstream SQL still runs, and the source's quarantine rows of an
+    earlier landing are gone with its rows."""
+    if source == "transactions":
+        raise ValueError("the transactions source is required: it has no empty table")
     try:
         with transaction(con):
             con.execute(read_sql("quality/create_rejected_rows.sql"))
-            con.execute(read_sql("raw/create_empty_customers_stage.sql"))
-            con.execute(read_sql("raw/publish_customers.sql"))
-            con.execute(read_sql("raw/delete_rejected_rows.sql"), {"source": "customers"})
+            con.execute(read_sql(f"raw/create_empty_{source}_stage.sql"))
+            con.execute(read_sql(f"raw/publish_{source}.sql"))
+            con.execute(read_sql("raw/delete_rejected_rows.sql"), {"source": source})
     finally:
         drop_staging(con)

@@ -43,3 +43,36 @@ CUSTOMER_REASONS: dict[str, str] = {
     "duplicate_row": "row is not an exact duplicate of an earlier source row",
     "duplicate_customer_id": "customer_id appears once (the first row is kept)",
 }
+EVENT_REASONS: dict[str, str] = {
+    **STRUCTURAL_REASONS,
+    "missing_customer_id": "customer_id is present",
+    "missing_timestamp": "event_ts is present",
+    "unparseable_timestamp": "event_ts parses as a timestamp",
+    "unknown_event_type": "event_type is one of the values mapped under event_types",
+    "timestamp_before_1970": "event_ts is on or after 1970-01-01",
+    "timestamp_in_future": "event_ts is not after the landing run",
+    "duplicate_row": "row is not an exact duplicate of an earlier source row",
+}
+FEEDBACK_REASONS: dict[str, str] = {
+    **STRUCTURAL_REASONS,
+    "missing_customer_id": "customer_id is present",
+    "missing_timestamp": "feedback_ts is present",
+    "unparseable_timestamp": "feedback_ts parses as a timestamp",
+    "unknown_feedback_kind": "kind is one of the values mapped under kinds",
+    "unparseable_number": "score parses as a number",
+    "missing_score": "an nps or csat row has a score",
+    "score_out_of_range": (
+        "score is finite; an nps score is an integer from 0 to 10, a csat score within "
+        "csat_scale, a review rating within review_scale"
+    ),
+    "timestamp_before_1970": "feedback_ts is on or after 1970-01-01",
+    "timestamp_in_future": "feedback_ts is not after the landing run",
+    "duplicate_row": "row is not an exact duplicate of an earlier source row",
+}
+# source -> its reasons, in the order its checks apply
+REASONS: dict[str, dict[str, str]] = {
+    "transactions": TRANSACTION_REASONS,
+    "customers": CUSTOMER_REASONS,
+    "events": EVENT_REASONS,
+    "feedback": FEEDBACK_REASONS,
+}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import glob
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -138,10 +138,263 @@ class CustomersSource(_Source):
     columns: CustomerColumns
 
 
+# the canonical kinds of an event and of a piece of feedback: the keys of ``event_types`` and
+# ``kinds``, and the values of ``raw.events.event_type`` and ``raw.feedback.kind``
+EVENT_KINDS = (
+    "visit",
+    "product_view",
+    "add_to_cart",
+    "email_send",
+    "email_open",
+    "email_click",
+    "unsubscribe",
+)
+FEEDBACK_KINDS = ("nps", "csat", "complaint", "review")
+# an NPS answer: an integer from 0 to 10
+NPS_SCALE = (0.0, 10.0)
+
+
+class EventColumns(Strict):
+    """Canonical event column -> the source's column name (``null``: not in the source)."""
+
+    customer_id: str = Field(description="The customer id (text).")
+    event_ts: str = Field(description="When the event happened.")
+    event_type: str = Field(
+        description="What happened: the source's value, mapped to a kind by `event_types`."
+    )
+    channel: str | None = Field(
+        default=None, description="Where it happened (`web`, `app`, `email`...; lower-cased)."
+    )
+    product_id: str | None = Field(
+        default=None, description="The product viewed or put in the cart."
+    )
+    campaign_id: str | None = Field(
+        default=None, description="The campaign (e-mail) the event belongs to."
+    )
+
+
+class FeedbackColumns(Strict):
+    """Canonical feedback column -> the source's column name (``null``: not in the source)."""
+
+    customer_id: str = Field(description="The customer id (text).")
+    feedback_ts: str = Field(description="When the answer, rating or complaint was given.")
+    kind: str = Field(description="What it is: the source's value, mapped to a kind by `kinds`.")
+    score: str | None = Field(
+        default=None,
+        description="The score: NPS 0-10, CSAT and review ratings on their scales. Required "
+        "when `nps` or `csat` is mapped.",
+    )
+    topic: str | None = Field(default=None, description="What it is about (text).")
+
+
+def _source_values(value: Any) -> Any:
+    """YAML reads ``[1, 2]`` as numbers; a source's values are matched as text."""
+    if isinstance(value, list):
+        return [
+            str(item) if isinstance(item, int | float) and not isinstance(item, bool) else item
+            for item in value
+        ]
+    return value
+
+
+def _mapped_values(kinds: BaseModel) -> dict[str, list[str]]:
+    """Kind -> its source values, for the kinds that are mapped."""
+    return {kind: values for kind, values in kinds.model_dump().items() if values is not None}
+
+
+def _check_mapping(kinds: BaseModel, what: str) -> None:
+    """At least one kind mapped, and no source value mapped to two kinds."""
+    mapped = _mapped_values(kinds)
+    if not mapped:
+        raise ValueError(f"map at least one {what} to the source's values")
+    owner: dict[str, str] = {}
+    for kind, values in mapped.items():
+        for value in values:
+            if owner.get(value, kind) != kind:
+                raise ValueError(
+                    f"{value!r} is mapped to both {owner[value]} and {kind}: a source value "
+                    f"must mean one {what}"
+                )
+            owner[value] = kind
+
+
+def _listed_values(value: list[str] | None) -> list[str] | None:
+    """A kind's source values: a list that is not empty, of values that are not blank."""
+    if value is None:
+        return value
+    if not value:
+        raise ValueError("an empty list maps nothing: leave the kind out instead")
+    for item in value:
+        if not item.strip() or item != item.strip():
+            raise ValueError(
+                f"{item!r}: source values are compared with spaces stripped and a blank value "
+                f"is missing; write it without surrounding spaces"
+            )
+    return value
+
+
+class EventTypes(Strict):
+    """Canonical event kind -> the source's values that mean it (matched exactly, after
+    stripping spaces). A kind left out does not occur in the source; a value mapped to no kind
+    is quarantined as ``unknown_event_type``."""
+
+    visit: list[str] | None = Field(
+        default=None, description="A visit or session start (web, app or store)."
+    )
+    product_view: list[str] | None = Field(default=None, description="A product page viewed.")
+    add_to_cart: list[str] | None = Field(default=None, description="A product put in the cart.")
+    email_send: list[str] | None = Field(
+        default=None,
+        description="An e-mail delivered to the customer: the denominator of the open rate "
+        "(without it the open rate is null).",
+    )
+    email_open: list[str] | None = Field(default=None, description="An e-mail opened.")
+    email_click: list[str] | None = Field(default=None, description="A link in an e-mail clicked.")
+    unsubscribe: list[str] | None = Field(
+        default=None, description="The customer unsubscribed from e-mails."
+    )
+
+    _as_text = field_validator("*", mode="before")(_source_values)
+    _listed = field_validator("*")(_listed_values)
+
+    @model_validator(mode="after")
+    def _one_kind_per_value(self) -> EventTypes:
+        _check_mapping(self, "event kind")
+        return self
+
+    def lookup(self) -> dict[str, str]:
+        """Source value -> canonical kind."""
+        return {v: kind for kind, values in _mapped_values(self).items() for v in values}
+
+
+class FeedbackKinds(Strict):
+    """Canonical feedback kind -> the source's values that mean it (matched exactly, after
+    stripping spaces). A value mapped to no kind is quarantined as ``unknown_feedback_kind``."""
+
+    nps: list[str] | None = Field(
+        default=None, description="A Net Promoter Score answer: an integer score from 0 to 10."
+    )
+    csat: list[str] | None = Field(
+        default=None, description="A customer satisfaction rating: a score within `csat_scale`."
+    )
+    complaint: list[str] | None = Field(
+        default=None, description="A complaint; its score, if any, is kept as given."
+    )
+    review: list[str] | None = Field(
+        default=None,
+        description="A product or service review; its rating, if any, within `review_scale`.",
+    )
+
+    _as_text = field_validator("*", mode="before")(_source_values)
+    _listed = field_validator("*")(_listed_values)
+
+    @model_validator(mode="after")
+    def _one_kind_per_value(self) -> FeedbackKinds:
+        _check_mapping(self, "feedback kind")
+        return self
+
+    def lookup(self) -> dict[str, str]:
+        """Source value -> canonical kind."""
+        return {v: kind for kind, values in _mapped_values(self).items() for v in values}
+
+
+Scale = Annotated[list[float], Field(min_length=2, max_length=2)]
+
+
+class EventsSource(_Source):
+    """What customers do besides buying (web, app, e-mail, store visits), one row per event."""
+
+    timestamp_format: str | None = Field(
+        default=None,
+        description="A strptime format for `event_ts` (may contain `%z`); ISO timestamps "
+        "parse without it.",
+    )
+    columns: EventColumns = Field(
+        description="Canonical column -> the source's column name (`null`: not in the source)."
+    )
+    event_types: EventTypes = Field(
+        description="Canonical kind -> the list of the source's values meaning it."
+    )
+
+
+class FeedbackSource(_Source):
+    """Surveys, ratings and complaints, one row per answer."""
+
+    timestamp_format: str | None = Field(
+        default=None,
+        description="A strptime format for `feedback_ts` (may contain `%z`); ISO timestamps "
+        "parse without it.",
+    )
+    columns: FeedbackColumns = Field(
+        description="Canonical column -> the source's column name (`null`: not in the source)."
+    )
+    kinds: FeedbackKinds = Field(
+        description="Canonical kind -> the list of the source's values meaning it."
+    )
+    csat_scale: Scale = Field(
+        default=[1.0, 5.0],
+        description="`[lowest, highest]`: the inclusive range of a CSAT score (lowest below "
+        "highest).",
+    )
+    review_scale: Scale = Field(
+        default=[1.0, 5.0],
+        description="`[lowest, highest]`: the inclusive range of a review rating (lowest "
+        "below highest).",
+    )
+
+    @field_validator("csat_scale", "review_scale")
+    @classmethod
+    def _ascending(cls, value: list[float]) -> list[float]:
+        if not value[0] < value[1]:
+            raise ValueError(f"expected [lowest, highest] with lowest < highest, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _scores_are_mapped(self) -> FeedbackSource:
+        needing = [kind for kind in ("nps", "csat") if getattr(self.kinds, kind) is not None]
+        if needing and self.columns.score is None:
+            raise ValueError(
+                f"columns.score is not mapped, but {' and '.join(needing)} "
+                f"need{'s' if len(needing) == 1 else ''} a score: map the score column, or leave "
+                f"{'that kind' if len(needing) == 1 else 'those kinds'} out"
+            )
+        return self
+
+    def scales(self) -> dict[str, tuple[float, float]]:
+        """Kind -> the inclusive range of its score (the kinds whose score has one)."""
+        return {
+            "nps": NPS_SCALE,
+            "csat": (self.csat_scale[0], self.csat_scale[1]),
+            "review": (self.review_scale[0], self.review_scale[1]),
+        }
+
+
 class Sources(Strict):
     transactions: TransactionsSource
     customers: CustomersSource | None = None
+    events: EventsSource | None = Field(
+        default=None,
+        description="Optional: what customers do besides buying (see [Events and feedback]"
+        "(landing.md#events-and-feedback)); without it `raw.events` is empty.",
+    )
+    feedback: FeedbackSource | None = Field(
+        default=None,
+        description="Optional: surveys, ratings and complaints (see [Events and feedback]"
+        "(landing.md#events-and-feedback)); without it `raw.feedback` is empty.",
+    )
+
+    def configured(self) -> dict[SourceName, AnySource]:
+        """The configured sources by name, in landing order."""
+        named: dict[SourceName, AnySource | None] = {
+            "transactions": self.transactions,
+            "customers": self.customers,
+            "events": self.events,
+            "feedback": self.feedback,
+        }
+        return {name: source for name, source in named.items() if source is not None}
 
 
 # the name of a configured source: a key of ``sources`` in the config
-SourceName = Literal["transactions", "customers"]
+SourceName = Literal["transactions", "customers", "events", "feedback"]
+# any source's settings
+AnySource = TransactionsSource | CustomersSource | EventsSource | FeedbackSource

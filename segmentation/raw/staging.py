@@ -27,12 +27,25 @@ import polars as pl
 
 from segmentation.privacy import MASK
 from segmentation.raw.columns import MASKED_VALUES, ROW_HASH, SOURCE_FILE, SOURCE_ROW
-from segmentation.raw.contracts import CustomersContract, TransactionsContract
+from segmentation.raw.contracts import (
+    CustomersContract,
+    EventsContract,
+    FeedbackContract,
+    TransactionsContract,
+)
 from segmentation.raw.csv_records import PreparedCsv, prepare_csv
 from segmentation.raw.csv_text import read_csv_header
 from segmentation.raw.parsing import parse_customers, parse_transactions, raw_values
+from segmentation.raw.parsing_events import parse_events, parse_feedback
 from segmentation.raw.reasons import STRUCTURAL_REASONS
-from segmentation.raw.settings import CustomersSource, SourceName, TransactionsSource
+from segmentation.raw.settings import (
+    AnySource,
+    CustomersSource,
+    EventsSource,
+    FeedbackSource,
+    SourceName,
+    TransactionsSource,
+)
 from segmentation.raw.source_files import (
     SourceError,
     check_header,
@@ -55,6 +68,8 @@ class ContractViolation(RuntimeError):
 _CONTRACTS: dict[SourceName, type[pa.DataFrameModel]] = {
     "transactions": TransactionsContract,
     "customers": CustomersContract,
+    "events": EventsContract,
+    "feedback": FeedbackContract,
 }
 
 
@@ -74,7 +89,7 @@ class Staging:
 def stage_source(
     con: duckdb.DuckDBPyConnection,
     source: SourceName,
-    config: TransactionsSource | CustomersSource,
+    config: AnySource,
     now: datetime,
     directory: Path,
     custom: Mapping[str, str] | None = None,
@@ -110,7 +125,7 @@ def stage_source(
 
 def _stage_file(
     source: SourceName,
-    config: TransactionsSource | CustomersSource,
+    config: AnySource,
     now: datetime,
     directory: Path,
     custom: Mapping[str, str],
@@ -173,7 +188,7 @@ def _stage_file(
 
 def _prepare(
     path: Path,
-    config: TransactionsSource | CustomersSource,
+    config: AnySource,
     directory: Path,
     file_seq: int,
     source: SourceName,
@@ -196,7 +211,7 @@ def _scan(
     read_path: Path,
     source_path: Path,
     source: SourceName,
-    config: TransactionsSource | CustomersSource,
+    config: AnySource,
     numbered: bool = False,
 ) -> pl.LazyFrame:
     frame = scan_source_file(
@@ -209,12 +224,34 @@ def _scan(
 def _parse(
     source: SourceName,
     frame: pl.LazyFrame,
-    config: TransactionsSource | CustomersSource,
+    config: AnySource,
     now: datetime,
     custom: Mapping[str, str],
     order: list[str] | None,
 ) -> pl.LazyFrame:
     columns = config.columns.model_dump()
+    if isinstance(config, EventsSource):
+        return parse_events(
+            frame,
+            columns,
+            config.event_types.lookup(),
+            config.timestamp_format,
+            now,
+            timezone=config.timezone,
+            column_order=order,
+        )
+    if isinstance(config, FeedbackSource):
+        return parse_feedback(
+            frame,
+            columns,
+            config.kinds.lookup(),
+            config.scales(),
+            config.timestamp_format,
+            now,
+            timezone=config.timezone,
+            decimal_comma=config.decimal_comma,
+            column_order=order,
+        )
     if isinstance(config, TransactionsSource):
         return parse_transactions(
             frame,
@@ -225,6 +262,7 @@ def _parse(
             decimal_comma=config.decimal_comma,
             column_order=order,
         )
+    assert isinstance(config, CustomersSource)
     return parse_customers(
         frame,
         columns,
@@ -312,7 +350,7 @@ def _structural_batches(
     return batches
 
 
-def _empty_frame(config: TransactionsSource | CustomersSource) -> pl.LazyFrame:
+def _empty_frame(config: AnySource) -> pl.LazyFrame:
     """A frame with the mapped source columns and no rows: the parse's schema without a file."""
     mapped = {name for name in config.columns.model_dump().values() if name is not None}
     schema = {SOURCE_ROW: pl.Int64, **dict.fromkeys(sorted(mapped), pl.Utf8), SOURCE_FILE: pl.Utf8}
@@ -322,7 +360,7 @@ def _empty_frame(config: TransactionsSource | CustomersSource) -> pl.LazyFrame:
 def stage_raw_values(
     con: duckdb.DuckDBPyConnection,
     source: SourceName,
-    config: TransactionsSource | CustomersSource,
+    config: AnySource,
     staging: Staging,
     masked: frozenset[str] | None,
 ) -> None:

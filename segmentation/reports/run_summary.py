@@ -1,5 +1,6 @@
-"""What the last run put in the warehouse: rows landed and quarantined, and the latest snapshot's
-customers per lifecycle stage, value tier, RFM segment and strategy.
+"""What the last run put in the warehouse: rows landed and quarantined (events and feedback too,
+when they have rows), and the latest snapshot's customers per lifecycle stage, value tier, RFM
+segment and strategy.
 
 The queries live in ``sql/reports/summary_*.sql``; ``python -m pipelines.summary`` prints the
 sections as tables.
@@ -56,6 +57,16 @@ SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
+# section query -> queries whose rows, if any, follow its rows: the optional sources' tables,
+# which add a row only when they hold rows (without those sources the summary is as before)
+MORE_ROWS: dict[str, tuple[str, ...]] = {
+    "reports/summary_rows_landed.sql": (
+        "reports/summary_rows_landed_events.sql",
+        "reports/summary_rows_landed_feedback.sql",
+    ),
+}
+
+
 def summary_sections(con: duckdb.DuckDBPyConnection) -> list[SummarySection]:
     """Every section of the summary whose tables exist on ``con``, in order.
 
@@ -68,6 +79,12 @@ def summary_sections(con: duckdb.DuckDBPyConnection) -> list[SummarySection]:
             rows = con.execute(read_sql(query)).fetchall()
         except duckdb.CatalogException:
             continue
+        for more in MORE_ROWS.get(query, ()):
+            try:
+                rows += con.execute(read_sql(more)).fetchall()
+            except duckdb.CatalogException:
+                # a warehouse written before the table existed
+                continue
         sections.append(SummarySection(title, columns, rows))
     return sections
 

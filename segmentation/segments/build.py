@@ -12,28 +12,51 @@ from segmentation.segments.clusters import cluster_sorted
 from segmentation.segments.columns import (
     ATTRIBUTE_COLUMN_PREFIX,
     KEY_FEATURE_COLUMNS,
+    SOURCE_KEY_FEATURE_COLUMNS,
+    SOURCE_LABEL_COLUMNS,
     attribute_column,
 )
 from segmentation.segments.labels import LABEL_COLUMNS, label_customers
 from segmentation.segments.rfm import RFM_COLUMNS, score_sorted
 from segmentation.segments.settings import SegmentSettings
+from segmentation.segments.source_labels import (
+    LABEL_SOURCES,
+    configured_source_dimensions,
+    label_sources,
+)
 
 KEYS = KEY_COLUMNS
 FIXED_DIMENSIONS = ("rfm_segment", *LABEL_COLUMNS)
 
 
-def segment_dimensions(settings: SegmentSettings) -> list[str]:
-    """The label columns of the segments table that are segment dimensions, in table order."""
+def segment_dimensions(
+    settings: SegmentSettings, sources: tuple[str, ...] | list[str] = ()
+) -> list[str]:
+    """The label columns of the segments table that are segment dimensions, in table order.
+
+    Args:
+        settings: The segment settings (their attribute dimensions).
+        sources: The configured label sources among ``events`` and ``feedback``: their labels
+            (intent_class and engagement_level; nps_class and satisfaction_class) are
+            dimensions too.
+    """
     attributes = [attribute_column(dimension) for dimension in settings.attribute_dimensions()]
-    return [*FIXED_DIMENSIONS, *attributes, "cluster"]
+    labels = [column for column in SOURCE_LABEL_COLUMNS if LABEL_SOURCES[column] in sources]
+    return [*FIXED_DIMENSIONS, *attributes, "cluster", *labels]
 
 
 def dimension_columns(segments: pl.DataFrame) -> list[str]:
-    """The segment-dimension columns a segments frame has, in its column order."""
+    """The segment-dimension columns a segments frame has, in its column order; a source label
+    (intent_class, engagement_level, nps_class, satisfaction_class) only where its source is
+    configured (see :func:`~segmentation.segments.source_labels.configured_source_dimensions`).
+    """
+    sources = configured_source_dimensions(segments)
     return [
         column
         for column in segments.columns
-        if column in (*FIXED_DIMENSIONS, "cluster") or column.startswith(ATTRIBUTE_COLUMN_PREFIX)
+        if column in (*FIXED_DIMENSIONS, "cluster")
+        or column.startswith(ATTRIBUTE_COLUMN_PREFIX)
+        or column in sources
     ]
 
 
@@ -47,8 +70,10 @@ def build_customer_segments(features: pl.DataFrame, settings: SegmentSettings) -
     Returns:
         One row per snapshot_date x customer_id, sorted by both: snapshot_date, customer_id,
         r_score, f_score, m_score, rfm_cell, rfm_segment, value_tier, abc_class,
-        lifecycle_stage, loyalty, churn_risk, attr_<dimension>..., cluster, and the key
-        features recency_days, frequency, orders, net_revenue, clv_12m, p_alive.
+        lifecycle_stage, loyalty, churn_risk, attr_<dimension>..., cluster, the key
+        features recency_days, frequency, orders, net_revenue, clv_12m, p_alive, the source
+        labels intent_class, engagement_level, nps_class, satisfaction_class ('unknown'
+        without their source), and the source key features (``SOURCE_KEY_FEATURE_COLUMNS``).
 
     Raises:
         ValueError: If ``features`` has duplicate (snapshot_date, customer_id) rows.
@@ -58,6 +83,7 @@ def build_customer_segments(features: pl.DataFrame, settings: SegmentSettings) -
     labels = label_customers(ordered, settings.loyalty, settings.churn_risk)
     attributes = attribute_segments(ordered, settings)
     clusters = cluster_sorted(ordered, settings.clusters).assignments
+    sources = label_sources(ordered, settings)
     # Every part is sorted by the keys and has one row per input row, so they line up.
     return pl.concat(
         [
@@ -66,6 +92,7 @@ def build_customer_segments(features: pl.DataFrame, settings: SegmentSettings) -
             attributes.drop(KEYS),
             clusters.drop(KEYS),
             ordered.select(KEY_FEATURE_COLUMNS),
+            sources,
         ],
         how="horizontal",
     ).select(
@@ -75,6 +102,8 @@ def build_customer_segments(features: pl.DataFrame, settings: SegmentSettings) -
         *[attribute_column(name) for name in settings.attribute_dimensions()],
         "cluster",
         *KEY_FEATURE_COLUMNS,
+        *SOURCE_LABEL_COLUMNS,
+        *SOURCE_KEY_FEATURE_COLUMNS,
     )
 
 
@@ -103,7 +132,8 @@ def summarize_segments(
         features: ``features.customer_features`` of the same snapshots; the revenue comes from
             it, so any revenue column (e.g. ``revenue_365d``) can be summarised.
         dimensions: Segment columns to summarise; default: every label column of ``segments``
-            (the fixed ones, ``attr_*`` and ``cluster``).
+            (the fixed ones, ``attr_*``, ``cluster`` and the source labels whose source is
+            configured).
         revenue_column: The features column summed as ``revenue``; default ``net_revenue``,
             lifetime net revenue up to the snapshot (the base of the value tiers).
 

@@ -41,6 +41,50 @@ KEY_FEATURE_COLUMNS: tuple[str, ...] = (
     "p_alive",
 )
 
+# The features.customer_features columns from the events source (all null when no events source
+# is configured) and from the feedback source (likewise).
+EVENT_FEATURE_COLUMNS: tuple[str, ...] = (
+    "visits_90d",
+    "product_views_90d",
+    "cart_adds_90d",
+    "email_sends_90d",
+    "email_opens_90d",
+    "email_clicks_90d",
+    "email_open_rate_90d",
+    "email_click_rate_90d",
+    "days_since_last_engagement",
+    "abandoned_carts_90d",
+    "is_unsubscribed",
+)
+FEEDBACK_FEATURE_COLUMNS: tuple[str, ...] = (
+    "latest_nps",
+    "nps_class",
+    "avg_csat_180d",
+    "complaints_90d",
+    "days_since_last_feedback",
+)
+
+# Labels from those sources, appended to the segments table ('unknown' without the source).
+SOURCE_LABEL_COLUMNS: tuple[str, ...] = (
+    "intent_class",
+    "engagement_level",
+    "nps_class",
+    "satisfaction_class",
+)
+# Source features copied into the segments table after those labels, so playbook rules can act
+# on them (a cart to remind of, a complaint to answer, an opt-out to respect). The segments
+# table's nps_class is the label ('unknown' instead of null), so the feature is not copied.
+SOURCE_KEY_FEATURE_COLUMNS: tuple[str, ...] = (
+    "cart_adds_90d",
+    "abandoned_carts_90d",
+    "is_unsubscribed",
+    "days_since_last_engagement",
+    "latest_nps",
+    "avg_csat_180d",
+    "complaints_90d",
+    "days_since_last_feedback",
+)
+
 ATTRIBUTE_COLUMN_PREFIX = "attr_"
 
 SEGMENT_COLUMN_TYPES: dict[str, pl.DataType] = {
@@ -58,6 +102,8 @@ SEGMENT_COLUMN_TYPES: dict[str, pl.DataType] = {
     "churn_risk": pl.String(),
     "cluster": pl.String(),
     **{name: FEATURE_COLUMN_TYPES[name] for name in KEY_FEATURE_COLUMNS},
+    **{name: pl.String() for name in SOURCE_LABEL_COLUMNS},
+    **{name: FEATURE_COLUMN_TYPES[name] for name in SOURCE_KEY_FEATURE_COLUMNS},
 }
 
 

@@ -15,6 +15,12 @@ from segmentation.segments.labels import (
     VALUE_TIERS,
 )
 from segmentation.segments.rfm import NO_PURCHASE, RFM_SEGMENT_LABELS
+from segmentation.segments.source_labels import (
+    ENGAGEMENT_LEVELS,
+    INTENT_CLASSES,
+    NPS_CLASSES,
+    SATISFACTION_CLASSES,
+)
 
 _SCORE = {"ge": 1, "le": 5, "nullable": True}
 
@@ -94,6 +100,56 @@ class CustomerSegmentsContract(pa.DataFrameModel):
     p_alive: pl.Float64 = pa.Field(
         nullable=True, ge=0, le=1, description="Probability the customer is alive (features)."
     )
+    intent_class: str = pa.Field(
+        isin=list(INTENT_CLASSES),
+        description="Purchase intent: 'active' (a purchase in the active window), 'refusing' "
+        "(unsubscribed, or neither engaged nor bought for the refusing window), else "
+        "'hesitant'; 'unknown' without an events source (segments.intent).",
+    )
+    engagement_level: str = pa.Field(
+        isin=list(ENGAGEMENT_LEVELS),
+        description="'high'/'medium'/'low' by visits + product views + cart adds + e-mail "
+        "clicks in the engagement window, 'none' without any; 'unknown' without an events "
+        "source (segments.engagement).",
+    )
+    nps_class: str = pa.Field(
+        isin=list(NPS_CLASSES),
+        description="Class of the latest NPS answer (promoter 9-10, passive 7-8, detractor "
+        "0-6 by default); 'unknown' without an NPS answer or a feedback source.",
+    )
+    satisfaction_class: str = pa.Field(
+        isin=list(SATISFACTION_CLASSES),
+        description="'dissatisfied' (a recent complaint, a detractor or a low average CSAT), "
+        "else 'satisfied' (a promoter or a high average CSAT, no complaint), else 'neutral'; "
+        "'unknown' without any feedback (segments.satisfaction).",
+    )
+    cart_adds_90d: pl.Int64 = pa.Field(
+        nullable=True, ge=0, description="Cart adds in the engagement window (features)."
+    )
+    abandoned_carts_90d: pl.Int64 = pa.Field(
+        nullable=True,
+        ge=0,
+        description="Cart adds in the window not followed by a purchase within the follow-up "
+        "days (features).",
+    )
+    is_unsubscribed: bool = pa.Field(
+        nullable=True, description="Unsubscribed on or before the snapshot (features)."
+    )
+    days_since_last_engagement: pl.Int64 = pa.Field(
+        nullable=True, ge=0, description="Days since the last engagement event (features)."
+    )
+    latest_nps: pl.Float64 = pa.Field(
+        nullable=True, ge=0, le=10, description="The latest NPS score, 0-10 (features)."
+    )
+    avg_csat_180d: pl.Float64 = pa.Field(
+        nullable=True, description="Average CSAT in the CSAT window (features)."
+    )
+    complaints_90d: pl.Int64 = pa.Field(
+        nullable=True, ge=0, description="Complaints in the complaint window (features)."
+    )
+    days_since_last_feedback: pl.Int64 = pa.Field(
+        nullable=True, ge=0, description="Days since the last feedback of any kind (features)."
+    )
 
     class Config:
         strict = True
@@ -112,7 +168,9 @@ class SegmentSummaryContract(pa.DataFrameModel):
     snapshot_date: date = pa.Field(description="As-of date of the snapshot (month end).")
     dimension: str = pa.Field(
         description="Segment dimension: a column of the segments table (rfm_segment, "
-        "value_tier, abc_class, lifecycle_stage, loyalty, churn_risk, attr_<name>, cluster)."
+        "value_tier, abc_class, lifecycle_stage, loyalty, churn_risk, attr_<name>, cluster; "
+        "intent_class and engagement_level with an events source, nps_class and "
+        "satisfaction_class with a feedback source)."
     )
     segment: str = pa.Field(description="Segment label within the dimension.")
     customers: pl.Int64 = pa.Field(ge=1, description="Customers in the segment.")

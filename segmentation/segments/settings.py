@@ -24,6 +24,11 @@ with a message naming the dimension, the rule and the problem. Example::
           rules: [{name: high_net_worth, when: "assets_total >= 1000000"}]
           default: other
       clusters: {enabled: true, k_min: 3, k_max: 8, sample_size: 20000, seed: 42}
+      # labels from the events and feedback sources (all 'unknown' without those sources)
+      intent: {active_window_days: 90, refusing_after_days: 180}
+      engagement: {medium_min: 10, high_min: 30}
+      satisfaction: {csat_dissatisfied_max: 2, csat_satisfied_min: 4,
+                     dissatisfied_min_complaints: 1}
 """
 
 from __future__ import annotations
@@ -177,6 +182,93 @@ class ClusterSettings(Strict):
         return self
 
 
+class IntentSettings(Strict):
+    """Purchase intent labels (``intent_class``), checked in this order: ``unknown`` without an
+    events source, ``active``, ``refusing``, else ``hesitant``."""
+
+    active_window_days: Annotated[int, Field(ge=1)] = Field(
+        default=90,
+        description="`active`: a purchase in the last this many days (`recency_days` below it; "
+        "at 90 the same as `orders_90d > 0`). Checked first, so an active buyer who "
+        "unsubscribed from e-mail stays `active` (the playbook reads `is_unsubscribed`).",
+    )
+    refusing_after_days: Annotated[int, Field(ge=1)] = Field(
+        default=180,
+        description="`refusing`: unsubscribed, or neither an engagement event "
+        "(`days_since_last_engagement`) nor a purchase (`recency_days`) in more than this many "
+        "days (never counts as more). Everyone else is `hesitant`: engaged in the window "
+        "without a purchase, or lapsing but not yet refusing.",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> IntentSettings:
+        if self.refusing_after_days < self.active_window_days:
+            raise ValueError(
+                f"refusing_after_days ({self.refusing_after_days}) must not be below "
+                f"active_window_days ({self.active_window_days})"
+            )
+        return self
+
+
+class EngagementLevelSettings(Strict):
+    """Engagement labels (``engagement_level``) from the engagement events of the features
+    window (``features.engagement.window_days``): visits + product views + cart adds + e-mail
+    clicks. ``unknown`` without an events source, ``none`` at 0, ``high`` / ``medium`` from
+    these thresholds, ``low`` below ``medium_min``."""
+
+    medium_min: Annotated[int, Field(ge=1)] = Field(
+        default=10,
+        description="`medium` from this many engagement events in the window (below: `low`, "
+        "0: `none`). A shopping session is a visit and a few product views (about 4 events), "
+        "so 10 is two to three sessions in 90 days: about one a month.",
+    )
+    high_min: Annotated[int, Field(ge=2)] = Field(
+        default=30,
+        description="`high` from this many engagement events in the window: seven or more "
+        "sessions in 90 days, about one every two weeks.",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> EngagementLevelSettings:
+        if self.high_min <= self.medium_min:
+            raise ValueError(
+                f"high_min ({self.high_min}) must be above medium_min ({self.medium_min})"
+            )
+        return self
+
+
+class SatisfactionSettings(Strict):
+    """Satisfaction labels (``satisfaction_class``) from NPS, CSAT and complaints, checked in
+    this order: ``unknown`` (no feedback of any kind), ``dissatisfied``, ``satisfied``, else
+    ``neutral``. The CSAT thresholds are on the source's CSAT scale
+    (``sources.feedback.csat_scale``, default 1-5)."""
+
+    csat_dissatisfied_max: float = Field(
+        default=2.0,
+        description="`dissatisfied` when the average CSAT of the CSAT window "
+        "(`avg_csat_180d`) is at most this (also: a detractor's latest NPS, or complaints).",
+    )
+    csat_satisfied_min: float = Field(
+        default=4.0,
+        description="`satisfied` when the average CSAT is at least this, or the latest NPS is "
+        "a promoter's, and there was no complaint in the complaint window.",
+    )
+    dissatisfied_min_complaints: Annotated[int, Field(ge=1)] = Field(
+        default=1,
+        description="`dissatisfied` from this many complaints in the complaint window "
+        "(`complaints_90d`).",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SatisfactionSettings:
+        if self.csat_satisfied_min <= self.csat_dissatisfied_max:
+            raise ValueError(
+                f"csat_satisfied_min ({self.csat_satisfied_min}) must be above "
+                f"csat_dissatisfied_max ({self.csat_dissatisfied_max})"
+            )
+        return self
+
+
 def _default_attributes() -> list[AttributeDimension]:
     return [
         AttributeDimension(
@@ -229,6 +321,21 @@ class SegmentSettings(Strict):
     churn_risk: ChurnRiskSettings = ChurnRiskSettings()
     attributes: list[AttributeDimension] = Field(default_factory=_default_attributes)
     clusters: ClusterSettings = ClusterSettings()
+    intent: IntentSettings = Field(
+        default_factory=IntentSettings,
+        description="Purchase intent labels (`intent_class`: active, hesitant, refusing, "
+        "unknown without an events source).",
+    )
+    engagement: EngagementLevelSettings = Field(
+        default_factory=EngagementLevelSettings,
+        description="Engagement labels (`engagement_level`: high, medium, low, none, unknown "
+        "without an events source).",
+    )
+    satisfaction: SatisfactionSettings = Field(
+        default_factory=SatisfactionSettings,
+        description="Satisfaction labels (`satisfaction_class`: satisfied, neutral, "
+        "dissatisfied, unknown without feedback).",
+    )
 
     @field_validator("extra_columns")
     @classmethod

@@ -3,9 +3,10 @@
 The shipped default is ``config/playbook.yaml`` (its comments document every key). Loading
 validates it with pydantic: unknown keys are rejected, and every rule's ``when`` is checked like
 an attribute rule (:mod:`segmentation.segments.sql_rules`) against the columns of the segments table
-(the fixed columns, the key features and one ``attr_<dimension>`` column per configured
-attribute dimension). Error messages name the rule. The last rule must match every customer
-(a constant-true ``when`` and no capacity), so every customer gets exactly one strategy.
+(the fixed columns, the key features, the labels and key features of the events and feedback
+sources, and one ``attr_<dimension>`` column per configured attribute dimension). Error messages
+name the rule. The last rule must match every customer (a constant-true ``when`` and no
+capacity), so every customer gets exactly one strategy.
 """
 
 from __future__ import annotations

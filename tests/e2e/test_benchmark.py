@@ -16,6 +16,7 @@ from synthetic.generate import write
 
 MONTHLY_STAGES = [
     "features.customer_behaviour",
+    "features.customer_engagement",
     "features.customer_clv + marts.clv_model_params",
     "features.customer_features",
     "marts.customer_segments + marts.segment_summary",
@@ -61,7 +62,7 @@ def test_pipeline_stages_are_the_assets_in_order(bench, pipeline) -> None:
     assert names == ["raw.transactions", "raw.customers", *MONTHLY_STAGES]
     assert [stage["extra"]["part"] for stage in pipeline["stages"]] == ["landing"] * 2 + [
         "monthly"
-    ] * 5
+    ] * len(MONTHLY_STAGES)
     warehouse = work / "segmentation.duckdb"
     reported = {
         key.removesuffix(" rows"): value

@@ -53,7 +53,7 @@ def test_the_shipped_playbook_loads_and_covers_the_required_actions() -> None:
         "suppress_from_campaigns",
         "automated_low_touch",
     } <= strategies
-    vip = playbook.rules[0]
+    vip = next(rule for rule in playbook.rules if rule.name == "vip_account_management")
     assert vip.capacity == 200
     assert playbook.rules[-1].when.strip() == "true"
     assert playbook.control_group.share == pytest.approx(0.1)

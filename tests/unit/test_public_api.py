@@ -89,6 +89,7 @@ def demo_config(tmp_path_factory: pytest.TempPathFactory) -> SegmentationConfig:
     raw = yaml.safe_load((PROJECT_ROOT / "config" / "demo.yaml").read_text())
     raw["sources"]["transactions"]["path"] = str(folder / "data" / "transactions" / "*.parquet")
     raw["sources"]["customers"]["path"] = str(folder / "data" / "customers.parquet")
+    raw["sources"] = {k: v for k, v in raw["sources"].items() if k not in ("events", "feedback")}
     raw |= {"warehouse": "warehouse/segmentation.duckdb", "serving": "warehouse/serving.duckdb"}
     return load_config(write_config_file(folder, raw))
 
