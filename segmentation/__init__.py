@@ -16,8 +16,11 @@ pipeline writes for that month, with the same code and the same default settings
 - ``snapshot(transactions, as_of)``: all of these for one date, each computed once.
 
 Their settings default to the pipeline's: ``FeatureSettings``, ``SegmentSettings`` and the
-bundled playbook (``load_playbook``). A bad input frame raises ``InputError`` naming the
-columns. The BTYD models themselves are in :mod:`segmentation.btyd`.
+bundled playbook (``load_playbook``). A frame lands as a source file would: rows the pipeline
+quarantines (duplicates, unparseable or future timestamps, ...) are left out, listed with their
+reasons in ``Snapshot.rejected`` and counted in an ``InputWarning``; a frame with a missing or
+ill-typed column raises ``InputError`` naming it. The BTYD models themselves are in
+:mod:`segmentation.btyd`.
 
 The names are loaded on first use, so importing one module of the library (as the pipeline
 does) does not load all of them.
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from segmentation.features.settings import FeatureSettings
     from segmentation.notebook import (
         InputError,
+        InputWarning,
         Snapshot,
         assign_playbook,
         customer_behaviour,
@@ -49,6 +53,7 @@ if TYPE_CHECKING:
 # public name -> the module defining it
 _HOMES = {
     "InputError": "segmentation.notebook",
+    "InputWarning": "segmentation.notebook",
     "Snapshot": "segmentation.notebook",
     "assign_playbook": "segmentation.notebook",
     "customer_behaviour": "segmentation.notebook",
@@ -68,6 +73,7 @@ _HOMES = {
 __all__ = [
     "FeatureSettings",
     "InputError",
+    "InputWarning",
     "Playbook",
     "SegmentSettings",
     "Snapshot",

@@ -1,8 +1,8 @@
 """The pipeline's monthly tables for a polars frame of transactions, without a warehouse or
 Dagster: for notebooks and scripts.
 
-Every answer is the pipeline's answer: the transactions are put into an in-memory DuckDB as
-``raw.transactions`` (and the customers, if any, as ``raw.customers``), and each table is
+Every answer is the pipeline's answer: the transactions are landed into an in-memory DuckDB
+as ``raw.transactions`` (and the customers, if any, as ``raw.customers``), and each table is
 computed by the functions the monthly assets call (``segmentation.monthly``) with the same
 settings. A snapshot ``as_of`` a month's last day equals that month's partition of the tables.
 
@@ -22,14 +22,24 @@ settings. A snapshot ``as_of`` a month's last day equals that month's partition 
 - :func:`snapshot`: all of them (and ``marts.segment_summary``) for one date, each computed
   once, when first read.
 
-Input frames are checked against the raw layer's contracts first; a missing, ill-typed or
-invalid column raises :class:`InputError` naming it.
+A frame handed in is a source: it lands exactly as a source file with the same rows and
+columns lands in the pipeline, by the same code (``segmentation.raw.frame_source``). Customer
+ids and text are trimmed, channels lower-cased, ``is_return`` derived (a negative quantity or
+amount, or an order id starting with ``C``), and rows failing a check (a missing id, a future
+timestamp, an exact duplicate of an earlier row, an amount too large to sum) are left out: they
+are listed with their reasons in :attr:`Snapshot.rejected`, and an :class:`InputWarning` counts
+them. A warning rather than a log line: a notebook shows it under the cell that caused it, and
+``warnings.simplefilter("error", InputWarning)`` makes a script refuse such input. A missing or
+ill-typed column raises :class:`InputError` naming it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import sys
+import warnings
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from functools import cached_property
 from pathlib import Path
@@ -39,6 +49,7 @@ import pandera.polars as pa
 import polars as pl
 
 from segmentation.config import (
+    PII_CUSTOMER_COLUMNS,
     SegmentationConfig,
     custom_attributes,
     load_config,
@@ -62,18 +73,29 @@ from segmentation.raw.contracts import (
     CustomersContract,
     EventsContract,
     FeedbackContract,
+    RejectedRowsContract,
     TransactionsContract,
 )
+from segmentation.raw.frame_source import LandedFrame, land_frame
 from segmentation.raw.landing import land_source
 from segmentation.raw.publishing import empty_customers_table
+from segmentation.raw.settings import (
+    CustomerColumns,
+    EventColumns,
+    FeedbackColumns,
+    SourceName,
+    TransactionColumns,
+)
 from segmentation.segments.columns import COLUMN_KIND_DTYPES
 from segmentation.segments.settings import SegmentSettings
+from segmentation.settings_base import Strict
 from segmentation.sql_files import render_sql
 from segmentation.strategies.settings import Playbook, load_playbook
 from segmentation.warehouse import frame_of, registered
 
 __all__ = [
     "InputError",
+    "InputWarning",
     "Snapshot",
     "assign_playbook",
     "customer_behaviour",
@@ -85,12 +107,14 @@ __all__ = [
     "snapshot",
 ]
 
-# what a frame handed in (not read from a file) gives as the provenance of its rows
-FRAME_SOURCE = "(polars frame)"
-
 
 class InputError(ValueError):
-    """A frame handed in lacks a column, has one of the wrong type, or breaks its contract."""
+    """A frame handed in lacks a column or has one of the wrong type."""
+
+
+class InputWarning(UserWarning):
+    """Rows of a frame handed in were left out as the landing quarantines them (see
+    :attr:`Snapshot.rejected`), or its ``is_return`` differs from the one the landing derives."""
 
 
 def _accepts(expected: pl.DataType, actual: pl.DataType) -> bool:
@@ -110,54 +134,10 @@ def _accepts(expected: pl.DataType, actual: pl.DataType) -> bool:
     return actual == expected
 
 
-def _conformed(
-    frame: pl.DataFrame,
-    what: str,
-    contract: type[pa.DataFrameModel],
-    extra: Mapping[str, pl.DataType] | None = None,
-) -> pl.DataFrame:
-    """``frame`` as the raw table ``contract`` describes: its columns (then ``extra``) in
-    order and type, nullable ones left out filled with nulls, the provenance columns filled
-    when absent, other columns dropped; validated by the contract.
-
-    Raises:
-        InputError: Naming every missing and ill-typed column, or every failed check.
-    """
-    if not isinstance(frame, pl.DataFrame):
-        raise InputError(f"{what}: expected a polars DataFrame, got {type(frame).__name__}")
-    schema = contract.to_schema()
-    expected = {**contract_dtypes(contract), **(extra or {})}
-    provenance = {SOURCE_FILE: pl.lit(FRAME_SOURCE), SOURCE_ROW: pl.int_range(1, pl.len() + 1)}
-    missing, wrong, columns = [], [], []
-    for name, dtype in expected.items():
-        column = schema.columns.get(name)
-        required = name in (extra or {}) or (column is not None and not column.nullable)
-        if name not in frame.columns:
-            if name in provenance:
-                columns.append(provenance[name].cast(dtype).alias(name))
-            elif required:
-                missing.append(name)
-            else:
-                columns.append(pl.lit(None, dtype=dtype).alias(name))
-        elif not _accepts(dtype, frame.schema[name]):
-            wrong.append(f"{name} is {frame.schema[name]}, expected {_kind(dtype)}")
-        else:
-            columns.append(pl.col(name).cast(dtype))
-    problems = []
-    if missing:
-        problems.append(f"missing column(s): {', '.join(missing)}")
-    if wrong:
-        problems.append(f"ill-typed column(s): {'; '.join(wrong)}")
-    if problems:
-        raise InputError(f"{what}: {'; '.join(problems)}")
-    conformed = frame.select(columns)
-    try:
-        schema.validate(conformed, lazy=True)
-    except pa.errors.SchemaErrors as error:
-        raise InputError(
-            f"{what} break {contract.__name__}: {failure_summary(error.failure_cases)}"
-        ) from None
-    return conformed
+def _flat(dtype: pl.DataType) -> bool:
+    """Whether a column of another name holds a value a source file's column can."""
+    flat = (pl.String, pl.Categorical, pl.Enum, pl.Boolean, pl.Null)
+    return dtype.is_numeric() or dtype.is_temporal() or dtype in flat
 
 
 def _kind(dtype: pl.DataType) -> str:
@@ -166,6 +146,112 @@ def _kind(dtype: pl.DataType) -> str:
     if dtype == pl.Float64:
         return "a number"
     return str(dtype)
+
+
+def _source_types(contract: type[pa.DataFrameModel], canonical: Sequence[str]) -> dict:
+    """The type of each canonical source column, of the provenance and of ``is_return``."""
+    dtypes = contract_dtypes(contract)
+    names = [*canonical, SOURCE_FILE, SOURCE_ROW]
+    return {name: dtypes[name] for name in names} | {"is_return": pl.Boolean()}
+
+
+_TRANSACTION_TYPES = _source_types(TransactionsContract, list(TransactionColumns.model_fields))
+
+
+def _missing_transaction_columns(names: Sequence[str]) -> list[str]:
+    missing = [name for name in ("customer_id", "order_ts") if name not in names]
+    if "amount" not in names and not {"quantity", "unit_price"} <= set(names):
+        missing.append("amount (or quantity and unit_price)")
+    return missing
+
+
+def _checked(
+    frame: pl.DataFrame,
+    what: str,
+    expected: Mapping[str, pl.DataType],
+    missing: Callable[[list[str]], list[str]],
+) -> pl.DataFrame:
+    """``frame`` with its columns checked: those of ``expected`` hold its kind of value, any
+    other holds one flat value per row; categorical text as text, all-null columns typed.
+
+    Raises:
+        InputError: Naming every ``missing`` and every ill-typed column.
+    """
+    if not isinstance(frame, pl.DataFrame):
+        raise InputError(f"{what}: expected a polars DataFrame, got {type(frame).__name__}")
+    wrong, columns = [], []
+    for name, dtype in frame.schema.items():
+        wanted = expected.get(name)
+        if wanted is not None and not _accepts(wanted, dtype):
+            wrong.append(f"{name} is {dtype}, expected {_kind(wanted)}")
+        elif wanted is None and not _flat(dtype):
+            wrong.append(f"{name} is {dtype}, expected a number, text, boolean or time")
+        elif dtype == pl.Null or dtype in (pl.Categorical, pl.Enum):
+            columns.append(pl.col(name).cast(wanted or pl.String()))
+        else:
+            columns.append(pl.col(name))
+    problems = []
+    if absent := missing(frame.columns):
+        problems.append(f"missing column(s): {', '.join(absent)}")
+    if wrong:
+        problems.append(f"ill-typed column(s): {'; '.join(wrong)}")
+    if problems:
+        raise InputError(f"{what}: {'; '.join(problems)}")
+    return frame.select(columns)
+
+
+def _land_input(
+    source: SourceName,
+    frame: pl.DataFrame,
+    expected: Mapping[str, pl.DataType],
+    missing: Callable[[list[str]], list[str]],
+    contract: type[pa.DataFrameModel],
+    custom: Mapping[str, str] | None = None,
+    masked: frozenset[str] = frozenset(),
+) -> LandedFrame:
+    """``frame`` checked (:func:`_checked`) and landed as a source, as the pipeline lands one;
+    a warning says how many rows were left out and why.
+
+    Raises:
+        InputError: A missing or ill-typed column, or the frame's own ``source_file`` and
+            ``source_row`` break the table contract.
+    """
+    checked = _checked(frame, source, expected, missing)
+    landed = land_frame(source, checked, datetime.now(UTC).replace(tzinfo=None), custom, masked)
+    if landed.own_provenance:
+        try:
+            contract.to_schema().validate(landed.rows, lazy=True)
+        except pa.errors.SchemaErrors as error:
+            raise InputError(
+                f"{source}: source_file and source_row break {contract.__name__}: "
+                f"{failure_summary(error.failure_cases)}"
+            ) from None
+    if landed.rejected.height:
+        counts = Counter(landed.rejected.get_column("reason").to_list()).most_common()
+        _warn(
+            f"{source}: {landed.rejected.height:,} of {frame.height:,} rows rejected as the "
+            f"pipeline's landing rejects them ({', '.join(f'{r}: {n:,}' for r, n in counts)}) "
+            f"and left out; snapshot(...).rejected lists them with their reasons"
+        )
+    if landed.returns_differ:
+        _warn(
+            f"{source}: is_return is derived as the landing derives it (a negative quantity "
+            f"or amount, or an order id starting with C); on {landed.returns_differ:,} rows it "
+            f"differs from the frame's is_return, which is not used"
+        )
+    return landed
+
+
+def _warn(message: str) -> None:
+    """Warn at the first caller outside this module: the user's line, not the library's."""
+    level, caller = 1, sys._getframe()
+    while caller is not None and caller.f_globals.get("__name__") == __name__:
+        level, caller = level + 1, caller.f_back
+    warnings.warn(message, InputWarning, stacklevel=level)
+
+
+def _no_rejected_rows() -> pl.DataFrame:
+    return pl.DataFrame(schema=contract_dtypes(RejectedRowsContract))
 
 
 def _day(as_of: date) -> date:
@@ -190,18 +276,25 @@ def _create_table(table: str, frame_view: str) -> str:
 class Snapshot:
     """The pipeline's tables for one snapshot date of a frame of transactions.
 
-    Build it with :func:`snapshot`, which checks the inputs. Each table is computed when first
-    read and kept: reading ``segments`` computes behaviour, CLV and features on the way, once.
+    Build it with :func:`snapshot`, which lands the frames handed in. Each table is computed
+    when first read and kept: reading ``segments`` computes behaviour, CLV and features on the
+    way, once.
 
     Attributes:
-        transactions: The transactions, as ``raw.transactions`` holds them.
+        transactions: The transactions as the landing left them: ``raw.transactions``.
         as_of: The snapshot date: everything up to the end of that day counts.
-        customers: The customer attributes as ``raw.customers`` holds them, or None.
+        customers: The customer attributes as the landing left them (``raw.customers``), or
+            None.
         feature_settings: The features layer's settings.
         segment_settings: The segments layer's settings.
         playbook: The playbook strategies are assigned from.
         events: The events as ``raw.events`` holds them, or None (no events source).
         feedback: The feedback as ``raw.feedback`` holds it, or None (no feedback source).
+        rejected: The rows the landing left out, as ``quality.rejected_rows`` holds them: per
+            row its ``source`` (transactions or customers), ``source_file`` and ``source_row``
+            (the frame's own, else ``(polars frame)`` and the row's 1-based number in the
+            frame), ``reason`` and ``check`` in words, and ``raw_values``, the row as JSON text
+            with personal values masked.
     """
 
     transactions: pl.DataFrame
@@ -212,6 +305,7 @@ class Snapshot:
     playbook: Playbook
     events: pl.DataFrame | None = None
     feedback: pl.DataFrame | None = None
+    rejected: pl.DataFrame = field(default_factory=_no_rejected_rows)
 
     @cached_property
     def behaviour(self) -> pl.DataFrame:
@@ -323,17 +417,26 @@ def snapshot(
 ) -> Snapshot:
     """Every monthly table of the pipeline for ``transactions`` as of the end of ``as_of``.
 
+    The frames are sources: each lands as the pipeline lands a source file whose columns are
+    named as the canonical ones (see the module's description). Rows the landing rejects are
+    left out, listed in :attr:`Snapshot.rejected` and counted in an :class:`InputWarning`.
+
     Args:
-        transactions: One row per transaction (line) with the columns of ``raw.transactions``:
-            ``customer_id`` (text), ``order_ts`` (naive datetime), ``amount`` (number) and
-            ``is_return`` (boolean) are required; ``order_id``, ``quantity``, ``unit_price``,
-            ``product_id``, ``channel`` (online, store or agent) and ``country`` may be left
-            out (null); ``source_file`` and ``source_row`` are filled in when absent; other
-            columns are ignored. :func:`load_transactions` gives such a frame.
+        transactions: One row per transaction (line), its columns a transactions source's:
+            ``customer_id`` (text), ``order_ts`` (naive, UTC) and ``amount`` (number), or
+            ``quantity`` and ``unit_price`` instead of ``amount``; optional ``order_id``,
+            ``product_id``, ``channel`` and ``country`` (text). ``is_return`` is derived (a
+            negative quantity or amount, or an order id starting with ``C``), not read. Other
+            columns are part of the row: two rows are duplicates only when they are equal in
+            every column. A frame :func:`load_transactions` gave lands unchanged: its
+            ``source_file`` and ``source_row`` are kept as the rows' provenance.
         as_of: The snapshot date; a month's last day gives that month's partition.
-        customers: Optional customer attributes with the columns of ``raw.customers``
-            (``customer_id`` required and unique, the others nullable) plus the custom
-            attributes ``segment_settings.extra_columns`` declares.
+        customers: Optional customer attributes, a customers source: ``customer_id`` (text)
+            and the custom attributes ``segment_settings.extra_columns`` declares are
+            required; ``signup_date``, ``birth_date`` (dates), ``income`` (number),
+            ``gender``, ``region``, ``country``, ``industry``, ``acquisition_channel``,
+            ``email``, ``phone`` and ``name`` (text) are optional. A repeated customer id lands
+            once (the first row).
         feature_settings: Default: the pipeline's defaults (``features:`` of the config).
         segment_settings: Default: the pipeline's defaults (``segments:`` of the config).
         playbook: Default: the bundled ``config/playbook.yaml``.
@@ -351,27 +454,70 @@ def snapshot(
         A :class:`Snapshot`; its tables are computed when first read.
 
     Raises:
-        InputError: A frame lacks a required column, has an ill-typed one or breaks its
-            contract (e.g. an empty customer id, a non-finite amount), or ``as_of`` is not a
-            date.
+        InputError: A frame lacks a required column or has an ill-typed one, its own
+            ``source_file`` or ``source_row`` breaks the contract, or ``as_of`` is not a date.
     """
+    day = _day(as_of)
     segment_settings = segment_settings or SegmentSettings()
-    extra = {
-        name: COLUMN_KIND_DTYPES[kind]
-        for name, kind in segment_settings.extra_column_kinds().items()
-    }
+    landed = _land_input(
+        "transactions",
+        transactions,
+        _TRANSACTION_TYPES,
+        _missing_transaction_columns,
+        TransactionsContract,
+    )
+    rejected = [landed.rejected]
+    landed_customers = None
+    if customers is not None:
+        kinds = dict(segment_settings.extra_column_kinds())
+        extra = {name: COLUMN_KIND_DTYPES[kind] for name, kind in kinds.items()}
+        canonical = list(CustomerColumns.model_fields)
+        customer_types = _source_types(CustomersContract, canonical) | extra
+        required = ["customer_id", *extra]
+        landed_customers = _land_input(
+            "customers",
+            customers,
+            customer_types,
+            lambda names: [name for name in required if name not in names],
+            CustomersContract,
+            kinds,
+            frozenset(PII_CUSTOMER_COLUMNS) | segment_settings.pii_extra_columns(),
+        )
+        rejected.append(landed_customers.rejected)
     return Snapshot(
-        transactions=_conformed(transactions, "transactions", TransactionsContract),
-        as_of=_day(as_of),
-        customers=None
-        if customers is None
-        else _conformed(customers, "customers", CustomersContract, extra),
+        transactions=landed.rows,
+        as_of=day,
+        customers=None if landed_customers is None else landed_customers.rows,
         feature_settings=feature_settings or FeatureSettings(),
         segment_settings=segment_settings,
         playbook=playbook or load_playbook(None, segment_settings),
-        events=None if events is None else _conformed(events, "events", EventsContract),
-        feedback=None if feedback is None else _conformed(feedback, "feedback", FeedbackContract),
+        events=_land_voice("events", events, EventsContract, EventColumns, rejected),
+        feedback=_land_voice("feedback", feedback, FeedbackContract, FeedbackColumns, rejected),
+        rejected=pl.concat(rejected),
     )
+
+
+def _land_voice(
+    source: SourceName,
+    frame: pl.DataFrame | None,
+    contract: type[pa.DataFrameModel],
+    columns: type[Strict],
+    rejected: list[pl.DataFrame],
+) -> pl.DataFrame | None:
+    """An events or feedback frame landed as its source (canonical event types and feedback
+    kinds), its left-out rows added to ``rejected``; None without a frame."""
+    if frame is None:
+        return None
+    required = [name for name, field in columns.model_fields.items() if field.is_required()]
+    landed = _land_input(
+        source,
+        frame,
+        _source_types(contract, list(columns.model_fields)),
+        lambda names: [name for name in required if name not in names],
+        contract,
+    )
+    rejected.append(landed.rejected)
+    return landed.rows
 
 
 def customer_behaviour(

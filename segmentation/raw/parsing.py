@@ -35,6 +35,11 @@ from segmentation.raw.columns import (
 from segmentation.raw.contracts import EPOCH
 from segmentation.raw.reasons import CUSTOMER_REASONS, TRANSACTION_REASONS
 
+# amounts are summed exactly downstream as DECIMAL(38, 10), which holds 28 digits before the
+# point: DuckDB refuses to cast a double from 1e28 up (the largest it casts is
+# 9.999999999999997e27), and that failure would stop the features, not the landing
+AMOUNT_LIMIT = 1e28
+
 
 def parse_transactions(
     frame: pl.LazyFrame,
@@ -95,6 +100,7 @@ def parse_transactions(
         ("unparseable_number", pl.col("_number_unparsed")),
         ("missing_amount", pl.col("amount").is_null()),
         ("non_finite_amount", ~finite),
+        ("amount_out_of_range", pl.col("amount").abs() >= AMOUNT_LIMIT),
         ("timestamp_before_1970", pl.col("order_ts") < EPOCH),
         ("timestamp_in_future", pl.col("order_ts") > now),
     ]

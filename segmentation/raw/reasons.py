@@ -28,6 +28,7 @@ TRANSACTION_REASONS: dict[str, str] = {
     "unparseable_number": "quantity, unit_price and amount parse as numbers",
     "missing_amount": "amount is present or quantity and unit_price are",
     "non_finite_amount": "amount, quantity and unit_price are finite",
+    "amount_out_of_range": "amount is under 1e28 in magnitude (exact sums hold 28 integer digits)",
     "timestamp_before_1970": "order_ts is on or after 1970-01-01",
     "timestamp_in_future": "order_ts is not after the landing run",
     "duplicate_row": "row is not an exact duplicate of an earlier source row",

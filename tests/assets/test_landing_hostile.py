@@ -8,16 +8,20 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import polars as pl
 import pytest
 
 from assets.raw.assets import raw_customers, raw_transactions
 from assets.resources import Warehouse
 from segmentation.config import custom_attributes, load_config, pii_source_columns
+from segmentation.features.behaviour import behaviour_by_snapshot
 from segmentation.raw.landing import RejectRateExceeded, land_source
+from segmentation.raw.publishing import empty_customers_table
 from segmentation.raw.removed_files import RemovedFilesError
 from segmentation.raw.source_files import SourceError
 from segmentation.raw.staging_cleanup import STAGING_OWNER
@@ -311,6 +315,32 @@ def test_decimal_comma_numbers_land_as_numbers(tmp_path: Path) -> None:
     assert amounts == [("1", pytest.approx(2469.0)), ("2", pytest.approx(37.5))]
     # the other convention is not read a thousand times off: it is unparseable
     assert report.rejected_by_reason == {"unparseable_number": 1}
+
+
+@pytest.mark.parametrize("file_format", ["csv", "parquet"])
+def test_amounts_beyond_the_exact_sums_range_are_quarantined(
+    tmp_path: Path, file_format: str
+) -> None:
+    """A price of 1e300, or a quantity * price of 1e30, cannot be summed as DECIMAL(38, 10): the
+    row is quarantined, and the month's features are computed from the rows that landed."""
+    lines = [_row(1, customer=13001), _row(2, 13002, price="1e300"), _row(3, 13003, price="5e29")]
+    path = tmp_path / "tx" / f"huge.{file_format}"
+    path.parent.mkdir()
+    if file_format == "csv":
+        path.write_text("\n".join([HEADER, *lines]) + "\n")
+    else:
+        rows = [dict(zip(RETAIL_HEADER, line.split(","), strict=True)) for line in lines]
+        typed = pl.DataFrame(rows).with_columns(pl.col("Quantity", "Price").cast(pl.Float64))
+        typed.write_parquet(path)
+    report, con = _land(tmp_path, path)
+    assert report.rejected_by_reason == {"amount_out_of_range": 2}
+    assert [row[1:3] for row in _rejected(con)] == [
+        (2, "amount_out_of_range"),
+        (3, "amount_out_of_range"),
+    ]
+    empty_customers_table(con)
+    [behaviour] = behaviour_by_snapshot(con, [date(2010, 12, 31)], 365, 0.5)
+    assert behaviour.get_column("customer_id").to_list() == ["13001"]
 
 
 def test_timestamps_with_offsets_land_as_utc(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import time
 from datetime import date, datetime
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -139,6 +140,30 @@ def test_decimal_comma_numbers(text: str, expected: float | None) -> None:
     assert parsed.get_column("amount").item() == expected
     if expected is None:
         assert parsed.get_column("reason").item() == "unparseable_number"
+
+
+def test_amounts_the_exact_sums_cannot_hold_are_quarantined() -> None:
+    """An amount lands exactly when DuckDB can cast it to the DECIMAL(38, 10) the features sum
+    it as; beyond, the row is quarantined, whether the amount is given or quantity * unit_price."""
+    largest = 9.999999999999997e27
+    amounts = [largest, -largest, 1e28, -1e28, 1e300, 12.5]
+    frame = _frame({"cid": ["1"] * 6, "ts": ["2011-01-01"] * 6, "amt": [repr(a) for a in amounts]})
+    parsed = parse_transactions(frame, COLUMNS, None, LANDING_NOW).collect()
+    with duckdb.connect() as con:
+        for amount, reason in zip(amounts, parsed.get_column("reason"), strict=True):
+            try:
+                con.execute("SELECT ?::DOUBLE::DECIMAL(38, 10)", [amount])
+                castable = True
+            except duckdb.ConversionException:
+                castable = False
+            assert (reason is None) == castable, amount
+            assert reason in (None, "amount_out_of_range")
+    columns = {"customer_id": "cid", "order_ts": "ts", "quantity": "q", "unit_price": "p"}
+    lines = _frame(
+        {"cid": ["1", "2"], "ts": ["2011-01-01"] * 2, "q": ["1e20", "2"], "p": ["1e10"] * 2}
+    )
+    parsed = parse_transactions(lines, columns, None, LANDING_NOW).collect()
+    assert parsed.get_column("reason").to_list() == ["amount_out_of_range", None]
 
 
 def test_the_row_hash_and_text_follow_the_first_files_column_order() -> None:
