@@ -50,6 +50,16 @@ SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         ("RFM segment", "customers"),
     ),
     (
+        "Latest snapshot: customers per intent class and engagement level",
+        "reports/summary_intent_classes.sql",
+        ("intent class", "engagement level", "customers"),
+    ),
+    (
+        "Latest snapshot: customers per satisfaction class",
+        "reports/summary_satisfaction_classes.sql",
+        ("satisfaction class", "customers", "promoters", "detractors", "complained"),
+    ),
+    (
         "Latest snapshot: customers per strategy",
         "reports/summary_strategies.sql",
         ("strategy", "customers", "of which control"),
@@ -67,6 +77,13 @@ MORE_ROWS: dict[str, tuple[str, ...]] = {
 }
 
 
+# sections over the optional sources' labels: left out when they have no rows (the source is
+# not configured) or the warehouse was written before the labels existed
+OPTIONAL_SECTIONS = frozenset(
+    {"reports/summary_intent_classes.sql", "reports/summary_satisfaction_classes.sql"}
+)
+
+
 def summary_sections(con: duckdb.DuckDBPyConnection) -> list[SummarySection]:
     """Every section of the summary whose tables exist on ``con``, in order.
 
@@ -78,6 +95,12 @@ def summary_sections(con: duckdb.DuckDBPyConnection) -> list[SummarySection]:
         try:
             rows = con.execute(read_sql(query)).fetchall()
         except duckdb.CatalogException:
+            continue
+        except duckdb.BinderException:
+            if query in OPTIONAL_SECTIONS:
+                continue
+            raise
+        if not rows and query in OPTIONAL_SECTIONS:
             continue
         for more in MORE_ROWS.get(query, ()):
             try:

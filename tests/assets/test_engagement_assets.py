@@ -266,19 +266,25 @@ def test_the_notebook_gives_the_pipelines_answer_from_the_landed_frames(configur
     assert events_only.get_column("latest_nps").null_count() == 3
 
 
-def test_the_notebook_refuses_events_of_an_unknown_kind(configured) -> None:
+def test_the_notebook_quarantines_events_of_an_unknown_kind_as_the_landing_does(
+    configured,
+) -> None:
     config, _ = configured
     with duckdb.connect(str(config.warehouse), read_only=True) as con:
         transactions = con.execute("SELECT * FROM raw.transactions").pl()
+    customer = transactions.get_column("customer_id")[0]
     events = pl.DataFrame(
         {
-            "customer_id": ["c1"],
-            "event_ts": [datetime(2024, 3, 1, 8)],
-            "event_type": ["session_start"],
+            "customer_id": [customer, customer],
+            "event_ts": [datetime(2024, 3, 1, 8), datetime(2024, 3, 2, 8)],
+            "event_type": ["session_start", "visit"],
         }
     )
-    with pytest.raises(seg.InputError, match="EventsContract: event_type: isin"):
-        seg.customer_features(transactions, MARCH, events=events)
+    with pytest.warns(seg.InputWarning, match="events: 1 of 2 rows rejected.*unknown_event_type"):
+        month = seg.snapshot(transactions, MARCH, events=events)
+    rejected = month.rejected.filter(pl.col("source") == "events")
+    assert rejected.select("source_row", "reason").rows() == [(1, "unknown_event_type")]
+    assert month.events.select("event_type").to_series().to_list() == ["visit"]
 
 
 def test_an_engagement_month_of_other_customers_is_refused_without_naming_them(
