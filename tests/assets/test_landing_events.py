@@ -3,6 +3,7 @@ CSV and Parquet alike, with the guards transactions have; without the sources, e
 
 import json
 import os
+import shutil
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -454,7 +455,24 @@ def test_the_assets_record_the_landing_and_pass_their_contract_checks(tmp_path: 
 def test_the_definitions_land_watch_and_check_events_and_feedback(tmp_path: Path) -> None:
     folder = tmp_path / "events"
     _settled(write_csv(folder / "2011-03.csv", EVENT_HEADER, [GOOD_EVENT]))
+    # a settled copy of the sample: a fresh clone's files are minutes old, which the sensor
+    # takes for files still being copied
+    sample = tmp_path / "transactions" / SAMPLE_CSV.name
+    sample.parent.mkdir()
+    shutil.copyfile(SAMPLE_CSV, sample)
+    _settled(sample)
     config = _config(tmp_path, events=_events_source(folder / "*.csv"))
+    config = config.model_copy(
+        update={
+            "sources": config.sources.model_copy(
+                update={
+                    "transactions": config.sources.transactions.model_copy(
+                        update={"path": str(sample)}
+                    )
+                }
+            )
+        }
+    )
     defs = build_definitions(config)
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
@@ -465,7 +483,7 @@ def test_the_definitions_land_watch_and_check_events_and_feedback(tmp_path: Path
     assert str(folder / "*.csv") in (sensor.description or "")
     cursor = sensor(dg.build_sensor_context()).cursor
     assert str(folder / "2011-03.csv") in json.loads(cursor or "{}")
-    assert str(SAMPLE_CSV) in json.loads(cursor or "{}")
+    assert str(sample) in json.loads(cursor or "{}")
     # a new events file alone starts a run
     _settled(write_csv(folder / "2011-04.csv", EVENT_HEADER, [GOOD_EVENT]))
     result = sensor(dg.build_sensor_context(cursor=cursor))
