@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets.checks_drift import build_monitoring_checks
-from assets.evaluation.assets import clv_backtest, segment_evaluation
+from assets.evaluation.assets import clv_backtest, satisfaction_summary, segment_evaluation
 from assets.features.assets import build_feature_assets
 from assets.partitions import monthly_snapshots
 from assets.raw.assets import raw_customers, raw_events, raw_feedback, raw_transactions
@@ -43,6 +43,7 @@ def build_definitions(config: SegmentationConfig) -> dg.Definitions:
             *build_segment_assets(snapshots),
             *build_strategy_assets(snapshots),
             segment_evaluation,
+            satisfaction_summary,
             clv_backtest,
             segment_report,
             serving_marts,

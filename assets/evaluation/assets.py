@@ -11,11 +11,16 @@ from assets.metadata import column_schema, contract_type, preview
 from assets.resources import Warehouse
 from segmentation.evaluation.backtest_contract import ClvBacktestContract
 from segmentation.evaluation.contracts import (
+    SatisfactionSummaryContract,
     SegmentMigrationContract,
     SegmentOutcomesContract,
     StrategyEffectContract,
 )
-from segmentation.evaluation.evaluate import compute_clv_backtest, evaluate_segments
+from segmentation.evaluation.evaluate import (
+    compute_clv_backtest,
+    evaluate_satisfaction,
+    evaluate_segments,
+)
 
 _SINGLE_RUN = dg.BackfillPolicy.single_run()
 
@@ -81,6 +86,25 @@ def segment_evaluation(
         _table_metadata(evaluation.effects, StrategyEffectContract), output_name="strategy_effect"
     )
     return evaluation.migration, evaluation.outcomes, evaluation.effects
+
+
+@dg.asset(
+    key=["marts", "satisfaction_summary"],
+    deps=[["marts", "customer_segments"]],
+    group_name="evaluation",
+    kinds={"duckdb", "polars"},
+    dagster_type=contract_type(SatisfactionSummaryContract),
+    backfill_policy=_SINGLE_RUN,
+)
+def satisfaction_summary(context: dg.AssetExecutionContext, warehouse: Warehouse) -> pl.DataFrame:
+    """Per snapshot, dimension and segment: feedback respondents, NPS with its 95% interval,
+    average CSAT and complaint rate (empty without a feedback source)."""
+    with warehouse.connect() as con:
+        summary = evaluate_satisfaction(con)
+    metadata = _table_metadata(summary, SatisfactionSummaryContract)
+    metadata["snapshots_with_feedback"] = summary.get_column("snapshot_date").n_unique()
+    context.add_output_metadata(metadata)
+    return summary
 
 
 @dg.asset(

@@ -1,4 +1,5 @@
-"""Contracts of the evaluation tables: segment migration, segment outcomes, strategy effect."""
+"""Contracts of the evaluation tables: segment migration, segment outcomes, strategy effect,
+satisfaction summary."""
 
 from __future__ import annotations
 
@@ -131,3 +132,59 @@ class StrategyEffectContract(pa.DataFrameModel):
     class Config:
         strict = True
         unique = ["snapshot_date", "strategy"]
+
+
+class SatisfactionSummaryContract(pa.DataFrameModel):
+    """Per snapshot, dimension and segment: feedback respondents, NPS with its 95% interval,
+    average CSAT and complaint rate; no rows without a feedback source."""
+
+    snapshot_date: date = pa.Field(description="Snapshot the segments and feedback are taken at.")
+    dimension: str = pa.Field(
+        description="Segment dimension: every dimension of marts.segment_summary."
+    )
+    segment: str = pa.Field(description="Segment label within the dimension.")
+    customers: pl.Int64 = pa.Field(ge=1, description="Customers in the segment.")
+    respondents: pl.Int64 = pa.Field(
+        ge=0, description="Customers with feedback of any kind on or before the snapshot."
+    )
+    nps_respondents: pl.Int64 = pa.Field(
+        ge=0,
+        description="Customers with an NPS answer on or before the snapshot (each counted once, "
+        "by their latest answer): promoters + passives + detractors.",
+    )
+    promoters: pl.Int64 = pa.Field(ge=0, description="NPS respondents whose latest answer is 9-10.")
+    passives: pl.Int64 = pa.Field(ge=0, description="NPS respondents whose latest answer is 7-8.")
+    detractors: pl.Int64 = pa.Field(ge=0, description="NPS respondents whose latest answer is 0-6.")
+    nps: pl.Float64 = pa.Field(
+        ge=-100,
+        le=100,
+        nullable=True,
+        description="Net promoter score: 100 x (promoters - detractors) / nps_respondents; null "
+        "without NPS respondents.",
+    )
+    nps_ci_low: pl.Float64 = pa.Field(
+        ge=-100,
+        le=100,
+        nullable=True,
+        description="Lower bound of the 95% adjusted Wald interval of the NPS (Rocks 2016); "
+        "null without NPS respondents.",
+    )
+    nps_ci_high: pl.Float64 = pa.Field(
+        ge=-100, le=100, nullable=True, description="Upper bound of that interval."
+    )
+    csat_respondents: pl.Int64 = pa.Field(
+        ge=0, description="Customers with a CSAT answer in the CSAT window."
+    )
+    avg_csat: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Mean of the csat_respondents' average CSAT in the CSAT window (each "
+        "customer weighs the same); null without CSAT respondents.",
+    )
+    complainers: pl.Int64 = pa.Field(
+        ge=0, description="Customers with a complaint in the complaint window."
+    )
+    complaint_rate: pl.Float64 = pa.Field(**_RATE, description="complainers / customers.")
+
+    class Config:
+        strict = True
+        unique = ["snapshot_date", "dimension", "segment"]

@@ -2,7 +2,8 @@
 
 Segment evaluation reads every snapshot of ``marts.customer_segments``, one pair of consecutive
 snapshots at a time: migration between segments, next-period outcomes per segment and the
-effect of each strategy against its control group. The CLV backtest scores each snapshot's
+effect of each strategy against its control group; the satisfaction summary reads one snapshot at
+a time. The CLV backtest scores each snapshot's
 predicted purchases against what happened. Both are recomputed whole after each run: a month
 only becomes evaluable once the next one (or 90 days of transactions) exists.
 """
@@ -10,18 +11,21 @@ only becomes evaluable once the next one (or 90 days of transactions) exists.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import duckdb
 import polars as pl
 
 from segmentation.contracts import contract_dtypes
 from segmentation.evaluation.contracts import (
+    SatisfactionSummaryContract,
     SegmentMigrationContract,
     SegmentOutcomesContract,
     StrategyEffectContract,
 )
 from segmentation.evaluation.migration import segment_migration
 from segmentation.evaluation.outcomes import segment_outcomes
+from segmentation.evaluation.satisfaction import satisfaction_summary
 from segmentation.evaluation.strategy_effect import strategy_effect
 from segmentation.keys import SNAPSHOT_COLUMN
 from segmentation.segments.build import dimension_columns
@@ -58,9 +62,7 @@ def evaluate_segments(con: duckdb.DuckDBPyConnection) -> SegmentEvaluation:
     """Migration between segments, next-period outcomes per segment and strategy effects, for
     every pair of consecutive snapshots of ``marts.customer_segments`` (with
     ``marts.strategy_assignments`` and ``raw.transactions``)."""
-    snapshots = [
-        row[0] for row in con.execute(read_sql("evaluation/segment_snapshots.sql")).fetchall()
-    ]
+    snapshots = _segment_snapshots(con)
     activity = con.execute(read_sql("evaluation/next_period_activity.sql")).pl()
     migrations, outcomes, effects = [], [], []
     dimensions = 0
@@ -81,6 +83,21 @@ def evaluate_segments(con: duckdb.DuckDBPyConnection) -> SegmentEvaluation:
         pairs=max(len(snapshots) - 1, 0),
         dimensions=dimensions,
     )
+
+
+def _segment_snapshots(con: duckdb.DuckDBPyConnection) -> list[date]:
+    return [row[0] for row in con.execute(read_sql("evaluation/segment_snapshots.sql")).fetchall()]
+
+
+def evaluate_satisfaction(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """``marts.satisfaction_summary``: NPS with its interval, average CSAT and complaint rate per
+    snapshot, dimension and segment of ``marts.customer_segments``, one snapshot at a time (no
+    rows for snapshots without a feedback source)."""
+    frames = []
+    for snapshot in _segment_snapshots(con):
+        segments = read_partitions(con, "marts.customer_segments", SNAPSHOT_COLUMN, [snapshot])
+        frames.append(satisfaction_summary(segments))
+    return _concat(frames, SatisfactionSummaryContract)
 
 
 def compute_clv_backtest(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

@@ -12,6 +12,7 @@ import pandera.polars as pa
 
 from segmentation.evaluation.backtest_contract import ClvBacktestContract
 from segmentation.evaluation.contracts import (
+    SatisfactionSummaryContract,
     SegmentMigrationContract,
     SegmentOutcomesContract,
     StrategyEffectContract,
@@ -32,6 +33,7 @@ MART_CONTRACTS: dict[str, type[pa.DataFrameModel]] = {
     "segment_migration": SegmentMigrationContract,
     "segment_outcomes": SegmentOutcomesContract,
     "strategy_effect": StrategyEffectContract,
+    "satisfaction_summary": SatisfactionSummaryContract,
     "clv_backtest": ClvBacktestContract,
 }
 
