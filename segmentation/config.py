@@ -241,14 +241,19 @@ def pii_attributes(config: SegmentationConfig) -> frozenset[str]:
     }
 
 
-def pii_source_columns(config: SegmentationConfig) -> frozenset[str]:
-    """The customers source's column names that hold personal data (masked in the quarantine)."""
-    customers = config.sources.customers
-    if customers is None:
+def pii_source_columns(config: SegmentationConfig, source: str = "customers") -> frozenset[str]:
+    """A source's column names that hold personal data (masked in the quarantine): those the
+    source lists under ``pii_columns`` and, for customers, the names, e-mails, phones and
+    custom attributes declared ``pii: true``."""
+    settings = getattr(config.sources, source)
+    if settings is None:
         return frozenset()
-    columns = customers.columns.model_dump()
+    listed = frozenset(settings.pii_columns)
+    if source != "customers":
+        return listed
+    columns = settings.columns.model_dump()
     names = [*PII_CUSTOMER_COLUMNS, *pii_attributes(config)]
-    return frozenset(columns[name] for name in names if columns.get(name))
+    return listed | frozenset(columns[name] for name in names if columns.get(name))
 
 
 def _check_custom_attributes(config: SegmentationConfig, config_path: Path) -> None:

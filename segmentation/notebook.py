@@ -488,7 +488,13 @@ def _landed(config: SegmentationConfig, source: str) -> pl.DataFrame:
     now = datetime.now(UTC).replace(tzinfo=None)
     with duckdb.connect() as con:
         if source == "transactions":
-            land_source(con, "transactions", config.sources.transactions, now)
+            land_source(
+                con,
+                "transactions",
+                config.sources.transactions,
+                now,
+                masked=pii_source_columns(config, "transactions"),
+            )
         else:
             land_source(
                 con,

@@ -133,7 +133,13 @@ def raw_transactions(
     """
     secret = pseudonym_secret(settings)
     with warehouse.connect() as con:
-        report = land_source(con, "transactions", settings.sources.transactions, _run_started())
+        report = land_source(
+            con,
+            "transactions",
+            settings.sources.transactions,
+            _run_started(),
+            masked=pii_source_columns(settings, "transactions"),
+        )
         sample = preview(landed_sample(con, "transactions"), secret=secret)
     _log_landing(context, report)
     return dg.MaterializeResult(
@@ -211,7 +217,9 @@ def _land_optional(
                     "note": f"no {source} source configured",
                 }
             )
-        report = land_source(con, source, config, _run_started())
+        report = land_source(
+            con, source, config, _run_started(), masked=pii_source_columns(settings, source)
+        )
         sample = preview(landed_sample(con, source), secret=pseudonym_secret(settings))
     _log_landing(context, report)
     return dg.MaterializeResult(metadata=_metadata(report, sample, column_schema(contract)))

@@ -68,6 +68,15 @@ class _Source(Strict):
     decimal_comma: bool = False
     timezone: str = "UTC"
     allow_removed_files: bool = False
+    pii_columns: list[str] = Field(
+        default_factory=list,
+        description=(
+            "The source's own column names (as in the file) that hold personal data, e.g. a "
+            "free-text comment or an e-mail address: their values are masked as *** in the "
+            "quarantine (quality.rejected_rows.raw_values). Columns the pipeline does not "
+            "land (unmapped ones) reach the quarantine only there."
+        ),
+    )
 
     @field_validator("delimiter")
     @classmethod

@@ -543,3 +543,40 @@ def test_the_events_benchmark_lands_the_generated_file(tmp_path: Path) -> None:
     assert kinds == set(EVENT_TYPES)
     assert check["extra"] == {"checked rows": landed, "failures": 0}
     assert landing["peak_rss_mib"] >= landing["rss_start_mib"] > 0
+
+
+def test_a_sources_pii_columns_are_masked_in_the_quarantine(tmp_path: Path) -> None:
+    # a feedback export's free-text comment and an events export's e-mail column, listed as
+    # personal data: a quarantined row shows *** for them, the other values as given
+    comment = "call me on 555 0100, Jane Roe"
+    feedback = write_csv(
+        tmp_path / "fb.csv",
+        FEEDBACK_HEADER,
+        [["1001", "2011-03-01", "nps", "11", "delivery", comment]],
+    )
+    events = write_csv(
+        tmp_path / "ev.csv",
+        [*EVENT_HEADER, "email"],
+        [["", "2011-03-01 08:00:00", "session_start", "web", "", "", "jane@example.com"]],
+    )
+    sources = {
+        "feedback": _feedback_source(feedback, max_reject_rate=1.0),
+        "events": _events_source(events, max_reject_rate=1.0),
+    }
+    assets = [raw_events, raw_feedback]
+
+    def quarantined(config: SegmentationConfig) -> dict[str, dict]:
+        assert dg.materialize(assets, resources=_resources(config)).success
+        with duckdb.connect(str(config.warehouse), read_only=True) as con:
+            rows = con.execute("SELECT source, raw_values FROM quality.rejected_rows").fetchall()
+        return {source: json.loads(values) for source, values in rows}
+
+    # without the key the values reach the quarantine as given
+    plain = quarantined(_config(tmp_path, **sources))
+    assert plain["feedback"]["comment"] == comment
+    assert plain["events"]["email"] == "jane@example.com"
+    sources["feedback"]["pii_columns"] = ["comment"]
+    sources["events"]["pii_columns"] = ["email"]
+    masked = quarantined(_config(tmp_path, **sources))
+    assert masked["feedback"] == {**plain["feedback"], "comment": "***"}
+    assert masked["events"] == {**plain["events"], "email": "***"}
