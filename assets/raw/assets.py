@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 import dagster as dg
+import duckdb
 import pandera.polars as pa
 
 from assets.metadata import column_schema, counts_table, preview
@@ -22,7 +23,7 @@ from segmentation.raw.contracts import (
     TransactionsContract,
 )
 from segmentation.raw.landing import LandingReport, land_source, landed_sample
-from segmentation.raw.publishing import empty_customers_table, empty_source_table
+from segmentation.raw.publishing import empty_source_table
 from segmentation.raw.settings import SourceName
 
 RAW_KINDS = {"duckdb", "polars", "pandera"}
@@ -147,6 +148,25 @@ def raw_transactions(
     )
 
 
+def _not_configured(
+    context: dg.AssetExecutionContext,
+    con: duckdb.DuckDBPyConnection,
+    source: SourceName,
+    contract: type[pa.DataFrameModel],
+) -> dg.MaterializeResult:
+    """An optional source that is not configured: its table exists empty (its quarantine rows
+    of an earlier landing gone), and the materialization says why."""
+    empty_source_table(con, source)
+    context.log.info(f"no {source} source configured: raw.{source} is empty")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": 0,
+            "dagster/column_schema": column_schema(contract),
+            "note": f"no {source} source configured",
+        }
+    )
+
+
 @dg.asset(
     key=["raw", "customers"],
     group_name="raw",
@@ -169,15 +189,7 @@ def raw_customers(
     source = settings.sources.customers
     with warehouse.connect() as con:
         if source is None:
-            empty_customers_table(con)
-            context.log.info("no customers source configured: raw.customers is empty")
-            return dg.MaterializeResult(
-                metadata={
-                    "dagster/row_count": 0,
-                    "dagster/column_schema": column_schema(CustomersContract),
-                    "note": "no customers source configured",
-                }
-            )
+            return _not_configured(context, con, "customers", CustomersContract)
         report = land_source(
             con,
             "customers",
@@ -208,15 +220,7 @@ def _land_optional(
     config = getattr(settings.sources, source)
     with warehouse.connect() as con:
         if config is None:
-            empty_source_table(con, source)
-            context.log.info(f"no {source} source configured: raw.{source} is empty")
-            return dg.MaterializeResult(
-                metadata={
-                    "dagster/row_count": 0,
-                    "dagster/column_schema": column_schema(contract),
-                    "note": f"no {source} source configured",
-                }
-            )
+            return _not_configured(context, con, source, contract)
         report = land_source(
             con, source, config, _run_started(), masked=pii_source_columns(settings, source)
         )
