@@ -9,6 +9,7 @@ import polars as pl
 
 from assets.metadata import column_schema, contract_type, preview
 from assets.resources import Warehouse
+from segmentation.config import SegmentationConfig
 from segmentation.evaluation.backtest_contract import ClvBacktestContract
 from segmentation.evaluation.contracts import (
     SatisfactionSummaryContract,
@@ -61,16 +62,20 @@ def _table_metadata(frame: pl.DataFrame, contract: type) -> dict:
         ["marts", "customer_segments"],
         ["marts", "strategy_assignments"],
         ["raw", "transactions"],
+        ["raw", "feedback"],
     ],
     group_name="evaluation",
     backfill_policy=_SINGLE_RUN,
 )
 def segment_evaluation(
-    context: dg.AssetExecutionContext, warehouse: Warehouse
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    settings: dg.ResourceParam[SegmentationConfig],
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Migration between segments, next-period outcomes per segment, and strategy effects."""
+    """Migration between segments, next-period outcomes per segment (purchases, churn and, with
+    a feedback source, NPS and complaints), and strategy effects against control groups."""
     with warehouse.connect() as con:
-        evaluation = evaluate_segments(con)
+        evaluation = evaluate_segments(con, settings.features.feedback)
     context.log.info(
         f"evaluated {evaluation.pairs} snapshot pairs over {evaluation.dimensions} dimensions"
     )

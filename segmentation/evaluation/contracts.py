@@ -64,6 +64,47 @@ class SegmentOutcomesContract(pa.DataFrameModel):
         nullable=True,
         description="churned_customers / active_customers; null without active customers.",
     )
+    next_nps_respondents: pl.Int64 = pa.Field(
+        ge=0,
+        nullable=True,
+        description="Customers of the segment with an NPS answer in the next period (each "
+        "counted once, by the latest answer); null without a feedback source.",
+    )
+    next_promoters: pl.Int64 = pa.Field(
+        ge=0,
+        nullable=True,
+        description="Of them, promoters (latest answer in the period 9-10 by default).",
+    )
+    next_detractors: pl.Int64 = pa.Field(
+        ge=0,
+        nullable=True,
+        description="Of them, detractors (latest answer in the period 0-6 by default).",
+    )
+    next_nps: pl.Float64 = pa.Field(
+        ge=-100,
+        le=100,
+        nullable=True,
+        description="NPS among the next period's respondents: 100 x (next_promoters - "
+        "next_detractors) / next_nps_respondents; null without respondents.",
+    )
+    next_nps_ci_low: pl.Float64 = pa.Field(
+        ge=-100,
+        le=100,
+        nullable=True,
+        description="Lower bound of the 95% adjusted Wald interval of next_nps (Rocks 2016).",
+    )
+    next_nps_ci_high: pl.Float64 = pa.Field(
+        ge=-100, le=100, nullable=True, description="Upper bound of that interval."
+    )
+    next_complainers: pl.Int64 = pa.Field(
+        ge=0,
+        nullable=True,
+        description="Customers of the segment with a complaint in the next period; null "
+        "without a feedback source.",
+    )
+    next_complaint_rate: pl.Float64 = pa.Field(
+        **_RATE, nullable=True, description="next_complainers / customers."
+    )
 
     class Config:
         strict = True
@@ -127,6 +168,72 @@ class StrategyEffectContract(pa.DataFrameModel):
         nullable=True,
         description="Why an interval is missing (empty or too small group, no variance); "
         "null when everything was computed.",
+    )
+    treated_nps_respondents: pl.Int64 = pa.Field(
+        ge=0,
+        nullable=True,
+        description="Treated customers with an NPS answer in the next period; null without a "
+        "feedback source.",
+    )
+    control_nps_respondents: pl.Int64 = pa.Field(
+        ge=0, nullable=True, description="Control customers with an NPS answer in the next period."
+    )
+    treated_nps: pl.Float64 = pa.Field(
+        ge=-100,
+        le=100,
+        nullable=True,
+        description="NPS among treated respondents in the next period (latest answer each).",
+    )
+    control_nps: pl.Float64 = pa.Field(
+        ge=-100, le=100, nullable=True, description="NPS among control respondents."
+    )
+    nps_diff: pl.Float64 = pa.Field(
+        ge=-200, le=200, nullable=True, description="treated_nps minus control_nps."
+    )
+    nps_diff_ci_low: pl.Float64 = pa.Field(
+        ge=-200,
+        le=200,
+        nullable=True,
+        description="Lower bound of the adjusted Wald interval of the NPS difference (each "
+        "group adjusted as in Rocks 2016; Lewis and Sauro 2021); null when a group has too few "
+        "NPS respondents.",
+    )
+    nps_diff_ci_high: pl.Float64 = pa.Field(
+        ge=-200, le=200, nullable=True, description="Upper bound of that interval."
+    )
+    nps_p_value: pl.Float64 = pa.Field(
+        **_RATE,
+        nullable=True,
+        description="Two-sided p-value of the z-test of the adjusted NPS difference.",
+    )
+    treated_complaint_rate: pl.Float64 = pa.Field(
+        **_RATE,
+        nullable=True,
+        description="Share of treated customers with a complaint in the next period; null "
+        "without a feedback source.",
+    )
+    control_complaint_rate: pl.Float64 = pa.Field(
+        **_RATE, nullable=True, description="Share of control customers with a complaint."
+    )
+    complaint_rate_diff: pl.Float64 = pa.Field(
+        nullable=True, description="Treated minus control complaint rate."
+    )
+    complaint_rate_diff_ci_low: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Lower bound of Newcombe's hybrid score interval of the difference.",
+    )
+    complaint_rate_diff_ci_high: pl.Float64 = pa.Field(
+        nullable=True, description="Upper bound of that interval."
+    )
+    complaint_rate_p_value: pl.Float64 = pa.Field(
+        **_RATE,
+        nullable=True,
+        description="Two-sided p-value of the pooled two-proportion z-test.",
+    )
+    satisfaction_note: str = pa.Field(
+        nullable=True,
+        description="Why an NPS interval is missing (too few NPS respondents in a group); null "
+        "when it was computed or without a feedback source (`note` covers the group sizes).",
     )
 
     class Config:

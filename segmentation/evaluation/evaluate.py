@@ -25,8 +25,9 @@ from segmentation.evaluation.contracts import (
 )
 from segmentation.evaluation.migration import segment_migration
 from segmentation.evaluation.outcomes import segment_outcomes
-from segmentation.evaluation.satisfaction import satisfaction_summary
+from segmentation.evaluation.satisfaction import has_feedback_source, satisfaction_summary
 from segmentation.evaluation.strategy_effect import strategy_effect
+from segmentation.features.settings import FeedbackSettings
 from segmentation.keys import SNAPSHOT_COLUMN
 from segmentation.segments.build import dimension_columns
 from segmentation.sql_files import read_sql
@@ -58,12 +59,28 @@ def _concat(frames: list[pl.DataFrame], contract: type) -> pl.DataFrame:
     return pl.DataFrame(schema=contract_dtypes(contract))
 
 
-def evaluate_segments(con: duckdb.DuckDBPyConnection) -> SegmentEvaluation:
+def evaluate_segments(
+    con: duckdb.DuckDBPyConnection, feedback_settings: FeedbackSettings | None = None
+) -> SegmentEvaluation:
     """Migration between segments, next-period outcomes per segment and strategy effects, for
     every pair of consecutive snapshots of ``marts.customer_segments`` (with
-    ``marts.strategy_assignments`` and ``raw.transactions``)."""
+    ``marts.strategy_assignments``, ``raw.transactions`` and ``raw.feedback``).
+
+    Args:
+        con: The warehouse.
+        feedback_settings: The NPS classes of next-period answers (``features.feedback``);
+            default: the documented defaults.
+    """
+    feedback_settings = feedback_settings or FeedbackSettings()
     snapshots = _segment_snapshots(con)
     activity = con.execute(read_sql("evaluation/next_period_activity.sql")).pl()
+    feedback = con.execute(
+        read_sql("evaluation/next_period_feedback.sql"),
+        {
+            "nps_promoter_min": feedback_settings.nps_promoter_min,
+            "nps_passive_min": feedback_settings.nps_passive_min,
+        },
+    ).pl()
     migrations, outcomes, effects = [], [], []
     dimensions = 0
     for earlier, later in zip(snapshots, snapshots[1:], strict=False):
@@ -72,9 +89,16 @@ def evaluate_segments(con: duckdb.DuckDBPyConnection) -> SegmentEvaluation:
         second = pair.filter(pl.col(SNAPSHOT_COLUMN) == later)
         migrations.append(segment_migration(first, second))
         period = activity.filter(pl.col(SNAPSHOT_COLUMN) == earlier)
-        outcomes.append(segment_outcomes(pair, period))
+        # a snapshot segmented without a feedback source has no satisfaction outcomes, even if
+        # raw.feedback has rows now
+        said = (
+            feedback.filter(pl.col(SNAPSHOT_COLUMN) == earlier)
+            if has_feedback_source(first)
+            else None
+        )
+        outcomes.append(segment_outcomes(pair, period, next_period_feedback=said))
         assignments = read_partitions(con, "marts.strategy_assignments", SNAPSHOT_COLUMN, [earlier])
-        effects.append(strategy_effect(assignments, period))
+        effects.append(strategy_effect(assignments, period, next_period_feedback=said))
         dimensions = len(dimension_columns(pair))
     return SegmentEvaluation(
         migration=_concat(migrations, SegmentMigrationContract),

@@ -25,6 +25,12 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from segmentation.evaluation.satisfaction import has_feedback_source, with_nps_interval
+from segmentation.evaluation.satisfaction_outcomes import (
+    nps_expr,
+    satisfaction_counts,
+    with_next_period_feedback,
+)
 from segmentation.segments.build import dimension_columns
 
 ACTIVITY_SCHEMA = {
@@ -49,7 +55,16 @@ OUTCOME_SCHEMA = {
     "active_customers": pl.Int64,
     "churned_customers": pl.Int64,
     "churn_rate": pl.Float64,
+    "next_nps_respondents": pl.Int64,
+    "next_promoters": pl.Int64,
+    "next_detractors": pl.Int64,
+    "next_nps": pl.Float64,
+    "next_nps_ci_low": pl.Float64,
+    "next_nps_ci_high": pl.Float64,
+    "next_complainers": pl.Int64,
+    "next_complaint_rate": pl.Float64,
 }
+_SATISFACTION_COLUMNS = list(OUTCOME_SCHEMA)[list(OUTCOME_SCHEMA).index("next_nps_respondents") :]
 _KEYS = ["snapshot_date", "customer_id"]
 
 
@@ -87,8 +102,11 @@ def segment_outcomes(
     segments: pl.DataFrame,
     next_period_activity: pl.DataFrame,
     dimensions: Sequence[str] | None = None,
+    next_period_feedback: pl.DataFrame | None = None,
+    confidence: float = 0.95,
 ) -> pl.DataFrame:
-    """Repurchase, revenue and churn in the next period, per snapshot, dimension and segment.
+    """Repurchase, revenue, churn and satisfaction in the next period, per snapshot, dimension
+    and segment.
 
     Args:
         segments: The segments table (snapshot_date, customer_id, lifecycle_stage and the
@@ -97,6 +115,10 @@ def segment_outcomes(
             (snapshot_date, next snapshot_date].
         dimensions: Segment columns to break the outcomes down by; default: every segment
             dimension column of ``segments``.
+        next_period_feedback: snapshot_date, customer_id, nps_class, complaints: feedback in
+            the next period (see :mod:`~segmentation.evaluation.satisfaction_outcomes`); None,
+            or segments without a feedback source, leave the satisfaction columns null.
+        confidence: Confidence level of the NPS interval.
 
     Returns:
         Columns of :data:`OUTCOME_SCHEMA`, one row per snapshot (that has a next snapshot),
@@ -126,9 +148,12 @@ def segment_outcomes(
     base = base.with_columns(
         (pl.col("active") & (pl.col("next_lifecycle_stage") == CHURNED_STAGE)).alias("churned")
     )
+    with_feedback = next_period_feedback is not None and has_feedback_source(segments)
+    if with_feedback:
+        base = with_next_period_feedback(base, next_period_feedback)
     parts = [pl.DataFrame(schema=OUTCOME_SCHEMA)]
     for dimension in dimensions:
-        parts.append(
+        outcomes = (
             base.group_by(
                 "snapshot_date",
                 "next_snapshot_date",
@@ -140,6 +165,7 @@ def segment_outcomes(
                 pl.col("next_revenue").sum().alias("next_period_revenue"),
                 pl.col("active").sum().cast(pl.Int64).alias("active_customers"),
                 pl.col("churned").sum().cast(pl.Int64).alias("churned_customers"),
+                *(satisfaction_counts("next_") if with_feedback else []),
             )
             .with_columns(
                 pl.lit(dimension).alias("dimension"),
@@ -150,7 +176,23 @@ def segment_outcomes(
                 .otherwise(None)
                 .alias("churn_rate"),
             )
-            .select(list(OUTCOME_SCHEMA))
-            .cast(OUTCOME_SCHEMA)
         )
+        if with_feedback:
+            outcomes = with_nps_interval(
+                outcomes.with_columns(
+                    nps_expr("next_promoters", "next_detractors", "next_nps_respondents").alias(
+                        "next_nps"
+                    ),
+                    (pl.col("next_complainers") / pl.col("customers")).alias("next_complaint_rate"),
+                ),
+                confidence,
+                counts=("next_promoters", "next_detractors", "next_nps_respondents"),
+                bounds=("next_nps_ci_low", "next_nps_ci_high"),
+            )
+        else:
+            outcomes = outcomes.with_columns(
+                pl.lit(None, dtype=OUTCOME_SCHEMA[column]).alias(column)
+                for column in _SATISFACTION_COLUMNS
+            )
+        parts.append(outcomes.select(list(OUTCOME_SCHEMA)).cast(OUTCOME_SCHEMA))
     return pl.concat(parts).sort("snapshot_date", "dimension", "segment")

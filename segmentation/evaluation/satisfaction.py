@@ -97,20 +97,65 @@ def has_feedback_source(segments: pl.DataFrame) -> bool:
     )
 
 
-def _with_intervals(summary: pl.DataFrame, confidence: float) -> pl.DataFrame:
+def with_nps_interval(
+    frame: pl.DataFrame,
+    confidence: float,
+    counts: tuple[str, str, str] = ("promoters", "detractors", "nps_respondents"),
+    bounds: tuple[str, str] = ("nps_ci_low", "nps_ci_high"),
+) -> pl.DataFrame:
+    """``frame`` with the bounds of :func:`nps_interval` from its (promoters, detractors,
+    respondents) ``counts`` columns, as the ``bounds`` columns (null without respondents)."""
     lows, highs = [], []
-    for promoters, detractors, respondents in summary.select(
-        "promoters", "detractors", "nps_respondents"
-    ).iter_rows():
+    for promoters, detractors, respondents in frame.select(*counts).iter_rows():
         if respondents:
             low, high = nps_interval(promoters, detractors, respondents, confidence)
         else:
             low = high = None
         lows.append(low)
         highs.append(high)
-    return summary.with_columns(
-        pl.Series("nps_ci_low", lows, dtype=pl.Float64),
-        pl.Series("nps_ci_high", highs, dtype=pl.Float64),
+    return frame.with_columns(
+        pl.Series(bounds[0], lows, dtype=pl.Float64),
+        pl.Series(bounds[1], highs, dtype=pl.Float64),
+    )
+
+
+def nps_difference(
+    group_a: tuple[int, int, int], group_b: tuple[int, int, int], confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """Interval and p-value of NPS(a) - NPS(b) for two independent groups, in NPS points.
+
+    Each group is (promoters, detractors, respondents) and is adjusted as in :func:`nps_interval`
+    (3/4 added to its promoters and detractors, 3 to its respondents); the difference of the
+    adjusted NPS has the sum of the two adjusted variances, and the interval is the Wald interval
+    around it (the adjusted Wald difference of Lewis and Sauro, 2021), clipped to [-200, 200].
+    The p-value is that of the z-statistic difference / standard error.
+
+    Returns:
+        (ci_low, ci_high, p_value).
+    """
+    centres, variances = [], []
+    for promoters, detractors, respondents in (group_a, group_b):
+        if min(promoters, detractors) < 0 or promoters + detractors > respondents:
+            raise ValueError(
+                f"promoters ({promoters}) and detractors ({detractors}) must be non-negative "
+                f"and together at most the respondents ({respondents})"
+            )
+        trials = respondents + _ADJUSTED_TRIALS
+        share_promoters = (promoters + _ADJUSTMENT) / trials
+        share_detractors = (detractors + _ADJUSTMENT) / trials
+        centre = share_promoters - share_detractors
+        centres.append(centre)
+        variances.append((share_promoters + share_detractors - centre**2) / trials)
+    difference = centres[0] - centres[1]
+    standard_error = math.sqrt(variances[0] + variances[1])
+    margin = _normal_quantile(confidence) * standard_error
+    from scipy import stats
+
+    p_value = float(2 * stats.norm.sf(abs(difference) / standard_error))
+    return (
+        max(-200.0, 100 * (difference - margin)),
+        min(200.0, 100 * (difference + margin)),
+        p_value,
     )
 
 
@@ -176,7 +221,7 @@ def satisfaction_summary(
             )
         )
         parts.append(
-            _with_intervals(summary, confidence)
+            with_nps_interval(summary, confidence)
             .select(list(SATISFACTION_SCHEMA))
             .cast(SATISFACTION_SCHEMA)
         )

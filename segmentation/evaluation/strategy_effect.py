@@ -8,7 +8,19 @@ Per snapshot and strategy, treated (``is_control`` false) and control customers 
 * revenue per customer (next-period net revenue, 0 without activity): difference of means with
   Welch's t interval (Welch-Satterthwaite degrees of freedom) and Welch's two-sided p-value.
 
-Intervals and p-values are left null, with a ``note``, when a group is empty or smaller than
+With a feedback source, also on the next period's satisfaction (see
+:mod:`segmentation.evaluation.satisfaction_outcomes`):
+
+* NPS among the group's customers who answered an NPS survey in the next period: difference
+  treated - control with the adjusted Wald interval of the difference (each group adjusted as in
+  Rocks 2016, Lewis and Sauro 2021) and its two-sided z-test p-value; null, with a note, when a
+  group has fewer NPS respondents than ``min_group_size`` (``note`` keeps explaining only the
+  purchase outcomes, as before feedback existed);
+* complaint rate (customers with a complaint in the next period / customers): difference with
+  Newcombe's interval and the pooled z-test, as for the repurchase rate.
+
+Without a feedback source the satisfaction columns are null. Intervals and p-values are left
+null, with a ``note``, when a group is empty or smaller than
 ``min_group_size``, or (revenue only) when both groups have zero variance.
 """
 
@@ -21,6 +33,8 @@ import numpy as np
 import polars as pl
 
 from segmentation.evaluation.outcomes import with_next_period_activity
+from segmentation.evaluation.satisfaction import nps_difference
+from segmentation.evaluation.satisfaction_outcomes import with_next_period_feedback
 
 EFFECT_SCHEMA = {
     "snapshot_date": pl.Date,
@@ -40,6 +54,21 @@ EFFECT_SCHEMA = {
     "revenue_per_customer_diff_ci_high": pl.Float64,
     "revenue_per_customer_p_value": pl.Float64,
     "note": pl.String,
+    "treated_nps_respondents": pl.Int64,
+    "control_nps_respondents": pl.Int64,
+    "treated_nps": pl.Float64,
+    "control_nps": pl.Float64,
+    "nps_diff": pl.Float64,
+    "nps_diff_ci_low": pl.Float64,
+    "nps_diff_ci_high": pl.Float64,
+    "nps_p_value": pl.Float64,
+    "treated_complaint_rate": pl.Float64,
+    "control_complaint_rate": pl.Float64,
+    "complaint_rate_diff": pl.Float64,
+    "complaint_rate_diff_ci_low": pl.Float64,
+    "complaint_rate_diff_ci_high": pl.Float64,
+    "complaint_rate_p_value": pl.Float64,
+    "satisfaction_note": pl.String,
 }
 
 
@@ -153,11 +182,69 @@ def _compare(
     return row
 
 
+def _nps_counts(group: pl.DataFrame) -> tuple[int, int, int]:
+    nps_class = group.get_column("next_nps_class")
+    return (
+        int((nps_class == "promoter").sum()),
+        int((nps_class == "detractor").sum()),
+        int(nps_class.is_not_null().sum()),
+    )
+
+
+def _compare_satisfaction(
+    treated: pl.DataFrame, control: pl.DataFrame, confidence: float, min_group_size: int
+) -> tuple[dict[str, object], list[str]]:
+    n_t, n_c = treated.height, control.height
+    row: dict[str, object] = {}
+    notes: list[str] = []
+    (promoters_t, detractors_t, answered_t) = _nps_counts(treated)
+    (promoters_c, detractors_c, answered_c) = _nps_counts(control)
+    row["treated_nps_respondents"] = answered_t
+    row["control_nps_respondents"] = answered_c
+    if answered_t:
+        row["treated_nps"] = 100 * (promoters_t - detractors_t) / answered_t
+    if answered_c:
+        row["control_nps"] = 100 * (promoters_c - detractors_c) / answered_c
+    if answered_t and answered_c:
+        row["nps_diff"] = row["treated_nps"] - row["control_nps"]  # type: ignore[operator]
+    smallest = max(min_group_size, 2)
+    comparable = min(n_t, n_c) >= smallest  # otherwise _compare's note already says so
+    if comparable and min(answered_t, answered_c) < smallest:
+        notes.append(
+            f"too few NPS respondents for an NPS interval (treated {answered_t}, control "
+            f"{answered_c}; minimum {smallest})"
+        )
+    elif comparable:
+        low, high, p_value = nps_difference(
+            (promoters_t, detractors_t, answered_t),
+            (promoters_c, detractors_c, answered_c),
+            confidence,
+        )
+        row |= {"nps_diff_ci_low": low, "nps_diff_ci_high": high, "nps_p_value": p_value}
+    complained_t = int((treated.get_column("next_complaints") >= 1).sum())
+    complained_c = int((control.get_column("next_complaints") >= 1).sum())
+    if n_t:
+        row["treated_complaint_rate"] = complained_t / n_t
+    if n_c:
+        row["control_complaint_rate"] = complained_c / n_c
+    if n_t and n_c:
+        row["complaint_rate_diff"] = complained_t / n_t - complained_c / n_c
+        if comparable:
+            low, high = newcombe_interval(complained_t, n_t, complained_c, n_c, confidence)
+            row["complaint_rate_diff_ci_low"] = low
+            row["complaint_rate_diff_ci_high"] = high
+            row["complaint_rate_p_value"] = two_proportion_p_value(
+                complained_t, n_t, complained_c, n_c
+            )
+    return row, notes
+
+
 def strategy_effect(
     assignments: pl.DataFrame,
     next_period_activity: pl.DataFrame,
     confidence: float = 0.95,
     min_group_size: int = 5,
+    next_period_feedback: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Treated vs control outcomes of every strategy of every snapshot.
 
@@ -170,6 +257,9 @@ def strategy_effect(
         confidence: Confidence level of the intervals.
         min_group_size: Smallest treated and control group (at least 2) that gets intervals
             and p-values.
+        next_period_feedback: snapshot_date, customer_id, nps_class, complaints: feedback in
+            the next period (see :mod:`~segmentation.evaluation.satisfaction_outcomes`); None
+            (no feedback source) leaves the satisfaction columns null.
 
     Returns:
         Columns of :data:`EFFECT_SCHEMA`, one row per snapshot and strategy, sorted.
@@ -178,16 +268,20 @@ def strategy_effect(
         assignments.select("snapshot_date", "customer_id", "strategy", "is_control"),
         next_period_activity,
     )
+    if next_period_feedback is not None:
+        joined = with_next_period_feedback(joined, next_period_feedback)
     rows = []
     for (snapshot_date, strategy), group in joined.group_by(
         ["snapshot_date", "strategy"], maintain_order=True
     ):
-        row = _compare(
-            group.filter(~pl.col("is_control")),
-            group.filter(pl.col("is_control")),
-            confidence,
-            min_group_size,
-        )
+        treated = group.filter(~pl.col("is_control"))
+        control = group.filter(pl.col("is_control"))
+        row = _compare(treated, control, confidence, min_group_size)
+        if next_period_feedback is not None:
+            satisfaction, notes = _compare_satisfaction(
+                treated, control, confidence, min_group_size
+            )
+            row |= satisfaction | {"satisfaction_note": "; ".join(notes) or None}
         rows.append({"snapshot_date": snapshot_date, "strategy": strategy, **row})
     effect = pl.DataFrame(
         [{column: row.get(column) for column in EFFECT_SCHEMA} for row in rows],

@@ -18,7 +18,7 @@ SELECT
     coalesce(sum(t.amount::DECIMAL(38, 10)), 0)::DOUBLE AS revenue
 FROM periods AS p
 JOIN raw.transactions AS t
-    ON t.order_ts > p.snapshot_date + INTERVAL 1 DAY
+    ON t.order_ts >= p.snapshot_date + INTERVAL 1 DAY
     AND t.order_ts < p.next_snapshot_date + INTERVAL 1 DAY
 WHERE p.next_snapshot_date IS NOT NULL
 GROUP BY p.snapshot_date, t.customer_id
