@@ -26,7 +26,7 @@ from synthetic.engagement import (
     draw_engagement,
     session_events,
 )
-from synthetic.feedback import FEEDBACK_KINDS, feedback_frame, feedback_rows
+from synthetic.feedback import FEEDBACK_KINDS, NPS, Feedback, feedback_frame, feedback_rows
 from synthetic.process import Process, sort_distinct
 from synthetic.satisfaction import copula_rho, draw_classes
 from synthetic.settings import SATISFACTION_CLASSES, SECONDS_PER_DAY, GeneratorConfig
@@ -75,12 +75,17 @@ def month_starts(cfg: GeneratorConfig) -> tuple[np.ndarray, list[str]]:
     return np.asarray(starts, dtype=np.int64), labels
 
 
+def _month_end_snapshots(cfg: GeneratorConfig) -> np.ndarray:
+    """Each month end as the second it ends at: the start of the next month (the window end
+    last)."""
+    bounds, _ = month_starts(cfg)
+    return np.append(bounds[1:], cfg.window_days * SECONDS_PER_DAY)
+
+
 def _monthly_dropout(cfg: GeneratorConfig, proc: Process, classes: np.ndarray) -> dict[str, float]:
     """Per class: purchasers alive at a month end (summed over month ends that have a next
     one) and how many of them dropped out before the next month end."""
-    bounds, _ = month_starts(cfg)
-    # a snapshot at each month end: the start of the next month (the window end last)
-    snaps = np.append(bounds[1:], cfg.window_days * SECONDS_PER_DAY)
+    snaps = _month_end_snapshots(cfg)
     death = np.where(proc.dead, proc.last_s, np.iinfo(np.int64).max)
     k_first = np.searchsorted(snaps, proc.first_s, side="right")
     k_death = np.searchsorted(snaps, death, side="right")
@@ -97,6 +102,56 @@ def _monthly_dropout(cfg: GeneratorConfig, proc: Process, classes: np.ndarray) -
         out[f"sum_p_dropout.{name}"] = float(proc.p_dropout[mine].sum())
         out[f"alive_month_ends.{name}"] = int(alive[mine].sum())
         out[f"dropouts_next_month.{name}"] = int(died[mine].sum())
+    return out
+
+
+def _answered_class(score: np.ndarray) -> np.ndarray:
+    """The class an NPS score shows, as a class code (0 promoter 9-10, 1 passive 7-8,
+    2 detractor 0-6)."""
+    return np.where(score >= 9, 0, np.where(score >= 7, 1, 2)).astype(np.int64)
+
+
+def _answered_monthly_dropout(
+    cfg: GeneratorConfig, proc: Process, rows: Feedback
+) -> dict[str, float]:
+    """Per month end that has a next one and per class the customer's latest NPS answer so far
+    shows: purchasers alive at the month end with such an answer, and how many of them dropped
+    out before the next month end.
+
+    It draws no random numbers, so the files of a seed stay what they were.
+    """
+    snaps = _month_end_snapshots(cfg)
+    with_next = snaps.size - 1
+    nps = rows.kind == NPS
+    order = np.lexsort((rows.ts[nps], rows.customer[nps]))
+    cust = rows.customer[nps][order]
+    shown = _answered_class(rows.score[nps][order])
+    # an answer is a customer's latest at the month ends from the first one after it up to the
+    # first one after their next answer
+    k_from = np.searchsorted(snaps, rows.ts[nps][order], side="right")
+    same_next = np.append(cust[1:] == cust[:-1], False)
+    k_to = np.where(same_next, np.append(k_from[1:], 0), with_next)
+    # ...and counts there while the customer is alive: first purchase < month end <= dropout
+    death = np.where(proc.dead, proc.last_s, np.iinfo(np.int64).max)
+    k_first = np.searchsorted(snaps, proc.first_s, side="right")[cust]
+    k_death = np.searchsorted(snaps, death, side="right")[cust]
+    lo = np.maximum(k_from, k_first)
+    hi = np.minimum(np.minimum(k_to, k_death), with_next)
+    spans = hi > lo
+    alive = np.zeros((with_next + 1, len(SATISFACTION_CLASSES)), dtype=np.int64)
+    np.add.at(alive, (lo[spans], shown[spans]), 1)
+    np.add.at(alive, (hi[spans], shown[spans]), -1)
+    alive = np.cumsum(alive, axis=0)[:with_next]
+    # the dropout falls between month end k_death - 1 and the next one
+    k_drop = k_death - 1
+    drops = spans & (k_drop >= lo) & (k_drop < hi) & proc.dead[cust]
+    dropouts = np.zeros_like(alive)
+    np.add.at(dropouts, (k_drop[drops], shown[drops]), 1)
+    out: dict[str, float] = {}
+    for c, name in enumerate(SATISFACTION_CLASSES):
+        for k in range(with_next):
+            out[f"answered.{k}.alive_month_ends.{name}"] = int(alive[k, c])
+            out[f"answered.{k}.dropouts_next_month.{name}"] = int(dropouts[k, c])
     return out
 
 
@@ -229,6 +284,9 @@ def simulate_voice(
     feedback = pl.DataFrame(schema=dict.fromkeys(FEEDBACK_COLUMNS, pl.String()))
     if cfg.with_feedback:
         rows = feedback_rows(rng_feedback, cfg, proc, classes)
+        counts.update(
+            {f"satisfaction.{k}": v for k, v in _answered_monthly_dropout(cfg, proc, rows).items()}
+        )
         typed = feedback_frame(rows, proc.customer_id, cfg.start_epoch_s)
         for code, kind in enumerate(FEEDBACK_KINDS):
             counts[f"feedback.{kind}"] = int((rows.kind == code).sum())

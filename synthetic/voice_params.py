@@ -14,6 +14,7 @@ from synthetic.engagement import EVENT_KINDS, EVENT_VALUES
 from synthetic.feedback import FEEDBACK_KINDS
 from synthetic.satisfaction import structural_truth
 from synthetic.settings import SATISFACTION_CLASSES, GeneratorConfig
+from synthetic.voice import month_starts
 
 #: The canonical column -> the generated files' column (the ``columns`` of each source).
 EVENT_COLUMNS = {
@@ -98,7 +99,34 @@ def _satisfaction(cfg: GeneratorConfig, counts: dict[str, float]) -> dict[str, A
             monthly["detractor"] or 0.0, monthly["promoter"] or 0.0
         ),
     }
+    if cfg.with_feedback:
+        truth["realized"]["by_answered_class"] = _by_answered_class(cfg, counts)
     return truth
+
+
+def _by_answered_class(cfg: GeneratorConfig, counts: dict[str, float]) -> dict[str, Any]:
+    """The monthly dropout by the class of the latest NPS answer (respondents only), per month
+    end that has a next one, and its detractor / promoter ratio over all of them."""
+    _, labels = month_starts(cfg)
+    months = labels[:-1]
+    out: dict[str, Any] = {"months": months}
+    rates: dict[str, float | None] = {}
+    for name in SATISFACTION_CLASSES:
+        per_month = {
+            key: [
+                int(counts.get(f"satisfaction.answered.{k}.{key}.{name}", 0))
+                for k in range(len(months))
+            ]
+            for key in ("alive_month_ends", "dropouts_next_month")
+        }
+        rates[name] = _ratio(
+            sum(per_month["dropouts_next_month"]), sum(per_month["alive_month_ends"])
+        )
+        out[name] = {**per_month, "monthly_dropout_rate": rates[name]}
+    out["monthly_dropout_ratio_detractor_promoter"] = _ratio(
+        rates["detractor"] or 0.0, rates["promoter"] or 0.0
+    )
+    return out
 
 
 def _engagement(cfg: GeneratorConfig, counts: dict[str, float]) -> dict[str, Any]:
