@@ -6,7 +6,14 @@ from assets.checks_drift import build_monitoring_checks
 from assets.evaluation.assets import clv_backtest, satisfaction_summary, segment_evaluation
 from assets.features.assets import build_feature_assets
 from assets.partitions import monthly_snapshots
-from assets.raw.assets import raw_customers, raw_events, raw_feedback, raw_transactions
+from assets.raw.assets import (
+    raw_customer_attributes,
+    raw_customers,
+    raw_events,
+    raw_feedback,
+    raw_products,
+    raw_transactions,
+)
 from assets.raw.checks import raw_checks
 from assets.reports.assets import segment_report
 from assets.resources import WarehouseIOManager, warehouse_for
@@ -21,11 +28,18 @@ from segmentation.raw.settings import AnySource
 
 
 def _watched_sources(config: SegmentationConfig) -> list[AnySource]:
-    """The sources whose new files start a run: transactions, and events and feedback when
-    configured (the customers file is read again by every run; its edits start none, as
-    before)."""
+    """The sources whose new files start a run: transactions, and events, feedback, the
+    attribute history and the product catalogue when configured (the customers file is read
+    again by every run; its edits start none, as before)."""
     sources = config.sources
-    return [source for source in (sources.transactions, sources.events, sources.feedback) if source]
+    watched = (
+        sources.transactions,
+        sources.events,
+        sources.feedback,
+        sources.customer_attributes,
+        sources.products,
+    )
+    return [source for source in watched if source]
 
 
 def build_definitions(config: SegmentationConfig) -> dg.Definitions:
@@ -39,6 +53,8 @@ def build_definitions(config: SegmentationConfig) -> dg.Definitions:
             raw_customers,
             raw_events,
             raw_feedback,
+            raw_customer_attributes,
+            raw_products,
             *build_feature_assets(snapshots),
             *build_segment_assets(snapshots),
             *build_strategy_assets(snapshots),

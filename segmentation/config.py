@@ -27,6 +27,7 @@ from segmentation.features.settings import (
     FeatureSettings,
 )
 from segmentation.raw.settings import (
+    CustomerColumns,
     Sources,
 )
 from segmentation.segments.settings import SegmentSettings, passthrough_pii_problems
@@ -218,9 +219,26 @@ def pseudonym_secret(
     return value.encode()
 
 
-def custom_attributes(config: SegmentationConfig) -> dict[str, str]:
-    """Custom customer attribute -> its declared type (text, integer, float, boolean, date)."""
-    return dict(config.segments.extra_column_kinds())
+# the sources that map customer attributes: one row per customer, and the attribute history
+ATTRIBUTE_SOURCES = ("customers", "customer_attributes")
+
+
+def custom_attributes(config: SegmentationConfig, source: str | None = None) -> dict[str, str]:
+    """Custom customer attribute -> its declared type (text, integer, float, boolean, date,
+    list): every declared one, or those ``source`` (customers, customer_attributes) maps."""
+    kinds = dict(config.segments.extra_column_kinds())
+    if source is None:
+        return kinds
+    mapped = _mapped_attributes(config, source)
+    return {name: kind for name, kind in kinds.items() if name in mapped}
+
+
+def _mapped_attributes(config: SegmentationConfig, source: str) -> dict[str, str]:
+    """Canonical column -> source column of what a customers or attributes source maps."""
+    settings = getattr(config.sources, source)
+    if settings is None:
+        return {}
+    return {name: column for name, column in settings.columns.model_dump().items() if column}
 
 
 # the canonical customer columns that identify a person
@@ -228,35 +246,38 @@ PII_CUSTOMER_COLUMNS = ("name", "email", "phone")
 
 
 def pii_attributes(config: SegmentationConfig) -> frozenset[str]:
-    """Custom attributes holding personal data: declared ``pii: true``, or mapped to the same
-    source column as ``name``, ``email`` or ``phone``."""
-    customers = config.sources.customers
-    if customers is None:
-        return config.segments.pii_extra_columns()
-    columns = customers.columns.model_dump()
-    pii_sources = {columns[name] for name in PII_CUSTOMER_COLUMNS if columns.get(name)}
-    mapped = dict(customers.columns.model_extra or {})
-    return config.segments.pii_extra_columns() | {
-        name for name, source in mapped.items() if source in pii_sources
-    }
+    """Custom attributes holding personal data: declared ``pii: true``, or mapped (by the
+    customers or the attributes source) to the same source column as ``name``, ``email`` or
+    ``phone``."""
+    found = set(config.segments.pii_extra_columns())
+    declared = config.segments.extra_columns
+    for source in ATTRIBUTE_SOURCES:
+        columns = _mapped_attributes(config, source)
+        pii_sources = {columns[name] for name in PII_CUSTOMER_COLUMNS if name in columns}
+        found |= {
+            name for name, column in columns.items() if name in declared and column in pii_sources
+        }
+    return frozenset(found)
 
 
 def pii_source_columns(config: SegmentationConfig, source: str = "customers") -> frozenset[str]:
     """A source's column names that hold personal data (masked in the quarantine): those the
-    source lists under ``pii_columns`` and, for customers, the names, e-mails, phones and
-    custom attributes declared ``pii: true``."""
+    source lists under ``pii_columns`` and, for customers and the attribute history, the
+    columns of names, e-mails, phones and custom attributes holding personal data."""
     settings = getattr(config.sources, source)
     if settings is None:
         return frozenset()
     listed = frozenset(settings.pii_columns)
-    if source != "customers":
+    if source not in ATTRIBUTE_SOURCES:
         return listed
-    columns = settings.columns.model_dump()
+    columns = _mapped_attributes(config, source)
     names = [*PII_CUSTOMER_COLUMNS, *pii_attributes(config)]
-    return listed | frozenset(columns[name] for name in names if columns.get(name))
+    return listed | frozenset(columns[name] for name in names if name in columns)
 
 
 def _check_custom_attributes(config: SegmentationConfig, config_path: Path) -> None:
+    """Every custom attribute a source maps is declared, and every declared one is mapped; an
+    attribute history maps standard customer columns or declared ones."""
     declared = config.segments.extra_columns
     customers = config.sources.customers
     mapped = dict(customers.columns.model_extra or {}) if customers is not None else {}
@@ -266,11 +287,22 @@ def _check_custom_attributes(config: SegmentationConfig, config_path: Path) -> N
         for name in mapped
         if name not in declared
     ]
+    history = config.sources.customer_attributes
+    in_history = dict(history.columns.model_extra or {}) if history is not None else {}
+    standard = ", ".join(name for name in CustomerColumns.model_fields if name != "customer_id")
     problems += [
-        f"  segments.extra_columns.{name}: not mapped to a source column under "
-        f"sources.customers.columns"
+        f"  sources.customer_attributes.columns.{name}: neither a standard customer column "
+        f"({standard}) nor declared with its type under segments.extra_columns"
+        for name in in_history
+        if name not in declared
+    ]
+    where = "sources.customers.columns"
+    if history is not None:
+        where += " or sources.customer_attributes.columns"
+    problems += [
+        f"  segments.extra_columns.{name}: not mapped to a source column under {where}"
         for name in declared
-        if name not in mapped
+        if name not in mapped and name not in in_history
     ]
     if problems:
         raise ConfigError("\n".join([f"invalid configuration in {config_path}:", *problems]))
@@ -369,16 +401,15 @@ def _pii_passthrough_problems(config: SegmentationConfig) -> list[str]:
     )
     if config.pseudonymize:
         personal.add("customer_id")
-    customers = config.sources.customers
-    if customers is not None:
-        columns = customers.columns.model_dump()
-        pii_sources = {columns[name] for name in identifying if columns.get(name)}
+    for source in ATTRIBUTE_SOURCES:
+        columns = _mapped_attributes(config, source)
+        pii_sources = {columns[name] for name in identifying if name in columns}
         # a standard attribute read from the same source column as a name, e-mail or phone
         # (or, pseudonymized, as the customer id)
         personal |= {
             name
-            for name, source in columns.items()
-            if name not in {"customer_id", *PII_CUSTOMER_COLUMNS} and source in pii_sources
+            for name, column in columns.items()
+            if name not in {"customer_id", *PII_CUSTOMER_COLUMNS} and column in pii_sources
         }
     problems = passthrough_pii_problems(config.segments, personal)
     return [f"  segments.attributes: {problem}" for problem in problems]

@@ -47,7 +47,8 @@ def customer_behaviour_months(
     con: duckdb.DuckDBPyConnection, snapshots: Sequence[date], config: SegmentationConfig
 ) -> Iterator[pl.DataFrame]:
     """``features.customer_behaviour`` for each snapshot date in ascending order, one frame per
-    month, from one scan of the transactions."""
+    month, from one scan of the transactions; with an attribute-history source, each month's
+    attributes are those that held on its snapshot date."""
     features = config.features
     return behaviour_by_snapshot(
         con,
@@ -55,6 +56,7 @@ def customer_behaviour_months(
         features.lifecycle.lost_recency_days,
         features.dominant_channel_share,
         list(custom_attributes(config)),
+        history=config.sources.customer_attributes is not None,
     )
 
 

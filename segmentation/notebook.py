@@ -66,6 +66,7 @@ from segmentation.notebook_inputs import (
     TRANSACTION_TYPES,
     InputError,
     InputWarning,
+    land_attributes,
     land_input,
     land_voice,
     missing_transaction_columns,
@@ -75,6 +76,7 @@ from segmentation.raw.contracts import (
     CustomersContract,
     EventsContract,
     FeedbackContract,
+    ProductsContract,
     RejectedRowsContract,
     TransactionsContract,
 )
@@ -84,6 +86,7 @@ from segmentation.raw.settings import (
     CustomerColumns,
     EventColumns,
     FeedbackColumns,
+    ProductColumns,
 )
 from segmentation.segments.columns import COLUMN_KIND_DTYPES
 from segmentation.segments.settings import SegmentSettings
@@ -146,8 +149,11 @@ class Snapshot:
         playbook: The playbook strategies are assigned from.
         events: The events as ``raw.events`` holds them, or None (no events source).
         feedback: The feedback as ``raw.feedback`` holds it, or None (no feedback source).
+        attributes: The attribute history as ``raw.customer_attributes`` holds it, or None: the
+            attributes are then the customers' as they are.
+        products: The product catalogue as ``raw.products`` holds it, or None.
         rejected: The rows the landing left out, as ``quality.rejected_rows`` holds them: per
-            row its ``source`` (transactions or customers), ``source_file`` and ``source_row``
+            row its ``source`` (transactions, customers, ...), ``source_file`` and ``source_row``
             (the frame's own, else ``(polars frame)`` and the row's 1-based number in the
             frame), ``reason`` and ``check`` in words, and ``raw_values``, the row as JSON text
             with personal values masked.
@@ -161,11 +167,14 @@ class Snapshot:
     playbook: Playbook
     events: pl.DataFrame | None = None
     feedback: pl.DataFrame | None = None
+    attributes: pl.DataFrame | None = None
+    products: pl.DataFrame | None = None
     rejected: pl.DataFrame = field(default_factory=_no_rejected_rows)
 
     @cached_property
     def behaviour(self) -> pl.DataFrame:
-        """``features.customer_behaviour``: every known customer's behaviour as of the date."""
+        """``features.customer_behaviour``: every known customer's behaviour as of the date (with
+        an attribute history, the attributes that held on it)."""
         custom = list(self.segment_settings.extra_column_kinds())
         with duckdb.connect() as con:
             con.execute(render_sql("warehouse/create_schema.sql", schema="raw"))
@@ -176,12 +185,16 @@ class Snapshot:
             else:
                 with registered(con, "frame_customers", self.customers):
                     con.execute(_create_table("raw.customers", "frame_customers"))
+            if self.attributes is not None:
+                with registered(con, "frame_attributes", self.attributes):
+                    con.execute(_create_table("raw.customer_attributes", "frame_attributes"))
             [month] = behaviour_by_snapshot(
                 con,
                 [self.as_of],
                 self.feature_settings.lifecycle.lost_recency_days,
                 self.feature_settings.dominant_channel_share,
                 custom,
+                history=self.attributes is not None,
             )
         return month
 
@@ -270,6 +283,8 @@ def snapshot(
     playbook: Playbook | None = None,
     events: pl.DataFrame | None = None,
     feedback: pl.DataFrame | None = None,
+    attributes: pl.DataFrame | None = None,
+    products: pl.DataFrame | None = None,
 ) -> Snapshot:
     """Every monthly table of the pipeline for ``transactions`` as of the end of ``as_of``.
 
@@ -305,6 +320,16 @@ def snapshot(
             ``feedback_ts`` and ``kind`` (nps, csat, complaint or review) are required,
             ``score`` (required for nps and csat rows) and ``topic`` may be left out. Without
             it the feedback columns are null.
+        attributes: Optional attribute history, a customer_attributes source: ``customer_id``
+            (text), ``valid_from`` (naive datetime, UTC) and at least one attribute:
+            a standard customer column (``income``, ``region``, ...) or a custom attribute
+            ``segment_settings.extra_columns`` declares (a ``list`` one as a list of text).
+            The snapshot uses each customer's latest row with ``valid_from`` before the end of
+            ``as_of`` (over ``customers``' values of the same columns); a customer with such
+            a row is known. Rows for one customer and instant that disagree are left out.
+        products: Optional product catalogue: ``product_id`` and ``category`` (text) are
+            required; ``subcategory``, ``price_level``, ``need_level`` and ``risk_level`` may
+            be left out. A product id lands once; ids whose rows disagree are left out.
 
     Returns:
         A :class:`Snapshot`; its tables are computed when first read.
@@ -323,23 +348,41 @@ def snapshot(
         TransactionsContract,
     )
     rejected = [landed.rejected]
+    kinds = dict(segment_settings.extra_column_kinds())
+    extra = {name: COLUMN_KIND_DTYPES[kind] for name, kind in kinds.items()}
+    personal = frozenset(PII_CUSTOMER_COLUMNS) | segment_settings.pii_extra_columns()
     landed_customers = None
     if customers is not None:
-        kinds = dict(segment_settings.extra_column_kinds())
-        extra = {name: COLUMN_KIND_DTYPES[kind] for name, kind in kinds.items()}
         canonical = list(CustomerColumns.model_fields)
         customer_types = source_types(CustomersContract, canonical) | extra
-        required = ["customer_id", *extra]
+        # a custom attribute the history holds need not be in the customers frame too
+        in_history = set(attributes.columns) if isinstance(attributes, pl.DataFrame) else set()
+        required = ["customer_id", *(name for name in extra if name not in in_history)]
         landed_customers = land_input(
             "customers",
             customers,
             customer_types,
             lambda names: [name for name in required if name not in names],
             CustomersContract,
-            kinds,
-            frozenset(PII_CUSTOMER_COLUMNS) | segment_settings.pii_extra_columns(),
+            {name: kind for name, kind in kinds.items() if name in customers.columns},
+            personal,
         )
         rejected.append(landed_customers.rejected)
+    landed_attributes = None
+    if attributes is not None:
+        landed_attributes = land_attributes(attributes, kinds, extra, personal)
+        rejected.append(landed_attributes.rejected)
+    landed_products = None
+    if products is not None:
+        required_products = ["product_id", "category"]
+        landed_products = land_input(
+            "products",
+            products,
+            source_types(ProductsContract, list(ProductColumns.model_fields)),
+            lambda names: [name for name in required_products if name not in names],
+            ProductsContract,
+        )
+        rejected.append(landed_products.rejected)
     return Snapshot(
         transactions=landed.rows,
         as_of=day,
@@ -349,6 +392,8 @@ def snapshot(
         playbook=playbook or load_playbook(None, segment_settings),
         events=land_voice("events", events, EventsContract, EventColumns, rejected),
         feedback=land_voice("feedback", feedback, FeedbackContract, FeedbackColumns, rejected),
+        attributes=None if landed_attributes is None else landed_attributes.rows,
+        products=None if landed_products is None else landed_products.rows,
         rejected=pl.concat(rejected),
     )
 
@@ -360,6 +405,7 @@ def customer_behaviour(
     customers: pl.DataFrame | None = None,
     feature_settings: FeatureSettings | None = None,
     segment_settings: SegmentSettings | None = None,
+    attributes: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """``features.customer_behaviour`` as of ``as_of``: recency, frequency, monetary, trailing
     windows, trend, channel mix and the BTYD inputs of every known customer.
@@ -372,6 +418,7 @@ def customer_behaviour(
         customers=customers,
         feature_settings=feature_settings,
         segment_settings=segment_settings,
+        attributes=attributes,
     ).behaviour
 
 
@@ -405,6 +452,8 @@ def customer_features(
     segment_settings: SegmentSettings | None = None,
     events: pl.DataFrame | None = None,
     feedback: pl.DataFrame | None = None,
+    attributes: pl.DataFrame | None = None,
+    products: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """``features.customer_features`` as of ``as_of``: behaviour and CLV with the lifecycle
     stage (potential, new, growing, mature, declining, at_risk, lost, won_back), the value
@@ -421,6 +470,8 @@ def customer_features(
         segment_settings=segment_settings,
         events=events,
         feedback=feedback,
+        attributes=attributes,
+        products=products,
     ).features
 
 
@@ -433,6 +484,8 @@ def customer_segments(
     segment_settings: SegmentSettings | None = None,
     events: pl.DataFrame | None = None,
     feedback: pl.DataFrame | None = None,
+    attributes: pl.DataFrame | None = None,
+    products: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """``marts.customer_segments`` as of ``as_of``: RFM scores (r_score, f_score, m_score,
     rfm_cell) and the named RFM segment (Champions, Loyal, ..., No Purchase), with value tier,
@@ -448,6 +501,8 @@ def customer_segments(
         segment_settings=segment_settings,
         events=events,
         feedback=feedback,
+        attributes=attributes,
+        products=products,
     ).segments
 
 
@@ -461,6 +516,8 @@ def assign_playbook(
     playbook: Playbook | None = None,
     events: pl.DataFrame | None = None,
     feedback: pl.DataFrame | None = None,
+    attributes: pl.DataFrame | None = None,
+    products: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """``marts.strategy_assignments`` as of ``as_of``: the first matching playbook rule's
     strategy, channel, priority and budget per customer, and its stable control-group flag.
@@ -476,6 +533,8 @@ def assign_playbook(
         playbook=playbook,
         events=events,
         feedback=feedback,
+        attributes=attributes,
+        products=products,
     ).strategies
 
 

@@ -17,10 +17,12 @@ from segmentation.contracts import contract_dtypes
 from segmentation.privacy import failure_summary
 from segmentation.raw.columns import SOURCE_FILE, SOURCE_ROW
 from segmentation.raw.contracts import (
+    CustomerAttributesContract,
     TransactionsContract,
 )
 from segmentation.raw.frame_source import LandedFrame, land_frame
 from segmentation.raw.settings import (
+    AttributeColumns,
     SourceName,
     TransactionColumns,
 )
@@ -190,3 +192,34 @@ def land_voice(
     )
     rejected.append(landed.rejected)
     return landed.rows
+
+
+def land_attributes(
+    attributes: pl.DataFrame,
+    kinds: dict[str, str],
+    extra: dict[str, pl.DataType],
+    personal: frozenset[str],
+) -> LandedFrame:
+    """An attribute-history frame checked and landed as a customer_attributes source: its
+    ``customer_id``, ``valid_from`` and at least one attribute (a standard customer column or a
+    declared custom one, ``kinds``/``extra``); ``personal`` columns are masked in the
+    quarantine."""
+    canonical = [name for name in AttributeColumns.model_fields if name != "customer_id"]
+    types = source_types(CustomerAttributesContract, ["customer_id", "valid_from", *canonical])
+    attribute_names = [*canonical, *extra]
+
+    def missing(names: list[str]) -> list[str]:
+        absent = [name for name in ("customer_id", "valid_from") if name not in names]
+        if not any(name in names for name in attribute_names):
+            absent.append("an attribute (a standard customer column or a declared extra column)")
+        return absent
+
+    return land_input(
+        "customer_attributes",
+        attributes,
+        types | extra,
+        missing,
+        CustomerAttributesContract,
+        {name: kind for name, kind in kinds.items() if name in attributes.columns},
+        personal,
+    )

@@ -1,10 +1,11 @@
 """Feature assets: point-in-time monthly snapshots, one row per customer.
 
 Partition ``2011-03`` is the state as of 2011-03-31 23:59:59.999999, computed only from
-transactions, events and feedback timestamped on or before that instant. A backfill of many
-months runs as one run (single-run backfill policy) and computes each month from its own as-of
-instant, one month at a time: each month is read, computed, checked against its contract and
-written in a transaction of its own (see ``assets.monthly``).
+transactions, events, feedback and attribute-history rows timestamped on or before that
+instant. A backfill of many months runs as one run (single-run backfill policy) and computes
+each month from its own as-of instant, one month at a time: each month is read, computed,
+checked against its contract and written in a transaction of its own (see
+``assets.monthly``).
 """
 
 from contextlib import closing
@@ -64,7 +65,7 @@ def build_feature_assets(
 
     @dg.asset(
         key=asset_key(BEHAVIOUR_TABLE),
-        deps=[["raw", "transactions"], ["raw", "customers"]],
+        deps=[["raw", "transactions"], ["raw", "customers"], ["raw", "customer_attributes"]],
         kinds=FEATURE_KINDS,
         group_name="features",
         metadata=table_metadata(BEHAVIOUR_TABLE, CustomerBehaviourContract),
@@ -78,7 +79,9 @@ def build_feature_assets(
         """Behaviour of every known customer as of each snapshot: recency, frequency (purchase
         days, orders), monetary (gross and net revenue, average order value), trailing 30/90/365
         days, tenure, days between purchases, trend, return rate, channel mix and dominant
-        channel, product breadth, active months, and the BTYD inputs (frequency, recency, age)."""
+        channel, product breadth, active months, and the BTYD inputs (frequency, recency, age).
+        The customer attributes (standard and custom) are those that held on the snapshot date:
+        with an attribute history, each customer's latest history row by then."""
         [behaviour] = report_months_to(
             context,
             MonthlyTable(

@@ -17,12 +17,20 @@ from segmentation.config import (
     pseudonym_secret,
 )
 from segmentation.raw.contracts import (
+    CustomerAttributesContract,
     CustomersContract,
     EventsContract,
     FeedbackContract,
+    ProductsContract,
     TransactionsContract,
 )
-from segmentation.raw.landing import LandingReport, land_source, landed_sample
+from segmentation.raw.landing import (
+    LandingReport,
+    attribute_history_counts,
+    land_source,
+    landed_sample,
+    products_per_category,
+)
 from segmentation.raw.publishing import empty_source_table
 from segmentation.raw.settings import SourceName
 
@@ -195,7 +203,7 @@ def raw_customers(
             "customers",
             source,
             _run_started(),
-            custom_attributes(settings),
+            custom_attributes(settings, "customers"),
             masked=pii_source_columns(settings),
         )
         sample = preview(
@@ -274,3 +282,107 @@ def raw_feedback(
     their configured scales). Without a feedback source the table exists and is empty.
     """
     return _land_optional(context, warehouse, settings, "feedback", FeedbackContract)
+
+
+@dg.asset(
+    key=["raw", "customer_attributes"],
+    group_name="raw",
+    kinds=RAW_KINDS,
+    # lets `dagster asset materialize --partition-range` take raw and snapshots in one run
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def raw_customer_attributes(
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    settings: dg.ResourceParam[SegmentationConfig],
+) -> dg.MaterializeResult:
+    """The customers' attribute history landed from the optional customer_attributes source:
+    one row per customer and change, each holding from its ``valid_from`` on. Snapshots use,
+    per customer, the latest row on or before their as-of instant.
+
+    Every source row lands here or in ``quality.rejected_rows`` with a reason: besides the
+    reasons every source has, a missing, unparseable, pre-1970 or future ``valid_from``,
+    attribute values that do not parse as their type, and rows for one customer and instant
+    that disagree (all of them; rows that agree land once). Personal values (names, e-mails,
+    phones, attributes declared ``pii: true``, ``pii_columns``) are masked in the quarantine
+    and left out of the preview. Without the source the table exists with its key columns
+    and no rows.
+    """
+    source = settings.sources.customer_attributes
+    with warehouse.connect() as con:
+        if source is None:
+            return _not_configured(context, con, "customer_attributes", CustomerAttributesContract)
+        report = land_source(
+            con,
+            "customer_attributes",
+            source,
+            _run_started(),
+            custom_attributes(settings, "customer_attributes"),
+            masked=pii_source_columns(settings, "customer_attributes"),
+        )
+        counts = attribute_history_counts(con)
+        sample = preview(
+            landed_sample(con, "customer_attributes"),
+            secret=pseudonym_secret(settings),
+            hidden=[*PII_CUSTOMER_COLUMNS, *pii_attributes(settings)],
+        )
+    _log_landing(context, report)
+    context.log.info(
+        f"customer_attributes: {counts.customers:,} customers, "
+        f"{counts.rows_per_customer_mean:.2f} rows per customer on average"
+    )
+    metadata = _metadata(report, sample, column_schema(CustomerAttributesContract))
+    metadata |= {
+        "customers": counts.customers,
+        "rows_per_customer_mean": round(counts.rows_per_customer_mean, 3),
+        "rows_per_customer_median": counts.rows_per_customer_median,
+        "rows_per_customer_max": counts.rows_per_customer_max,
+    }
+    if counts.first_valid_from is not None:
+        metadata["valid_from_range"] = f"{counts.first_valid_from} .. {counts.last_valid_from}"
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(
+    key=["raw", "products"],
+    group_name="raw",
+    kinds=RAW_KINDS,
+    # lets `dagster asset materialize --partition-range` take raw and snapshots in one run
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def raw_products(
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    settings: dg.ResourceParam[SegmentationConfig],
+) -> dg.MaterializeResult:
+    """The product catalogue landed from the optional products source: one row per product id
+    with its category and, where the source has them, subcategory, price, need and risk level.
+
+    Every source row lands here or in ``quality.rejected_rows`` with a reason: besides the
+    reasons every source has, a missing product id or category, and rows for one product id
+    that disagree (all of them; rows that agree land once). Transactions of products missing
+    from the catalogue are not rejected: the features count them. Without the source the table
+    exists and is empty.
+    """
+    source = settings.sources.products
+    with warehouse.connect() as con:
+        if source is None:
+            return _not_configured(context, con, "products", ProductsContract)
+        report = land_source(
+            con,
+            "products",
+            source,
+            _run_started(),
+            masked=pii_source_columns(settings, "products"),
+        )
+        categories = products_per_category(con)
+        sample = preview(landed_sample(con, "products"))
+    _log_landing(context, report)
+    context.log.info(f"products: {report.landed_rows:,} products in {len(categories):,} categories")
+    metadata = _metadata(report, sample, column_schema(ProductsContract))
+    metadata |= {
+        "products": report.landed_rows,
+        "categories": len(categories),
+        "products_per_category": counts_table(categories, "category", total=report.landed_rows),
+    }
+    return dg.MaterializeResult(metadata=metadata)

@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 
 from segmentation.contracts import contract_dtypes
+from segmentation.features.attributes_as_of import customers_as_of
 from segmentation.features.contracts import CHANNELS, CustomerBehaviourContract
 from segmentation.sql_files import compose_sql, read_sql
 from segmentation.warehouse import frame_of, scratch_directory
@@ -103,24 +104,31 @@ def _activity_by_snapshot(
     snapshot_dates: Sequence[date],
     lost_recency_days: int,
     buckets: int | None = None,
+    history: bool = False,
 ) -> Iterator[pl.DataFrame]:
     """Per-customer aggregates at each snapshot date (inclusive, ascending), one frame per date.
 
     The transactions are read once for all dates (with more than one customer bucket,
     ``buckets``, by default from :func:`customer_buckets`: split into bucket files once, each
     bucket read on its own) into DuckDB temp tables (which spill to disk when large); each frame
-    then costs one step over the customers.
+    then costs one step over the customers. With an attribute ``history``
+    (``raw.customer_attributes``), each date's attributes are those that held on it (see
+    ``segmentation.features.attributes_as_of``).
     """
     dates = sorted(set(snapshot_dates))
     drop = read_sql("features/drop_customer_activity_tables.sql")
     con.execute(drop)
     try:
         _increments(con, dates, lost_recency_days, buckets)
-        for j, snapshot in enumerate(dates, start=1):
-            con.execute(read_sql("features/customer_activity_totals.sql"), {"j": j})
-            yield frame_of(
-                con.execute(read_sql("features/customer_activity.sql"), {"snapshot_date": snapshot})
-            )
+        with customers_as_of(con, history) as customers:
+            for j, snapshot in enumerate(dates, start=1):
+                con.execute(read_sql("features/customer_activity_totals.sql"), {"j": j})
+                customers.advance(snapshot)
+                yield frame_of(
+                    con.execute(
+                        read_sql("features/customer_activity.sql"), {"snapshot_date": snapshot}
+                    )
+                )
     finally:
         con.execute(drop)
 
@@ -130,13 +138,17 @@ def customer_activity(
     snapshot_dates: Sequence[date],
     lost_recency_days: int,
     buckets: int | None = None,
+    history: bool = False,
 ) -> pl.DataFrame:
     """Per-customer aggregates at each snapshot date (inclusive), from one scan of the data,
-    ordered by snapshot date and customer."""
-    frames = list(_activity_by_snapshot(con, snapshot_dates, lost_recency_days, buckets))
+    ordered by snapshot date and customer; with an attribute ``history``, the attributes that
+    held on each date."""
+    frames = list(_activity_by_snapshot(con, snapshot_dates, lost_recency_days, buckets, history))
     if not frames:
         # no dates, no rows: the columns of any snapshot's frame
-        epoch = list(_activity_by_snapshot(con, [date(1970, 1, 1)], lost_recency_days))
+        epoch = list(
+            _activity_by_snapshot(con, [date(1970, 1, 1)], lost_recency_days, history=history)
+        )
         return epoch[0].clear()
     return pl.concat(frames)
 
@@ -220,10 +232,12 @@ def behaviour_for_snapshots(
     lost_recency_days: int,
     dominant_channel_share: float,
     custom: Sequence[str] = (),
+    history: bool = False,
 ) -> pl.DataFrame:
     """Behaviour of every known customer at each snapshot date, each from what was known by the
-    end of that day; a backfill of many months reads the transactions once."""
-    activity = customer_activity(con, snapshot_dates, lost_recency_days)
+    end of that day (with an attribute ``history``, the attributes too); a backfill of many
+    months reads the transactions once."""
+    activity = customer_activity(con, snapshot_dates, lost_recency_days, history=history)
     return derive_behaviour(activity, dominant_channel_share, custom)
 
 
@@ -233,12 +247,14 @@ def behaviour_by_snapshot(
     lost_recency_days: int,
     dominant_channel_share: float,
     custom: Sequence[str] = (),
+    history: bool = False,
 ) -> Iterator[pl.DataFrame]:
     """Like ``behaviour_for_snapshots``, one frame per snapshot date (ascending): the
     transactions of all dates are read once into DuckDB temp tables (which spill to disk when
     large) and each month is computed when asked for, so a backfill holds one month in memory
     at a time. Close the iterator when stopping early: that drops the temp tables."""
-    with closing(_activity_by_snapshot(con, snapshot_dates, lost_recency_days)) as activities:
+    activities = _activity_by_snapshot(con, snapshot_dates, lost_recency_days, history=history)
+    with closing(activities):
         for activity in activities:
             yield derive_behaviour(activity, dominant_channel_share, custom)
 
@@ -249,10 +265,11 @@ def behaviour_as_of(
     lost_recency_days: int,
     dominant_channel_share: float,
     custom: Sequence[str] = (),
+    history: bool = False,
 ) -> pl.DataFrame:
     """Behaviour as of ``as_of``, which must be a day's last instant (snapshots are whole days)."""
     if as_of != datetime.combine(as_of.date(), time.max):
         raise ValueError(f"as_of must be the last instant of a day (23:59:59.999999), got {as_of}")
     return behaviour_for_snapshots(
-        con, [as_of.date()], lost_recency_days, dominant_channel_share, custom
+        con, [as_of.date()], lost_recency_days, dominant_channel_share, custom, history
     )

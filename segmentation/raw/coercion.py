@@ -177,11 +177,32 @@ _BOOLEANS = {"true": True, "t": True, "yes": True, "y": True, "1": True}
 _BOOLEANS |= {"false": False, "f": False, "no": False, "n": False, "0": False}
 
 
+def as_text_list(schema: pl.Schema, column: str, separator: str = "|") -> pl.Expr:
+    """Values as lists of text. A list column (Parquet) is read as it is, a text cell is split
+    on ``separator``; either way items are stripped and blank items dropped. A missing value
+    (null, a blank cell) is null; a cell of separators only is an empty list."""
+    dtype = schema[column]
+    if isinstance(dtype, pl.List | pl.Array):
+        items = pl.col(column).cast(pl.List(pl.Utf8))
+    else:
+        items = as_text(schema, column).str.split(separator, literal=True)
+    stripped = items.list.eval(pl.element().str.strip_chars())
+    return stripped.list.eval(pl.element().filter(pl.element().str.len_chars() > 0))
+
+
 def as_custom_attribute(
-    schema: pl.Schema, column: str, kind: str, date_format: str | None, decimal_comma: bool
+    schema: pl.Schema,
+    column: str,
+    kind: str,
+    date_format: str | None,
+    decimal_comma: bool,
+    list_separator: str = "|",
 ) -> pl.Expr:
     """A custom customer attribute as its declared ``kind``: text, integer, float, boolean
-    (``true``/``yes``/``1``... and their opposites) or date; a value that does not parse is null."""
+    (``true``/``yes``/``1``... and their opposites), date or list (of text, see
+    :func:`as_text_list`); a value that does not parse is null."""
+    if kind == "list":
+        return as_text_list(schema, column, list_separator)
     if kind == "text":
         return as_text(schema, column)
     if kind == "date":

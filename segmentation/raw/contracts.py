@@ -1,4 +1,5 @@
-"""Contracts of the raw layer: the canonical transactions, customers, events and feedback tables.
+"""Contracts of the raw layer: the canonical transactions, customers, events, feedback, customer
+attribute history and product catalogue tables.
 
 Each contract is a ``pandera.polars.DataFrameModel``. It is the single source of the column list,
 the types, the checks, the Dagster type and the column schema (with descriptions) the UI shows.
@@ -140,6 +141,67 @@ class FeedbackContract(pa.DataFrameModel):
         )
 
 
+def _optional(description: str, **kwargs: object) -> object:
+    """A column an attribute history has only when its source maps it."""
+    return pa.Field(nullable=True, required=False, description=description, **kwargs)
+
+
+class CustomerAttributesContract(pa.DataFrameModel):
+    """One row per customer and change: the customer's attribute values from ``valid_from`` on
+    (until the customer's next row). The attributes the source maps follow ``valid_from``:
+    standard customer columns with the types of ``raw.customers``, custom attributes with their
+    declared types (a ``list`` as a list of text). Personal data stays in this layer."""
+
+    customer_id: str = pa.Field(str_length={"min_value": 1}, description="Customer id, as text.")
+    valid_from: pl.Datetime = pa.Field(
+        ge=EPOCH, description="From when the row's values hold (UTC); one row per instant."
+    )
+    signup_date: date = _optional("When the customer became known.")
+    birth_date: date = _optional("Date of birth.")
+    income: pl.Float64 = _optional("Yearly income.", ge=0)
+    gender: str = _optional("Gender as given by the source.")
+    region: str = _optional("Region.")
+    country: str = _optional("Country.")
+    industry: str = _optional("Industry (business customers).")
+    acquisition_channel: str = _optional("How the customer was won.")
+    email: str = _optional("PII: e-mail address (raw layer only).")
+    phone: str = _optional("PII: phone number (raw layer only).")
+    name: str = _optional("PII: full name (raw layer only).")
+    source_file: str = pa.Field(description="The file the row came from.")
+    source_row: pl.Int64 = pa.Field(ge=1, description="1-based data row number in that file.")
+
+    class Config:
+        # custom attributes declared in the config (segments.extra_columns) come too
+        strict = False
+        unique = ["customer_id", "valid_from"]
+
+    @pa.check("income", name="finite")
+    def _finite(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return _finite_or_null(data)
+
+
+class ProductsContract(pa.DataFrameModel):
+    """The product catalogue: one row per product id."""
+
+    product_id: str = pa.Field(
+        str_length={"min_value": 1},
+        unique=True,
+        description="Product id, as text: as transactions' product_id holds it.",
+    )
+    category: str = pa.Field(str_length={"min_value": 1}, description="The product's category.")
+    subcategory: str = pa.Field(nullable=True, description="Its subcategory.")
+    price_level: str = pa.Field(nullable=True, description="Its price level, as the source has it.")
+    need_level: str = pa.Field(
+        nullable=True, description="The need it serves, as the source has it."
+    )
+    risk_level: str = pa.Field(nullable=True, description="Its risk level, as the source has it.")
+    source_file: str = pa.Field(description="The file the row came from.")
+    source_row: pl.Int64 = pa.Field(ge=1, description="1-based data row number in that file.")
+
+    class Config:
+        strict = True
+
+
 class RejectedRowsContract(pa.DataFrameModel):
     """One row per quarantined source row, with the reason it was not landed.
 
@@ -149,12 +211,14 @@ class RejectedRowsContract(pa.DataFrameModel):
     ``unbalanced_quote``, ``nul_byte``, ``truncated_file``) has no columns: its ``raw_values``
     are ``{"line": <physical line, the header is line 1>, "text": <the line as written>}``,
     plus ``"byte"`` (the offset in the decompressed data) for the broken tail of a truncated
-    file. Values of personal-data columns of the customers source are stored as ``***``, and so
-    is the whole text of a malformed customers record.
+    file. Values of personal-data columns (of the customers and attributes sources, and each
+    source's ``pii_columns``) are stored as ``***``, and so is the whole text of a malformed
+    record of a source holding personal data.
     """
 
     source: str = pa.Field(
-        isin=["transactions", "customers", "events", "feedback"], description="Which source."
+        isin=["transactions", "customers", "events", "feedback", "customer_attributes", "products"],
+        description="Which source.",
     )
     source_file: str = pa.Field(description="The file the row came from.")
     source_row: pl.Int64 = pa.Field(

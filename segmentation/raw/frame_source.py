@@ -33,12 +33,16 @@ from segmentation.raw.landing import land_source
 from segmentation.raw.settings import (
     EVENT_KINDS,
     FEEDBACK_KINDS,
+    AttributeColumns,
+    CustomerAttributesSource,
     CustomerColumns,
     CustomersSource,
     EventColumns,
     EventsSource,
     FeedbackColumns,
     FeedbackSource,
+    ProductColumns,
+    ProductsSource,
     SourceName,
     TransactionColumns,
     TransactionsSource,
@@ -57,7 +61,11 @@ _CANONICAL: dict[SourceName, frozenset[str]] = {
     "customers": frozenset(CustomerColumns.model_fields),
     "events": frozenset(EventColumns.model_fields),
     "feedback": frozenset(FeedbackColumns.model_fields),
+    "customer_attributes": frozenset({*AttributeColumns.model_fields, "valid_from"}),
+    "products": frozenset(ProductColumns.model_fields),
 }
+# the column of an attribute-history frame holding the instant its values start to hold
+VALID_FROM = "valid_from"
 # a frame's event types and feedback kinds are the canonical ones: each maps to itself
 _IDENTITY_VALUES = {
     "events": {"event_types": {kind: [kind] for kind in EVENT_KINDS}},
@@ -98,12 +106,14 @@ def land_frame(
         source: Which source the frame is.
         frame: Its columns are the source's columns: the canonical names of
             :class:`TransactionColumns`, :class:`CustomerColumns` (and the ``custom``
-            attributes), :class:`EventColumns` or :class:`FeedbackColumns` are read as those
-            (event types and feedback kinds by their canonical names), any other column is part
-            of the row. Columns must hold one flat value per row (Parquet-writable, castable to
-            text).
+            attributes), :class:`EventColumns`, :class:`FeedbackColumns`,
+            :class:`AttributeColumns` (with ``valid_from`` and the ``custom`` attributes) or
+            :class:`ProductColumns` are read as those (event types and feedback kinds by their
+            canonical names), any other column is part of the row. Columns must hold one flat
+            value per row (Parquet-writable, castable to text), or a list of text for a custom
+            attribute of type ``list``.
         now: The landing's start (UTC, naive) for the future-timestamp checks.
-        custom: Custom customer attributes and their types (customers only).
+        custom: Custom customer attributes and their types (customers and attribute history).
         masked: Columns holding personal data, masked in the quarantined rows' ``raw_values``.
 
     Raises:
@@ -127,6 +137,18 @@ def land_frame(
                     {**settings, "columns": mapping, **_IDENTITY_VALUES[source]}
                 )
                 land_source(con, source, config, now)
+            elif source == "customer_attributes":
+                history = CustomerAttributesSource.model_validate(
+                    {
+                        **settings,
+                        "valid_from": VALID_FROM,
+                        "columns": {k: v for k, v in mapping.items() if k != VALID_FROM},
+                    }
+                )
+                land_source(con, source, history, now, custom, masked & set(values.columns))
+            elif source == "products":
+                catalogue = ProductsSource.model_validate({**settings, "columns": mapping})
+                land_source(con, source, catalogue, now, masked=masked & set(values.columns))
             else:
                 customers = CustomersSource.model_validate({**settings, "columns": mapping})
                 land_source(con, source, customers, now, custom, masked & set(values.columns))
@@ -159,8 +181,14 @@ def _with_provenance(landed: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame
         columns.append(value.cast(landed.schema[name]).alias(name))
     own = [name for name in _PROVENANCE.values() if name in values.columns]
     if "raw_values" in landed.columns and own:
-        # the text is the JSON object of every source column as text, in the file's order
-        originals = pl.Struct({name: pl.String for name in values.columns})
+        # the text is the JSON object of every source column as text (a list column as a
+        # list), in the file's order
+        originals = pl.Struct(
+            {
+                name: dtype if dtype.is_nested() else pl.String
+                for name, dtype in values.schema.items()
+            }
+        )
         kept = [name for name in values.columns if name not in own]
         decoded = pl.col("raw_values").str.json_decode(originals).struct
         columns.append(pl.struct(decoded.field(*kept)).struct.json_encode().alias("raw_values"))

@@ -20,6 +20,7 @@ import duckdb
 import polars as pl
 
 from segmentation.privacy import MASK
+from segmentation.raw.parsing_attributes import RowKey
 from segmentation.raw.publishing import publish
 from segmentation.raw.removed_files import (
     previous_rows,
@@ -32,6 +33,7 @@ from segmentation.raw.staging import (
     Staging,
     drop_staging,
     flag_duplicates,
+    row_key,
     stage_raw_values,
     stage_source,
 )
@@ -90,7 +92,8 @@ def land_source(
         source: Which source.
         config: Its configuration.
         now: The landing's start (UTC, naive) for the future-timestamp checks.
-        custom: Custom customer attributes and their types (customers source only).
+        custom: Custom customer attributes and their types (the customers and attributes
+            sources; each lands those it maps).
         masked: The source's columns holding personal data (see
             ``segmentation.config.pii_source_columns``): their values are masked in the
             quarantine's ``raw_values``, and so is the whole text of a malformed record.
@@ -112,7 +115,9 @@ def land_source(
             staging = stage_source(
                 con, source, config, now, directory, custom, MASK if masked else None
             )
-            report = _land_staged(con, source, config, staging, now, before, masked)
+            report = _land_staged(
+                con, source, config, staging, now, before, masked, row_key(source, config, custom)
+            )
         finally:
             drop_staging(con)
     return replace(
@@ -132,6 +137,31 @@ def landed_sample(
     ).pl()
 
 
+@dataclass(frozen=True)
+class HistoryCounts:
+    """What ``raw.customer_attributes`` holds: rows, distinct customers, rows per customer (the
+    first and each change) and the span of ``valid_from`` (None without rows)."""
+
+    history_rows: int
+    customers: int
+    rows_per_customer_mean: float
+    rows_per_customer_median: float
+    rows_per_customer_max: int
+    first_valid_from: datetime | None
+    last_valid_from: datetime | None
+
+
+def attribute_history_counts(con: duckdb.DuckDBPyConnection) -> HistoryCounts:
+    """The counts of ``raw.customer_attributes`` as landed, for the raw asset's metadata."""
+    row = con.execute(read_sql("raw/attribute_history_counts.sql")).fetchone()
+    return HistoryCounts(*row)
+
+
+def products_per_category(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Category -> its products in ``raw.products`` as landed, most products first."""
+    return dict(con.execute(read_sql("raw/products_per_category.sql")).fetchall())
+
+
 def _land_staged(
     con: duckdb.DuckDBPyConnection,
     source: SourceName,
@@ -140,17 +170,18 @@ def _land_staged(
     now: datetime,
     before: Mapping[str, int],
     masked: frozenset[str] | None,
+    key: RowKey | None,
 ) -> LandingReport:
-    """Refuse shrunk files, flag duplicates in the staged rows, gate on the reject rate, swap
-    in atomically."""
+    """Refuse shrunk files, flag duplicates (and rows repeating a ``key``) in the staged rows,
+    gate on the reject rate, swap in atomically."""
     report = _report(con, source, staging)
     shrunk = shrunk_files(con, before, staging.files)
     if shrunk and not config.allow_removed_files:
         refuse_removed(source, {}, shrunk)
     # parse rejects alone over the limit: fail before re-reading files for their text
     _gate(source, report, config.max_reject_rate, True)
-    stage_raw_values(con, source, config, staging, masked)
-    flag_duplicates(con, source)
+    stage_raw_values(con, source, config, staging, masked, key)
+    flag_duplicates(con, source, key)
     report = _report(con, source, staging)
     _gate(source, report, config.max_reject_rate, False)
     publish(con, source, now)

@@ -122,18 +122,27 @@ def parse_customers(
     custom: Mapping[str, str] | None = None,
     *,
     decimal_comma: bool = False,
+    list_separator: str = "|",
     column_order: Sequence[str] | None = None,
 ) -> pl.LazyFrame:
     """Canonical customer columns plus ``reason``/``check`` for rows that must not land.
 
     ``custom`` maps custom attributes (keys of ``columns`` beyond the canonical ones) to their
-    type: text, integer, float, boolean or date. They land as typed columns after the
-    canonical ones; a value that does not parse as its type rejects the row.
+    type: text, integer, float, boolean, date or list (a text cell split on
+    ``list_separator``). They land as typed columns after the canonical ones; a value that
+    does not parse as its type rejects the row.
     """
     custom = dict(custom or {})
     schema = frame.collect_schema()
     customs = {
-        name: as_custom_attribute(schema, columns[name], kind, date_format, decimal_comma)  # type: ignore[arg-type]
+        name: as_custom_attribute(
+            schema,
+            columns[name],  # type: ignore[arg-type]
+            kind,
+            date_format,
+            decimal_comma,
+            list_separator,
+        )
         for name, kind in custom.items()
     }
 
@@ -204,10 +213,14 @@ def raw_values(
     same JSON with those columns' values replaced by ``mask`` (null stays null): what the
     quarantine stores, while ``raw_values`` still compares rows exactly.
     """
-    originals = _originals(frame.collect_schema(), order)
-    columns = [pl.col(SOURCE_ROW), _json_row(originals, frozenset()).alias(RAW_VALUES)]
+    schema = frame.collect_schema()
+    originals = _originals(schema, order)
+    columns = [
+        pl.col(SOURCE_ROW),
+        _json_row(originals, frozenset(), schema=schema).alias(RAW_VALUES),
+    ]
     if masked is not None:
-        columns.append(_json_row(originals, masked, mask).alias(MASKED_VALUES))
+        columns.append(_json_row(originals, masked, mask, schema).alias(MASKED_VALUES))
     return frame.select(columns)
 
 
@@ -221,12 +234,19 @@ def _originals(schema: pl.Schema, order: Sequence[str] | None = None) -> list[st
     return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
 
 
-def _json_row(originals: list[str], masked: frozenset[str], mask: str = "***") -> pl.Expr:
+def _json_row(
+    originals: list[str], masked: frozenset[str], mask: str = "***", schema: pl.Schema | None = None
+) -> pl.Expr:
+    def text(name: str) -> pl.Expr:
+        # a nested value (a Parquet list column) is written as JSON itself: it has no text form
+        nested = schema is not None and schema[name].is_nested()
+        return pl.col(name) if nested else pl.col(name).cast(pl.Utf8)
+
     values = [
         (
             pl.when(pl.col(name).is_not_null()).then(pl.lit(mask)).alias(name)
             if name in masked
-            else pl.col(name).cast(pl.Utf8)
+            else text(name)
         )
         for name in originals
     ]

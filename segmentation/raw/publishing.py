@@ -41,9 +41,9 @@ def empty_customers_table(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def empty_source_table(con: duckdb.DuckDBPyConnection, source: SourceName) -> None:
-    """Without an optional source (customers, events, feedback), ``raw.<source>`` exists empty
-    with its columns so downstream SQL still runs, and the source's quarantine rows of an
-    earlier landing are gone with its rows."""
+    """Without an optional source (customers, events, feedback, customer_attributes, products),
+    ``raw.<source>`` exists empty with its columns so downstream SQL still runs, and the
+    source's quarantine rows of an earlier landing are gone with its rows."""
     if source == "transactions":
         raise ValueError("the transactions source is required: it has no empty table")
     try:

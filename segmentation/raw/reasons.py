@@ -70,10 +70,44 @@ FEEDBACK_REASONS: dict[str, str] = {
     "timestamp_in_future": "feedback_ts is not after the landing run",
     "duplicate_row": "row is not an exact duplicate of an earlier source row",
 }
+ATTRIBUTE_REASONS: dict[str, str] = {
+    **STRUCTURAL_REASONS,
+    "missing_customer_id": "customer_id is present",
+    "missing_timestamp": "valid_from is present",
+    "unparseable_timestamp": "valid_from parses as a timestamp",
+    "timestamp_before_1970": "valid_from is on or after 1970-01-01",
+    "timestamp_in_future": "valid_from is not after the landing run",
+    "unparseable_date": "date attributes parse as dates",
+    "unparseable_number": "income and numeric custom attributes parse as numbers",
+    "unparseable_value": "boolean custom attributes parse as true/false",
+    "non_finite_number": "income is finite and not negative",
+    "date_in_future": "signup_date and birth_date are not after the landing run",
+    "duplicate_row": (
+        "row does not repeat an earlier row: exactly, or in every landed value for the same "
+        "customer and valid_from (the first is kept)"
+    ),
+    "conflicting_attribute_rows": (
+        "one set of values per customer and valid_from (rows that disagree are all rejected)"
+    ),
+}
+PRODUCT_REASONS: dict[str, str] = {
+    **STRUCTURAL_REASONS,
+    "missing_product_id": "product_id is present",
+    "missing_category": "category is present",
+    "duplicate_row": (
+        "row does not repeat an earlier row: exactly, or in every landed value for the same "
+        "product_id (the first is kept)"
+    ),
+    "conflicting_product_rows": (
+        "one set of values per product_id (rows that disagree are all rejected)"
+    ),
+}
 # source -> its reasons, in the order its checks apply
 REASONS: dict[str, dict[str, str]] = {
     "transactions": TRANSACTION_REASONS,
     "customers": CUSTOMER_REASONS,
     "events": EVENT_REASONS,
     "feedback": FEEDBACK_REASONS,
+    "customer_attributes": ATTRIBUTE_REASONS,
+    "products": PRODUCT_REASONS,
 }

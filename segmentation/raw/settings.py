@@ -144,7 +144,131 @@ class CustomersSource(_Source):
     """Optional customer attributes, one row per customer."""
 
     date_format: str | None = None
+    list_separator: str = Field(
+        default="|",
+        min_length=1,
+        description="How a CSV cell holds a value of a custom attribute of type `list` "
+        "(e.g. `fund|loan`): items are split on it and trimmed, empty items dropped; an "
+        "empty cell is null. Parquet list columns are read as they are.",
+    )
     columns: CustomerColumns
+
+
+# the customer columns an attribute history cannot map: its key and the landing's bookkeeping
+_NOT_ATTRIBUTES = frozenset({"customer_id", "valid_from", "source_file", "source_row"})
+
+
+def _attribute(what: str) -> Any:
+    return Field(default=None, description=f"{what}, from the row's `valid_from` on.")
+
+
+class AttributeColumns(BaseModel):
+    """Canonical column -> the source's column name for an attribute history.
+
+    ``customer_id`` is required; every other key is a standard customer column (``income``,
+    ``region``, ``country``, ``industry``, ``gender``, ...) or a custom attribute declared with
+    its type under ``segments.extra_columns`` (checked when the config loads).
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    customer_id: str = Field(description="The customer id (text): many rows per customer.")
+    signup_date: str | None = _attribute("When the customer signed up")
+    birth_date: str | None = _attribute("Date of birth")
+    gender: str | None = _attribute("Gender")
+    income: str | None = _attribute("Income (a finite number, not negative)")
+    region: str | None = _attribute("Region")
+    country: str | None = _attribute("Country")
+    industry: str | None = _attribute("Industry")
+    acquisition_channel: str | None = _attribute("How the customer was acquired")
+    email: str | None = _attribute("E-mail (personal data; stays in the raw layer)")
+    phone: str | None = _attribute("Phone (personal data; stays in the raw layer)")
+    name: str | None = _attribute("Name (personal data; stays in the raw layer)")
+
+    def mapped(self) -> dict[str, str]:
+        """Attribute -> its source column, for the attributes mapped (not ``customer_id``)."""
+        return {
+            name: source
+            for name, source in self.model_dump().items()
+            if source is not None and name != "customer_id"
+        }
+
+
+class CustomerAttributesSource(_Source):
+    """Attribute history: one row per customer and change, each holding from its
+    ``valid_from`` on (until the customer's next row)."""
+
+    valid_from: str = Field(
+        description="The source column with the instant the row's values start to hold "
+        "(a timestamp or a date; naive values are local times of `timezone`)."
+    )
+    timestamp_format: str | None = Field(
+        default=None,
+        description="A strptime format for `valid_from` (may contain `%z`); ISO timestamps "
+        "and dates parse without it.",
+    )
+    date_format: str | None = Field(
+        default=None,
+        description="A strptime format for date attributes (`signup_date`, `birth_date`, "
+        "date custom attributes); ISO dates parse without it.",
+    )
+    list_separator: str = Field(
+        default="|",
+        min_length=1,
+        description="How a CSV cell holds a `list` attribute (e.g. `deposit|fund`): items "
+        "are split on it and trimmed, empty items dropped; an empty cell is null (not known), "
+        "while a cell holding only separators is an empty list. Parquet list columns are read "
+        "as they are.",
+    )
+    columns: AttributeColumns = Field(
+        description="Canonical column -> the source's column name: `customer_id` and at least "
+        "one attribute (a standard customer column or one declared under "
+        "`segments.extra_columns`)."
+    )
+
+    @model_validator(mode="after")
+    def _attributes_mapped(self) -> CustomerAttributesSource:
+        mapped = self.columns.mapped()
+        reserved = sorted(set(mapped) & _NOT_ATTRIBUTES)
+        if reserved:
+            raise ValueError(
+                f"columns.{reserved[0]}: not an attribute (`valid_from` is the source's own key; "
+                f"source_file and source_row are the landing's)"
+            )
+        if not mapped:
+            raise ValueError("map at least one attribute besides customer_id under columns")
+        return self
+
+    def source_columns(self) -> dict[str, str | None]:
+        """Every canonical column -> its source column, ``valid_from`` included."""
+        return {**self.columns.model_dump(), "valid_from": self.valid_from}
+
+
+class ProductColumns(Strict):
+    """Canonical product column -> the source's column name (``null``: not in the source)."""
+
+    product_id: str = Field(
+        description="The product id, as transactions' `product_id` holds it (text)."
+    )
+    category: str = Field(description="The product's category (text).")
+    subcategory: str | None = Field(default=None, description="Its subcategory (text).")
+    price_level: str | None = Field(
+        default=None, description="Its price level (e.g. budget, standard, premium)."
+    )
+    need_level: str | None = Field(
+        default=None, description="The need it serves (e.g. basic, core)."
+    )
+    risk_level: str | None = Field(
+        default=None, description="Its risk level (e.g. a bank product's risk class)."
+    )
+
+
+class ProductsSource(_Source):
+    """The product catalogue: one row per product."""
+
+    columns: ProductColumns = Field(
+        description="Canonical column -> the source's column name (`null`: not in the source)."
+    )
 
 
 # the canonical kinds of an event and of a piece of feedback: the keys of ``event_types`` and
@@ -391,6 +515,17 @@ class Sources(Strict):
         description="Optional: surveys, ratings and complaints (see [Events and feedback]"
         "(landing.md#events-and-feedback)); without it `raw.feedback` is empty.",
     )
+    customer_attributes: CustomerAttributesSource | None = Field(
+        default=None,
+        description="Optional: an attribute history, one row per customer and change (see "
+        "[Attribute history and products](landing.md#attribute-history-and-products)); "
+        "without it `raw.customer_attributes` is empty and attributes come from `customers`.",
+    )
+    products: ProductsSource | None = Field(
+        default=None,
+        description="Optional: the product catalogue (see [Attribute history and products]"
+        "(landing.md#attribute-history-and-products)); without it `raw.products` is empty.",
+    )
 
     def configured(self) -> dict[SourceName, AnySource]:
         """The configured sources by name, in landing order."""
@@ -399,11 +534,22 @@ class Sources(Strict):
             "customers": self.customers,
             "events": self.events,
             "feedback": self.feedback,
+            "customer_attributes": self.customer_attributes,
+            "products": self.products,
         }
         return {name: source for name, source in named.items() if source is not None}
 
 
 # the name of a configured source: a key of ``sources`` in the config
-SourceName = Literal["transactions", "customers", "events", "feedback"]
+SourceName = Literal[
+    "transactions", "customers", "events", "feedback", "customer_attributes", "products"
+]
 # any source's settings
-AnySource = TransactionsSource | CustomersSource | EventsSource | FeedbackSource
+AnySource = (
+    TransactionsSource
+    | CustomersSource
+    | EventsSource
+    | FeedbackSource
+    | CustomerAttributesSource
+    | ProductsSource
+)

@@ -15,6 +15,7 @@ applied.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,21 +29,32 @@ import polars as pl
 from segmentation.privacy import MASK
 from segmentation.raw.columns import MASKED_VALUES, ROW_HASH, SOURCE_FILE, SOURCE_ROW
 from segmentation.raw.contracts import (
+    CustomerAttributesContract,
     CustomersContract,
     EventsContract,
     FeedbackContract,
+    ProductsContract,
     TransactionsContract,
 )
 from segmentation.raw.csv_records import PreparedCsv, prepare_csv
 from segmentation.raw.csv_text import read_csv_header
 from segmentation.raw.parsing import parse_customers, parse_transactions, raw_values
+from segmentation.raw.parsing_attributes import (
+    PRODUCT_KEY,
+    RowKey,
+    attribute_key,
+    parse_customer_attributes,
+    parse_products,
+)
 from segmentation.raw.parsing_events import parse_events, parse_feedback
 from segmentation.raw.reasons import STRUCTURAL_REASONS
 from segmentation.raw.settings import (
     AnySource,
+    CustomerAttributesSource,
     CustomersSource,
     EventsSource,
     FeedbackSource,
+    ProductsSource,
     SourceName,
     TransactionsSource,
 )
@@ -52,7 +64,7 @@ from segmentation.raw.source_files import (
     require_columns,
     scan_source_file,
 )
-from segmentation.sql_files import read_sql
+from segmentation.sql_files import read_sql, render_sql
 from segmentation.warehouse import registered
 
 # rows per parsed batch (one staged Parquet file): ~100-200 MB of typed columns
@@ -70,6 +82,8 @@ _CONTRACTS: dict[SourceName, type[pa.DataFrameModel]] = {
     "customers": CustomersContract,
     "events": EventsContract,
     "feedback": FeedbackContract,
+    "customer_attributes": CustomerAttributesContract,
+    "products": ProductsContract,
 }
 
 
@@ -139,7 +153,7 @@ def _stage_file(
     if config.file_format(path) == "csv":
         header = read_csv_header(path, config.delimiter, config.encoding, source)
         if header is not None:
-            check_header(header, config.columns.model_dump(), path, source)
+            check_header(header, source_columns(config), path, source)
         prepared = _prepare(path, config, directory, file_seq, source, mask, careful=False)
         if prepared.empty:
             staging.notes[str(path)] = prepared.notes
@@ -217,8 +231,28 @@ def _scan(
     frame = scan_source_file(
         read_path, config.file_format(source_path), config.delimiter, numbered=numbered
     )
-    require_columns(frame, config.columns.model_dump(), source_path, source)
+    require_columns(frame, source_columns(config), source_path, source)
     return frame
+
+
+def source_columns(config: AnySource) -> dict[str, str | None]:
+    """Canonical column -> the source's column, for every column the source reads (an
+    attribute history's ``valid_from`` included)."""
+    if isinstance(config, CustomerAttributesSource):
+        return config.source_columns()
+    return config.columns.model_dump()
+
+
+def row_key(
+    source: SourceName, config: AnySource, custom: Mapping[str, str] | None = None
+) -> RowKey | None:
+    """The key a source's rows must be unique on beyond whole rows (an attribute history: a
+    customer and instant; the catalogue: a product id); None for the other sources."""
+    if isinstance(config, CustomerAttributesSource):
+        return attribute_key(config.columns.model_dump(), custom or {})
+    if isinstance(config, ProductsSource):
+        return PRODUCT_KEY
+    return None
 
 
 def _parse(
@@ -230,6 +264,22 @@ def _parse(
     order: list[str] | None,
 ) -> pl.LazyFrame:
     columns = config.columns.model_dump()
+    if isinstance(config, CustomerAttributesSource):
+        return parse_customer_attributes(
+            frame,
+            columns,
+            config.valid_from,
+            now,
+            custom,
+            timestamp_format=config.timestamp_format,
+            date_format=config.date_format,
+            timezone=config.timezone,
+            decimal_comma=config.decimal_comma,
+            list_separator=config.list_separator,
+            column_order=order,
+        )
+    if isinstance(config, ProductsSource):
+        return parse_products(frame, columns, column_order=order)
     if isinstance(config, EventsSource):
         return parse_events(
             frame,
@@ -270,6 +320,7 @@ def _parse(
         now,
         custom,
         decimal_comma=config.decimal_comma,
+        list_separator=config.list_separator,
         column_order=order,
     )
 
@@ -296,7 +347,9 @@ def _stage_rows(
 def _check_contract(source: SourceName, parsed: pl.DataFrame) -> None:
     """Fail when a good row of a parsed batch breaks the table contract."""
     schema = _staging_schema(source)
-    good = parsed.filter(pl.col("reason").is_null()).select(list(schema.columns.keys()))
+    # an attribute history has only the attribute columns its source maps
+    present = [name for name in schema.columns if name in parsed.columns]
+    good = parsed.filter(pl.col("reason").is_null()).select(present)
     try:
         schema.validate(good, lazy=True)
     except pa.errors.SchemaErrors as error:
@@ -317,6 +370,9 @@ def _staging_schema(source: SourceName) -> pa.DataFrameSchema:
     for name, column in schema.columns.items():
         if column.unique:
             schema = schema.update_column(name, unique=False)
+    if schema.unique:
+        schema = copy.deepcopy(schema)
+        schema.unique = None
     return schema
 
 
@@ -352,7 +408,7 @@ def _structural_batches(
 
 def _empty_frame(config: AnySource) -> pl.LazyFrame:
     """A frame with the mapped source columns and no rows: the parse's schema without a file."""
-    mapped = {name for name in config.columns.model_dump().values() if name is not None}
+    mapped = {name for name in source_columns(config).values() if name is not None}
     schema = {SOURCE_ROW: pl.Int64, **dict.fromkeys(sorted(mapped), pl.Utf8), SOURCE_FILE: pl.Utf8}
     return pl.LazyFrame(schema=schema)
 
@@ -363,17 +419,22 @@ def stage_raw_values(
     config: AnySource,
     staging: Staging,
     masked: frozenset[str] | None,
+    key: RowKey | None = None,
 ) -> None:
     """The original text of the rows that may be quarantined into ``landing_raw``: rows already
-    rejected, rows whose hash repeats (duplicate candidates) and, for customers, rows whose
-    customer id repeats. Only their files are read again. With ``masked`` columns, each row's
-    text with those values masked goes beside it (``masked_values``: what the quarantine keeps,
-    while duplicates are still decided on the real text)."""
+    rejected, rows whose hash repeats (duplicate candidates), for customers rows whose customer
+    id repeats and, with a ``key`` (:func:`row_key`), rows whose key repeats. Only their files
+    are read again. With ``masked`` columns, each row's text with those values masked goes
+    beside it (``masked_values``: what the quarantine keeps, while duplicates are still decided
+    on the real text)."""
     with registered(con, "landing_repeated_hashes", repeated_hashes(staging.staged)):
         con.execute(
             read_sql("raw/find_rows_needing_raw_values.sql"),
-            {"by_customer": source == "customers", "structural": list(STRUCTURAL_REASONS)},
+            {"structural": list(STRUCTURAL_REASONS)},
         )
+    repeating = ["customer_id"] if source == "customers" else list(key.key) if key else None
+    if repeating:
+        con.execute(render_sql("raw/find_rows_repeating_a_key.sql", key=repeating))
     con.execute(read_sql("raw/create_landing_raw.sql"))
     needed = con.execute(read_sql("raw/files_needing_raw_values.sql")).fetchall()
     for (file_seq,) in needed:
@@ -422,13 +483,24 @@ def repeated_hashes(staged: list[Path]) -> pl.DataFrame:
     return pl.concat(found).to_frame()
 
 
-def flag_duplicates(con: duckdb.DuckDBPyConnection, source: SourceName) -> None:
-    """List in ``landing_flagged`` the good rows that repeat an earlier source row exactly and,
-    for customers, the good rows that repeat an earlier row's customer id (after
-    :func:`stage_raw_values`: the rows' text decides)."""
+def flag_duplicates(
+    con: duckdb.DuckDBPyConnection, source: SourceName, key: RowKey | None = None
+) -> None:
+    """List in ``landing_flagged`` the good rows that repeat an earlier source row exactly, for
+    customers the good rows that repeat an earlier row's customer id and, with a ``key``
+    (:func:`row_key`), the rows sharing a key: all of them when their values differ
+    (``key.conflict``), else every one but the first (``duplicate_row``). After
+    :func:`stage_raw_values`: the rows' text decides exact duplicates."""
     con.execute(read_sql("raw/flag_duplicate_rows.sql"))
     if source == "customers":
         con.execute(read_sql("raw/flag_duplicate_customers.sql"))
+    if key is not None:
+        con.execute(
+            render_sql(
+                "raw/flag_rows_repeating_a_key.sql", key=list(key.key), values=list(key.values)
+            ),
+            {"conflict": key.conflict},
+        )
 
 
 def drop_staging(con: duckdb.DuckDBPyConnection) -> None:

@@ -1,6 +1,6 @@
-"""What the last run put in the warehouse: rows landed and quarantined (events and feedback too,
-when they have rows), and the latest snapshot's customers per lifecycle stage, value tier, RFM
-segment and strategy.
+"""What the last run put in the warehouse: rows landed and quarantined (events, feedback, the
+attribute history and the product catalogue too, when they have rows), and the latest
+snapshot's customers per lifecycle stage, value tier, RFM segment and strategy.
 
 The queries live in ``sql/reports/summary_*.sql``; ``python -m pipelines.summary`` prints the
 sections as tables.
@@ -73,6 +73,8 @@ MORE_ROWS: dict[str, tuple[str, ...]] = {
     "reports/summary_rows_landed.sql": (
         "reports/summary_rows_landed_events.sql",
         "reports/summary_rows_landed_feedback.sql",
+        "reports/summary_rows_landed_customer_attributes.sql",
+        "reports/summary_rows_landed_products.sql",
     ),
 }
 

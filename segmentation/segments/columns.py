@@ -17,7 +17,8 @@ from segmentation.contracts import contract_dtypes
 from segmentation.features.contracts import CustomerFeaturesContract
 from segmentation.keys import KEY_COLUMNS
 
-ColumnKind = Literal["text", "integer", "float", "boolean", "date"]
+# ``list``: a list of text (products held), DuckDB VARCHAR[]; rules read it with list functions
+ColumnKind = Literal["text", "integer", "float", "boolean", "date", "list"]
 
 COLUMN_KIND_DTYPES: dict[str, pl.DataType] = {
     "text": pl.String(),
@@ -25,6 +26,7 @@ COLUMN_KIND_DTYPES: dict[str, pl.DataType] = {
     "float": pl.Float64(),
     "boolean": pl.Boolean(),
     "date": pl.Date(),
+    "list": pl.List(pl.String()),
 }
 
 

@@ -22,6 +22,8 @@ _SAMPLE_TEXT: tuple[object, ...] = ("abc", "", "1", "2011-03-05", "North East", 
 _SAMPLE_INTEGERS: tuple[int, ...] = (0, 1, -1, 2, 30, 365, 100_000)
 _SAMPLE_FLOATS: tuple[float, ...] = (0.0, 1.0, -1.0, 0.5, 2.5, -2.5, 1_000_000.0)
 _SAMPLE_DATES: tuple[object, ...] = (date(1970, 1, 1), date(2000, 2, 29), date(2011, 12, 31))
+# lists of text: empty, one item, several, and an item that is not a word
+_SAMPLE_LISTS: tuple[object, ...] = ([], ["abc"], ["fund", "deposit", "1"], [""])
 
 
 def _in_range(values: Sequence[float], bounds: ColumnRange) -> list[float]:
@@ -53,6 +55,8 @@ def sample_values(dtype: pl.DataType, bounds: ColumnRange | None = None) -> list
         return [None, *_SAMPLE_DATES]
     if isinstance(dtype, pl.Datetime):
         return [None, datetime(1970, 1, 1), datetime(2011, 12, 31, 23, 59, 59)]
+    if isinstance(dtype, pl.List):
+        return [None, *_SAMPLE_LISTS]
     return [None]
 
 

@@ -6,7 +6,7 @@ parsed and checked when the settings are built (see
 with a message naming the dimension, the rule and the problem. Example::
 
     segments:
-      extra_columns: {assets_total: float, risk_preference: text, products_held: integer}
+      extra_columns: {assets_total: float, risk_preference: text, products_held: list}
       rfm: {monetary: net_revenue, frequency: orders}
       loyalty: {min_repeat_purchases: 2, min_p_alive: 0.5, max_recency_days: 180}
       churn_risk: {high_p_alive: 0.3, medium_p_alive: 0.6,
@@ -305,8 +305,10 @@ class SegmentSettings(Strict):
 
     Attributes:
         extra_columns: Customer attribute columns beyond the standard features that rules may
-            use, as ``name: text|integer|float|boolean|date`` or
-            ``name: {type: text, pii: true}`` for a column holding personal data.
+            use, as ``name: text|integer|float|boolean|date|list`` (``list``: a list of text,
+            e.g. products held) or ``name: {type: text, pii: true}`` for a column holding
+            personal data. Each is mapped by the customers source, the attribute history, or
+            both.
         rfm: Columns the RFM scores rank.
         loyalty: Loyalty label thresholds.
         churn_risk: Churn-risk label thresholds.
@@ -362,7 +364,7 @@ class SegmentSettings(Strict):
         return self
 
     def extra_column_kinds(self) -> dict[str, ColumnKind]:
-        """Custom attribute -> its type (text, integer, float, boolean, date)."""
+        """Custom attribute -> its type (text, integer, float, boolean, date, list)."""
         return {
             name: spec.type if isinstance(spec, ExtraColumn) else spec
             for name, spec in self.extra_columns.items()

@@ -67,8 +67,14 @@ ALLOWED_FUNCTIONS: frozenset[str] = frozenset(
         "date_trunc", "datetrunc", "year", "month", "day", "quarter", "dayofweek",
         "dayofyear", "week", "weekofyear", "isodow", "isoyear", "make_date", "last_day",
         "to_days", "to_weeks", "to_months", "to_years",
+        # lists of text (custom attributes of type list, e.g. products held)
+        "list_contains", "list_has", "array_contains", "array_has", "list_has_any",
+        "array_has_any", "list_has_all", "array_has_all", "len", "array_length",
+        "list_position", "list_value",
     }
 )  # fmt: skip
+# functions DuckDB's parser itself qualifies: a list literal ``['a', 'b']`` is main.list_value
+_PARSER_QUALIFIED = frozenset({("", "main", "list_value")})
 
 _ALLOWED_OPERATORS = frozenset(
     {
@@ -299,7 +305,8 @@ class RuleChecker:
     def _check_function(node: dict[str, Any]) -> None:
         name = str(node.get("function_name", ""))
         qualified = ".".join(part for part in (node.get("catalog"), node.get("schema")) if part)
-        if qualified:
+        parts = (node.get("catalog") or "", node.get("schema") or "", name.lower())
+        if qualified and parts not in _PARSER_QUALIFIED:
             raise RuleProblem(f"qualified function names are not allowed: {qualified}.{name}")
         if name.lower() not in ALLOWED_FUNCTIONS:
             raise RuleProblem(

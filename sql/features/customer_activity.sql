@@ -1,14 +1,16 @@
 -- Per-customer activity at snapshot $snapshot_date (DATE) from the running totals as of that
 -- snapshot (_activity_totals, customer_activity_totals.sql), for every known customer: anyone
--- with a transaction by the end of that day, or a customer record signed up by then (or with
--- no signup date). Purchase = a row that is not a return; a purchase day = a calendar day with
--- a purchase.
+-- with a transaction by the end of that day, a customer record signed up by then (or with
+-- no signup date), or an attribute-history row by then. The attributes are those of
+-- _customers_as_of: raw.customers (customers_without_history.sql), or its values as of the
+-- snapshot with the attribute history's (customers_as_of.sql). Purchase = a row that is not a
+-- return; a purchase day = a calendar day with a purchase.
 -- Parameters: $snapshot_date (DATE).
 SELECT
     $snapshot_date::DATE AS snapshot_date,
     coalesce(a.customer_id, c.customer_id) AS customer_id,
     -- attributes, custom ones included; personal data stays in the raw layer
-    c.* EXCLUDE (customer_id, email, phone, name, source_file, source_row),
+    c.* EXCLUDE (customer_id, email, phone, name, source_file, source_row, known_by_attributes),
     a.first_purchase AS first_purchase_date,
     a.last_purchase AS last_purchase_date,
     coalesce(a.purchase_days, 0)::BIGINT AS purchase_days,
@@ -46,6 +48,9 @@ FROM (
         datediff('day', first_purchase, last_purchase)::HUGEINT AS gap_sum
     FROM _activity_totals
 ) AS a
-FULL JOIN raw.customers AS c ON c.customer_id = a.customer_id
-WHERE a.customer_id IS NOT NULL OR c.signup_date IS NULL OR c.signup_date <= $snapshot_date::DATE
+FULL JOIN _customers_as_of AS c ON c.customer_id = a.customer_id
+WHERE a.customer_id IS NOT NULL
+    OR c.known_by_attributes
+    OR c.signup_date IS NULL
+    OR c.signup_date <= $snapshot_date::DATE
 ORDER BY customer_id;
