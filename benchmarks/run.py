@@ -52,6 +52,9 @@ def _config(data: Path, work: Path) -> Path:
     # results); events landing has its own benchmark, benchmarks.events
     for optional in ("events", "feedback"):
         demo["sources"].pop(optional, None)
+    # nor the demo's lifestyle survey (benchmark data are drawn without categories)
+    demo["sources"]["customers"]["columns"].pop("lifestyle", None)
+    demo.get("segments", {}).get("extra_columns", {}).pop("lifestyle", None)
     # DuckDB spills beyond this; the polars frames of a snapshot come on top
     demo["duckdb"] = {"memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": str(work / "spill")}
     path = work / "config.yaml"

@@ -20,6 +20,7 @@ class Catalogue:
     price_order: np.ndarray  # product indices sorted by list price
     sorted_price: np.ndarray  # list prices in that order
     sorted_cdf: np.ndarray  # cumulative popularity in that order (ends at 1)
+    popularity: np.ndarray  # per product, adding up to 1
 
 
 def build_catalogue(cfg: GeneratorConfig) -> Catalogue:
@@ -37,5 +38,10 @@ def build_catalogue(cfg: GeneratorConfig) -> Catalogue:
     ids = pl.Series("product_id", np.arange(1, n + 1)).cast(pl.String).str.zfill(5)
     ids = ("P" + ids).alias("product_id")
     return Catalogue(
-        ids=ids, price=price, price_order=order, sorted_price=price[order], sorted_cdf=cdf
+        ids=ids,
+        price=price,
+        price_order=order,
+        sorted_price=price[order],
+        sorted_cdf=cdf,
+        popularity=popularity / popularity.sum(),
     )

@@ -14,6 +14,14 @@ from scipy import special
 
 from synthetic import names
 from synthetic.catalogue import Catalogue
+from synthetic.categories import (
+    CategoryCatalogue,
+    draw_customer_mix,
+    draw_line_products,
+    mix_counts,
+    mix_latent,
+    survey_answers,
+)
 from synthetic.dirty import DIRTY_KINDS, add_dirty_rows
 from synthetic.population import (
     ACQUISITION_CHANNELS,
@@ -37,7 +45,8 @@ from synthetic.voice import EventsSink, simulate_voice
 @dataclass
 class Chunk:
     """What one chunk of customers produced, and its counts for ``true_params.json``
-    (``events``, ``feedback`` and ``voice_counts`` stay empty unless the run draws them)."""
+    (``events``, ``feedback``, ``voice_counts`` and ``category_counts`` stay empty unless the
+    run draws them)."""
 
     customers: pl.DataFrame
     transactions: pl.DataFrame
@@ -46,6 +55,7 @@ class Chunk:
     events: list[pl.DataFrame] = field(default_factory=list)
     feedback: pl.DataFrame = field(default_factory=pl.DataFrame)
     voice_counts: dict[str, float] = field(default_factory=dict)
+    category_counts: dict[str, float] = field(default_factory=dict)
 
 
 def _categorical(rng: np.random.Generator, weights: tuple[float, ...], n: int) -> np.ndarray:
@@ -63,6 +73,36 @@ def _zfill(values: np.ndarray, width: int, prefix: str = "") -> pl.Series:
     return prefix + s if prefix else s
 
 
+def _popular_products(
+    rng: np.random.Generator,
+    cat: Catalogue,
+    n_products: int,
+    target: np.ndarray,
+    n_lines_o: np.ndarray,
+    line_ord: np.ndarray,
+    line_start: np.ndarray,
+) -> np.ndarray:
+    """Each line item's product: Zipf popularity restricted to products whose list price is
+    at most ``1.5 * target`` (price-sorted catalogue, so the eligible set is a prefix)."""
+    n_lines = target.size
+    n_eligible = np.maximum(np.searchsorted(cat.sorted_price, 1.5 * target, side="right"), 1)
+    cdf_cap = cat.sorted_cdf[n_eligible - 1]
+    pos = np.searchsorted(cat.sorted_cdf, rng.random(n_lines) * cdf_cap, side="right")
+    pos = np.minimum(pos, n_eligible - 1)
+    del n_eligible, cdf_cap
+    # one line per product and order (so that clean rows are never exact duplicates): a line
+    # repeating a product of an earlier line of its order moves to the next pricier product
+    line_no = np.arange(n_lines) - line_start[line_ord]
+    for _ in range(n_products):
+        dup = np.zeros(n_lines, dtype=bool)
+        for lag in range(1, int(n_lines_o.max(initial=1))):
+            dup[lag:] |= (pos[lag:] == pos[:-lag]) & (line_no[lag:] >= lag)
+        if not dup.any():
+            break
+        pos[dup] = (pos[dup] + 1) % n_products
+    return cat.price_order[pos]
+
+
 def simulate_chunk(
     cfg: GeneratorConfig,
     cat: Catalogue,
@@ -71,10 +111,12 @@ def simulate_chunk(
     n: int,
     order_offset: int,
     events_sink: EventsSink | None = None,
+    cc: CategoryCatalogue | None = None,
 ) -> Chunk:
     """Simulate customers ``first_number .. first_number + n - 1`` and their transactions
     (and events and feedback if the run asks for them; with ``events_sink`` each block of
-    events goes there as soon as it is drawn instead of into the chunk)."""
+    events goes there as soon as it is drawn instead of into the chunk; with the catalogue's
+    categories ``cc`` each customer's line items follow a category profile)."""
     prm, st, season = cfg.params, cfg.settings, cfg.season
     ss = np.random.SeedSequence(cfg.seed, spawn_key=(1, chunk_index))
     rng_attr, rng_proc, rng_order, rng_cancel, rng_dirty = (
@@ -82,6 +124,7 @@ def simulate_chunk(
     )
     window_s = cfg.window_days * SECONDS_PER_DAY
     numbers = np.arange(first_number, first_number + n, dtype=np.int64)
+    mix = None if cc is None else draw_customer_mix(cfg, chunk_index, n)
 
     # ---- acquisition and first purchase --------------------------------------------------
     op_window = float(season.to_operational(np.array([float(cfg.window_days)]))[0])
@@ -169,25 +212,22 @@ def simulate_chunk(
     share /= np.bincount(line_ord, weights=share, minlength=n_orders)[line_ord]
     target = order_value[line_ord] * share
     del share, order_value
-    # product: Zipf popularity restricted to products whose list price is at most
-    # ``1.5 * target`` (price-sorted catalogue, so the eligible set is a prefix)
-    n_eligible = np.maximum(np.searchsorted(cat.sorted_price, 1.5 * target, side="right"), 1)
-    cdf_cap = cat.sorted_cdf[n_eligible - 1]
-    pos = np.searchsorted(cat.sorted_cdf, rng_order.random(n_lines) * cdf_cap, side="right")
-    pos = np.minimum(pos, n_eligible - 1)
-    del n_eligible, cdf_cap
-    # one line per product and order (so that clean rows are never exact duplicates): a line
-    # repeating a product of an earlier line of its order moves to the next pricier product
-    line_no = np.arange(n_lines) - line_start[line_ord]
-    for _ in range(st.n_products):
-        dup = np.zeros(n_lines, dtype=bool)
-        for lag in range(1, int(n_lines_o.max(initial=1))):
-            dup[lag:] |= (pos[lag:] == pos[:-lag]) & (line_no[lag:] >= lag)
-        if not dup.any():
-            break
-        pos[dup] = (pos[dup] + 1) % st.n_products
-    prod = cat.price_order[pos]
-    del pos, line_no
+    if mix is None or cc is None:
+        prod = _popular_products(
+            rng_order, cat, st.n_products, target, n_lines_o, line_ord, line_start
+        )
+    else:
+        # the categories' own stream: every draw above (and below) is what it is without them
+        prod, line_category, line_need = draw_line_products(
+            cc,
+            cfg.categories,
+            mix,
+            ord_cust[line_ord],
+            target,
+            line_ord,
+            line_start,
+            st.max_lines,
+        )
     qty = np.clip(np.rint(target / cat.price[prod]), 1, st.max_quantity).astype(np.int64)
     unit_c = np.maximum(np.rint(target * 100.0 / qty), 1).astype(np.int64)
     del target
@@ -292,6 +332,8 @@ def simulate_chunk(
         ("+1-555-01" + pl.col("_phone")).alias("phone"),
         *list(CUSTOMER_SCHEMA)[4:],
     )
+    if mix is not None:
+        customers = customers.with_columns(survey_answers(mix))
 
     # ---- transactions frame -------------------------------------------------------------
     ts_us = (cfg.start_epoch_s + r_s) * 1_000_000
@@ -372,6 +414,9 @@ def simulate_chunk(
         **{f"dirty_{k}": v for k, v in dirty_counts.items()},
     }
     chunk = Chunk(customers, transactions, latent, counts)
+    if mix is not None:
+        chunk.latent = pl.concat([latent, mix_latent(mix)], how="horizontal")
+        chunk.category_counts = mix_counts(mix, ord_cust[line_ord], line_category, line_need)
     if cfg.with_voice:
         # drawn after everything above and from streams of its own: the purchases stay put
         proc = Process(

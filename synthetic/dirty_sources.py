@@ -44,9 +44,12 @@ NPS_OFF_SCALE: tuple[str, ...] = ("11", "12", "-1", "7.5", "100")
 CSAT_OFF_SCALE: tuple[str, ...] = ("0", "6", "9", "10")
 
 
-def _picks(
+def pick_dirty_rows(
     rng: np.random.Generator, n_rows: int, rate: float, kinds: tuple[str, ...]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
+    """About ``rate`` of ``n_rows`` rows to corrupt, each kind at least once: each dirty row's
+    kind (index into ``kinds``), source row and a random number to pick its bad value with, and
+    the counts by kind."""
     n_dirty = int(rng.binomial(n_rows, rate)) if n_rows else 0
     # every kind at least once, so that even a small demo shows each quarantine reason
     n_dirty = max(n_dirty, min(len(kinds), n_rows))
@@ -57,7 +60,7 @@ def _picks(
     return kind, src, pick, {k: int((kind == i).sum()) for i, k in enumerate(kinds)}
 
 
-def _interleave(clean: pl.DataFrame, dirty: pl.DataFrame, src: np.ndarray) -> pl.DataFrame:
+def interleave(clean: pl.DataFrame, dirty: pl.DataFrame, src: np.ndarray) -> pl.DataFrame:
     """The clean rows with each dirty copy right after its source row (copies of one row in
     the order drawn)."""
     n = clean.height
@@ -82,7 +85,7 @@ def add_dirty_events(
     events: pl.DataFrame, rng: np.random.Generator, rate: float
 ) -> tuple[pl.DataFrame, dict[str, int]]:
     """Insert corrupted copies of random event rows right after their source rows (typed)."""
-    kind, src, pick, counts = _picks(rng, events.height, rate, EVENT_DIRTY_KINDS)
+    kind, src, pick, counts = pick_dirty_rows(rng, events.height, rate, EVENT_DIRTY_KINDS)
     future = _epoch_us(rng, dt.datetime(2099, 1, 1), kind.size)
     old = _epoch_us(rng, dt.datetime(1900, 1, 1), kind.size)
     if kind.size == 0:
@@ -115,7 +118,7 @@ def add_dirty_events(
         )
         .select(events.columns)
     )
-    return _interleave(events, dirty, src), counts
+    return interleave(events, dirty, src), counts
 
 
 def feedback_as_strings(feedback: pl.DataFrame) -> pl.DataFrame:
@@ -130,7 +133,7 @@ def add_dirty_feedback(
 ) -> tuple[pl.DataFrame, dict[str, int]]:
     """The feedback as text with corrupted copies of random rows right after their sources."""
     clean = feedback_as_strings(feedback)
-    kind, src, pick, counts = _picks(rng, clean.height, rate, FEEDBACK_DIRTY_KINDS)
+    kind, src, pick, counts = pick_dirty_rows(rng, clean.height, rate, FEEDBACK_DIRTY_KINDS)
     if kind.size == 0:
         return clean, counts
     code = {k: i for i, k in enumerate(FEEDBACK_DIRTY_KINDS)}
@@ -179,4 +182,4 @@ def add_dirty_feedback(
         )
         .select(clean.columns)
     )
-    return _interleave(clean, dirty, src), counts
+    return interleave(clean, dirty, src), counts

@@ -72,25 +72,35 @@ dropout, and weekly e-mails with known open, click and unsubscribe rates (``enga
 ``dirty_rate > 0`` (``dirty_sources``); their true parameters go to ``true_params.json`` under
 ``satisfaction``, ``engagement`` and ``feedback`` (``voice_params``).  See docs/demo-data.md.
 
+Categories (``with_categories``; on by default on the command line).  The catalogue's products
+get categories, subcategories, price and need levels (``products.csv``), and every customer a
+latent lifestyle, a Dirichlet category profile around the lifestyle's mean, a need class and,
+for a share of them, a lifestyle survey answer (the customers' ``lifestyle`` column).  Each
+line item's product is drawn within a category from the profile and a need level from the
+class; the orders, their timing and values are drawn exactly as without categories, from the
+same streams, so only the products (and quantities and unit prices) change.  The true category
+pair lifts, line shares, need and survey structure go to ``true_params.json`` under
+``categories`` (``categories``, ``category_settings``, ``products``).
+
 This module drives the runs (:func:`simulate`, :func:`write`, the command line) and is the
 generator's interface; the parts live beside it: ``settings`` (process parameters, secondary
 settings, one run's configuration), ``season`` (the seasonal time map), ``population`` (the
 categories drawn from, the tables' schemas), ``catalogue`` (products), ``chunk`` (one chunk of
-customers and their transactions), ``dirty`` (source rows as text, dirty rows), and for events
-and feedback ``process``, ``voice``, ``satisfaction``, ``engagement``, ``emails``,
-``feedback``, ``dirty_sources`` and ``voice_params``.
+customers and their transactions), ``dirty`` (source rows as text, dirty rows), ``run_params``
+(``true_params.json``), for events and feedback ``process``, ``voice``, ``satisfaction``,
+``engagement``, ``emails``, ``feedback``, ``dirty_sources`` and ``voice_params``.
 
 CLI::
 
     python -m synthetic.generate --customers 100000 --out data/demo --seed 42
     python -m synthetic.generate ... --no-events --no-feedback   # purchases only
     python -m synthetic.generate ... --no-satisfaction-effect    # classes independent of dropout
+    python -m synthetic.generate ... --no-categories   # no catalogue categories or lifestyles
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import functools
 import json
@@ -106,19 +116,20 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
-from synthetic.catalogue import build_catalogue
+from synthetic.catalogue import Catalogue, build_catalogue
+from synthetic.category_settings import CategorySettings
 from synthetic.chunk import Chunk, simulate_chunk
 from synthetic.dirty import DIRTY_KINDS, TIMESTAMP_FORMAT, transactions_as_strings
 from synthetic.population import (
     ACQUISITION_CHANNELS,
-    ACQUISITION_WEIGHTS,
     B2B_INDUSTRIES,
     CHANNELS,
     COUNTRIES,
     CUSTOMER_SCHEMA,
-    PREFERRED_CHANNEL_GIVEN_ACQUISITION,
     TRANSACTION_SCHEMA,
 )
+from synthetic.products import PRODUCT_COLUMNS, Products, build_products
+from synthetic.run_params import GENERATOR_VERSION, sum_counts, true_params
 from synthetic.settings import (
     DEFAULT_CHUNK_CUSTOMERS,
     DEFAULT_END,
@@ -131,7 +142,6 @@ from synthetic.settings import (
     make_config,
 )
 from synthetic.voice import EVENT_SCHEMA, FEEDBACK_COLUMNS, month_starts
-from synthetic.voice_params import voice_true_params
 
 # the generator's interface: what simulate and write take and return, the tables' schemas and
 # the categories the data are drawn from
@@ -148,8 +158,10 @@ __all__ = [
     "EVENT_SCHEMA",
     "FEEDBACK_COLUMNS",
     "GENERATOR_VERSION",
+    "PRODUCT_COLUMNS",
     "TIMESTAMP_FORMAT",
     "TRANSACTION_SCHEMA",
+    "CategorySettings",
     "EngagementSettings",
     "FeedbackSettings",
     "ProcessParams",
@@ -162,8 +174,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-GENERATOR_VERSION = 1
 
 
 @dataclass
@@ -184,11 +194,14 @@ class Simulation:
             ``preferred_channel``, ``channel_loyalty``; with events or feedback also
             ``satisfaction_class``, ``disengaged_ts`` (when engagement starts to fade: the
             dropout, or the end of a never-buyer's interest; null when not in the window),
-            ``app_share``, ``email_optin``, ``open_propensity`` and ``click_propensity``.  Not
-            written unless asked for.
+            ``app_share``, ``email_optin``, ``open_propensity`` and ``click_propensity``; with
+            categories ``lifestyle``, ``need_class`` and ``profile_<category>``.  Not written
+            unless asked for.
         events: One row per event (schema :data:`EVENT_SCHEMA`; empty unless asked for).
         feedback: One row per answer, review or complaint, all text (columns
             :data:`FEEDBACK_COLUMNS`; empty unless asked for).
+        products: One row per product and dirty row, all text (columns
+            :data:`PRODUCT_COLUMNS`; empty unless categories are asked for).
     """
 
     customers: pl.DataFrame
@@ -197,21 +210,30 @@ class Simulation:
     latent: pl.DataFrame = field(default_factory=pl.DataFrame)
     events: pl.DataFrame = field(default_factory=pl.DataFrame)
     feedback: pl.DataFrame = field(default_factory=pl.DataFrame)
+    products: pl.DataFrame = field(default_factory=pl.DataFrame)
+
+
+def _catalogue(cfg: GeneratorConfig) -> tuple[Catalogue, Products | None]:
+    cat = build_catalogue(cfg)
+    return cat, build_products(cfg, cat) if cfg.with_categories else None
 
 
 def _iter_chunks(
-    cfg: GeneratorConfig, events_sink: Callable[[int, int, pl.DataFrame], None] | None = None
+    cfg: GeneratorConfig,
+    cat: Catalogue,
+    products: Products | None,
+    events_sink: Callable[[int, int, pl.DataFrame], None] | None = None,
 ) -> Iterator[Chunk]:
     """The chunks in order; with ``events_sink`` their blocks of events go there (chunk
     index, block index, frame) as they are drawn."""
-    cat = build_catalogue(cfg)
+    cc = None if products is None else products.catalogue
     order_offset = 0
     for i in range(cfg.n_chunks):
         first = 1 + i * cfg.chunk_customers
         n = min(cfg.chunk_customers, cfg.n_customers - (first - 1))
         t0 = time.perf_counter()
         sink = None if events_sink is None else functools.partial(events_sink, i)
-        chunk = simulate_chunk(cfg, cat, i, first, n, order_offset, sink)
+        chunk = simulate_chunk(cfg, cat, i, first, n, order_offset, sink, cc)
         order_offset += chunk.counts["orders"]
         logger.info(
             "chunk %d/%d: %d customers, %d rows in %.2fs",
@@ -222,65 +244,6 @@ def _iter_chunks(
             time.perf_counter() - t0,
         )
         yield chunk
-
-
-def _sum_counts(total: dict[str, int], add: dict[str, int]) -> dict[str, int]:
-    for key, value in add.items():
-        total[key] = total.get(key, 0) + value
-    return total
-
-
-def _true_params(
-    cfg: GeneratorConfig, counts: dict[str, int], voice_counts: dict[str, float] | None = None
-) -> dict[str, Any]:
-    prm, st = cfg.params, cfg.settings
-    month, day = st.seasonality_peak_month_day
-    dirty = {k: counts.get(f"dirty_{k}", 0) for k in DIRTY_KINDS}
-    plain_counts = {k: v for k, v in counts.items() if not k.startswith("dirty_")}
-    plain_counts["dirty_rows_total"] = counts.get("dirty_rows_total", 0)
-    settings = dataclasses.asdict(st)
-    params = {
-        "generator": "synthetic.generate",
-        "generator_version": GENERATOR_VERSION,
-        "seed": cfg.seed,
-        "time_unit": "days",
-        "window": {
-            "start": cfg.start.isoformat(),
-            "end": cfg.end.isoformat(),
-            "end_exclusive": (cfg.end + dt.timedelta(days=1)).isoformat(),
-            "days": cfg.window_days,
-        },
-        "bgnbd": {"r": prm.r, "alpha": prm.alpha, "a": prm.a, "b": prm.b},
-        "gamma_gamma": {"p": prm.p, "q": prm.q, "gamma": prm.gamma},
-        "seasonality": {
-            "amplitude": cfg.seasonality,
-            "peak_month_day": f"{month:02d}-{day:02d}",
-            "period_days": st.seasonality_period_days,
-            "exact_bgnbd_in_calendar_time": cfg.seasonality == 0.0,
-        },
-        "potential_share": cfg.potential_share,
-        "cancel_rate": st.cancel_rate,
-        "dirty_rate": cfg.dirty_rate,
-        "chunk_customers": cfg.chunk_customers,
-        "counts": plain_counts,
-        "dirty_rows": dirty,
-        "transactions_all_strings": cfg.dirty_rate > 0.0,
-        "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
-        "channels": {
-            "transaction": list(CHANNELS),
-            "acquisition": dict(zip(ACQUISITION_CHANNELS, ACQUISITION_WEIGHTS, strict=True)),
-            "preferred_given_acquisition": {
-                acq: dict(zip(CHANNELS, row, strict=True))
-                for acq, row in zip(
-                    ACQUISITION_CHANNELS, PREFERRED_CHANNEL_GIVEN_ACQUISITION, strict=True
-                )
-            },
-        },
-    }
-    if cfg.with_voice:
-        # only then: without events and feedback the file is what it always was
-        params.update(voice_true_params(cfg, voice_counts or {}))
-    return params
 
 
 def simulate(
@@ -300,6 +263,8 @@ def simulate(
     satisfaction_effect: bool = True,
     engagement: EngagementSettings | None = None,
     feedback: FeedbackSettings | None = None,
+    with_categories: bool = False,
+    categories: CategorySettings | None = None,
 ) -> Simulation:
     """Simulate customers and transactions in memory.
 
@@ -327,6 +292,11 @@ def simulate(
             either way.
         engagement: :class:`EngagementSettings` of the events.
         feedback: :class:`FeedbackSettings` of the classes and the feedback.
+        with_categories: Give the catalogue categories and the customers category profiles,
+            needs and lifestyles that the line items follow (changes the products, quantities
+            and unit prices of the transactions, not the orders; adds the customers'
+            ``lifestyle`` and the products).
+        categories: :class:`CategorySettings` of the categories and profiles.
 
     Returns:
         A :class:`Simulation`.
@@ -347,25 +317,31 @@ def simulate(
         satisfaction_effect=satisfaction_effect,
         engagement=engagement,
         feedback=feedback,
+        with_categories=with_categories,
+        categories=categories,
     )
     customers, transactions, latent, events, answers = [], [], [], [], []
     counts: dict[str, int] = {}
     voice_counts: dict[str, float] = {}
-    for chunk in _iter_chunks(cfg):
+    category_counts: dict[str, float] = {}
+    cat, products = _catalogue(cfg)
+    for chunk in _iter_chunks(cfg, cat, products):
         customers.append(chunk.customers)
         transactions.append(chunk.transactions)
         latent.append(chunk.latent)
         events.extend(chunk.events)
         answers.append(chunk.feedback)
-        _sum_counts(counts, chunk.counts)
-        _sum_counts(voice_counts, chunk.voice_counts)  # type: ignore[arg-type]
+        sum_counts(counts, chunk.counts)
+        sum_counts(voice_counts, chunk.voice_counts)  # type: ignore[arg-type]
+        sum_counts(category_counts, chunk.category_counts)  # type: ignore[arg-type]
     return Simulation(
         customers=pl.concat(customers),
         transactions=pl.concat(transactions),
-        true_params=_true_params(cfg, counts, voice_counts),
+        true_params=true_params(cfg, counts, voice_counts, products, category_counts),
         latent=pl.concat(latent),
         events=pl.concat(events).drop("_month") if events else pl.DataFrame(),
         feedback=pl.concat(answers) if cfg.with_feedback else pl.DataFrame(),
+        products=pl.DataFrame() if products is None else products.frame,
     )
 
 
@@ -389,6 +365,8 @@ def write(
     satisfaction_effect: bool = True,
     engagement: EngagementSettings | None = None,
     feedback: FeedbackSettings | None = None,
+    with_categories: bool = False,
+    categories: CategorySettings | None = None,
 ) -> dict[str, Any]:
     """Simulate chunk by chunk and stream the result to Parquet files.
 
@@ -396,8 +374,9 @@ def write(
     sorted by ``order_ts``), ``true_params.json`` and, with ``write_latent``,
     ``latent.parquet``; with ``with_events`` ``events/events-YYYY-MM-NNNNN-BBB.parquet`` (one
     file per month, chunk and block of customers, sorted by time), with ``with_feedback``
-    ``feedback.csv`` (sorted by time within a chunk).  Existing ``part-*.parquet`` files in
-    ``transactions/``, ``events-*.parquet`` files in ``events/`` and ``feedback.csv`` are
+    ``feedback.csv`` (sorted by time within a chunk), with ``with_categories``
+    ``products.csv``.  Existing ``part-*.parquet`` files in ``transactions/``,
+    ``events-*.parquet`` files in ``events/``, ``feedback.csv`` and ``products.csv`` are
     removed.
 
     Args:
@@ -419,6 +398,8 @@ def write(
         satisfaction_effect: Detractors drop out faster than promoters.
         engagement: :class:`EngagementSettings` of the events.
         feedback: :class:`FeedbackSettings` of the classes and the feedback.
+        with_categories: Also write ``products.csv`` (see :func:`simulate`).
+        categories: :class:`CategorySettings` of the categories and profiles.
 
     Returns:
         The ``true_params`` dictionary written to ``true_params.json``.
@@ -439,13 +420,15 @@ def write(
         satisfaction_effect=satisfaction_effect,
         engagement=engagement,
         feedback=feedback,
+        with_categories=with_categories,
+        categories=categories,
     )
     out = Path(out_dir)
     tx_dir = out / "transactions"
     ev_dir = out / "events"
     tx_dir.mkdir(parents=True, exist_ok=True)
     stale_files = [*tx_dir.glob("part-*.parquet"), out / "latent.parquet"]
-    stale_files += [*ev_dir.glob("events-*.parquet"), out / "feedback.csv"]
+    stale_files += [*ev_dir.glob("events-*.parquet"), out / "feedback.csv", out / "products.csv"]
     for stale in stale_files:
         stale.unlink(missing_ok=True)
     if cfg.with_events:
@@ -454,7 +437,11 @@ def write(
     writers: dict[str, pq.ParquetWriter] = {}
     counts: dict[str, int] = {}
     voice_counts: dict[str, float] = {}
+    category_counts: dict[str, float] = {}
     t0 = time.perf_counter()
+    cat, products = _catalogue(cfg)
+    if products is not None:
+        products.frame.write_csv(out / "products.csv")
 
     def _write_chunk(i: int, chunk: Chunk) -> None:
         chunk.transactions.write_parquet(
@@ -493,20 +480,21 @@ def write(
     pending: Future[None] | None = None
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer") as pool:
-            for i, chunk in enumerate(_iter_chunks(cfg, _write_events)):
+            for i, chunk in enumerate(_iter_chunks(cfg, cat, products, _write_events)):
                 if pending is not None:
                     pending.result()
                 pending = pool.submit(_write_chunk, i, chunk)
-                _sum_counts(counts, chunk.counts)
-                _sum_counts(voice_counts, chunk.voice_counts)  # type: ignore[arg-type]
+                sum_counts(counts, chunk.counts)
+                sum_counts(voice_counts, chunk.voice_counts)  # type: ignore[arg-type]
+                sum_counts(category_counts, chunk.category_counts)  # type: ignore[arg-type]
                 del chunk
             if pending is not None:
                 pending.result()
     finally:
         for writer in writers.values():
             writer.close()
-    true_params = _true_params(cfg, counts, voice_counts)
-    (out / "true_params.json").write_text(json.dumps(true_params, indent=2) + "\n")
+    recorded = true_params(cfg, counts, voice_counts, products, category_counts)
+    (out / "true_params.json").write_text(json.dumps(recorded, indent=2) + "\n")
     logger.info(
         "wrote %d customers, %d transaction rows to %s in %.1fs",
         counts.get("customers", 0),
@@ -514,7 +502,7 @@ def write(
         out,
         time.perf_counter() - t0,
     )
-    return true_params
+    return recorded
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -541,6 +529,12 @@ def main(argv: list[str] | None = None) -> None:
         default=True,
         help="detractors drop out faster than promoters (default: on; purchases unchanged)",
     )
+    parser.add_argument(
+        "--categories",
+        action=on_off,
+        default=True,
+        help="products.csv, category profiles, needs and lifestyles (default: on)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings")
     args = parser.parse_args(argv)
 
@@ -566,6 +560,7 @@ def main(argv: list[str] | None = None) -> None:
         with_events=args.events,
         with_feedback=args.feedback,
         satisfaction_effect=args.satisfaction_effect,
+        with_categories=args.categories,
     )
     c = params["counts"]
     print(
@@ -578,6 +573,7 @@ def main(argv: list[str] | None = None) -> None:
             if args.feedback
             else ""
         )
+        + (f", {params['categories']['catalogue']['products']} products" if args.categories else "")
         + f" -> {args.out} in {time.perf_counter() - t0:.1f}s"
     )
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from synthetic.category_settings import CategorySettings
 from synthetic.population import MIN_CUSTOMER_ID_WIDTH
 from synthetic.season import Season
 
@@ -360,6 +361,8 @@ class GeneratorConfig:
     satisfaction_effect: bool = True
     engagement: EngagementSettings = EngagementSettings()
     feedback: FeedbackSettings = FeedbackSettings()
+    with_categories: bool = False
+    categories: CategorySettings = CategorySettings()
 
     @property
     def with_voice(self) -> bool:
@@ -432,6 +435,8 @@ def make_config(
     satisfaction_effect: bool = True,
     engagement: EngagementSettings | None = None,
     feedback: FeedbackSettings | None = None,
+    with_categories: bool = False,
+    categories: CategorySettings | None = None,
 ) -> GeneratorConfig:
     """The arguments of ``simulate`` / ``write`` checked and resolved into one configuration.
 
@@ -454,6 +459,8 @@ def make_config(
         satisfaction_effect=bool(satisfaction_effect),
         engagement=engagement or EngagementSettings(),
         feedback=feedback or FeedbackSettings(),
+        with_categories=bool(with_categories),
+        categories=categories or CategorySettings(),
     )
     if cfg.n_customers < 0:
         raise ValueError("n_customers must be >= 0")
@@ -471,6 +478,8 @@ def make_config(
         raise ValueError("chunk_customers must be >= 1")
     cfg.engagement.check()
     cfg.feedback.check()
+    if cfg.with_categories:
+        cfg.categories.check(cfg.settings.n_products, cfg.settings.max_lines)
     if cfg.with_voice and cfg.satisfaction_effect:
         # imported here: the class model reads this module's class names
         from synthetic.satisfaction import copula_rho

@@ -427,7 +427,9 @@ def test_cli_writes_all_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert len(list((out / "transactions").glob("part-*.parquet"))) == 3
     customers = pl.read_parquet(out / "customers.parquet")
     assert customers.height == 800
-    assert list(customers.columns) == list(gen.CUSTOMER_SCHEMA)
+    # categories are on by default on the command line: the lifestyle survey comes last
+    assert list(customers.columns) == [*gen.CUSTOMER_SCHEMA, "lifestyle"]
+    assert (out / "products.csv").is_file()
     tx = pl.read_parquet(out / "transactions" / "*.parquet")
     assert tx.height == params["counts"]["rows_written"]
 
@@ -560,7 +562,8 @@ def test_transactions_match_the_generator_before_events(tmp_path: Path) -> None:
         check=True,
         capture_output=True,
     )
-    gen.main([*args, "--out", str(tmp_path / "new")])  # events and feedback on by default
+    # events and feedback on by default; categories change the products, so they are left out
+    gen.main([*args, "--no-categories", "--out", str(tmp_path / "new")])
     assert (tmp_path / "new" / "feedback.csv").is_file()
     old = sorted((tmp_path / "old").rglob("*.parquet"))
     assert sorted(str(p.relative_to(tmp_path / "old")) for p in old) == [

@@ -100,6 +100,10 @@ def demo_config(tmp_path_factory: pytest.TempPathFactory) -> SegmentationConfig:
     raw["sources"]["transactions"]["path"] = str(folder / "data" / "transactions" / "*.parquet")
     raw["sources"]["customers"]["path"] = str(folder / "data" / "customers.parquet")
     raw["sources"] = {k: v for k, v in raw["sources"].items() if k not in ("events", "feedback")}
+    # no lifestyle survey in this data, and the notebook's default settings declare no extra
+    # column
+    raw["sources"]["customers"]["columns"].pop("lifestyle")
+    raw["segments"]["extra_columns"].pop("lifestyle")
     raw |= {"warehouse": "warehouse/segmentation.duckdb", "serving": "warehouse/serving.duckdb"}
     return load_config(write_config_file(folder, raw))
 
