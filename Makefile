@@ -7,10 +7,18 @@ VENV := $(CURDIR)/.venv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export SEGMENTATION_CONFIG ?= $(CURDIR)/config/demo.yaml
+# CONFIG=path/to/config.yaml (relative to here) runs another configuration: `make run
+# CONFIG=config/bank.yaml`
+ifdef CONFIG
+export SEGMENTATION_CONFIG := $(abspath $(CONFIG))
+endif
 DEMO_CUSTOMERS ?= 3000
+BANK_CUSTOMERS ?= 3000
+# the generated data a run needs: the bank's for config/bank.yaml, the demo's otherwise
+RUN_DATA := $(if $(filter $(CURDIR)/config/bank.yaml,$(SEGMENTATION_CONFIG)),bank-data,demo-data)
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: run test dev demo-data lint format bench clean install ui-deps docs
+.PHONY: run test dev demo-data bank-data bank-demo lint format bench clean install ui-deps docs
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -26,19 +34,35 @@ $(DAGSTER_HOME)/dagster.yaml: config/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp config/dagster.yaml $@
 
-data/demo/true_params.json: $(VENV)/.synced $(wildcard synthetic/*.py)
+data/demo/true_params.json: $(VENV)/.synced $(filter-out synthetic/bank%,$(wildcard synthetic/*.py))
 	rm -rf data/demo
 	$(RUN) python -m synthetic.generate --customers $(DEMO_CUSTOMERS) --out data/demo \
 		--start 2010-01-01 --end 2011-12-31 --seed 42
 
 demo-data: data/demo/true_params.json
 
-## run: land the demo data and materialize every asset for every monthly partition, one backfill
+data/bank/true_params.json: $(VENV)/.synced $(wildcard synthetic/bank*.py) synthetic/dirty.py \
+		synthetic/population.py
+	rm -rf data/bank
+	$(RUN) python -m synthetic.bank --customers $(BANK_CUSTOMERS) --out data/bank --seed 42
+
+## bank-data: the generated bank (customers, attribute history, products, transactions and
+## their truth) in data/bank; see docs/bank-demo.md
+bank-data: data/bank/true_params.json
+
+## bank-demo: the generated bank through the whole pipeline with config/bank.yaml (tiers on the
+## AUM of each snapshot date, next best product within the risk preference, the bank playbook);
+## the same run as `make run CONFIG=config/bank.yaml`
+bank-demo:
+	$(MAKE) run CONFIG=config/bank.yaml
+
+## run: land the demo data (with CONFIG=config/bank.yaml: the bank's) and materialize every
+## asset for every monthly partition, one backfill
 ## (the same run as `dagster asset materialize -m pipelines.definitions --select '*'
 ## --partition-range FIRST...LAST`), one progress line per step; VERBOSE=1 also prints Dagster's
 ## full event log and warnings
 VERBOSE ?=
-run: install demo-data $(DAGSTER_HOME)/dagster.yaml
+run: install $(RUN_DATA) $(DAGSTER_HOME)/dagster.yaml
 	$(RUN) python -m pipelines.run --select '*' \
 		--partition-range "$$($(RUN) python -m pipelines.partitions --range)" \
 		$(if $(VERBOSE),--verbose)
@@ -98,4 +122,4 @@ format: install
 	$(RUN) ruff format .
 
 clean:
-	rm -rf warehouse data/demo $(DAGSTER_HOME)
+	rm -rf warehouse data/demo data/bank $(DAGSTER_HOME)
