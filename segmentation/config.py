@@ -23,6 +23,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from segmentation.bundled import bundled_path
+from segmentation.features.categories import products_configured
 from segmentation.features.settings import (
     FeatureSettings,
 )
@@ -30,7 +31,12 @@ from segmentation.raw.settings import (
     CustomerColumns,
     Sources,
 )
-from segmentation.segments.settings import SegmentSettings, passthrough_pii_problems
+from segmentation.segments.category_settings import PRODUCT_RULE_COLUMNS, compile_eligibility
+from segmentation.segments.settings import (
+    SegmentSettings,
+    feature_column_ranges,
+    passthrough_pii_problems,
+)
 from segmentation.serving.guard import ServingFileError, check_replaceable, same_file
 from segmentation.settings_base import ConfigError, Strict, problem_lines
 from segmentation.sql_files import read_sql
@@ -415,6 +421,28 @@ def _pii_passthrough_problems(config: SegmentationConfig) -> list[str]:
     return [f"  segments.attributes: {problem}" for problem in problems]
 
 
+def _catalogue_problems(config: SegmentationConfig) -> list[str]:
+    """An eligibility rule over catalogue columns without a products source would never
+    match: no product would be recommended to anyone."""
+    segments = config.segments
+    if products_configured(config.sources) or segments.recommendations.eligibility is None:
+        return []
+    checked = compile_eligibility(
+        segments.recommendations, segments.known_columns(), feature_column_ranges()
+    )
+    used = sorted(
+        name
+        for name in (checked.columns if checked else ())
+        if name in PRODUCT_RULE_COLUMNS and name != "product_id"
+    )
+    if not used:
+        return []
+    return [
+        f"  segments.recommendations.eligibility: uses {', '.join(used)}, which come from the "
+        "products source; configure sources.products (without it no product would be eligible)"
+    ]
+
+
 def _secret_problems(config: SegmentationConfig) -> list[str]:
     try:
         pseudonym_secret(config)
@@ -429,6 +457,7 @@ def _check_before_any_write(config: SegmentationConfig, config_path: Path) -> No
     problems = [
         *_duckdb_problems(config.duckdb),
         *_pii_passthrough_problems(config),
+        *_catalogue_problems(config),
         *_secret_problems(config),
         *_source_problems(config),
     ]

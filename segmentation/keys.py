@@ -12,6 +12,7 @@ KEY_COLUMNS: tuple[str, str] = (SNAPSHOT_COLUMN, "customer_id")
 BEHAVIOUR_TABLE = "features.customer_behaviour"
 CLV_TABLE = "features.customer_clv"
 ENGAGEMENT_TABLE = "features.customer_engagement"
+CATEGORIES_TABLE = "features.customer_categories"
 CLV_PARAMS_TABLE = "marts.clv_model_params"
 FEATURES_TABLE = "features.customer_features"
 SEGMENTS_TABLE = "marts.customer_segments"

@@ -13,6 +13,12 @@ import polars as pl
 from segmentation.config import SegmentationConfig, custom_attributes
 from segmentation.contracts import contract_dtypes
 from segmentation.features.behaviour import behaviour_by_snapshot
+from segmentation.features.categories import (
+    CATEGORY_KEY_COLUMNS,
+    categories_by_snapshot,
+    category_columns,
+    products_configured,
+)
 from segmentation.features.clv import SnapshotClv, clv_for_snapshot
 from segmentation.features.contracts import (
     ClvModelParamsContract,
@@ -29,10 +35,12 @@ from segmentation.features.settings import ClvSettings, FeatureSettings
 from segmentation.features.value import value_columns
 from segmentation.keys import (
     BEHAVIOUR_TABLE,
+    CATEGORIES_TABLE,
     CLV_TABLE,
     ENGAGEMENT_TABLE,
     KEY_COLUMNS,
     SNAPSHOT_COLUMN,
+    ordered_by,
     sorted_by_keys,
 )
 from segmentation.segments.build import build_customer_segments, summarize_segments
@@ -79,6 +87,20 @@ def customer_engagement_months(
     )
 
 
+def customer_categories_months(
+    con: duckdb.DuckDBPyConnection, snapshots: Sequence[date], config: SegmentationConfig
+) -> Iterator[pl.DataFrame]:
+    """``features.customer_categories`` for each snapshot date in ascending order, one frame per
+    month, from one grouping of the transactions (empty frames without a products source)."""
+    return categories_by_snapshot(
+        con,
+        snapshots,
+        config.features.categories,
+        config.segments.needs,
+        products_configured=products_configured(config.sources),
+    )
+
+
 def customer_clv_month(
     behaviour: pl.DataFrame, snapshot: date, settings: ClvSettings
 ) -> SnapshotClv:
@@ -101,17 +123,24 @@ def customer_features_month(
     behaviour_with_clv: pl.DataFrame,
     config: SegmentationConfig,
     engagement: pl.DataFrame | None = None,
+    categories: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """``features.customer_features`` of one month from its behaviour with the CLV columns
-    beside it (``read_behaviour_with_clv``) and its ``features.customer_engagement`` month
-    (``read_engagement``; None: the engagement columns are null): value tier and ABC class,
-    lifecycle stage, engagement and feedback; the contract's columns, then the custom customer
-    attributes, sorted by snapshot and customer.
+    beside it (``read_behaviour_with_clv``), its ``features.customer_engagement`` month
+    (``read_engagement``; None: the engagement columns are null) and its
+    ``features.customer_categories`` month (``read_categories``; None: the category columns are
+    null): value tier and ABC class, lifecycle stage, engagement and feedback, category mix;
+    the contract's columns, then the custom customer attributes, sorted by snapshot and
+    customer.
 
     The new columns are added beside the input's, which are not copied: a month is held once.
     """
     return customer_features_of(
-        behaviour_with_clv, config.features, list(custom_attributes(config)), engagement
+        behaviour_with_clv,
+        config.features,
+        list(custom_attributes(config)),
+        engagement,
+        categories,
     )
 
 
@@ -120,6 +149,7 @@ def customer_features_of(
     settings: FeatureSettings,
     custom: Sequence[str] = (),
     engagement: pl.DataFrame | None = None,
+    categories: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """``customer_features_month`` from the features settings and the custom customer
     attributes (``custom``) alone, for callers without a pipeline configuration.
@@ -131,6 +161,7 @@ def customer_features_of(
     valued = behaviour_with_clv.hstack(value_columns(behaviour_with_clv, settings.value))
     staged = valued.with_columns(lifecycle_stage(valued, settings.lifecycle))
     staged = staged.hstack(_engagement_columns(staged, engagement))
+    staged = staged.hstack(category_columns(staged.select(KEY_COLUMNS), categories).get_columns())
     features = staged.select(*CustomerFeaturesContract.to_schema().columns.keys(), *custom)
     return features if sorted_by_keys(features) else features.sort(KEY_COLUMNS)
 
@@ -179,12 +210,52 @@ def read_engagement(
     return read_month(con, ENGAGEMENT_TABLE, snapshot)
 
 
+def read_categories(
+    con: duckdb.DuckDBPyConnection, snapshot: date, config: SegmentationConfig
+) -> pl.DataFrame | None:
+    """One month of ``features.customer_categories``, sorted by customer and category; None
+    without a products source (the category columns are null then).
+
+    Raises:
+        ValueError: A products source is configured but the table was never written.
+    """
+    if not products_configured(config.sources):
+        return None
+    if not table_exists(con, CATEGORIES_TABLE):
+        raise ValueError(
+            f"{CATEGORIES_TABLE} does not exist: materialize features/customer_categories for "
+            f"the same partitions first"
+        )
+    month = read_month(con, CATEGORIES_TABLE, snapshot)
+    return month if ordered_by(month, CATEGORY_KEY_COLUMNS) else month.sort(CATEGORY_KEY_COLUMNS)
+
+
 def customer_segments_month(
-    features: pl.DataFrame, settings: SegmentSettings
+    features: pl.DataFrame,
+    settings: SegmentSettings,
+    categories: pl.DataFrame | None = None,
+    products: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``marts.customer_segments`` and ``marts.segment_summary`` of one month."""
-    segments = build_customer_segments(features, settings)
+    """``marts.customer_segments`` and ``marts.segment_summary`` of one month, from its
+    features and, with a products source, its ``features.customer_categories`` month and the
+    catalogue (``read_products``)."""
+    segments = build_customer_segments(features, settings, categories, products)
     return segments, summarize_segments(segments, features)
+
+
+def read_products(
+    con: duckdb.DuckDBPyConnection, config: SegmentationConfig
+) -> pl.DataFrame | None:
+    """``raw.products`` (the catalogue columns the eligibility rule may use), when a products
+    source is configured and an eligibility rule needs it; else None."""
+    if (
+        not products_configured(config.sources)
+        or config.segments.recommendations.eligibility is None
+    ):
+        return None
+    if not table_exists(con, "raw.products"):
+        raise ValueError("raw.products does not exist: materialize raw/products first")
+    return frame_of(con.execute(read_sql("segments/catalogue.sql")))
 
 
 def strategy_assignments_month(segments: pl.DataFrame, playbook: Playbook) -> pl.DataFrame:

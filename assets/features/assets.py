@@ -26,15 +26,21 @@ from assets.monthly import (
 from assets.partitions import snapshot_dates
 from assets.resources import Warehouse
 from segmentation.config import SegmentationConfig
+from segmentation.features.categories import (
+    products_configured,
+    uncatalogued_transactions,
+)
 from segmentation.features.contracts import (
     ClvModelParamsContract,
     CustomerBehaviourContract,
+    CustomerCategoriesContract,
     CustomerClvContract,
     CustomerEngagementContract,
     CustomerFeaturesContract,
 )
 from segmentation.keys import (
     BEHAVIOUR_TABLE,
+    CATEGORIES_TABLE,
     CLV_PARAMS_TABLE,
     CLV_TABLE,
     ENGAGEMENT_TABLE,
@@ -42,10 +48,12 @@ from segmentation.keys import (
 )
 from segmentation.monthly import (
     customer_behaviour_months,
+    customer_categories_months,
     customer_clv_month,
     customer_engagement_months,
     customer_features_month,
     read_behaviour_with_clv,
+    read_categories,
     read_engagement,
     read_month,
 )
@@ -149,6 +157,64 @@ def build_feature_assets(
                 write_month(con, snapshot, (engagement, month))
         return dg.MaterializeResult(metadata=engagement.metadata())
 
+    @dg.asset(
+        key=asset_key(CATEGORIES_TABLE),
+        deps=[["raw", "transactions"]],
+        kinds=FEATURE_KINDS,
+        group_name="features",
+        metadata=table_metadata(CATEGORIES_TABLE, CustomerCategoriesContract),
+        **partitioning,
+    )
+    def customer_categories(
+        context: dg.AssetExecutionContext,
+        warehouse: Warehouse,
+        settings: dg.ResourceParam[SegmentationConfig],
+    ) -> dg.MaterializeResult:
+        """The category mix as of each snapshot: per customer and catalogue category (the
+        products source), net spend, orders and share of spend in the category window (default
+        365 days), with the spend on core and basic items; 'unknown' for products the catalogue
+        does not list, whose rows, ids and amount share the metadata counts. Empty without a
+        products source."""
+        snapshots = sorted(snapshot_dates(context))
+        configured = products_configured(settings.sources)
+        with monthly_connection(warehouse) as con:
+            uncatalogued = uncatalogued_transactions(
+                con, snapshots, settings.features.categories, products_configured=configured
+            )
+            by_month = {row["snapshot_date"]: row for row in uncatalogued.iter_rows(named=True)}
+
+            def month_metadata(month: pl.DataFrame) -> dict[str, object]:
+                if month.is_empty():
+                    return {"customers": 0, "categories": 0}
+                found = by_month.get(month.get_column("snapshot_date")[0], {})
+                return {
+                    "customers": month.get_column("customer_id").n_unique(),
+                    "categories": month.get_column("category").n_unique(),
+                    "uncatalogued_rows": found.get("rows", 0),
+                    "uncatalogued_product_ids": found.get("product_ids", 0),
+                    "uncatalogued_amount_share": found.get("amount_share"),
+                }
+
+            [categories] = report_months_to(
+                context,
+                MonthlyTable(
+                    CATEGORIES_TABLE,
+                    CustomerCategoriesContract,
+                    month_metadata,
+                    Privacy.of(settings),
+                ),
+            )
+            # every month of a backfill from one scan of the transactions
+            with closing(customer_categories_months(con, snapshots, settings)) as months:
+                for snapshot, month in zip(snapshots, months, strict=True):
+                    write_month(con, snapshot, (categories, month))
+        if not configured:
+            context.log.info("no products source configured: features.customer_categories empty")
+        return dg.MaterializeResult(
+            metadata=categories.metadata()
+            | {"uncatalogued_transactions": preview(uncatalogued, rows=50)}
+        )
+
     @dg.multi_asset(
         specs=[
             dg.AssetSpec(
@@ -207,7 +273,12 @@ def build_feature_assets(
 
     @dg.asset(
         key=asset_key(FEATURES_TABLE),
-        deps=[asset_key(BEHAVIOUR_TABLE), asset_key(CLV_TABLE), asset_key(ENGAGEMENT_TABLE)],
+        deps=[
+            asset_key(BEHAVIOUR_TABLE),
+            asset_key(CLV_TABLE),
+            asset_key(ENGAGEMENT_TABLE),
+            asset_key(CATEGORIES_TABLE),
+        ],
         kinds=FEATURE_KINDS,
         group_name="features",
         metadata=table_metadata(FEATURES_TABLE, CustomerFeaturesContract),
@@ -220,7 +291,9 @@ def build_feature_assets(
     ) -> dg.MaterializeResult:
         """Everything a segment or a strategy needs, one row per snapshot and customer:
         behaviour, CLV, value tier (high / mid / low by revenue quantile), ABC class by Pareto
-        share, the lifecycle stage, and the engagement and feedback columns."""
+        share, the lifecycle stage, the engagement and feedback columns, and the category mix
+        (top category and its share, breadth, core spend share; null without a products
+        source)."""
         [features] = report_months_to(
             context,
             MonthlyTable(
@@ -237,9 +310,18 @@ def build_feature_assets(
             for snapshot in sorted(snapshot_dates(context)):
                 behaviour_with_clv = read_behaviour_with_clv(con, snapshot)
                 engagement = read_engagement(con, snapshot, settings)
+                categories = read_categories(con, snapshot, settings)
                 release_cached_blocks(con, warehouse.memory_limit)
-                month = customer_features_month(behaviour_with_clv, settings, engagement)
+                month = customer_features_month(
+                    behaviour_with_clv, settings, engagement, categories
+                )
                 write_month(con, snapshot, (features, month))
         return dg.MaterializeResult(metadata=features.metadata())
 
-    return [customer_behaviour, customer_engagement, customer_clv, customer_features]
+    return [
+        customer_behaviour,
+        customer_engagement,
+        customer_categories,
+        customer_clv,
+        customer_features,
+    ]

@@ -19,8 +19,13 @@ from assets.monthly import (
 from assets.partitions import snapshot_dates
 from assets.resources import Warehouse
 from segmentation.config import SegmentationConfig
-from segmentation.keys import FEATURES_TABLE, SEGMENTS_TABLE, SUMMARY_TABLE
-from segmentation.monthly import customer_segments_month, read_month
+from segmentation.keys import CATEGORIES_TABLE, FEATURES_TABLE, SEGMENTS_TABLE, SUMMARY_TABLE
+from segmentation.monthly import (
+    customer_segments_month,
+    read_categories,
+    read_month,
+    read_products,
+)
 from segmentation.segments.contracts import CustomerSegmentsContract, SegmentSummaryContract
 from segmentation.warehouse import release_cached_blocks
 
@@ -32,14 +37,16 @@ def build_segment_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
         specs=[
             dg.AssetSpec(
                 key=asset_key(SEGMENTS_TABLE),
-                deps=[asset_key(FEATURES_TABLE)],
+                deps=[asset_key(FEATURES_TABLE), asset_key(CATEGORIES_TABLE)],
                 kinds={"duckdb", "polars", "scikit-learn"},
                 description="One row per snapshot and customer with every segment label: RFM "
                 "scores (1-5) and the named RFM segment, value tier, ABC class, lifecycle "
                 "stage, loyalty, churn risk, the configured attribute segments (attr_*), the "
                 "k-means cluster, the key features, and the intent, engagement, NPS and "
                 "satisfaction labels ('unknown' without the events / feedback source) with "
-                "the source features the playbook acts on.",
+                "the source features the playbook acts on, and the needs and psychographic "
+                "classes, next best category and product, and category features (products "
+                "source, holdings, psychographic rules).",
                 metadata=table_metadata(SEGMENTS_TABLE, CustomerSegmentsContract),
             ),
             dg.AssetSpec(
@@ -73,6 +80,8 @@ def build_segment_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
                     "clusters": column_counts_table(month, "cluster"),
                     "intent_classes": column_counts_table(month, "intent_class"),
                     "satisfaction_classes": column_counts_table(month, "satisfaction_class"),
+                    "needs_classes": column_counts_table(month, "needs_class"),
+                    "psychographic_classes": column_counts_table(month, "psychographic_class"),
                 },
                 privacy,
             ),
@@ -84,10 +93,14 @@ def build_segment_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
             ),
         )
         with monthly_connection(warehouse) as con:
+            products = read_products(con, settings)
             for snapshot in sorted(snapshot_dates(context)):
                 features = read_month(con, FEATURES_TABLE, snapshot)
+                categories = read_categories(con, snapshot, settings)
                 release_cached_blocks(con, warehouse.memory_limit)
-                month_segments, month_summary = customer_segments_month(features, settings.segments)
+                month_segments, month_summary = customer_segments_month(
+                    features, settings.segments, categories, products
+                )
                 write_month(con, snapshot, (segments, month_segments), (summary, month_summary))
         return (
             dg.MaterializeResult(asset_key=asset_key(SEGMENTS_TABLE), metadata=segments.metadata()),

@@ -235,8 +235,74 @@ class _BehaviourClvValueLifecycle(CustomerBehaviourContract):
     )
 
 
+UNKNOWN_CATEGORY = "unknown"
+
+
+class CustomerCategoriesContract(pa.DataFrameModel):
+    """The category mix: per snapshot, customer and catalogue category, what the customer
+    spent on it in the category window (``features.categories.window_days``, default 365
+    days); a row for every category with a transaction in the window. Empty without a
+    products source."""
+
+    snapshot_date: date = pa.Field(description="As-of date: the month's last day, inclusive.")
+    customer_id: str = pa.Field(description="Customer id.")
+    category: str = pa.Field(
+        str_length={"min_value": 1},
+        description="The catalogue category of the products (sources.products); 'unknown' for "
+        "products the catalogue does not list (and rows without a product id).",
+    )
+    spend: pl.Float64 = pa.Field(
+        description="Net spend on the category in the window: purchases minus returns."
+    )
+    orders: pl.Int64 = pa.Field(
+        ge=0, description="Purchase orders in the window with an item of the category."
+    )
+    spend_share: pl.Float64 = _f(
+        "The category's positive spend / the customer's positive spend over all categories in "
+        "the window (a category with net returns counts 0); null when that is 0.",
+        ge=0.0,
+        le=1.0,
+    )
+    core_spend: pl.Float64 = pa.Field(
+        description="Net spend on the category's items whose need level counts as core "
+        "(segments.needs)."
+    )
+    basic_spend: pl.Float64 = pa.Field(
+        description="Net spend on the category's items whose need level counts as basic."
+    )
+
+    class Config:
+        strict = True
+        unique = ["snapshot_date", "customer_id", "category"]
+
+
+class CategoryColumns(pa.DataFrameModel):
+    """The category columns ``features.customer_features`` ends with, from
+    ``features.customer_categories`` (catalogued categories only: 'unknown' is left out). Null
+    for every customer without a products source."""
+
+    top_category: str = _f(
+        "The catalogued category with the most net spend in the category window (ties: the "
+        "first by name); null without positive catalogued spend."
+    )
+    top_category_share: pl.Float64 = _f(
+        "The top category's spend_share (of all the customer's positive spend in the window).",
+        ge=0.0,
+        le=1.0,
+    )
+    category_breadth: pl.Int64 = _f(
+        "Catalogued categories with positive net spend in the window.", ge=0
+    )
+    core_spend_share: pl.Float64 = _f(
+        "Core-level spend / (core + basic-level spend) in the window (levels: segments.needs); "
+        "null without spend on either.",
+        ge=0.0,
+        le=1.0,
+    )
+
+
 # the engagement columns first among the bases: pandera takes the columns of the bases in
-# reverse order, so they come last
-class CustomerFeaturesContract(EngagementColumns, _BehaviourClvValueLifecycle):
+# reverse order, so they come last (and the category columns after them)
+class CustomerFeaturesContract(CategoryColumns, EngagementColumns, _BehaviourClvValueLifecycle):
     """Everything a segment or strategy needs: behaviour, CLV, value and lifecycle, engagement
-    and feedback."""
+    and feedback, category mix."""

@@ -1,6 +1,6 @@
 """Settings of the features layer (the ``features:`` key of the pipeline configuration):
-value tiers, CLV and lifecycle thresholds, engagement and feedback windows; every key has a
-documented default."""
+value tiers, CLV and lifecycle thresholds, engagement and feedback windows, the category
+window; every key has a documented default."""
 
 from __future__ import annotations
 
@@ -107,6 +107,18 @@ class FeedbackSettings(Strict):
         return self
 
 
+class CategorySettings(Strict):
+    """Category mix from the products source (``sources.products``): the spend of each
+    customer per catalogue category over a trailing window."""
+
+    window_days: _Days = Field(
+        default=365,
+        description="Days of the trailing window of `features.customer_categories` (spend, "
+        "orders and shares per category) and of the category columns of "
+        "`features.customer_features`: the snapshot date and the days before it.",
+    )
+
+
 class FeatureSettings(Strict):
     """Settings of the features layer; every key has a documented default."""
 
@@ -116,3 +128,9 @@ class FeatureSettings(Strict):
     lifecycle: LifecycleSettings = LifecycleSettings()
     engagement: EngagementSettings = EngagementSettings()
     feedback: FeedbackSettings = FeedbackSettings()
+    categories: CategorySettings = Field(
+        default_factory=CategorySettings,
+        description="The category mix from the products source (`features.customer_categories`"
+        " and the category columns of `features.customer_features`; empty and null without "
+        "it).",
+    )

@@ -8,9 +8,11 @@ import polars as pl
 
 from segmentation.keys import KEY_COLUMNS, in_key_order, sorted_by_keys
 from segmentation.segments.attribute_rules import attribute_segments
+from segmentation.segments.catalogue_labels import CATALOGUE_COLUMNS, catalogue_labels
 from segmentation.segments.clusters import cluster_sorted
 from segmentation.segments.columns import (
     ATTRIBUTE_COLUMN_PREFIX,
+    CATALOGUE_LABEL_COLUMNS,
     KEY_FEATURE_COLUMNS,
     SOURCE_KEY_FEATURE_COLUMNS,
     SOURCE_LABEL_COLUMNS,
@@ -23,6 +25,7 @@ from segmentation.segments.source_labels import (
     LABEL_SOURCES,
     configured_source_dimensions,
     label_sources,
+    with_source_columns,
 )
 
 KEYS = KEY_COLUMNS
@@ -36,13 +39,20 @@ def segment_dimensions(
 
     Args:
         settings: The segment settings (their attribute dimensions).
-        sources: The configured label sources among ``events`` and ``feedback``: their labels
-            (intent_class and engagement_level; nps_class and satisfaction_class) are
-            dimensions too.
+        sources: The configured label sources among ``events``, ``feedback`` and
+            ``products``: their labels (intent_class and engagement_level; nps_class and
+            satisfaction_class; needs_class and psychographic_class) are dimensions too;
+            psychographic_class also with psychographic rules.
     """
     attributes = [attribute_column(dimension) for dimension in settings.attribute_dimensions()]
     labels = [column for column in SOURCE_LABEL_COLUMNS if LABEL_SOURCES[column] in sources]
-    return [*FIXED_DIMENSIONS, *attributes, "cluster", *labels]
+    catalogue = [
+        column
+        for column in CATALOGUE_LABEL_COLUMNS
+        if LABEL_SOURCES[column] in sources
+        or (column == "psychographic_class" and settings.psychographics.rules)
+    ]
+    return [*FIXED_DIMENSIONS, *attributes, "cluster", *labels, *catalogue]
 
 
 def dimension_columns(segments: pl.DataFrame) -> list[str]:
@@ -60,12 +70,21 @@ def dimension_columns(segments: pl.DataFrame) -> list[str]:
     ]
 
 
-def build_customer_segments(features: pl.DataFrame, settings: SegmentSettings) -> pl.DataFrame:
+def build_customer_segments(
+    features: pl.DataFrame,
+    settings: SegmentSettings,
+    categories: pl.DataFrame | None = None,
+    products: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """Every segment label of every customer of every snapshot in ``features``.
 
     Args:
         features: ``features.customer_features``: one row per snapshot_date x customer_id.
         settings: The segment settings.
+        categories: ``features.customer_categories`` rows of the same snapshots (the next best
+            category and the psychographic clusters); None without a products source.
+        products: ``raw.products``, for the ``product_*`` columns of the recommendations'
+            eligibility rule; None without a products source.
 
     Returns:
         One row per snapshot_date x customer_id, sorted by both: snapshot_date, customer_id,
@@ -73,17 +92,20 @@ def build_customer_segments(features: pl.DataFrame, settings: SegmentSettings) -
         lifecycle_stage, loyalty, churn_risk, attr_<dimension>..., cluster, the key
         features recency_days, frequency, orders, net_revenue, clv_12m, p_alive, the source
         labels intent_class, engagement_level, nps_class, satisfaction_class ('unknown'
-        without their source), and the source key features (``SOURCE_KEY_FEATURE_COLUMNS``).
+        without their source), the source key features (``SOURCE_KEY_FEATURE_COLUMNS``), and
+        the catalogue columns (``CATALOGUE_COLUMNS``: needs and psychographic class, next best
+        category and product, category features).
 
     Raises:
         ValueError: If ``features`` has duplicate (snapshot_date, customer_id) rows.
     """
-    ordered = in_key_order(features, "features")
+    ordered = with_source_columns(in_key_order(features, "features"))
     rfm = score_sorted(ordered, settings.rfm)
     labels = label_customers(ordered, settings.loyalty, settings.churn_risk)
     attributes = attribute_segments(ordered, settings)
     clusters = cluster_sorted(ordered, settings.clusters).assignments
     sources = label_sources(ordered, settings)
+    catalogue = catalogue_labels(ordered, settings, categories, products)
     # Every part is sorted by the keys and has one row per input row, so they line up.
     return pl.concat(
         [
@@ -93,6 +115,7 @@ def build_customer_segments(features: pl.DataFrame, settings: SegmentSettings) -
             clusters.drop(KEYS),
             ordered.select(KEY_FEATURE_COLUMNS),
             sources,
+            catalogue,
         ],
         how="horizontal",
     ).select(
@@ -104,6 +127,7 @@ def build_customer_segments(features: pl.DataFrame, settings: SegmentSettings) -
         *KEY_FEATURE_COLUMNS,
         *SOURCE_LABEL_COLUMNS,
         *SOURCE_KEY_FEATURE_COLUMNS,
+        *CATALOGUE_COLUMNS,
     )
 
 

@@ -212,6 +212,15 @@ def _choose_model(
     return best_model, best_k, best_score
 
 
+def fit_best_kmeans(
+    matrix: np.ndarray, settings: ClusterSettings
+) -> tuple[KMeans, int, float | None]:
+    """Seeded k-means of ``matrix``'s rows with k in [k_min, k_max] chosen by silhouette on a
+    seeded sample, as the behaviour clusters are chosen: the model, its k and its silhouette
+    (None when k was not chosen by silhouette)."""
+    return _choose_model(matrix, settings)
+
+
 def _thirds(order: list[int], count: int) -> dict[int, int]:
     """Position in ``order`` (best first) -> level 0/1/2 by mid-rank thirds."""
     return {

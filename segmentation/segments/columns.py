@@ -87,6 +87,32 @@ SOURCE_KEY_FEATURE_COLUMNS: tuple[str, ...] = (
     "days_since_last_feedback",
 )
 
+# The features.customer_features columns from the products source (all null without it).
+CATEGORY_FEATURE_COLUMNS: tuple[str, ...] = (
+    "top_category",
+    "top_category_share",
+    "category_breadth",
+    "core_spend_share",
+)
+# Labels from the catalogue (and, for psychographic_class, from rules over customer columns),
+# appended to the segments table after the source key features ('unknown' without a basis).
+CATALOGUE_LABEL_COLUMNS: tuple[str, ...] = ("needs_class", "psychographic_class")
+# The recommendations after them (null where nothing qualifies).
+RECOMMENDATION_COLUMN_TYPES: dict[str, pl.DataType] = {
+    "next_best_category": pl.String(),
+    "next_best_category_lift": pl.Float64(),
+    "next_best_category_support": pl.Int64(),
+    "next_best_product": pl.String(),
+    "next_best_product_lift": pl.Float64(),
+    "next_best_product_support": pl.Int64(),
+}
+# The category features copied last, so playbook rules can act on them.
+CATEGORY_KEY_FEATURE_COLUMNS: tuple[str, ...] = (
+    "top_category",
+    "category_breadth",
+    "core_spend_share",
+)
+
 ATTRIBUTE_COLUMN_PREFIX = "attr_"
 
 SEGMENT_COLUMN_TYPES: dict[str, pl.DataType] = {
@@ -106,6 +132,9 @@ SEGMENT_COLUMN_TYPES: dict[str, pl.DataType] = {
     **{name: FEATURE_COLUMN_TYPES[name] for name in KEY_FEATURE_COLUMNS},
     **{name: pl.String() for name in SOURCE_LABEL_COLUMNS},
     **{name: FEATURE_COLUMN_TYPES[name] for name in SOURCE_KEY_FEATURE_COLUMNS},
+    **{name: pl.String() for name in CATALOGUE_LABEL_COLUMNS},
+    **RECOMMENDATION_COLUMN_TYPES,
+    **{name: FEATURE_COLUMN_TYPES[name] for name in CATEGORY_KEY_FEATURE_COLUMNS},
 }
 
 

@@ -14,6 +14,7 @@ from segmentation.segments.labels import (
     LOYALTY_LABELS,
     VALUE_TIERS,
 )
+from segmentation.segments.psychographics import NEEDS_CLASSES
 from segmentation.segments.rfm import NO_PURCHASE, RFM_SEGMENT_LABELS
 from segmentation.segments.source_labels import (
     ENGAGEMENT_LEVELS,
@@ -150,6 +151,58 @@ class CustomerSegmentsContract(pa.DataFrameModel):
     days_since_last_feedback: pl.Int64 = pa.Field(
         nullable=True, ge=0, description="Days since the last feedback of any kind (features)."
     )
+    needs_class: str = pa.Field(
+        isin=list(NEEDS_CLASSES),
+        description="'core' (core_spend_share at least segments.needs.core_min_share, 0.6), "
+        "'basic' (at most basic_max_share, 0.2), else 'mixed'; 'unknown' without a products "
+        "source or spend on core- or basic-level items in the category window.",
+    )
+    psychographic_class: str = pa.Field(
+        str_length={"min_value": 1},
+        description="The first matching psychographic rule's name (else its default); without "
+        "rules, the customer's cluster of category spend shares, named from its dominant "
+        "categories ('<category>-led', '<a> & <b>'); 'unknown' without a basis.",
+    )
+    next_best_category: str = pa.Field(
+        nullable=True,
+        description="The category not bought in the window with the highest lift of a "
+        "qualifying association rule from a category the customer bought (segments."
+        "recommendations); null where none qualifies or without a products source.",
+    )
+    next_best_category_lift: pl.Float64 = pa.Field(
+        nullable=True, ge=0, description="Lift P(c | a) / P(c) of that rule a -> c."
+    )
+    next_best_category_support: pl.Int64 = pa.Field(
+        nullable=True, ge=1, description="Customers of the snapshot who bought both a and c."
+    )
+    next_best_product: str = pa.Field(
+        nullable=True,
+        description="The eligible product not held with the highest lift of a qualifying "
+        "association rule from a product held (products_held_column); null where none "
+        "qualifies or without holdings.",
+    )
+    next_best_product_lift: pl.Float64 = pa.Field(
+        nullable=True, ge=0, description="Lift of that rule."
+    )
+    next_best_product_support: pl.Int64 = pa.Field(
+        nullable=True, ge=1, description="Customers of the snapshot holding both products."
+    )
+    top_category: str = pa.Field(
+        nullable=True,
+        description="The catalogued category with the most spend in the window (features).",
+    )
+    category_breadth: pl.Int64 = pa.Field(
+        nullable=True,
+        ge=0,
+        description="Catalogued categories with positive spend in the window (features); null "
+        "without a products source.",
+    )
+    core_spend_share: pl.Float64 = pa.Field(
+        nullable=True,
+        ge=0,
+        le=1,
+        description="Share of the levelled spend on core-level items (features).",
+    )
 
     class Config:
         strict = True
@@ -170,7 +223,8 @@ class SegmentSummaryContract(pa.DataFrameModel):
         description="Segment dimension: a column of the segments table (rfm_segment, "
         "value_tier, abc_class, lifecycle_stage, loyalty, churn_risk, attr_<name>, cluster; "
         "intent_class and engagement_level with an events source, nps_class and "
-        "satisfaction_class with a feedback source)."
+        "satisfaction_class with a feedback source, needs_class and psychographic_class with "
+        "a products source; psychographic_class also with psychographic rules)."
     )
     segment: str = pa.Field(description="Segment label within the dimension.")
     customers: pl.Int64 = pa.Field(ge=1, description="Customers in the segment.")

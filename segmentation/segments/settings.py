@@ -29,6 +29,10 @@ with a message naming the dimension, the rule and the problem. Example::
       engagement: {medium_min: 10, high_min: 30}
       satisfaction: {csat_dissatisfied_max: 2, csat_satisfied_min: 4,
                      dissatisfied_min_complaints: 1}
+      # labels from the product catalogue and the holdings (segmentation.segments.category_settings)
+      needs: {level_column: need_level, core_min_share: 0.6, basic_max_share: 0.2}
+      recommendations: {min_support: 20, min_lift: 1.0, products_held_column: null}
+      psychographics: {rules: [], default: unknown, clusters: {enabled: true, k_max: 6}}
 """
 
 from __future__ import annotations
@@ -44,6 +48,14 @@ import polars as pl
 from pydantic import Field, field_validator, model_validator
 
 from segmentation.features.contracts import CustomerFeaturesContract
+from segmentation.segments.category_settings import (
+    NeedsSettings,
+    PsychographicSettings,
+    RecommendationSettings,
+    compile_eligibility,
+    compile_psychographic_rules,
+    held_column_problems,
+)
 from segmentation.segments.columns import (
     FEATURE_COLUMN_TYPES,
     ColumnKind,
@@ -338,6 +350,21 @@ class SegmentSettings(Strict):
         description="Satisfaction labels (`satisfaction_class`: satisfied, neutral, "
         "dissatisfied, unknown without feedback).",
     )
+    needs: NeedsSettings = Field(
+        default_factory=NeedsSettings,
+        description="Needs classes (`needs_class`: core, basic, mixed, unknown without a "
+        "products source or levelled spend) and the levels `core_spend_share` counts.",
+    )
+    recommendations: RecommendationSettings = Field(
+        default_factory=RecommendationSettings,
+        description="Next best category and product (`next_best_category`, "
+        "`next_best_product`): pairwise association rules over the snapshot's baskets.",
+    )
+    psychographics: PsychographicSettings = Field(
+        default_factory=PsychographicSettings,
+        description="Psychographic classes (`psychographic_class`): rules over the customer "
+        "columns, or clusters of the category mix.",
+    )
 
     @field_validator("extra_columns")
     @classmethod
@@ -358,9 +385,13 @@ class SegmentSettings(Strict):
         if duplicates:
             raise ValueError(f"duplicate attribute dimensions: {', '.join(duplicates)}")
         problems = passthrough_pii_problems(self, self.pii_extra_columns())
+        problems += held_column_problems(self.recommendations, self.extra_column_kinds())
         if problems:
             raise ValueError("\n  ".join(problems))
         compile_attribute_rules(self)
+        known, ranges = self.known_columns(), feature_column_ranges()
+        compile_psychographic_rules(self.psychographics, known, ranges)
+        compile_eligibility(self.recommendations, known, ranges)
         return self
 
     def extra_column_kinds(self) -> dict[str, ColumnKind]:

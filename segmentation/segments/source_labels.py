@@ -23,6 +23,7 @@ from __future__ import annotations
 import polars as pl
 
 from segmentation.segments.columns import (
+    CATEGORY_FEATURE_COLUMNS,
     EVENT_FEATURE_COLUMNS,
     FEATURE_COLUMN_TYPES,
     FEEDBACK_FEATURE_COLUMNS,
@@ -65,6 +66,9 @@ LABEL_SOURCES: dict[str, str] = {
     "engagement_level": "events",
     "nps_class": "feedback",
     "satisfaction_class": "feedback",
+    # psychographic_class also comes from rules over customer columns
+    "needs_class": "products",
+    "psychographic_class": "products",
 }
 # which segments-table columns show, for a whole snapshot, that a label's source is configured:
 # they are null for every customer without it and never null (0 / false) with it
@@ -73,15 +77,18 @@ SOURCE_DIMENSION_EVIDENCE: dict[str, tuple[str, ...]] = {
     "engagement_level": ("cart_adds_90d", "abandoned_carts_90d", "is_unsubscribed"),
     "nps_class": ("complaints_90d",),
     "satisfaction_class": ("complaints_90d",),
+    # 0 for a customer without catalogued spend, null for everyone without a products source
+    "needs_class": ("category_breadth",),
+    "psychographic_class": ("category_breadth",),
 }
 
 
 def with_source_columns(features: pl.DataFrame) -> pl.DataFrame:
-    """``features`` with any missing events/feedback column added as nulls of its type (a
-    features frame written before those columns existed: its labels are ``unknown``)."""
+    """``features`` with any missing events/feedback/category column added as nulls of its
+    type (a features frame written before those columns existed: its labels are ``unknown``)."""
     missing = [
         pl.lit(None, dtype=FEATURE_COLUMN_TYPES[name]).alias(name)
-        for name in (*EVENT_FEATURE_COLUMNS, *FEEDBACK_FEATURE_COLUMNS)
+        for name in (*EVENT_FEATURE_COLUMNS, *FEEDBACK_FEATURE_COLUMNS, *CATEGORY_FEATURE_COLUMNS)
         if name not in features.columns
     ]
     return features.with_columns(missing) if missing else features
@@ -200,13 +207,19 @@ def label_sources(features: pl.DataFrame, settings: SegmentSettings) -> pl.DataF
 def configured_source_dimensions(segments: pl.DataFrame) -> list[str]:
     """The source label columns of a segments frame whose source is configured, in column
     order: a label is a segment dimension only then (without the source everyone is
-    ``unknown``, and the summaries stay as they were before these labels existed)."""
+    ``unknown``, and the summaries stay as they were before these labels existed). A label
+    with a value other than ``unknown`` has a basis too (``psychographic_class`` from rules,
+    without a products source)."""
     return [
         column
         for column in segments.columns
         if column in SOURCE_DIMENSION_EVIDENCE
-        and any(
-            name in segments.columns and segments.get_column(name).null_count() < segments.height
-            for name in SOURCE_DIMENSION_EVIDENCE[column]
+        and (
+            any(
+                name in segments.columns
+                and segments.get_column(name).null_count() < segments.height
+                for name in SOURCE_DIMENSION_EVIDENCE[column]
+            )
+            or (segments.get_column(column) != UNKNOWN).any()
         )
     ]

@@ -24,6 +24,7 @@ import pytest
 import segmentation as seg
 from pipelines.build_definitions import build_definitions
 from segmentation.config import SegmentationConfig, load_config
+from segmentation.features.categories import CATEGORY_COLUMNS
 from segmentation.features.contracts import CustomerEngagementContract, CustomerFeaturesContract
 from segmentation.features.engagement import ENGAGEMENT_FEATURE_COLUMNS
 from segmentation.monthly import customer_features_month, read_behaviour_with_clv, read_engagement
@@ -199,7 +200,10 @@ def test_customer_features_end_with_the_same_columns(configured) -> None:
     config, _ = configured
     features = _month(config, "features.customer_features")
     CustomerFeaturesContract.to_schema().validate(features)
-    assert features.columns[-len(ENGAGEMENT_FEATURE_COLUMNS) :] == ENGAGEMENT_FEATURE_COLUMNS
+    # the category columns of issue 16 follow them
+    end = len(features.columns) - len(CATEGORY_COLUMNS)
+    start = end - len(ENGAGEMENT_FEATURE_COLUMNS)
+    assert features.columns[start:end] == ENGAGEMENT_FEATURE_COLUMNS
     engagement = _month(config, "features.customer_engagement")
     assert features.select("customer_id", *ENGAGEMENT_FEATURE_COLUMNS).equals(
         engagement.drop("snapshot_date")

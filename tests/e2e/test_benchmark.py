@@ -17,6 +17,7 @@ from synthetic.generate import write
 MONTHLY_STAGES = [
     "features.customer_behaviour",
     "features.customer_engagement",
+    "features.customer_categories",
     "features.customer_clv + marts.clv_model_params",
     "features.customer_features",
     "marts.customer_segments + marts.segment_summary",

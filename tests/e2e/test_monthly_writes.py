@@ -115,8 +115,8 @@ def test_a_multi_output_month_is_written_whole_or_not_at_all(
     segments_before = _february_segments(landed)
     compute = segment_assets.customer_segments_month
 
-    def broken(features: pl.DataFrame, settings) -> tuple[pl.DataFrame, pl.DataFrame]:
-        segments, summary = compute(features, settings)
+    def broken(features: pl.DataFrame, settings, *catalogue) -> tuple[pl.DataFrame, pl.DataFrame]:
+        segments, summary = compute(features, settings, *catalogue)
         # a changed segments table, and a summary whose shares break the contract
         return (
             segments.with_columns(pl.col("frequency") + 1),

@@ -17,7 +17,7 @@ from tests.conftest import RETAIL_COLUMNS, config_mapping, sample_transactions, 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 RANGE = "2011-02...2011-03"
 # every asset of the pipeline and every check: one step each
-STEP_COUNT = 26
+STEP_COUNT = 27
 CHROMIUM = Path("/usr/bin/chromium")
 
 

@@ -17,6 +17,7 @@ from segmentation.segments.build import (
     segment_dimensions,
     summarize_segments,
 )
+from segmentation.segments.catalogue_labels import CATALOGUE_COLUMNS
 from segmentation.segments.columns import (
     EVENT_FEATURE_COLUMNS,
     FEATURE_COLUMN_TYPES,
@@ -342,8 +343,10 @@ def test_every_customer_gets_exactly_one_class_per_label_and_the_table_ends_with
     CustomerSegmentsContract.validate(segments)
     assert segments.height == features.height
     assert segments.select("snapshot_date", "customer_id").is_unique().all()
-    assert segments.columns[-12:] == [*SOURCE_LABEL_COLUMNS, *SOURCE_KEY_FEATURE_COLUMNS]
-    assert list(SEGMENT_COLUMN_TYPES)[-12:] == segments.columns[-12:]
+    # the catalogue columns of issue 16 come after them
+    ours = slice(-12 - len(CATALOGUE_COLUMNS), -len(CATALOGUE_COLUMNS))
+    assert segments.columns[ours] == [*SOURCE_LABEL_COLUMNS, *SOURCE_KEY_FEATURE_COLUMNS]
+    assert list(SEGMENT_COLUMN_TYPES)[ours] == segments.columns[ours]
     for column, allowed in zip(
         SOURCE_LABEL_COLUMNS,
         (INTENT_CLASSES, ENGAGEMENT_LEVELS, NPS_CLASSES, SATISFACTION_CLASSES),

@@ -1,0 +1,3 @@
+-- The grouped transactions of the category step, once _category_increments holds them.
+DROP TABLE IF EXISTS _category_sums;
+DROP TABLE IF EXISTS _category_orders;
