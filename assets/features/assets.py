@@ -159,7 +159,7 @@ def build_feature_assets(
 
     @dg.asset(
         key=asset_key(CATEGORIES_TABLE),
-        deps=[["raw", "transactions"]],
+        deps=[["raw", "transactions"], ["raw", "products"]],
         kinds=FEATURE_KINDS,
         group_name="features",
         metadata=table_metadata(CATEGORIES_TABLE, CustomerCategoriesContract),

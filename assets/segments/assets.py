@@ -37,7 +37,11 @@ def build_segment_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
         specs=[
             dg.AssetSpec(
                 key=asset_key(SEGMENTS_TABLE),
-                deps=[asset_key(FEATURES_TABLE), asset_key(CATEGORIES_TABLE)],
+                deps=[
+                    asset_key(FEATURES_TABLE),
+                    asset_key(CATEGORIES_TABLE),
+                    dg.AssetKey(["raw", "products"]),
+                ],
                 kinds={"duckdb", "polars", "scikit-learn"},
                 description="One row per snapshot and customer with every segment label: RFM "
                 "scores (1-5) and the named RFM segment, value tier, ABC class, lifecycle "

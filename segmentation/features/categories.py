@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import date
-from typing import Any
 
 import duckdb
 import polars as pl
@@ -32,6 +31,7 @@ from segmentation.features.contracts import (
 )
 from segmentation.features.settings import CategorySettings
 from segmentation.keys import KEY_COLUMNS
+from segmentation.raw.settings import Sources
 from segmentation.segments.category_settings import NeedsSettings
 from segmentation.sql_files import read_sql
 from segmentation.warehouse import frame_of
@@ -47,9 +47,9 @@ UNCATALOGUED_SCHEMA = {
 }
 
 
-def products_configured(sources: Any) -> bool:
+def products_configured(sources: Sources) -> bool:
     """Whether the configuration's ``sources`` has a products source (``sources.products``)."""
-    return getattr(sources, "products", None) is not None
+    return sources.products is not None
 
 
 def empty_categories() -> pl.DataFrame:
