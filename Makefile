@@ -18,7 +18,7 @@ BANK_CUSTOMERS ?= 3000
 RUN_DATA := $(if $(filter $(CURDIR)/config/bank.yaml,$(SEGMENTATION_CONFIG)),bank-data,demo-data)
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: run test dev demo-data bank-data bank-demo lint format bench clean install ui-deps docs
+.PHONY: run test dev demo-data bank-data bank-demo lint format bench clean install ui-deps java-deps docs
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -69,8 +69,8 @@ run: install $(RUN_DATA) $(DAGSTER_HOME)/dagster.yaml
 	$(RUN) python -m pipelines.summary
 
 ## test: install everything the suite needs (the locked environment, Debian's chromium for the
-## browser test) and run it
-test: install ui-deps
+## browser test, Java for the Spark engine's tests) and run it
+test: install ui-deps java-deps
 	$(RUN) pytest
 
 ## ui-deps: Debian's chromium for the browser test (tests/e2e/test_ui.py); installing it needs
@@ -88,6 +88,40 @@ ui-deps:
 	else \
 		DEBIAN_FRONTEND=noninteractive apt-get update && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
+	fi
+
+## java-deps: Java 17 (or 21) for the Spark engine's tests (tests/spark/, docs/spark.md), the
+## versions Spark 4.0 runs on: the one JAVA_HOME names, else `java` on PATH. Installing Debian's
+## openjdk-17-jre-headless (openjdk-21 where a release has no 17) needs root (`make test` calls
+## this; slim images lack the man folder its setup links into). The default engine (`make run`)
+## never starts Java: `make install` does not install it.
+JAVA_OK = "$${JAVA_HOME:+$$JAVA_HOME/bin/}java" -version 2>&1 | grep -Eq 'version "(17|21)[."]'
+java-deps:
+	@if $(JAVA_OK); then \
+		echo "java: $$("$${JAVA_HOME:+$$JAVA_HOME/bin/}java" -version 2>&1 | head -n 1)"; \
+	elif [ -n "$$JAVA_HOME" ]; then \
+		echo "java-deps: JAVA_HOME=$$JAVA_HOME holds no Java 17 or 21 (Spark 4.0 runs on those):" >&2; \
+		echo "  point JAVA_HOME at one, or unset it to use (or install) the java on PATH" >&2; \
+		exit 1; \
+	elif [ "$$(id -u)" != 0 ]; then \
+		echo "java-deps: Java 17 or 21 is missing (Spark 4.0 runs on those) and installing it needs root:" >&2; \
+		echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends openjdk-17-jre-headless" >&2; \
+		exit 1; \
+	elif ! command -v apt-get >/dev/null; then \
+		echo "java-deps: no apt-get here; install Java 17 or 21 by hand and put it on PATH or in JAVA_HOME" >&2; \
+		exit 1; \
+	else \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update && \
+		package=openjdk-17-jre-headless && \
+		{ apt-cache show $$package >/dev/null 2>&1 || package=openjdk-21-jre-headless; } && \
+		{ mkdir -p /usr/share/man/man1 || true; } && \
+		apt-get install -y --no-install-recommends $$package && \
+		if ! $(JAVA_OK); then \
+			echo "java-deps: installed $$package, but the java on PATH is still no Java 17 or 21:" >&2; \
+			echo "  set JAVA_HOME to the new one (ls /usr/lib/jvm)" >&2; \
+			exit 1; \
+		fi; \
 	fi
 
 ## dev: open the Dagster UI on the demo project (`dg dev`: Dagster 1.13 supersedes `dagster dev`;

@@ -23,6 +23,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from segmentation.bundled import bundled_path
+from segmentation.engines.settings import Engine, SparkSettings, is_uri
 from segmentation.features.categories import products_configured
 from segmentation.features.settings import (
     FeatureSettings,
@@ -122,6 +123,18 @@ class SegmentationConfig(Strict):
     # the serving copy is read-only: a publish refuses to discard what a client wrote to it
     # (tables, rows, a write-ahead log) unless this is true
     serving_overwrite_foreign_changes: bool = False
+    engine: Engine = Field(
+        default="duckdb",
+        description=(
+            "Which engine computes the tables: `duckdb` (the default: one process, the "
+            "warehouse file) or `spark` (Apache Spark, see the `spark` keys and "
+            "[the Spark engine](spark.md); in progress: the pipeline does not run on it yet)."
+        ),
+    )
+    spark: SparkSettings = Field(
+        default_factory=SparkSettings,
+        description="Where Spark runs and writes the tables; read with `engine: spark` only.",
+    )
     # the validated playbook, loaded with the config so a bad rule stops everything up front
     playbook: Playbook | None = Field(default=None, exclude=True)
     config_path: Path | None = Field(default=None, exclude=True)
@@ -169,6 +182,7 @@ def parse_config(raw: dict[str, Any], config_path: Path) -> SegmentationConfig:
                 f"  sources.{key}.path: {source.path} matches no file"
             )
     _check_custom_attributes(config, config_path)
+    _check_engine(config, config_path)
     playbook_path = _resolve(base, config.strategies.playbook)
     try:
         playbook = load_playbook(playbook_path, config.segments)
@@ -188,6 +202,7 @@ def parse_config(raw: dict[str, Any], config_path: Path) -> SegmentationConfig:
                 }
             ),
             "sources": Sources(**resolved),
+            "spark": _resolved_lake(base, config.spark),
             "strategies": StrategySettings(playbook=playbook_path),
             "playbook": playbook,
             "config_path": config_path,
@@ -314,6 +329,23 @@ def _check_custom_attributes(config: SegmentationConfig, config_path: Path) -> N
         raise ConfigError("\n".join([f"invalid configuration in {config_path}:", *problems]))
 
 
+def _check_engine(config: SegmentationConfig, config_path: Path) -> None:
+    """The Spark engine needs a lake to write to (the DuckDB engine ignores the spark keys)."""
+    if config.engine == "spark" and config.spark.lake is None:
+        raise ConfigError(
+            f"invalid configuration in {config_path}:\n"
+            f"  spark.lake: required with engine: spark: the folder or URI where Spark writes "
+            f"the tables (e.g. lake, or s3a://bucket/segmentation)"
+        )
+
+
+def _resolved_lake(base: Path, spark: SparkSettings) -> SparkSettings:
+    """A lake on this machine given as a relative path is relative to the config's folder."""
+    if spark.lake is None or is_uri(spark.lake):
+        return spark
+    return spark.model_copy(update={"lake": str(_resolve(base, spark.lake))})
+
+
 def _glob_regex(pattern: str) -> re.Pattern[str]:
     """A regex matching the paths ``glob.glob(pattern, recursive=True)`` can return (and a few
     more: hidden names too), for paths that may not exist yet."""
@@ -363,6 +395,27 @@ def _source_problems(config: SegmentationConfig) -> list[str]:
                     f"  {key}: {target} matches sources.{name}.path ({source.path}): it would "
                     f"be read as a source; keep the pipeline's files out of the sources' folders"
                 )
+    return problems
+
+
+def _lake_problems(config: SegmentationConfig) -> list[str]:
+    """The Spark engine's lake would be read as a source, or is the warehouse or serving file."""
+    lake = config.spark.lake
+    if config.engine != "spark" or lake is None or is_uri(lake):
+        return []
+    problems = []
+    for key, target in (("warehouse", config.warehouse), ("serving", config.serving)):
+        if same_file(Path(lake), target):
+            problems.append(f"  spark.lake: {lake} is the {key} file; use a folder of its own")
+    # a file the engine would write, under the lake's table folders
+    written = f"{lake}/features/customer_behaviour/snapshot_date=2011-01-31/part-00000.parquet"
+    for name, source in config.sources.configured().items():
+        if _glob_regex(source.path).match(written):
+            problems.append(
+                f"  spark.lake: {lake} is matched by sources.{name}.path ({source.path}): the "
+                f"lake's Parquet files would be read as a source; keep the lake out of the "
+                f"sources' folders"
+            )
     return problems
 
 
@@ -460,6 +513,7 @@ def _check_before_any_write(config: SegmentationConfig, config_path: Path) -> No
         *_catalogue_problems(config),
         *_secret_problems(config),
         *_source_problems(config),
+        *_lake_problems(config),
     ]
     # opening the serving file is the costliest check, and pointless once a path is wrong
     if not problems:

@@ -1,0 +1,9 @@
+"""The Spark engine (``engine: spark``, docs/spark.md): Spark reads, shuffles the rows by
+customer bucket and runs the library's own per-customer code on each bucket's Arrow data
+inside its tasks (DuckDB and polars on the executors); the steps that need the whole population
+are reduce steps on the driver.
+
+:mod:`~segmentation.engines.spark.preflight` and :mod:`~segmentation.engines.spark.session`'s
+:func:`~segmentation.engines.spark.session.spark_conf` import no PySpark; every module that
+does (session start, buckets, lake, behaviour) is imported by the Spark path alone.
+"""

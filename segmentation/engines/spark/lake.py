@@ -1,0 +1,94 @@
+"""The lake: where the Spark engine's tables live, one folder per table
+(``<lake>/<schema>/<table>/``) of Parquet files, the monthly ones partitioned by
+``snapshot_date``.
+
+Until Spark lands the sources itself, the raw tables reach the lake as an export of the ones
+the DuckDB landing wrote (:func:`export_raw`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from segmentation.engines.spark.preflight import local_lake
+from segmentation.keys import SNAPSHOT_COLUMN
+from segmentation.sql_files import read_sql
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+# the raw tables the export writes, and the SQL writing each
+RAW_EXPORTS = {
+    "raw.transactions": "spark/export_transactions.sql",
+    "raw.customers": "spark/export_customers.sql",
+}
+EXPORT_FILE = "part-00000.parquet"
+
+
+def table_location(lake: str, table: str) -> str:
+    """The folder of ``table`` (``schema.name``) in the lake."""
+    schema, name = table.split(".")
+    return f"{lake.rstrip('/')}/{schema}/{name}"
+
+
+def export_raw(con: duckdb.DuckDBPyConnection, lake: str) -> dict[str, str]:
+    """Write the landed raw tables of the warehouse ``con`` into the lake for Spark to read,
+    each as one Parquet file replacing the previous export at once (written beside it, then
+    renamed); returns each table's folder. Names, e-mails and phones are left out.
+
+    Raises:
+        ValueError: The lake is not on this machine (DuckDB writes the export).
+    """
+    root = local_lake(lake)
+    if root is None:
+        raise ValueError(
+            f"spark.lake: {lake}: the raw tables are exported by DuckDB on this machine, which "
+            f"writes a folder or a file: URI only"
+        )
+    folders = {}
+    for table, sql in RAW_EXPORTS.items():
+        folder = Path(table_location(str(root), table))
+        folder.mkdir(parents=True, exist_ok=True)
+        # a leading dot: Spark skips the file while it is being written
+        partial = folder / f".{EXPORT_FILE}.partial"
+        con.execute(read_sql(sql), {"path": str(partial)})
+        os.replace(partial, folder / EXPORT_FILE)
+        folders[table] = str(folder)
+    return folders
+
+
+def read_table(spark: SparkSession, lake: str, table: str) -> DataFrame:
+    """A table of the lake. Timestamps are read as UTC without a zone (TIMESTAMP_NTZ), as the
+    warehouse holds them, whatever the Parquet files say."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import TimestampType
+
+    frame = spark.read.parquet(table_location(lake, table))
+    return frame.select(
+        *(
+            F.col(field.name).cast("timestamp_ntz").alias(field.name)
+            if isinstance(field.dataType, TimestampType)
+            else F.col(field.name)
+            for field in frame.schema.fields
+        )
+    )
+
+
+def write_months(frame: DataFrame, lake: str, table: str) -> str:
+    """Write a monthly table into the lake, partitioned by ``snapshot_date``: the months in
+    ``frame`` replace the same months in the lake, the others stay. Returns its folder.
+
+    Not atomic yet: a failed write can leave a month partly written (docs/spark.md).
+    """
+    location = table_location(lake, table)
+    (
+        frame.write.mode("overwrite")
+        .option("partitionOverwriteMode", "dynamic")
+        .partitionBy(SNAPSHOT_COLUMN)
+        .parquet(location)
+    )
+    return location

@@ -1,0 +1,146 @@
+"""The Spark session of the engine: its settings, and starting it once the preflight passed.
+
+:func:`spark_conf` is the whole session configuration, for :func:`start_session` and for the
+Dagster resource (``assets.spark``) alike. PySpark is imported when a session starts, not
+before.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from segmentation.engines.settings import SparkSettings, conf_text, parse_master
+from segmentation.engines.spark.preflight import SparkPreflightError, local_lake, preflight
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+APP_NAME = "customer-segmentation"
+LOOPBACK = "127.0.0.1"
+# The engine's own settings; `spark.conf` may override any but the master and the time zone
+# (refused when the config loads).
+ENGINE_CONF = {
+    "spark.app.name": APP_NAME,
+    # the pipeline's timestamps are UTC without a zone
+    "spark.sql.session.timeZone": "UTC",
+    # and are read from Parquet as such (TIMESTAMP_NTZ): Spark's default, stated
+    "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
+    # a progress bar on stderr garbles the run's log
+    "spark.ui.showConsoleProgress": "false",
+}
+
+
+def spark_conf(settings: SparkSettings) -> dict[str, str]:
+    """The session's configuration: the engine's settings, then ``spark.conf``'s, then the
+    master (``spark.remote`` for a Spark Connect URL)."""
+    conf = {**ENGINE_CONF, **{key: conf_text(value) for key, value in settings.conf.items()}}
+    if parse_master(settings.master).kind == "connect":
+        conf["spark.remote"] = settings.master
+    else:
+        conf["spark.master"] = settings.master
+    return conf
+
+
+def master_of(conf: dict[str, str]) -> str:
+    """The master a session configuration names (``spark.remote`` or ``spark.master``)."""
+    return conf.get("spark.remote") or conf.get("spark.master") or "local[*]"
+
+
+def prepare(conf: dict[str, str], lake: str | None) -> None:
+    """What has to happen before a session starts: the preflight (Java, the master, a lake on
+    this machine), and, for a local master, the Python workers run this interpreter.
+
+    PySpark starts its workers with ``$PYSPARK_PYTHON`` (default ``python3``, which may lack
+    this environment's packages); a variable already set is left as it is. For a cluster
+    master, a ``SPARK_LOCAL_IP`` of 127.0.0.1 is dropped: the executors must reach the driver.
+
+    Raises:
+        SparkPreflightError: See :func:`~segmentation.engines.spark.preflight.preflight`.
+    """
+    master = master_of(conf)
+    preflight(master, lake)
+    if parse_master(master).kind == "local":
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    elif os.environ.get("SPARK_LOCAL_IP") == LOOPBACK:
+        # pandera sets it on import whenever PySpark is installed; a driver announcing the
+        # loopback address is one a cluster's executors cannot reach
+        del os.environ["SPARK_LOCAL_IP"]
+
+
+def check_lake(spark: SparkSession, lake: str | None) -> None:
+    """A lake that only Spark reaches (``s3a://``, ``abfss://``, ``hdfs://``...) can be
+    written: a file is created in it through Spark's Hadoop file system and removed. A lake on
+    this machine was checked before the session started; a Spark Connect session has no
+    handle on the file system here and is checked by its first write.
+
+    Raises:
+        SparkPreflightError: The lake cannot be created or written, with Hadoop's reason.
+    """
+    if lake is None or local_lake(lake) is not None or not hasattr(spark, "_jvm"):
+        return
+    jvm = spark._jvm
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
+    probe = jvm.org.apache.hadoop.fs.Path(f"{lake.rstrip('/')}/.segmentation-probe-{uuid.uuid4()}")
+    try:
+        file_system = probe.getFileSystem(hadoop)
+        file_system.create(probe, False).close()
+        file_system.delete(probe, False)
+    except Exception as error:  # Py4J carries any Java exception; its first line says why
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise SparkPreflightError(
+            f"the Spark engine cannot start:\n  spark.lake: {lake} cannot be written through "
+            f"Spark ({reason}): check the path and the credentials in spark.conf"
+        ) from None
+
+
+@contextmanager
+def java_started_without_fork() -> Iterator[None]:
+    """PySpark starts Java in its own process group instead of through a ``preexec_fn``.
+
+    PySpark's launcher runs a ``preexec_fn`` in the child (to ignore Ctrl-C), which makes
+    Python fork the whole process. With Linux's default overcommit heuristic, a fork fails
+    (``[Errno 12] Cannot allocate memory``) once the process holds more address space than the
+    machine has memory, which one DuckDB behaviour query is enough for (its reservations reach
+    hundreds of GiB of untouched virtual memory). Without the ``preexec_fn`` Python spawns the
+    child without copying the process; its own process group keeps the terminal's Ctrl-C from
+    reaching Java, as the ``preexec_fn`` did.
+    """
+    from pyspark import java_gateway
+
+    launch = java_gateway.Popen
+
+    def spawn(command: list[str], **kwargs: Any) -> Any:
+        if kwargs.pop("preexec_fn", None) is not None:
+            kwargs["process_group"] = 0
+        return launch(command, **kwargs)
+
+    java_gateway.Popen = spawn
+    try:
+        yield
+    finally:
+        java_gateway.Popen = launch
+
+
+def start_session(settings: SparkSettings) -> SparkSession:
+    """A Spark session for ``settings`` (an active one in this process is reused, as PySpark
+    does), after the preflight; the lake is checked too.
+
+    Raises:
+        SparkPreflightError: Java, the master or the lake is not usable, with what to do.
+    """
+    conf = spark_conf(settings)
+    prepare(conf, settings.lake)
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    with java_started_without_fork():
+        spark = builder.getOrCreate()
+    check_lake(spark, settings.lake)
+    return spark

@@ -1,0 +1,101 @@
+"""Fixtures of the Spark engine's tests: one local[2] session for all of them, and warehouses
+landed by the DuckDB engine (the committed real sample; generated data with customers)."""
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+
+from segmentation.config import (
+    SegmentationConfig,
+    custom_attributes,
+    load_config,
+    pii_source_columns,
+)
+from segmentation.engines.settings import SparkSettings
+from segmentation.raw.landing import land_source
+from segmentation.raw.publishing import empty_customers_table
+from synthetic.generate import main as generate
+from tests.conftest import PROJECT_ROOT, config_mapping, write_config_file
+
+LANDED_AT = datetime(2026, 1, 1)
+# the tests' session: two cores as in CI, no UI, a few shuffle partitions for small data
+TEST_CONF = {"spark.ui.enabled": False, "spark.sql.shuffle.partitions": 4}
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A local[2] Spark session, started once (after the engine's preflight)."""
+    from segmentation.engines.spark.session import start_session
+
+    lake = tmp_path_factory.mktemp("session-lake")
+    session = start_session(SparkSettings(master="local[2]", conf=TEST_CONF, lake=str(lake)))
+    yield session
+    session.stop()
+
+
+def _landed(config: SegmentationConfig) -> duckdb.DuckDBPyConnection:
+    """An in-memory warehouse with the config's transactions and customers landed."""
+    con = duckdb.connect()
+    land_source(con, "transactions", config.sources.transactions, LANDED_AT)
+    if config.sources.customers is None:
+        empty_customers_table(con)
+    else:
+        land_source(
+            con,
+            "customers",
+            config.sources.customers,
+            LANDED_AT,
+            custom_attributes(config),
+            pii_source_columns(config),
+        )
+    return con
+
+
+@pytest.fixture(scope="session")
+def retail(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[SegmentationConfig, duckdb.DuckDBPyConnection]]:
+    """The committed real sample (no customers source), landed."""
+    folder = tmp_path_factory.mktemp("retail")
+    config = load_config(write_config_file(folder, config_mapping()))
+    con = _landed(config)
+    yield config, con
+    con.close()
+
+
+@pytest.fixture(scope="session")
+def generated(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[SegmentationConfig, duckdb.DuckDBPyConnection]]:
+    """Generated data as the demo's (customers with attributes and personal data, channels,
+    customers who never buy), landed with the demo's column mapping."""
+    folder = tmp_path_factory.mktemp("generated")
+    data = folder / "data"
+    generate(
+        [
+            *("--customers", "1500", "--out", str(data), "--seed", "7"),
+            *("--start", "2010-01-01", "--end", "2011-12-31"),
+            *("--no-events", "--no-feedback", "-q"),
+        ]
+    )
+    raw = yaml.safe_load((PROJECT_ROOT / "config" / "demo.yaml").read_text())
+    sources = {key: raw["sources"][key] for key in ("transactions", "customers")}
+    sources["transactions"]["path"] = str(data / "transactions" / "*.parquet")
+    sources["customers"]["path"] = str(data / "customers.parquet")
+    mapping = config_mapping(
+        sources["transactions"], snapshots={"start": "2010-01", "end": "2011-12"}
+    )
+    mapping["sources"]["customers"] = sources["customers"]
+    config = load_config(write_config_file(folder, mapping))
+    con = _landed(config)
+    yield config, con
+    con.close()
+
+
+def lake_folder(tmp_path: Path) -> str:
+    """A lake for one test."""
+    return str(tmp_path / "lake")
