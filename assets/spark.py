@@ -14,6 +14,7 @@ from pydantic import PrivateAttr
 from pyspark.sql import SparkSession
 
 from segmentation.config import SegmentationConfig
+from segmentation.engines.spark.preflight import shown_master
 from segmentation.engines.spark.session import (
     check_lake,
     java_started_without_fork,
@@ -42,7 +43,9 @@ class SparkEngine(PySparkResource):
         with java_started_without_fork():
             super().setup_for_execution(context)
         check_lake(self.spark_session, self.lake)
-        context.log.info(f"Spark {self.spark_session.version} at {master_of(self.spark_config)}")
+        context.log.info(
+            f"Spark {self.spark_session.version} at {shown_master(master_of(self.spark_config))}"
+        )
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._started and self.spark_session is not None:

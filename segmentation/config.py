@@ -470,8 +470,18 @@ def _pii_passthrough_problems(config: SegmentationConfig) -> list[str]:
             for name, column in columns.items()
             if name not in {"customer_id", *PII_CUSTOMER_COLUMNS} and column in pii_sources
         }
-    problems = passthrough_pii_problems(config.segments, personal)
-    return [f"  segments.attributes: {problem}" for problem in problems]
+    problems = [
+        f"  segments.attributes: {problem}"
+        for problem in passthrough_pii_problems(config.segments, personal)
+    ]
+    held = config.segments.recommendations.products_held_column
+    if held is not None and held in personal:
+        # its items become next_best_product values in the marts and the serving copy
+        problems.append(
+            f"  segments.recommendations.products_held_column: '{held}' holds personal data "
+            "(pii: true); its items would be recommended to other customers"
+        )
+    return problems
 
 
 def _catalogue_problems(config: SegmentationConfig) -> list[str]:

@@ -174,3 +174,12 @@ def test_every_problem_is_in_one_message(tmp_path: Path) -> None:
         "spark.master",
         "spark.lake",
     ]
+
+
+def test_a_spark_connect_token_never_reaches_the_message(tmp_path: Path) -> None:
+    port = _closed_port()
+    problems = preflight_problems(
+        f"sc://127.0.0.1:{port}/;token=s3cr3t;user_id=ana", str(tmp_path / "lake"), {}
+    )
+    assert any(f"nothing answers at sc://127.0.0.1:{port} (" in problem for problem in problems)
+    assert not [problem for problem in problems if "s3cr3t" in problem or "ana" in problem]

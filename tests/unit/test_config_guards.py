@@ -320,3 +320,23 @@ def test_a_config_error_prints_the_message_alone(
     assert result.stderr.endswith(expected), result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "wh").exists()
+
+
+def test_held_products_holding_personal_data_are_not_recommended_to_others(
+    tmp_path: Path, valid: dict
+) -> None:
+    raw = _with_customers(
+        valid,
+        tmp_path,
+        {"customer_id": "id", "held": "code"},
+        {"held": {"type": "list", "pii": True}},
+        [],
+    )
+    raw["segments"]["recommendations"] = {"products_held_column": "held"}
+    assert "recommendations.products_held_column: 'held' holds personal data" in (
+        _refused(tmp_path, raw)
+    )
+    raw["segments"]["extra_columns"] = {"held": "list"}
+    assert load_config(_write(tmp_path, raw)).segments.recommendations.products_held_column == (
+        "held"
+    )

@@ -634,3 +634,10 @@ def test_the_readme_notebook_example_runs(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.chdir(PROJECT_ROOT)
     namespace: dict[str, Any] = {"__name__": "readme_example"}
     exec(compile(code, "README.md", "exec"), namespace)
+
+
+def test_a_catalogue_is_refused_rather_than_silently_ignored(transactions: pl.DataFrame) -> None:
+    # the catalogue's features are the pipeline's only: a notebook month would lack them
+    catalogue = pl.DataFrame({"product_id": ["85123A"], "category": ["home"]})
+    with pytest.raises(ValueError, match="products= is not supported by the notebook yet"):
+        seg.snapshot(transactions, AS_OF, products=catalogue)

@@ -59,7 +59,18 @@ class BehaviourOfBucket:
 
     @classmethod
     def of(cls, snapshots: Sequence[date], config: SegmentationConfig) -> BehaviourOfBucket:
-        """The computation for ``snapshots`` with the settings of ``config``."""
+        """The computation for ``snapshots`` with the settings of ``config``.
+
+        Raises:
+            ValueError: With an attribute-history source: its point-in-time attributes are
+                not exported to the lake yet, so the result would differ from the DuckDB
+                engine's.
+        """
+        if config.sources.customer_attributes is not None:
+            raise ValueError(
+                "the Spark engine does not read sources.customer_attributes yet: its "
+                "point-in-time attributes would be missing; use engine: duckdb for this config"
+            )
         features = config.features
         return cls(
             tuple(sorted(set(snapshots))),

@@ -54,6 +54,12 @@ class Java:
     major: int
 
 
+def shown_master(master: str) -> str:
+    """``master`` as logs and messages may show it: a Spark Connect URL's parameters
+    (``sc://host:port/;token=...``) can hold a credential, so they are left out."""
+    return master.split("/;", 1)[0] if master.startswith("sc://") else master
+
+
 def java_version(executable: Path) -> int:
     """The major version ``executable -version`` reports (8 for ``1.8.0_x``).
 
@@ -173,8 +179,9 @@ def master_problems(
         ]
         if missing:
             problems.append(
-                f"spark.master: a Spark Connect master ({master}) needs the client packages of "
-                f"pyspark[connect], missing here: {', '.join(missing)}; install them"
+                f"spark.master: a Spark Connect master ({shown_master(master)}) needs the "
+                f"client packages of pyspark[connect], missing here: {', '.join(missing)}; "
+                "install them"
             )
     errors = [
         f"{host}:{port}: {error}"
@@ -183,8 +190,8 @@ def master_problems(
     ]
     if len(errors) == len(parsed.endpoints):
         problems.append(
-            f"spark.master: nothing answers at {master} ({'; '.join(errors)}): start the "
-            f"master, or correct its host and port"
+            f"spark.master: nothing answers at {shown_master(master)} ({'; '.join(errors)}): "
+            f"start the master, or correct its host and port"
         )
     return problems
 

@@ -15,7 +15,11 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from segmentation.engines.settings import SparkSettings, conf_text, parse_master
-from segmentation.engines.spark.preflight import SparkPreflightError, local_lake, preflight
+from segmentation.engines.spark.preflight import (
+    SparkPreflightError,
+    local_lake,
+    preflight,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
