@@ -142,3 +142,14 @@ def test_months_written_to_the_lake_replace_only_their_own(spark, retail, tmp_pa
         return sorted(frame.group_by("snapshot_date").len().iter_rows())
 
     assert per_month(written) == per_month(expected)
+
+
+def test_an_attribute_history_is_refused_until_the_engine_reads_it() -> None:
+    # without it the attributes would be the customers source's, not those of the snapshot
+    from segmentation.config import load_config
+    from segmentation.engines.spark.behaviour import BehaviourOfBucket
+
+    bank = load_config(Path(__file__).resolve().parents[2] / "config" / "bank.yaml")
+    assert bank.sources.customer_attributes is not None
+    with pytest.raises(ValueError, match="does not read sources.customer_attributes yet"):
+        BehaviourOfBucket.of([date(2011, 1, 31)], bank)
