@@ -143,6 +143,8 @@ def page(webserver: str):
 
 
 def test_catalog_lists_the_project_assets(webserver: str, page, tmp_path: Path) -> None:
+    # the catalog renders only the rows in view: tall enough for all ~30 assets of the project
+    page.set_viewport_size({"width": 1600, "height": 3000})
     page.goto(f"{webserver}/assets")
     for key in ("marts / customer_segments", "raw / transactions", "reports / segment_report"):
         page.get_by_text(key, exact=True).first.wait_for()
