@@ -49,8 +49,9 @@ def _config(data: Path, work: Path) -> Path:
     demo["sources"]["transactions"]["path"] = str(data / "transactions" / "*.parquet")
     demo["sources"]["customers"]["path"] = str(data / "customers.parquet")
     # the pipeline benchmark measures transactions and customers (comparable with the recorded
-    # results); events landing has its own benchmark, benchmarks.events
-    for optional in ("events", "feedback"):
+    # results); events landing has its own benchmark, benchmarks.events, the catalogue's
+    # features theirs, benchmarks.categories
+    for optional in ("events", "feedback", "products"):
         demo["sources"].pop(optional, None)
     # nor the demo's lifestyle survey (benchmark data are drawn without categories)
     demo["sources"]["customers"]["columns"].pop("lifestyle", None)

@@ -90,6 +90,9 @@ def generated(
         sources["transactions"], snapshots={"start": "2010-01", "end": "2011-12"}
     )
     mapping["sources"]["customers"] = sources["customers"]
+    # the demo's customers carry custom attributes (the lifestyle survey): declared as there
+    extra = raw.get("segments", {}).get("extra_columns", {})
+    mapping.setdefault("segments", {})["extra_columns"] = extra
     config = load_config(write_config_file(folder, mapping))
     con = _landed(config)
     yield config, con
