@@ -159,6 +159,9 @@ def _config_for(args: argparse.Namespace, work: Path) -> Path:
     else:
         raw = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
         raw["sources"] = {key: raw["sources"][key] for key in ("transactions", "customers")}
+        # data drawn without the catalogue has no lifestyle survey
+        raw["sources"]["customers"]["columns"].pop("lifestyle", None)
+        raw.get("segments", {}).get("extra_columns", {}).pop("lifestyle", None)
         raw["sources"]["transactions"]["path"] = str(Path(args.data) / "transactions/*.parquet")
         raw["sources"]["customers"]["path"] = str(Path(args.data) / "customers.parquet")
         raw["snapshots"] = {"start": "2010-01", "end": "2011-12"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
 
 import numpy as np
@@ -58,13 +57,10 @@ def category_counts(transactions: pl.DataFrame, products: pl.DataFrame) -> pl.Da
 
 
 def demo_products_source() -> dict:
-    """The products source config/demo.yaml holds (commented out until the pipeline reads
-    one)."""
-    text = (PROJECT_ROOT / "config" / "demo.yaml").read_text()
-    block = re.search(r"^  # products:\n((?:  #   .*\n)+)", text, re.MULTILINE)
-    assert block, "config/demo.yaml names no products source"
-    body = "".join(line[:2] + line[4:] + "\n" for line in block.group(1).splitlines())
-    return yaml.safe_load("products:\n" + body)["products"]
+    """The products source config/demo.yaml holds."""
+    demo = yaml.safe_load((PROJECT_ROOT / "config" / "demo.yaml").read_text())
+    assert "products" in demo["sources"], "config/demo.yaml names no products source"
+    return demo["sources"]["products"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -99,7 +99,10 @@ def demo_config(tmp_path_factory: pytest.TempPathFactory) -> SegmentationConfig:
     raw = yaml.safe_load((PROJECT_ROOT / "config" / "demo.yaml").read_text())
     raw["sources"]["transactions"]["path"] = str(folder / "data" / "transactions" / "*.parquet")
     raw["sources"]["customers"]["path"] = str(folder / "data" / "customers.parquet")
-    raw["sources"] = {k: v for k, v in raw["sources"].items() if k not in ("events", "feedback")}
+    # drawn without events, feedback or a catalogue (and the notebook refuses a catalogue)
+    raw["sources"] = {
+        k: v for k, v in raw["sources"].items() if k not in ("events", "feedback", "products")
+    }
     # no lifestyle survey in this data, and the notebook's default settings declare no extra
     # column
     raw["sources"]["customers"]["columns"].pop("lifestyle")
