@@ -5,7 +5,6 @@ named from their dominant categories, and the same result whatever the row order
 from __future__ import annotations
 
 from datetime import date
-from typing import get_args
 
 import numpy as np
 import polars as pl
@@ -19,7 +18,6 @@ from segmentation.segments.category_settings import (
     RecommendationSettings,
     compile_psychographic_rules,
 )
-from segmentation.segments.columns import ColumnKind
 from segmentation.segments.psychographics import (
     name_share_clusters,
     needs_class_label,
@@ -193,18 +191,20 @@ def test_cluster_names_are_unique() -> None:
 
 
 def _bank_config(tmp_path, eligibility: str):
+    (tmp_path / "customers.csv").write_text("id,held\n1,fund|loan\n")
     raw = config_mapping(
         segments={
             "extra_columns": {"held": "list"},
             "recommendations": {"products_held_column": "held", "eligibility": eligibility},
         }
     )
+    raw["sources"]["customers"] = {
+        "path": "customers.csv",
+        "columns": {"customer_id": "id", "held": "held"},
+    }
     return write_config_file(tmp_path, raw)
 
 
-@pytest.mark.skipif(
-    "list" not in get_args(ColumnKind), reason="extra columns of type list come with part A"
-)
 def test_an_eligibility_rule_over_the_catalogue_needs_a_products_source(tmp_path) -> None:
     with pytest.raises(ConfigError, match="uses product_risk_level, which come from the products"):
         load_config(_bank_config(tmp_path, "product_risk_level = '1'"))
