@@ -1,8 +1,9 @@
 """The wheel built from this repository runs the demo without the repository.
 
 `uv build` makes the wheel; a fresh virtual environment in a temporary folder gets the locked
-dependency versions (`uv export --frozen --no-dev`) and the wheel, from uv's cache only (no
-network once `make install` has run). Every command then runs from a folder outside the checkout,
+dependency versions (`uv export --frozen --no-dev`) and the wheel: the wheels come from uv's
+cache that `make install` filled, the package index is asked only which files exist (a fresh
+machine's cache holds the locked wheels but not the index pages an offline install needs). Every command then runs from a folder outside the checkout,
 with nothing pointing back at it, and does what `make demo-data` and `make run` do.
 """
 
@@ -111,10 +112,10 @@ def installed(tmp_path_factory) -> Iterator[Path]:
     )
     _run([uv, "venv", "--quiet", "--python", sys.executable, folder / "venv"], folder)
     python = folder / "venv" / "bin" / "python"
-    # the exact locked versions, with no resolution (offline, uv's cache has no metadata to
-    # resolve from); `uv pip check` then proves they satisfy the wheel's own requirements
+    # the exact locked versions, with no resolution; `uv pip check` then proves they satisfy the
+    # wheel's own requirements
     _run(
-        [uv, "pip", "install", "--offline", "--quiet", "--no-deps", "--python", python]
+        [uv, "pip", "install", "--quiet", "--no-deps", "--python", python]
         + ["-r", locked, wheel],
         folder,
     )
