@@ -607,7 +607,7 @@ def _landed(config: SegmentationConfig, source: str) -> pl.DataFrame:
                 "customers",
                 config.sources.customers,
                 now,
-                custom_attributes(config),
+                custom_attributes(config, "customers"),
                 masked=pii_source_columns(config),
             )
         # landing writes in no particular order: by file and row, as the sources hold them

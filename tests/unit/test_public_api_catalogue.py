@@ -16,6 +16,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
+import yaml
 from polars.testing import assert_frame_equal
 
 import segmentation as seg
@@ -35,7 +36,8 @@ from segmentation.keys import (
 from segmentation.monthly import read_month
 from segmentation.notebook import InputWarning
 from segmentation.raw.landing import land_source
-from segmentation.segments.catalogue_labels import CATALOGUE_COLUMNS
+from segmentation.strategies.settings import load_playbook
+from synthetic import bank
 from tests.conftest import PROJECT_ROOT, config_mapping, write_config_file
 
 CATALOGUE = PROJECT_ROOT / "tests" / "data" / "online_retail_products.csv"
@@ -82,20 +84,52 @@ def _settings(config: SegmentationConfig) -> dict[str, Any]:
     return {"feature_settings": config.features, "segment_settings": config.segments}
 
 
+def materialize(config: SegmentationConfig, partition: str, *, land: bool = True) -> None:
+    """Every monthly table of ``TABLES`` for one partition, after landing the sources
+    (``land``)."""
+    defs = build_definitions(config)
+    raw = ["transactions", "customers", "products"] if land else []
+    if land and config.sources.customer_attributes is not None:
+        raw.append("customer_attributes")
+    keys = [*(dg.AssetKey(["raw", name]) for name in raw)]
+    keys += [dg.AssetKey(table.split(".")) for table in TABLES]
+    result = dg.materialize(
+        list(defs.assets),
+        resources=defs.resources,
+        partition_key=partition,
+        selection=dg.AssetSelection.assets(*keys),
+    )
+    assert result.success
+
+
+def assert_tables_equal(
+    computed: dict[str, pl.DataFrame], expected: dict[str, pl.DataFrame]
+) -> None:
+    for table, frame in computed.items():
+        try:
+            assert_frame_equal(frame, expected[table], check_exact=True)
+        except AssertionError as error:
+            raise AssertionError(f"{table}: {error}") from None
+
+
+def tables_of(month: seg.Snapshot) -> dict[str, pl.DataFrame]:
+    return {
+        BEHAVIOUR_TABLE: month.behaviour,
+        CLV_TABLE: month.clv.customers,
+        CLV_PARAMS_TABLE: month.clv.params,
+        CATEGORIES_TABLE: month.categories,
+        FEATURES_TABLE: month.features,
+        SEGMENTS_TABLE: month.segments,
+        SUMMARY_TABLE: month.segment_summary,
+        ASSIGNMENTS_TABLE: month.strategies,
+    }
+
+
 @pytest.fixture(scope="module")
 def pipeline(config: SegmentationConfig) -> dict[str, Any]:
     """Each month's tables as the assets write them, and the landed catalogue."""
-    defs = build_definitions(config)
-    raw = [dg.AssetKey(["raw", name]) for name in ("transactions", "customers", "products")]
-    keys = [*raw, *(dg.AssetKey(table.split(".")) for table in TABLES)]
-    for partition in MONTHS:
-        result = dg.materialize(
-            list(defs.assets),
-            resources=defs.resources,
-            partition_key=partition,
-            selection=dg.AssetSelection.assets(*keys),
-        )
-        assert result.success
+    for number, partition in enumerate(MONTHS):
+        materialize(config, partition, land=number == 0)
     with duckdb.connect(str(config.warehouse), read_only=True) as con:
         months = {
             as_of: {table: read_month(con, table, as_of) for table in TABLES}
@@ -131,22 +165,7 @@ def test_a_catalogue_gives_the_pipelines_category_mix_and_labels(
         month.products.sort("product_id").drop("source_file"),
         pipeline["products"].drop("source_file"),
     )
-    computed = {
-        BEHAVIOUR_TABLE: month.behaviour,
-        CLV_TABLE: month.clv.customers,
-        CLV_PARAMS_TABLE: month.clv.params,
-        CATEGORIES_TABLE: month.categories,
-        FEATURES_TABLE: month.features,
-        SEGMENTS_TABLE: month.segments,
-        SUMMARY_TABLE: month.segment_summary,
-        ASSIGNMENTS_TABLE: month.strategies,
-    }
-    expected = pipeline["months"][as_of]
-    for table, frame in computed.items():
-        try:
-            assert_frame_equal(frame, expected[table], check_exact=True)
-        except AssertionError as error:
-            raise AssertionError(f"{table}: {error}") from None
+    assert_tables_equal(tables_of(month), pipeline["months"][as_of])
     # the equality is over real labels, not over columns that are null / unknown everywhere
     segments = month.segments
     assert segments.get_column("top_category").null_count() < segments.height // 2
@@ -159,27 +178,10 @@ def test_a_catalogue_gives_the_pipelines_category_mix_and_labels(
     )
 
 
-def test_the_entry_points_give_the_pipelines_catalogue_answers(
-    config: SegmentationConfig, transactions: pl.DataFrame, catalogue: pl.DataFrame, pipeline: dict
-) -> None:
-    as_of, settings = MONTHS["2011-11"], _settings(config)
-    expected = pipeline["months"][as_of]
-    features = seg.customer_features(transactions, as_of, products=catalogue, **settings)
-    assert_frame_equal(
-        features.select(CATEGORY_COLUMNS), expected[FEATURES_TABLE].select(CATEGORY_COLUMNS)
-    )
-    segments = seg.customer_segments(transactions, as_of, products=catalogue, **settings)
-    assert_frame_equal(
-        segments.select(CATALOGUE_COLUMNS), expected[SEGMENTS_TABLE].select(CATALOGUE_COLUMNS)
-    )
-    strategies = seg.assign_playbook(transactions, as_of, products=catalogue, **settings)
-    assert_frame_equal(strategies, expected[ASSIGNMENTS_TABLE], check_exact=True)
-
-
-def test_without_a_catalogue_the_category_columns_are_null(transactions: pl.DataFrame) -> None:
-    """Leaving the catalogue out gives the answer of a pipeline without a products source,
-    not this one's."""
-    month = seg.snapshot(transactions, MONTHS["2011-06"])
+def test_without_a_catalogue_the_category_columns_are_null() -> None:
+    """Leaving the catalogue out gives the answer of a pipeline without a products source
+    (the real sample's is in test_public_api.py)."""
+    month = seg.snapshot(_tiny(), date(2011, 3, 31))
     assert month.products is None
     assert month.categories.is_empty()
     nulls = month.features.select(CATEGORY_COLUMNS).null_count()
@@ -283,9 +285,22 @@ ENTRY_POINTS: dict[str, Callable[..., Any]] = {
 
 
 @pytest.mark.parametrize("entry_point", ENTRY_POINTS)
-def test_every_entry_point_lands_the_catalogue(entry_point: str) -> None:
+def test_every_entry_point_gives_the_snapshots_catalogue_answer(entry_point: str) -> None:
+    as_of = date(2011, 3, 31)
     with pytest.warns(InputWarning, match="products: 5 of 7 rows rejected"):
-        ENTRY_POINTS[entry_point](_tiny(), date(2011, 3, 31), products=_bad_catalogue())
+        answer = ENTRY_POINTS[entry_point](_tiny(), as_of, products=_bad_catalogue())
+    with pytest.warns(InputWarning):
+        month = seg.snapshot(_tiny(), as_of, products=_bad_catalogue())
+    expected = {
+        "customer_features": month.features,
+        "customer_segments": month.segments,
+        "assign_playbook": month.strategies,
+    }
+    if entry_point == "snapshot":
+        assert_frame_equal(answer.categories, month.categories)
+    else:
+        assert_frame_equal(answer, expected[entry_point])
+    assert month.features.get_column("top_category").to_list() == ["toys", None, "toys", "kitchen"]
 
 
 @pytest.mark.parametrize(
@@ -304,3 +319,53 @@ def test_a_catalogue_without_its_columns_is_refused_naming_them(
     with pytest.raises(seg.InputError) as refused:
         seg.snapshot(_tiny(), date(2011, 3, 31), products=spoil(_bad_catalogue()))
     assert message in str(refused.value)
+
+
+# --- the bank: held products, an eligibility rule over the catalogue, a dirty catalogue ---
+
+
+def test_the_banks_catalogue_gives_the_pipelines_next_best_product(tmp_path: Path) -> None:
+    """config/bank.yaml over a small generated bank: the catalogue file (with the generator's
+    dirty rows) read by hand, the customers and the attribute history (the products held) as
+    the pipeline lands them; the next best product under the suitability rule over
+    ``product_risk_level``, the rule-based psychographic classes and every table are the
+    pipeline's, and the catalogue's rejected rows are the pipeline's quarantine."""
+    bank.write(tmp_path / "bank", 600, seed=3, dirty_rate=0.003)
+    raw = yaml.safe_load((PROJECT_ROOT / "config" / "bank.yaml").read_text())
+    for source in raw["sources"].values():
+        source["path"] = source["path"].replace("../data/bank", str(tmp_path / "bank"))
+    raw["strategies"]["playbook"] = str(PROJECT_ROOT / "config" / "bank_playbook.yaml")
+    raw |= {"warehouse": "warehouse/bank.duckdb", "serving": "warehouse/serving.duckdb"}
+    config = load_config(write_config_file(tmp_path, raw))
+    materialize(config, "2011-06")
+    as_of = MONTHS["2011-06"]
+    with duckdb.connect(str(config.warehouse), read_only=True) as con:
+        expected = {table: read_month(con, table, as_of) for table in TABLES}
+        history = con.execute(
+            "SELECT * FROM raw.customer_attributes ORDER BY source_file, source_row"
+        ).pl()
+        quarantined = con.execute(
+            'SELECT source_row, reason, "check" FROM quality.rejected_rows '
+            "WHERE source = 'products' ORDER BY source_row"
+        ).pl()
+    names = {column: name for name, column in raw["sources"]["products"]["columns"].items()}
+    catalogue = pl.read_csv(tmp_path / "bank" / "products.csv", infer_schema=False).rename(names)
+    assert config.strategies.playbook is not None
+    with pytest.warns(InputWarning, match=f"products: {quarantined.height} of"):
+        month = seg.snapshot(
+            seg.load_transactions(config),
+            as_of,
+            customers=seg.load_customers(config),
+            attributes=history,
+            products=catalogue,
+            feature_settings=config.features,
+            segment_settings=config.segments,
+            playbook=load_playbook(config.strategies.playbook, config.segments),
+        )
+    assert set(quarantined.get_column("reason")) >= {"missing_category", "conflicting_product_rows"}
+    rejected = month.rejected.filter(pl.col("source") == "products")
+    assert_frame_equal(rejected.select(quarantined.columns), quarantined)
+    assert_tables_equal(tables_of(month), expected)
+    segments = month.segments
+    assert segments.get_column("next_best_product").drop_nulls().n_unique() >= 3
+    assert segments.get_column("psychographic_class").n_unique() >= 3
