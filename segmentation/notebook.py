@@ -3,9 +3,9 @@ Dagster: for notebooks and scripts.
 
 Every answer is the pipeline's answer: the transactions are landed into an in-memory DuckDB
 as ``raw.transactions`` (the customers, if any, as ``raw.customers``, a product catalogue as
-``raw.products``), and each table is
-computed by the functions the monthly assets call (``segmentation.monthly``) with the same
-settings. A snapshot ``as_of`` a month's last day equals that month's partition of the tables.
+``raw.products``), and each table is computed by the functions the monthly assets call
+(``segmentation.monthly``, ``segmentation.features.categories``) with the same settings. A
+snapshot ``as_of`` a month's last day equals that month's partition of the tables.
 
 - :func:`load_transactions`, :func:`load_customers`: a configured source, landed as the
   pipeline lands it (rows failing a check are quarantined, not returned), as a frame.
