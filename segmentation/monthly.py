@@ -255,6 +255,12 @@ def read_products(
         return None
     if not table_exists(con, "raw.products"):
         raise ValueError("raw.products does not exist: materialize raw/products first")
+    return catalogue_for_rules(con)
+
+
+def catalogue_for_rules(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The columns of ``raw.products`` an eligibility rule may use, one row per product id,
+    sorted by it: the ``products`` argument of :func:`customer_segments_month`."""
     return frame_of(con.execute(read_sql("segments/catalogue.sql")))
 
 

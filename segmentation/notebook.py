@@ -2,9 +2,10 @@
 Dagster: for notebooks and scripts.
 
 Every answer is the pipeline's answer: the transactions are landed into an in-memory DuckDB
-as ``raw.transactions`` (and the customers, if any, as ``raw.customers``), and each table is
-computed by the functions the monthly assets call (``segmentation.monthly``) with the same
-settings. A snapshot ``as_of`` a month's last day equals that month's partition of the tables.
+as ``raw.transactions`` (the customers, if any, as ``raw.customers``, a product catalogue as
+``raw.products``), and each table is computed by the functions the monthly assets call
+(``segmentation.monthly``, ``segmentation.features.categories``) with the same settings. A
+snapshot ``as_of`` a month's last day equals that month's partition of the tables.
 
 - :func:`load_transactions`, :func:`load_customers`: a configured source, landed as the
   pipeline lands it (rows failing a check are quarantined, not returned), as a frame.
@@ -13,14 +14,16 @@ settings. A snapshot ``as_of`` a month's last day equals that month's partition 
 - :func:`predict_clv`: BG/NBD and Gamma-Gamma fitted on the snapshot; P(alive), expected
   purchases and spend, 12-month CLV per customer, and the fitted parameters.
 - :func:`customer_features`: behaviour and CLV with the lifecycle stage, value tier and ABC
-  class, and the engagement and feedback columns from ``events`` and ``feedback`` frames if
-  given, null otherwise (``features.customer_features``).
+  class, the engagement and feedback columns from ``events`` and ``feedback`` frames and the
+  category mix from a ``products`` catalogue if given, null otherwise
+  (``features.customer_features``).
 - :func:`customer_segments`: RFM scores and named RFM segments, loyalty, churn risk,
-  attribute segments and clusters (``marts.customer_segments``).
+  attribute segments and clusters, and with a catalogue the needs class, next best category
+  and psychographic class (``marts.customer_segments``).
 - :func:`assign_playbook`: one playbook strategy per customer, with its control group
   (``marts.strategy_assignments``).
-- :func:`snapshot`: all of them (and ``marts.segment_summary``) for one date, each computed
-  once, when first read.
+- :func:`snapshot`: all of them (and ``marts.segment_summary`` and
+  ``features.customer_categories``) for one date, each computed once, when first read.
 
 A frame handed in is a source: it lands exactly as a source file with the same rows and
 columns lands in the pipeline, by the same code (``segmentation.raw.frame_source``). Customer
@@ -52,11 +55,17 @@ from segmentation.config import (
 )
 from segmentation.contracts import contract_dtypes
 from segmentation.features.behaviour import behaviour_by_snapshot
+from segmentation.features.categories import (
+    CATEGORY_KEY_COLUMNS,
+    categories_by_snapshot,
+    empty_categories,
+)
 from segmentation.features.clv import SnapshotClv
 from segmentation.features.engagement import engagement_by_snapshot, null_engagement
 from segmentation.features.settings import FeatureSettings
 from segmentation.keys import KEY_COLUMNS
 from segmentation.monthly import (
+    catalogue_for_rules,
     customer_clv_month,
     customer_features_of,
     customer_segments_month,
@@ -76,6 +85,7 @@ from segmentation.raw.contracts import (
     CustomersContract,
     EventsContract,
     FeedbackContract,
+    ProductsContract,
     RejectedRowsContract,
     TransactionsContract,
 )
@@ -85,6 +95,7 @@ from segmentation.raw.settings import (
     CustomerColumns,
     EventColumns,
     FeedbackColumns,
+    ProductColumns,
 )
 from segmentation.segments.columns import COLUMN_KIND_DTYPES
 from segmentation.segments.settings import SegmentSettings
@@ -149,7 +160,9 @@ class Snapshot:
         feedback: The feedback as ``raw.feedback`` holds it, or None (no feedback source).
         attributes: The attribute history as ``raw.customer_attributes`` holds it, or None: the
             attributes are then the customers' as they are.
-        products: The product catalogue as ``raw.products`` holds it, or None.
+        products: The product catalogue as ``raw.products`` holds it (in the frame's order),
+            or None (no products source: the category columns are null, the needs and
+            psychographic classes ``unknown``).
         rejected: The rows the landing left out, as ``quality.rejected_rows`` holds them: per
             row its ``source`` (transactions, customers, ...), ``source_file`` and ``source_row``
             (the frame's own, else ``(polars frame)`` and the row's 1-based number in the
@@ -236,9 +249,43 @@ class Snapshot:
         return month
 
     @cached_property
+    def _catalogued(self) -> tuple[pl.DataFrame, pl.DataFrame | None] | None:
+        """The ``features.customer_categories`` month and the catalogue columns the
+        recommendations' eligibility rule reads (None without a rule), as the categories and
+        segments assets read them; None without a catalogue."""
+        if self.products is None:
+            return None
+        with duckdb.connect() as con:
+            con.execute(render_sql("warehouse/create_schema.sql", schema="raw"))
+            sources = {"raw.transactions": self.transactions, "raw.products": self.products}
+            for table, frame in sources.items():
+                with registered(con, "frame_source", frame):
+                    con.execute(_create_table(table, "frame_source"))
+            [month] = categories_by_snapshot(
+                con,
+                [self.as_of],
+                self.feature_settings.categories,
+                self.segment_settings.needs,
+                products_configured=True,
+            )
+            eligible = self.segment_settings.recommendations.eligibility is not None
+            rules = catalogue_for_rules(con) if eligible else None
+        # in the order read_categories reads a month back: the category mix sums in row order
+        return month.sort(CATEGORY_KEY_COLUMNS), rules
+
+    @property
+    def categories(self) -> pl.DataFrame:
+        """``features.customer_categories``: per customer and catalogue category ('unknown'
+        for products the catalogue does not list) the net spend, orders and share of spend in
+        the category window, with the spend on core and basic items; empty without
+        ``products``."""
+        return empty_categories() if self._catalogued is None else self._catalogued[0]
+
+    @cached_property
     def features(self) -> pl.DataFrame:
         """``features.customer_features``: behaviour, CLV, value tier, ABC class, lifecycle
-        stage, engagement and feedback per customer."""
+        stage, engagement and feedback, and the category mix (top category and its share,
+        breadth, core spend share; null without ``products``) per customer."""
         behaviour, clv = self.behaviour, self.clv.customers
         # the CLV rows are the behaviour rows, in their order (as read_behaviour_with_clv
         # puts a month's two tables side by side)
@@ -246,18 +293,22 @@ class Snapshot:
             raise AssertionError("CLV rows are not the behaviour rows")
         behaviour_with_clv = behaviour.hstack(clv.drop(KEY_COLUMNS).get_columns())
         custom = list(self.segment_settings.extra_column_kinds())
+        categories = None if self._catalogued is None else self._catalogued[0]
         return customer_features_of(
-            behaviour_with_clv, self.feature_settings, custom, self.engagement
+            behaviour_with_clv, self.feature_settings, custom, self.engagement, categories
         )
 
     @cached_property
     def _segments_and_summary(self) -> tuple[pl.DataFrame, pl.DataFrame]:
-        return customer_segments_month(self.features, self.segment_settings)
+        categories, rules = self._catalogued or (None, None)
+        return customer_segments_month(self.features, self.segment_settings, categories, rules)
 
     @property
     def segments(self) -> pl.DataFrame:
         """``marts.customer_segments``: RFM scores and segment, value tier, lifecycle stage,
-        loyalty, churn risk, attribute segments and cluster per customer."""
+        loyalty, churn risk, attribute segments and cluster per customer; the needs class, the
+        next best category with its lift and support, the psychographic class and the category
+        features from ``products`` (``unknown`` / null without it)."""
         return self._segments_and_summary[0]
 
     @property
@@ -325,9 +376,15 @@ def snapshot(
             The snapshot uses each customer's latest row with ``valid_from`` before the end of
             ``as_of`` (over ``customers``' values of the same columns); a customer with such
             a row is known. Rows for one customer and instant that disagree are left out.
-        products: Not supported yet: a catalogue raises ValueError, because the features and
-            labels built on it (category mix, needs class, next best category/product,
-            psychographic clusters) are computed by the pipeline only.
+        products: Optional product catalogue, a products source: ``product_id`` and
+            ``category`` (text) are required, ``subcategory``, ``price_level``, ``need_level``
+            and ``risk_level`` (text) may be left out; other columns are part of the row. It
+            gives the category mix (``features.customer_categories`` and the category columns
+            of the features), ``needs_class`` (from ``segment_settings.needs``), the next best
+            category with its lift and support, and the psychographic clusters of the category
+            shares. A row without an id or a category, a repeated row (it lands once) and every
+            row of a product id whose rows disagree are left out. Without it the category
+            columns are null and the needs and psychographic classes ``unknown``.
 
     Returns:
         A :class:`Snapshot`; its tables are computed when first read.
@@ -336,14 +393,6 @@ def snapshot(
         InputError: A frame lacks a required column or has an ill-typed one, its own
             ``source_file`` or ``source_row`` breaks the contract, or ``as_of`` is not a date.
     """
-    if products is not None:
-        # the catalogue's features are computed by the pipeline only: here they would come out
-        # null / unknown with no sign of it, and differ from the pipeline's answers
-        raise ValueError(
-            "products= is not supported by the notebook yet: the category mix, needs class, "
-            "next best category/product and psychographic clusters are computed by the "
-            "pipeline only (configure sources.products and run it); leave products out here"
-        )
     day = _day(as_of)
     segment_settings = segment_settings or SegmentSettings()
     landed = land_input(
@@ -388,6 +437,7 @@ def snapshot(
         events=land_voice("events", events, EventsContract, EventColumns, rejected),
         feedback=land_voice("feedback", feedback, FeedbackContract, FeedbackColumns, rejected),
         attributes=None if landed_attributes is None else landed_attributes.rows,
+        products=land_voice("products", products, ProductsContract, ProductColumns, rejected),
         rejected=pl.concat(rejected),
     )
 
@@ -451,8 +501,9 @@ def customer_features(
 ) -> pl.DataFrame:
     """``features.customer_features`` as of ``as_of``: behaviour and CLV with the lifecycle
     stage (potential, new, growing, mature, declining, at_risk, lost, won_back), the value
-    tier (high, mid, low), the ABC class, and the engagement and feedback columns (null
-    without ``events`` / ``feedback``) of every known customer.
+    tier (high, mid, low), the ABC class, the engagement and feedback columns (null without
+    ``events`` / ``feedback``) and the category mix (null without ``products``) of every known
+    customer.
 
     The arguments are those of :func:`snapshot`; the same errors are raised.
     """
@@ -483,7 +534,9 @@ def customer_segments(
 ) -> pl.DataFrame:
     """``marts.customer_segments`` as of ``as_of``: RFM scores (r_score, f_score, m_score,
     rfm_cell) and the named RFM segment (Champions, Loyal, ..., No Purchase), with value tier,
-    lifecycle stage, loyalty, churn risk, attribute segments and cluster of every customer.
+    lifecycle stage, loyalty, churn risk, attribute segments and cluster of every customer, and
+    from ``products`` its needs class, next best category (lift, support) and psychographic
+    class.
 
     The arguments are those of :func:`snapshot`; the same errors are raised.
     """
@@ -554,7 +607,7 @@ def _landed(config: SegmentationConfig, source: str) -> pl.DataFrame:
                 "customers",
                 config.sources.customers,
                 now,
-                custom_attributes(config),
+                custom_attributes(config, "customers"),
                 masked=pii_source_columns(config),
             )
         # landing writes in no particular order: by file and row, as the sources hold them

@@ -178,8 +178,8 @@ def land_voice(
     columns: type[Strict],
     rejected: list[pl.DataFrame],
 ) -> pl.DataFrame | None:
-    """An events or feedback frame landed as its source (canonical event types and feedback
-    kinds), its left-out rows added to ``rejected``; None without a frame."""
+    """An events, feedback or products frame landed as its source (canonical event types and
+    feedback kinds), its left-out rows added to ``rejected``; None without a frame."""
     if frame is None:
         return None
     required = [name for name, field in columns.model_fields.items() if field.is_required()]

@@ -99,7 +99,7 @@ def demo_config(tmp_path_factory: pytest.TempPathFactory) -> SegmentationConfig:
     raw = yaml.safe_load((PROJECT_ROOT / "config" / "demo.yaml").read_text())
     raw["sources"]["transactions"]["path"] = str(folder / "data" / "transactions" / "*.parquet")
     raw["sources"]["customers"]["path"] = str(folder / "data" / "customers.parquet")
-    # drawn without events, feedback or a catalogue (and the notebook refuses a catalogue)
+    # drawn without events, feedback or a catalogue
     raw["sources"] = {
         k: v for k, v in raw["sources"].items() if k not in ("events", "feedback", "products")
     }
@@ -637,10 +637,3 @@ def test_the_readme_notebook_example_runs(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.chdir(PROJECT_ROOT)
     namespace: dict[str, Any] = {"__name__": "readme_example"}
     exec(compile(code, "README.md", "exec"), namespace)
-
-
-def test_a_catalogue_is_refused_rather_than_silently_ignored(transactions: pl.DataFrame) -> None:
-    # the catalogue's features are the pipeline's only: a notebook month would lack them
-    catalogue = pl.DataFrame({"product_id": ["85123A"], "category": ["home"]})
-    with pytest.raises(ValueError, match="products= is not supported by the notebook yet"):
-        seg.snapshot(transactions, AS_OF, products=catalogue)
