@@ -7,6 +7,7 @@ from rich.table import Table
 
 from segmentation.config import SegmentationConfig, load_config
 from segmentation.reports.run_summary import warehouse_summary
+from segmentation.strategies.settings import rules_using
 
 
 def print_summary(config: SegmentationConfig, console: Console | None = None) -> None:
@@ -15,12 +16,23 @@ def print_summary(config: SegmentationConfig, console: Console | None = None) ->
     out = console or Console(width=shutil.get_terminal_size((120, 24)).columns)
     out.print(f"[bold]Warehouse[/bold]: {config.warehouse}")
     out.print(f"[bold]Serving copy for BI tools[/bold]: {config.serving}")
-    sections = warehouse_summary(config.warehouse)
+    # the playbook rules that offer the next best product: the cross-sell counts are theirs
+    cross_sell = (
+        rules_using(config.playbook, "next_best_product", config.segments)
+        if config.playbook is not None
+        else None
+    )
+    sections = warehouse_summary(config.warehouse, cross_sell)
     if sections is None:
         out.print("[yellow]The warehouse does not exist yet: run `make run`.[/yellow]")
         return
     for section in sections:
-        table = Table(title=section.title, title_justify="left")
+        table = Table(
+            title=section.title,
+            title_justify="left",
+            caption=section.note or None,
+            caption_justify="left",
+        )
         for column in section.columns:
             table.add_column(column)
         for row in section.rows:

@@ -160,6 +160,26 @@ def playbook_columns(segment_settings: SegmentSettings | None = None) -> dict[st
     return segment_columns_with(dimensions)
 
 
+def rules_using(
+    playbook: Playbook, column: str, segment_settings: SegmentSettings | None = None
+) -> tuple[str, ...]:
+    """The names of the playbook rules whose ``when`` reads ``column``, in rule order (for
+    ``next_best_product``: the cross-sell rules).
+
+    Args:
+        playbook: A validated playbook.
+        column: A segments-table column, e.g. ``next_best_product``.
+        segment_settings: The segment settings the playbook was validated with (its attribute
+            dimensions are columns too).
+    """
+    checked = compile_playbook(playbook, playbook_columns(segment_settings))
+    return tuple(
+        rule.name
+        for rule, expression in zip(playbook.rules, checked, strict=True)
+        if column in expression.columns
+    )
+
+
 def _format_errors(source: str, raw: Any, error: ValidationError) -> str:
     rules = raw.get("rules") if isinstance(raw, dict) else None
 

@@ -1,7 +1,8 @@
 """The generated bank's attribute history landed from its files the way the quarantine rules of
 the customer_attributes source say (an implementation of its own, for the tests of
-:mod:`synthetic.bank`), the states it gives at month ends, and the Mantel-Haenszel estimate of a
-risk ratio over strata."""
+:mod:`synthetic.bank`), the states it gives at month ends, and the Mantel-Haenszel estimates of
+the product affinity lifts from month-to-month adds (shared with the recovery of the lifts from
+the pipeline's marts, tests/e2e/test_bank_recovery.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from pathlib import Path
 
 import polars as pl
 
-from synthetic.bank_params import PRODUCTS, RISK_LEVELS, TIER_THRESHOLDS, TIERS
+from synthetic.bank_params import CATALOGUE, PRODUCTS, RISK_LEVELS, TIER_THRESHOLDS, TIERS
 
 FORMAT = "%Y-%m-%d %H:%M:%S"
+#: Each product's risk rank (R1: 1), the highest risk preference rank it may be sold to.
+RANK = {p: int(CATALOGUE[p][4][1:]) for p in PRODUCTS}
 #: The quarantine reasons of the attribute history, in the order their checks apply.
 ATTRIBUTE_REASONS = (
     "missing_customer_id",
@@ -186,3 +189,43 @@ def mantel_haenszel(table: pl.DataFrame) -> tuple[float, float]:
     s = (d0 * n1 / total).sum()
     p = ((n1 * n0 * (d1 + d0) - d1 * d0 * total) / total**2).sum()
     return r / s, math.sqrt(p / (r * s))
+
+
+def open_months(months: pl.DataFrame) -> pl.DataFrame:
+    """The rows of :func:`transitions` of accounts open at the month's start and end (a
+    closing month removes every product and is no trial of an add)."""
+    return months.filter((pl.col("aum_start") > 0) & (pl.col("aum_end") > 0))
+
+
+def affinity_estimates(months: pl.DataFrame) -> dict[tuple[str, str], tuple[float, float]]:
+    """Per ordered product pair (a, b): the Mantel-Haenszel risk ratio of adding b between
+    holding a and not, and the standard error of its log (:func:`mantel_haenszel`).
+
+    The trials are the customer-months of ``months`` (:func:`open_months`) where b is not held
+    at the start and the risk preference allows it at the start and the end (as the generator
+    decides an add); the strata are the tier and the other products held at the start, within
+    which the generator's add probability with a is exactly ``affinity[a][b]`` times that
+    without."""
+    risk_floor = pl.min_horizontal("risk_start", "risk_end")
+    estimates = {}
+    for j, b in enumerate(PRODUCTS):
+        trials = months.filter(~holds("mask_start", j) & (risk_floor >= RANK[b])).with_columns(
+            add=holds("mask_end", j).cast(pl.Int64)
+        )
+        for i, a in enumerate(PRODUCTS):
+            if i == j:
+                continue
+            others = pl.col("mask_start") & ~((1 << i) | (1 << j))
+            exposed = holds("mask_start", i).cast(pl.Int64)
+            table = (
+                trials.group_by(pl.col("tier_start"), others.alias("others"))
+                .agg(
+                    n1=exposed.sum(),
+                    d1=(exposed * pl.col("add")).sum(),
+                    n0=(1 - exposed).sum(),
+                    d0=((1 - exposed) * pl.col("add")).sum(),
+                )
+                .filter((pl.col("n1") > 0) & (pl.col("n0") > 0))
+            )
+            estimates[a, b] = mantel_haenszel(table)
+    return estimates

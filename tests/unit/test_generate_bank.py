@@ -17,7 +17,6 @@ from polars.testing import assert_frame_equal
 
 from synthetic import bank
 from synthetic.bank_params import (
-    CATALOGUE,
     PRODUCTS,
     RISK_LEVELS,
     TIER_THRESHOLDS,
@@ -27,17 +26,18 @@ from synthetic.bank_params import (
 from tests.conftest import PROJECT_ROOT
 from tests.unit.bank_history import (
     ATTRIBUTE_REASONS,
+    RANK,
+    affinity_estimates,
     holds,
     landed_history,
-    mantel_haenszel,
     month_ends,
+    open_months,
     params_of,
     states,
     transitions,
 )
 
 WINDOW_MONTHS = 24
-RANK = {p: int(CATALOGUE[p][4][1:]) for p in PRODUCTS}
 # the affinity test: lifts are compared on the log scale within this many standard errors
 Z_TOLERANCE = 4.0
 
@@ -319,37 +319,15 @@ def test_product_affinity_lifts_are_recovered(large_state: tuple[dict, pl.DataFr
     told apart from no affinity at all."""
     params, state = large_state
     lifts = params["settings"]["affinity"]
-    months = transitions(state).filter((pl.col("aum_start") > 0) & (pl.col("aum_end") > 0))
-    risk_floor = pl.min_horizontal("risk_start", "risk_end")
-    checked = 0
-    for j, b in enumerate(PRODUCTS):
-        trials = months.filter(~holds("mask_start", j) & (risk_floor >= RANK[b])).with_columns(
-            add=holds("mask_end", j).cast(pl.Int64)
-        )
-        for i, a in enumerate(PRODUCTS):
-            if i == j:
-                continue
-            others = pl.col("mask_start") & ~((1 << i) | (1 << j))
-            exposed = holds("mask_start", i).cast(pl.Int64)
-            table = (
-                trials.group_by(pl.col("tier_start"), others.alias("others"))
-                .agg(
-                    n1=exposed.sum(),
-                    d1=(exposed * pl.col("add")).sum(),
-                    n0=(1 - exposed).sum(),
-                    d0=((1 - exposed) * pl.col("add")).sum(),
-                )
-                .filter((pl.col("n1") > 0) & (pl.col("n0") > 0))
-            )
-            estimate, se = mantel_haenszel(table)
-            true = lifts[a][b]
-            z = (math.log(estimate) - math.log(true)) / se
-            assert abs(z) < Z_TOLERANCE, (a, b, estimate, true, se)
-            if true >= 1.5:
-                # the strong affinities are seen: 1 lies outside the same interval
-                assert math.log(estimate) - Z_TOLERANCE * se > 0, (a, b, estimate, se)
-            checked += 1
-    assert checked == 30
+    estimates = affinity_estimates(open_months(transitions(state)))
+    for (a, b), (estimate, se) in estimates.items():
+        true = lifts[a][b]
+        z = (math.log(estimate) - math.log(true)) / se
+        assert abs(z) < Z_TOLERANCE, (a, b, estimate, true, se)
+        if true >= 1.5:
+            # the strong affinities are seen: 1 lies outside the same interval
+            assert math.log(estimate) - Z_TOLERANCE * se > 0, (a, b, estimate, se)
+    assert len(estimates) == 30
 
 
 def test_deposits_less_withdrawals_are_the_aum_change_less_the_market(small: Path) -> None:
