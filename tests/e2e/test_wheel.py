@@ -3,8 +3,9 @@
 `uv build` makes the wheel; a fresh virtual environment in a temporary folder gets the locked
 dependency versions (`uv export --frozen --no-dev`) and the wheel: the wheels come from uv's
 cache that `make install` filled, the package index is asked only which files exist (a fresh
-machine's cache holds the locked wheels but not the index pages an offline install needs). Every command then runs from a folder outside the checkout,
-with nothing pointing back at it, and does what `make demo-data` and `make run` do.
+machine's cache holds the locked wheels but not the index pages an offline install needs).
+Every command then runs from a folder outside the checkout, with nothing pointing back at it,
+and does what `make demo-data` and `make run` do.
 """
 
 import json
