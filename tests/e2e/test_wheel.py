@@ -116,8 +116,7 @@ def installed(tmp_path_factory) -> Iterator[Path]:
     # the exact locked versions, with no resolution; `uv pip check` then proves they satisfy the
     # wheel's own requirements
     _run(
-        [uv, "pip", "install", "--quiet", "--no-deps", "--python", python]
-        + ["-r", locked, wheel],
+        [uv, "pip", "install", "--quiet", "--no-deps", "--python", python] + ["-r", locked, wheel],
         folder,
     )
     _run([uv, "pip", "check", "--quiet", "--python", python], folder)
