@@ -6,8 +6,17 @@ day to the last purchase day and to the as-of day; Gamma-Gamma uses the mean spe
 purchase days only. When a snapshot is degenerate (too few repeat buyers, or a fit that does not
 converge) the snapshot is marked and CLV falls back to ``simple_clv_12m`` (the customer's own run
 rate, see ``clv_models``).
+
+The fits read the population through :class:`ClvFitInput` alone: the buyers' distinct (x, t_x,
+T) triples and the repeat buyers' distinct (x, m) pairs with their counts, in one canonical
+order (:func:`merge_fit_inputs`). The likelihoods depend on a customer only through these, so
+the fit is the maximum-likelihood fit of the customers; and any split of the customers (the
+Spark engine's partitions, each compressed by :func:`clv_fit_input`) merges into the same
+arrays, so every engine's fit gets the same input and gives the same parameters, bit for bit.
+The predictions are per customer (:func:`clv_predictions`).
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -19,12 +28,14 @@ from threadpoolctl import threadpool_limits
 from segmentation.btyd import (
     FitResult,
     bgnbd_gamma_gamma_predictions,
+    compress,
     fit_bgnbd,
     fit_gamma_gamma,
     fit_pareto_nbd,
     gamma_gamma_population_mean,
     simple_clv_12m,
 )
+from segmentation.btyd.data import unique_rows
 from segmentation.features.settings import ClvSettings
 
 HORIZONS_DAYS = (30, 90, 365)
@@ -134,11 +145,190 @@ def _degenerate_reason(fits: list[FitResult]) -> str | None:
     return "; ".join(failed) or None
 
 
-def clv_for_snapshot(behaviour: pl.DataFrame, snapshot: date, settings: ClvSettings) -> SnapshotClv:
-    """Fit BG/NBD (+ Pareto/NBD) and Gamma-Gamma on one snapshot and predict every customer."""
+@dataclass(frozen=True)
+class ClvFitInput:
+    """What the fits of one snapshot read of its customers, compressed.
+
+    ``x``, ``t_x``, ``age`` and ``count``: the buyers' distinct (frequency, recency, age_days)
+    triples and how many buyers have each (BG/NBD, Pareto/NBD). ``spend_x``, ``spend_m`` and
+    ``spend_count``: the distinct (frequency, repeat_spend_mean) pairs of the repeat buyers with
+    a positive repeat spend, and their counts (Gamma-Gamma). ``customers``: every customer of
+    the snapshot, buyers or not (the summary's).
+    """
+
+    customers: int
+    x: np.ndarray
+    t_x: np.ndarray
+    age: np.ndarray
+    count: np.ndarray
+    spend_x: np.ndarray
+    spend_m: np.ndarray
+    spend_count: np.ndarray
+
+    @property
+    def buyers(self) -> int:
+        """How many customers bought (the triples' counts)."""
+        return int(round(float(self.count.sum())))
+
+    @property
+    def repeat_buyers(self) -> int:
+        """How many buyers bought on more than one day (x > 0)."""
+        return int(round(float(self.count[self.x > 0].sum())))
+
+
+def clv_fit_input(behaviour: pl.DataFrame) -> ClvFitInput:
+    """The fit input of the customers in ``behaviour`` (one snapshot's rows of
+    ``features.customer_behaviour``, all of them or any part): compressed, not yet in the
+    canonical form the fits read (:func:`merge_fit_inputs`)."""
+    purchase_days = _buyer_column(behaviour, "purchase_days", None)
+    bought = purchase_days > 0
+    rows = None if bought.all() else np.flatnonzero(bought)
+    x = _buyer_column(behaviour, "frequency", rows)
+    t_x = _buyer_column(behaviour, "recency", rows)
+    age = _buyer_column(behaviour, "age_days", rows)
+    m = _buyer_column(behaviour, "repeat_spend_mean", rows)
+    x_u, t_u, age_u, count = compress(x, t_x, age)
+    spend = (x > 0) & (m > 0)
+    (spend_x, spend_m), spend_count = _distinct_weighted((x[spend], m[spend]), None)
+    return ClvFitInput(
+        behaviour.height,
+        x_u,
+        t_u,
+        age_u,
+        count.astype(np.float64),
+        spend_x,
+        spend_m,
+        spend_count,
+    )
+
+
+def _distinct_weighted(
+    columns: tuple[np.ndarray, ...], weights: np.ndarray | None
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """The distinct rows of ``columns`` in lexicographic order and the summed ``weights`` (ones
+    when None) of each, as float64: exact for whole-number weights."""
+    distinct, inverse = unique_rows(*(np.asarray(c, dtype=np.float64) for c in columns))
+    w = np.ones(inverse.size) if weights is None else weights
+    return distinct, np.bincount(inverse, weights=w, minlength=distinct[0].size)
+
+
+def merge_fit_inputs(parts: Sequence[ClvFitInput]) -> ClvFitInput:
+    """The fit input of all customers of ``parts`` (the same snapshot, no customer in two), in
+    the canonical form the fits read: distinct rows in lexicographic order, counts summed.
+
+    The result depends only on the customers, not on how they were split into parts nor in
+    which order the parts come: the same arrays, bit for bit.
+    """
+    if not parts:
+        raise ValueError("no fit inputs to merge")
+
+    def joined(name: str) -> np.ndarray:
+        return np.concatenate([getattr(part, name) for part in parts]).astype(np.float64)
+
+    (x, t_x, age), count = _distinct_weighted(
+        (joined("x"), joined("t_x"), joined("age")), joined("count")
+    )
+    (spend_x, spend_m), spend_count = _distinct_weighted(
+        (joined("spend_x"), joined("spend_m")), joined("spend_count")
+    )
+    return ClvFitInput(
+        sum(part.customers for part in parts), x, t_x, age, count, spend_x, spend_m, spend_count
+    )
+
+
+@dataclass(frozen=True)
+class ClvFits:
+    """A snapshot's fitted models: BG/NBD, Pareto/NBD (when asked for) and Gamma-Gamma."""
+
+    bgnbd: FitResult
+    pareto_nbd: FitResult | None
+    gamma_gamma: FitResult
+
+    @property
+    def all(self) -> list[FitResult]:
+        """Every fit, in the order of ``marts.clv_model_params``."""
+        return [fit for fit in (self.bgnbd, self.pareto_nbd, self.gamma_gamma) if fit is not None]
+
+    @property
+    def degenerate_reason(self) -> str | None:
+        """Why the models cannot predict (BG/NBD or Gamma-Gamma not converged), or None."""
+        return _degenerate_reason([self.bgnbd, self.gamma_gamma])
+
+
+def fit_clv_models(fit_input: ClvFitInput, settings: ClvSettings) -> ClvFits:
+    """The BTYD fits of one snapshot from its canonical fit input (:func:`merge_fit_inputs`)."""
     # the optimisers make thousands of tiny BLAS calls: threads cost more than they give
     with threadpool_limits(limits=1, user_api="blas"):
-        return _clv_for_snapshot(behaviour, snapshot, settings)
+        minimum = settings.min_repeat_buyers
+        rfm = (fit_input.x, fit_input.t_x, fit_input.age)
+        bgnbd = fit_bgnbd(*rfm, weights=fit_input.count, min_repeat_buyers=minimum)
+        pareto = (
+            fit_pareto_nbd(*rfm, weights=fit_input.count, min_repeat_buyers=minimum)
+            if settings.fit_pareto_nbd
+            else None
+        )
+        gamma_gamma = fit_gamma_gamma(
+            fit_input.spend_x,
+            fit_input.spend_m,
+            weights=fit_input.spend_count,
+            min_repeat_buyers=minimum,
+        )
+    return ClvFits(bgnbd, pareto, gamma_gamma)
+
+
+@dataclass(frozen=True)
+class ClvPredictionsFrame:
+    """The ``features.customer_clv`` rows of some customers, the method used for them and,
+    when the models' predictions failed at the fitted parameters, why."""
+
+    customers: pl.DataFrame
+    method: str
+    failure: str | None
+
+
+def clv_predictions(
+    behaviour: pl.DataFrame, fits: ClvFits, settings: ClvSettings
+) -> ClvPredictionsFrame:
+    """``features.customer_clv`` of the customers in ``behaviour`` (one snapshot's rows, all
+    or any part) under the snapshot's ``fits``: per customer, so a part gives its customers'
+    rows of the whole."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _clv_predictions(behaviour, fits, settings)
+
+
+def clv_for_snapshot(behaviour: pl.DataFrame, snapshot: date, settings: ClvSettings) -> SnapshotClv:
+    """Fit BG/NBD (+ Pareto/NBD) and Gamma-Gamma on one snapshot and predict every customer."""
+    fit_input = merge_fit_inputs([clv_fit_input(behaviour)])
+    fits = fit_clv_models(fit_input, settings)
+    predicted = clv_predictions(behaviour, fits, settings)
+    return SnapshotClv(
+        customers=predicted.customers,
+        params=_params_frame(snapshot, fits.all),
+        summary=clv_summary(snapshot, fit_input, fits, predicted.failure),
+        degenerate_reason=fits.degenerate_reason or predicted.failure,
+    )
+
+
+def clv_summary(
+    snapshot: date, fit_input: ClvFitInput, fits: ClvFits, failure: str | None = None
+) -> dict[str, Any]:
+    """The one-line summary of a snapshot's fits (the asset's ``fits`` table); ``failure``:
+    why the predictions failed at the fitted parameters, if they did."""
+    reason = fits.degenerate_reason or failure
+    return {
+        "snapshot_date": str(snapshot),
+        "customers": fit_input.customers,
+        "buyers": fit_input.buyers,
+        "repeat_buyers": fit_input.repeat_buyers,
+        "method": "simple_fallback" if reason else "bgnbd_gamma_gamma",
+        **{f"{fit.model}_converged": fit.converged for fit in fits.all},
+        "note": reason or "",
+    }
+
+
+def clv_params(snapshot: date, fits: ClvFits) -> pl.DataFrame:
+    """``marts.clv_model_params`` of one snapshot: every fitted parameter of every model."""
+    return _params_frame(snapshot, fits.all)
 
 
 def _buyer_column(frame: pl.DataFrame, name: str, rows: np.ndarray | None) -> np.ndarray:
@@ -149,9 +339,9 @@ def _buyer_column(frame: pl.DataFrame, name: str, rows: np.ndarray | None) -> np
     return values.astype(np.float64, copy=False)
 
 
-def _clv_for_snapshot(
-    behaviour: pl.DataFrame, snapshot: date, settings: ClvSettings
-) -> SnapshotClv:
+def _clv_predictions(
+    behaviour: pl.DataFrame, fits: ClvFits, settings: ClvSettings
+) -> ClvPredictionsFrame:
     # Only the few numeric columns are converted, and the buyers are picked in numpy: filtering
     # the wide behaviour frame would copy every column, strings included.
     purchase_days = _buyer_column(behaviour, "purchase_days", None)
@@ -162,24 +352,15 @@ def _clv_for_snapshot(
     age = _buyer_column(behaviour, "age_days", rows)
     m = _buyer_column(behaviour, "repeat_spend_mean", rows)
 
-    bgnbd = fit_bgnbd(x, t_x, age, min_repeat_buyers=settings.min_repeat_buyers)
-    spend_rows = (x > 0) & (m > 0)
-    gamma_gamma = fit_gamma_gamma(
-        x[spend_rows], m[spend_rows], min_repeat_buyers=settings.min_repeat_buyers
-    )
-    fits = [bgnbd, gamma_gamma]
-    if settings.fit_pareto_nbd:
-        fits.insert(1, fit_pareto_nbd(x, t_x, age, min_repeat_buyers=settings.min_repeat_buyers))
-
-    reason = _degenerate_reason([bgnbd, gamma_gamma])
+    failure = None
     predictions = None
-    if reason is None:
+    if fits.degenerate_reason is None:
         try:
-            predictions = _model_predictions(bgnbd, gamma_gamma, x, t_x, age, m, settings)
+            predictions = _model_predictions(fits.bgnbd, fits.gamma_gamma, x, t_x, age, m, settings)
             method = "bgnbd_gamma_gamma"
         except (ArithmeticError, ValueError) as error:
             # numerically extreme fitted parameters: mark the snapshot rather than fail the run
-            reason = f"predictions failed at the fitted parameters: {error!r}"
+            failure = f"predictions failed at the fitted parameters: {error!r}"
     if predictions is None:
         gross = _buyer_column(behaviour, "gross_revenue", rows)
         days = purchase_days if rows is None else purchase_days.take(rows)
@@ -200,21 +381,7 @@ def _clv_for_snapshot(
             pl.Series(~bought, dtype=pl.UInt32)
         ),
     )
-    summary = {
-        "snapshot_date": str(snapshot),
-        "customers": behaviour.height,
-        "buyers": x.size,
-        "repeat_buyers": int(np.count_nonzero(x)),
-        "method": method,
-        **{f"{fit.model}_converged": fit.converged for fit in fits},
-        "note": reason or "",
-    }
-    return SnapshotClv(
-        customers=customers,
-        params=_params_frame(snapshot, fits),
-        summary=summary,
-        degenerate_reason=reason,
-    )
+    return ClvPredictionsFrame(customers, method, failure)
 
 
 def _scatter(

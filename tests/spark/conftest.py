@@ -38,9 +38,14 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
 
 def _landed(config: SegmentationConfig) -> duckdb.DuckDBPyConnection:
-    """An in-memory warehouse with the config's transactions and customers landed."""
+    """An in-memory warehouse with the config's transactions and customers landed, and its
+    events and feedback when it has them."""
     con = duckdb.connect()
     land_source(con, "transactions", config.sources.transactions, LANDED_AT)
+    for source in ("events", "feedback"):
+        settings = getattr(config.sources, source)
+        if settings is not None:
+            land_source(con, source, settings, LANDED_AT)
     if config.sources.customers is None:
         empty_customers_table(con)
     else:
@@ -72,24 +77,31 @@ def generated(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[SegmentationConfig, duckdb.DuckDBPyConnection]]:
     """Generated data as the demo's (customers with attributes and personal data, channels,
-    customers who never buy), landed with the demo's column mapping."""
+    customers who never buy, events and feedback), landed with the demo's column mapping; the
+    feedback's topic declared personal data."""
     folder = tmp_path_factory.mktemp("generated")
     data = folder / "data"
     generate(
         [
             *("--customers", "1500", "--out", str(data), "--seed", "7"),
             *("--start", "2010-01-01", "--end", "2011-12-31"),
-            *("--no-events", "--no-feedback", "-q"),
+            "-q",
         ]
     )
     raw = yaml.safe_load((PROJECT_ROOT / "config" / "demo.yaml").read_text())
-    sources = {key: raw["sources"][key] for key in ("transactions", "customers")}
+    sources = {key: raw["sources"][key] for key in ("transactions", "customers", "events")}
     sources["transactions"]["path"] = str(data / "transactions" / "*.parquet")
     sources["customers"]["path"] = str(data / "customers.parquet")
+    sources["events"]["path"] = str(data / "events" / "*.parquet")
+    sources["feedback"] = raw["sources"]["feedback"] | {
+        "path": str(data / "feedback.csv"),
+        "pii_columns": ["topic"],
+    }
     mapping = config_mapping(
         sources["transactions"], snapshots={"start": "2010-01", "end": "2011-12"}
     )
-    mapping["sources"]["customers"] = sources["customers"]
+    for source in ("customers", "events", "feedback"):
+        mapping["sources"][source] = sources[source]
     # the demo's customers carry custom attributes (the lifestyle survey): declared as there
     extra = raw.get("segments", {}).get("extra_columns", {})
     mapping.setdefault("segments", {})["extra_columns"] = extra

@@ -17,7 +17,15 @@ import pytest
 
 from segmentation.config import month_as_of
 from segmentation.features.behaviour import behaviour_as_of
-from segmentation.features.clv import SnapshotClv, clv_for_snapshot
+from segmentation.features.clv import (
+    SnapshotClv,
+    clv_fit_input,
+    clv_for_snapshot,
+    clv_params,
+    clv_predictions,
+    fit_clv_models,
+    merge_fit_inputs,
+)
 from segmentation.features.contracts import ClvModelParamsContract, CustomerClvContract
 from segmentation.features.settings import ClvSettings
 from synthetic.generate import simulate
@@ -307,3 +315,41 @@ def test_snapshot_of_buyers_only_gives_the_buyers_the_same_predictions(
     expected = healthy.customers.filter(pl.col("clv_method") != "none").sort("customer_id")
     assert alone.customers.sort("customer_id").equals(expected)
     assert alone.params.equals(healthy.params)
+
+
+def test_customers_split_into_parts_give_the_same_fits_and_predictions(
+    healthy_behaviour: pl.DataFrame, healthy: SnapshotClv
+) -> None:
+    """What the Spark engine does: each part of the customers compressed apart, the parts
+    merged in another order, the models fitted once, each part predicted apart. The fit input,
+    the parameters and every customer's row are those of the whole, bit for bit."""
+    import numpy as np
+
+    ids = pl.col("customer_id").hash(seed=1)
+    parts = [healthy_behaviour.filter(ids % 5 == number) for number in range(5)]
+    assert all(part.height for part in parts)
+    whole = merge_fit_inputs([clv_fit_input(healthy_behaviour)])
+    merged = merge_fit_inputs([clv_fit_input(part) for part in reversed(parts)])
+    for name in ("x", "t_x", "age", "count", "spend_x", "spend_m", "spend_count"):
+        assert np.array_equal(getattr(merged, name), getattr(whole, name)), name
+    assert merged.customers == healthy_behaviour.height
+    # compressed: fewer rows than buyers
+    assert whole.x.size < whole.buyers
+    fits = fit_clv_models(merged, SETTINGS)
+    assert clv_params(date(2011, 12, 31), fits).equals(healthy.params)
+    predicted = pl.concat([clv_predictions(part, fits, SETTINGS).customers for part in parts])
+    assert predicted.sort("customer_id").equals(healthy.customers.sort("customer_id"))
+
+
+def test_a_fit_input_of_another_snapshots_customers_is_a_different_fit(
+    healthy_behaviour: pl.DataFrame, healthy: SnapshotClv
+) -> None:
+    # the comparison above can fail: dropping a tenth of the buyers moves the parameters
+    kept = healthy_behaviour.filter(pl.col("customer_id").hash(seed=2) % 10 != 0)
+    fits = fit_clv_models(merge_fit_inputs([clv_fit_input(kept)]), SETTINGS)
+    assert not clv_params(date(2011, 12, 31), fits).equals(healthy.params)
+
+
+def test_merging_no_fit_inputs_is_refused() -> None:
+    with pytest.raises(ValueError, match="no fit inputs"):
+        merge_fit_inputs([])

@@ -98,21 +98,53 @@ def with_customer_bucket(frame: DataFrame, buckets: int) -> DataFrame:
 
 @dataclass(frozen=True)
 class _CogroupedBucket:
-    """The applyInArrow function: one bucket's rows of two tables in, the computation's rows
+    """The applyInArrow function: one bucket's rows of each table in, the computation's rows
     of that bucket out, in the declared Arrow schema."""
 
     compute: BucketComputation
-    tables: tuple[str, str]
+    tables: tuple[str, ...]
     schema: pa.Schema | None = None
 
-    def __call__(self, left: pa.Table, right: pa.Table) -> pa.Table:
-        with bucket_connection(dict(zip(self.tables, (left, right), strict=True))) as con:
+    def __call__(self, *rows: pa.Table) -> pa.Table:
+        with bucket_connection(dict(zip(self.tables, rows, strict=True))) as con:
             result = self.compute(con).to_arrow()
         return result if self.schema is None else result.cast(self.schema)
 
 
+# the column saying which table a row of the tagged union belongs to (see _TaggedBucket)
+TABLE_COLUMN = "_bucket_table"
+
+
+def _tagged_name(table: int, column: str) -> str:
+    """A table's column in the tagged union: the table's position, then its own name."""
+    return f"_t{table}_{column}"
+
+
+@dataclass(frozen=True)
+class _TaggedBucket:
+    """The applyInArrow function for any number of tables: one bucket's rows of the tagged
+    union (every table's columns side by side under :func:`_tagged_name`, a row carrying one
+    table's values and nulls elsewhere) split back into the tables, then as
+    :class:`_CogroupedBucket`."""
+
+    task: _CogroupedBucket
+    columns: tuple[tuple[str, ...], ...]
+
+    def __call__(self, rows: pa.Table) -> pa.Table:
+        import pyarrow.compute as pc
+
+        tag = rows.column(TABLE_COLUMN)
+        tables = [
+            rows.filter(pc.equal(tag, number))
+            .select([_tagged_name(number, name) for name in names])
+            .rename_columns(list(names))
+            for number, names in enumerate(self.columns)
+        ]
+        return self.task(*tables)
+
+
 def result_schema(
-    compute: BucketComputation, tables: tuple[str, str], inputs: tuple[StructType, StructType]
+    compute: BucketComputation, tables: tuple[str, ...], inputs: tuple[StructType, ...]
 ) -> StructType:
     """The Spark schema of ``compute``'s result: the computation run on no rows of the
     inputs' schemas, here on the driver, so the declared schema is the library's own."""
@@ -123,35 +155,71 @@ def result_schema(
     return from_arrow_schema(result.schema, prefer_timestamp_ntz=True)
 
 
+def _tagged_union(frames: list[DataFrame], buckets: int) -> DataFrame:
+    """Every frame's rows with their customer bucket, in one frame of all frames' columns
+    (renamed by :func:`_tagged_name`; nulls where a row is another table's) and the table's
+    position in :data:`TABLE_COLUMN`."""
+    from pyspark.sql import functions as F
+
+    fields = [(number, field) for number, frame in enumerate(frames) for field in frame.schema]
+    parts = []
+    for number, frame in enumerate(frames):
+        columns = [
+            (F.col(field.name) if own == number else F.lit(None).cast(field.dataType)).alias(
+                _tagged_name(own, field.name)
+            )
+            for own, field in fields
+        ]
+        parts.append(
+            with_customer_bucket(frame, buckets).select(
+                F.col(BUCKET_COLUMN), F.lit(number).alias(TABLE_COLUMN), *columns
+            )
+        )
+    union = parts[0]
+    for part in parts[1:]:
+        union = union.unionByName(part)
+    return union
+
+
 def map_buckets(
     compute: BucketComputation, tables: Mapping[str, DataFrame], buckets: int
 ) -> DataFrame:
-    """``compute`` run on every customer bucket of two tables, in parallel on the executors;
+    """``compute`` run on every customer bucket of the tables, in parallel on the executors;
     the result is every bucket's rows together.
 
     Args:
         compute: A picklable function of a DuckDB connection holding one bucket's rows of the
             tables under their names; it runs inside the Spark tasks.
-        tables: Exactly two tables by name (``raw.transactions``, ``raw.customers``), each with
-            a ``customer_id`` column. A bucket present in one table only gets the other's
-            columns without rows.
+        tables: The tables by name (``raw.transactions``, ``raw.customers``, ...), each with
+            a ``customer_id`` column. A bucket present in some tables only gets the others'
+            columns without rows; a bucket in none has no task.
         buckets: How many customer buckets (:func:`bucket_count`).
+
+    Two tables are cogrouped (each shuffled in its own columns). Any other number travels as
+    one tagged union of all tables' columns, a row holding one table's values and nulls for
+    the others' (PySpark cogroups two grouped frames at most).
     """
     from pyspark.sql.pandas.types import to_arrow_schema
 
-    if len(tables) != 2:
-        raise ValueError(f"map_buckets takes two tables, got {len(tables)}: {sorted(tables)}")
-    (left_name, left), (right_name, right) = tables.items()
-    names = (left_name, right_name)
-    schema = result_schema(compute, names, (left.schema, right.schema))
+    if not tables:
+        raise ValueError("map_buckets needs at least one table")
+    names = tuple(tables)
+    frames = list(tables.values())
+    schema = result_schema(compute, names, tuple(frame.schema for frame in frames))
     task = _CogroupedBucket(compute, names, to_arrow_schema(schema))
+    if len(frames) != 2:
+        tagged = _TaggedBucket(task, tuple(tuple(frame.columns) for frame in frames))
+
+        def per_bucket_tagged(rows: pa.Table) -> pa.Table:
+            return tagged(rows)
+
+        union = _tagged_union(frames, buckets)
+        return union.groupBy(BUCKET_COLUMN).applyInArrow(per_bucket_tagged, schema)
 
     # a function of exactly two arguments: PySpark passes the group's key as well to a
     # callable of three (which a callable object's bound method appears to be)
     def per_bucket(left: pa.Table, right: pa.Table) -> pa.Table:
         return task(left, right)
 
-    grouped = [
-        with_customer_bucket(frame, buckets).groupBy(BUCKET_COLUMN) for frame in (left, right)
-    ]
+    grouped = [with_customer_bucket(frame, buckets).groupBy(BUCKET_COLUMN) for frame in frames]
     return grouped[0].cogroup(grouped[1]).applyInArrow(per_bucket, schema)

@@ -16,15 +16,27 @@ import duckdb
 
 from segmentation.engines.spark.preflight import local_lake
 from segmentation.keys import SNAPSHOT_COLUMN
+from segmentation.raw.publishing import empty_source_table
 from segmentation.sql_files import read_sql
+from segmentation.warehouse import table_exists
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+    from segmentation.config import SegmentationConfig
 
 # the raw tables the export writes, and the SQL writing each
 RAW_EXPORTS = {
     "raw.transactions": "spark/export_transactions.sql",
     "raw.customers": "spark/export_customers.sql",
+    "raw.events": "spark/export_events.sql",
+    "raw.feedback": "spark/export_feedback.sql",
+}
+# the columns of events and feedback that only describe a row: exported as nulls where the
+# source declares them personal data (the export SQL's $personal)
+DESCRIPTIVE_COLUMNS = {
+    "raw.events": ("channel", "product_id", "campaign_id"),
+    "raw.feedback": ("topic",),
 }
 EXPORT_FILE = "part-00000.parquet"
 
@@ -35,10 +47,30 @@ def table_location(lake: str, table: str) -> str:
     return f"{lake.rstrip('/')}/{schema}/{name}"
 
 
-def export_raw(con: duckdb.DuckDBPyConnection, lake: str) -> dict[str, str]:
+def personal_columns(table: str, config: SegmentationConfig | None) -> list[str]:
+    """The descriptive columns of ``table`` (raw.events, raw.feedback) that the export leaves
+    out: those whose source column the source lists under ``pii_columns``; all of them
+    without a config (nothing says which are personal; no feature reads them)."""
+    descriptive = DESCRIPTIVE_COLUMNS.get(table, ())
+    if config is None:
+        return list(descriptive)
+    source = getattr(config.sources, table.split(".")[1])
+    if source is None:
+        return []
+    mapped = source.columns.model_dump()
+    listed = set(source.pii_columns)
+    return [name for name in descriptive if mapped.get(name) in listed]
+
+
+def export_raw(
+    con: duckdb.DuckDBPyConnection, lake: str, config: SegmentationConfig | None = None
+) -> dict[str, str]:
     """Write the landed raw tables of the warehouse ``con`` into the lake for Spark to read,
     each as one Parquet file replacing the previous export at once (written beside it, then
-    renamed); returns each table's folder. Names, e-mails and phones are left out.
+    renamed); returns each table's folder. Names, e-mails and phones are left out, and so are
+    the descriptive columns of events and feedback that ``config``'s sources declare personal
+    data (:func:`personal_columns`). Events or feedback never landed (no such source) are
+    exported empty, with their landed columns.
 
     Raises:
         ValueError: The lake is not on this machine (DuckDB writes the export).
@@ -55,7 +87,16 @@ def export_raw(con: duckdb.DuckDBPyConnection, lake: str) -> dict[str, str]:
         folder.mkdir(parents=True, exist_ok=True)
         # a leading dot: Spark skips the file while it is being written
         partial = folder / f".{EXPORT_FILE}.partial"
-        con.execute(read_sql(sql), {"path": str(partial)})
+        parameters: dict[str, object] = {"path": str(partial)}
+        if table in DESCRIPTIVE_COLUMNS:
+            parameters["personal"] = personal_columns(table, config)
+        if table_exists(con, table):
+            con.execute(read_sql(sql), parameters)
+        else:
+            # the table a landing without the source would have written, outside the warehouse
+            with duckdb.connect() as scratch:
+                empty_source_table(scratch, table.split(".")[1])
+                scratch.execute(read_sql(sql), parameters)
         os.replace(partial, folder / EXPORT_FILE)
         folders[table] = str(folder)
     return folders
