@@ -69,8 +69,7 @@ def holdout(warehouse: Path, snapshots: Sequence[date]) -> pl.DataFrame:
     """One row per snapshot and customer with a recommendation: the customer's basket, the
     recommendation (``item``), the baseline, the confidence-ranked pick (``confident``) and
     whether each was bought in the next ``HORIZON_DAYS`` days (``hit``, ``baseline_hit``,
-    ``confident_hit``); ``bought_any``: whether the customer bought any catalogued category
-    then.
+    ``confident_hit``); ``bought_next``: the catalogued categories the customer bought then.
 
     Args:
         warehouse: A warehouse holding ``raw.transactions`` and ``raw.products``.
@@ -128,7 +127,7 @@ def holdout(warehouse: Path, snapshots: Sequence[date]) -> pl.DataFrame:
                     item in categories,
                     baseline in categories,
                     most_confident[customer] in categories,
-                    bool(categories),
+                    sorted(categories),
                 )
             )
     return pl.DataFrame(
@@ -143,7 +142,7 @@ def holdout(warehouse: Path, snapshots: Sequence[date]) -> pl.DataFrame:
             "hit": pl.Boolean,
             "baseline_hit": pl.Boolean,
             "confident_hit": pl.Boolean,
-            "bought_any": pl.Boolean,
+            "bought_next": pl.List(pl.String),
         },
         orient="row",
     )
