@@ -199,3 +199,13 @@ def difference_interval(
     differences = (totals[:, 0] - totals[:, 1]) / totals[:, 2]
     low, high = np.quantile(differences, [0.025, 0.975])
     return float(low), float(high)
+
+
+def assert_beats_baseline(holdout: pl.DataFrame, hit: str = "hit", alpha: float = 0.01) -> None:
+    """That the recommendation whose hits are ``hit`` hits more often than the baseline: the
+    one-sided McNemar p-value below ``alpha`` and the bootstrap interval of the difference
+    above 0."""
+    _, _, pvalue = discordant_pairs(holdout, hit)
+    low, _ = difference_interval(holdout, hit)
+    assert pvalue < alpha
+    assert low > 0.0
