@@ -19,7 +19,7 @@ The predictions are per customer (:func:`clv_predictions`).
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -176,17 +176,42 @@ class ClvFitInput:
         return int(round(float(self.count[self.x > 0].sum())))
 
 
+class _Buyers(NamedTuple):
+    """The purchase days of every row of a behaviour frame, which rows bought, their
+    positions (None: every row) and the buyers' frequency, recency, age and repeat spend."""
+
+    purchase_days: np.ndarray
+    bought: np.ndarray
+    rows: np.ndarray | None
+    x: np.ndarray
+    t_x: np.ndarray
+    age: np.ndarray
+    m: np.ndarray
+
+
+def _buyers(behaviour: pl.DataFrame) -> _Buyers:
+    """The :class:`_Buyers` of ``behaviour``. Only the few numeric columns are converted, and
+    the buyers are picked in numpy: filtering the wide behaviour frame would copy every column,
+    strings included."""
+    purchase_days = _buyer_column(behaviour, "purchase_days", None)
+    bought = purchase_days > 0
+    rows = None if bought.all() else np.flatnonzero(bought)
+    return _Buyers(
+        purchase_days,
+        bought,
+        rows,
+        _buyer_column(behaviour, "frequency", rows),
+        _buyer_column(behaviour, "recency", rows),
+        _buyer_column(behaviour, "age_days", rows),
+        _buyer_column(behaviour, "repeat_spend_mean", rows),
+    )
+
+
 def clv_fit_input(behaviour: pl.DataFrame) -> ClvFitInput:
     """The fit input of the customers in ``behaviour`` (one snapshot's rows of
     ``features.customer_behaviour``, all of them or any part): compressed, not yet in the
     canonical form the fits read (:func:`merge_fit_inputs`)."""
-    purchase_days = _buyer_column(behaviour, "purchase_days", None)
-    bought = purchase_days > 0
-    rows = None if bought.all() else np.flatnonzero(bought)
-    x = _buyer_column(behaviour, "frequency", rows)
-    t_x = _buyer_column(behaviour, "recency", rows)
-    age = _buyer_column(behaviour, "age_days", rows)
-    m = _buyer_column(behaviour, "repeat_spend_mean", rows)
+    _, _, _, x, t_x, age, m = _buyers(behaviour)
     x_u, t_u, age_u, count = compress(x, t_x, age)
     spend = (x > 0) & (m > 0)
     (spend_x, spend_m), spend_count = _distinct_weighted((x[spend], m[spend]), None)
@@ -342,15 +367,7 @@ def _buyer_column(frame: pl.DataFrame, name: str, rows: np.ndarray | None) -> np
 def _clv_predictions(
     behaviour: pl.DataFrame, fits: ClvFits, settings: ClvSettings
 ) -> ClvPredictionsFrame:
-    # Only the few numeric columns are converted, and the buyers are picked in numpy: filtering
-    # the wide behaviour frame would copy every column, strings included.
-    purchase_days = _buyer_column(behaviour, "purchase_days", None)
-    bought = purchase_days > 0
-    rows = None if bought.all() else np.flatnonzero(bought)
-    x = _buyer_column(behaviour, "frequency", rows)
-    t_x = _buyer_column(behaviour, "recency", rows)
-    age = _buyer_column(behaviour, "age_days", rows)
-    m = _buyer_column(behaviour, "repeat_spend_mean", rows)
+    purchase_days, bought, rows, x, t_x, age, m = _buyers(behaviour)
 
     failure = None
     predictions = None

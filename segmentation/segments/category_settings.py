@@ -115,6 +115,14 @@ class RecommendationSettings(Strict):
         default=1.0,
         description="A rule a -> c counts only when its lift P(c | a) / P(c) is at least this.",
     )
+    rank_by: Literal["confidence", "lift"] = Field(
+        default="confidence",
+        description="How a customer's candidates are ranked: `confidence`, the share P(c | a) "
+        "of the customers holding a that hold c too (the most likely next item among the "
+        "associated ones), or `lift`, P(c | a) / P(c) (the most surprising one, which favours "
+        "rare items). Either way only rules passing `min_support` and `min_lift` count, and the "
+        "chosen rule's lift and support are reported.",
+    )
     products_held_column: str | None = Field(
         default=None,
         description="An extra column of type `list` (`segments.extra_columns`) naming the "

@@ -165,9 +165,10 @@ class CustomerSegmentsContract(pa.DataFrameModel):
     )
     next_best_category: str = pa.Field(
         nullable=True,
-        description="The category not bought in the window with the highest lift of a "
-        "qualifying association rule from a category the customer bought (segments."
-        "recommendations); null where none qualifies or without a products source.",
+        description="The category not bought in the window that a qualifying association rule "
+        "from a category the customer bought leads to, the most likely one (ranked by "
+        "confidence P(c | a), or by lift with segments.recommendations.rank_by: lift); null "
+        "where none qualifies or without a products source.",
     )
     next_best_category_lift: pl.Float64 = pa.Field(
         nullable=True, ge=0, description="Lift P(c | a) / P(c) of that rule a -> c."
@@ -177,9 +178,9 @@ class CustomerSegmentsContract(pa.DataFrameModel):
     )
     next_best_product: str = pa.Field(
         nullable=True,
-        description="The eligible product not held with the highest lift of a qualifying "
-        "association rule from a product held (products_held_column); null where none "
-        "qualifies or without holdings.",
+        description="The eligible product not held that a qualifying association rule from a "
+        "product held (products_held_column) leads to, ranked as next_best_category; null "
+        "where none qualifies or without holdings.",
     )
     next_best_product_lift: pl.Float64 = pa.Field(
         nullable=True, ge=0, description="Lift of that rule."

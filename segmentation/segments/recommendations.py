@@ -4,15 +4,22 @@ baskets.
 A basket is what a customer has at the snapshot: the catalogued categories with positive net
 spend in the category window (``features.customer_categories``), or the products held (the
 list column ``segments.recommendations.products_held_column``). Over the customers of the
-snapshot with a basket, the rule a -> c has support n(a, c) (customers holding both) and lift
-P(c | a) / P(c); it qualifies with support >= ``min_support`` and lift >= ``min_lift``. A
-customer's recommendation is, among the items c not in their basket, the one with the highest
-lift of a qualifying rule a -> c from an item a in their basket (ties: the higher support, then
-the first item by name), with that rule's lift and support; null where no rule qualifies. A
-product also has to pass the ``eligibility`` rule for the customer. The co-occurrence counts
-are a self-join of the baskets in DuckDB (``sql/segments/association_candidates.sql``): the
-work grows with the customers times the square of their basket sizes, not with the customers
-times the items.
+snapshot with a basket, the rule a -> c has support n(a, c) (customers holding both),
+confidence P(c | a) and lift P(c | a) / P(c); it qualifies with support >= ``min_support`` and
+lift >= ``min_lift``. A customer's candidates are the items c not in their basket that a
+qualifying rule a -> c from an item a in their basket leads to, each with its best such rule
+(the highest lift, which for one c is the highest confidence too). The recommendation is the
+candidate ranked first by ``rank_by``: ``confidence`` (default) or ``lift``; ties: the
+higher support (the better evidence), then the higher lift, then the first item by name. It is
+reported with its rule's lift and support; null where no rule qualifies. A product also has
+to pass the ``eligibility`` rule for the customer. The co-occurrence counts are a self-join of
+the baskets in DuckDB (``sql/segments/association_candidates.sql``): the work grows with the
+customers times the square of their basket sizes, not with the customers times the items.
+
+Why confidence by default: the holdout tests (``tests/e2e/test_next_best*.py``) find that the
+highest lift goes to items few customers buy, so a lift-ranked recommendation is bought no
+more often than the most popular item the customer lacks, while the most likely associated item
+is (docs/needs-and-recommendations.md has the numbers).
 """
 
 from __future__ import annotations
@@ -39,6 +46,8 @@ PICK_SCHEMA = {
     "lift": pl.Float64,
     "support": pl.Int64,
 }
+# a candidate also carries its rule's confidence, which the pick ranks by
+CANDIDATE_SCHEMA = {**PICK_SCHEMA, "confidence": pl.Float64}
 
 
 def _picks(
@@ -64,6 +73,10 @@ def _thresholds(settings: RecommendationSettings) -> dict[str, object]:
     return {"min_support": settings.min_support, "min_lift": settings.min_lift}
 
 
+def _ranking(settings: RecommendationSettings) -> dict[str, object]:
+    return {"rank_by": settings.rank_by}
+
+
 def association_candidates(baskets: pl.DataFrame, settings: RecommendationSettings) -> pl.DataFrame:
     """Every item each customer could be recommended, with the best qualifying rule leading to
     it (see the module docstring).
@@ -74,7 +87,8 @@ def association_candidates(baskets: pl.DataFrame, settings: RecommendationSettin
         settings: min_support and min_lift.
 
     Returns:
-        snapshot_date, customer_id, item, lift, support; sorted by those keys and item.
+        snapshot_date, customer_id, item, lift, support, confidence; sorted by those keys and
+        item.
     """
     con = connect()
     try:
@@ -84,7 +98,7 @@ def association_candidates(baskets: pl.DataFrame, settings: RecommendationSettin
             ).pl()
     finally:
         con.close()
-    return frame.cast(PICK_SCHEMA).sort(*KEY_COLUMNS, "item")  # type: ignore[arg-type]
+    return frame.cast(CANDIDATE_SCHEMA).sort(*KEY_COLUMNS, "item")  # type: ignore[arg-type]
 
 
 def pick_recommendations(
@@ -92,8 +106,8 @@ def pick_recommendations(
     settings: RecommendationSettings,
     eligible: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """The recommendation of every customer with one: the best candidate (highest lift, then
-    support, then item by name) of the baskets' rules. With ``eligible`` (rows of
+    """The recommendation of every customer with one: the best candidate of the baskets' rules
+    by ``settings.rank_by`` (see the module docstring). With ``eligible`` (rows of
     :func:`association_candidates` that passed an eligibility rule), the best of those.
 
     Returns:
@@ -103,11 +117,12 @@ def pick_recommendations(
         return _picks(
             read_sql("segments/association_candidates.sql"),
             {"basket_rows": baskets.select(*KEY_COLUMNS, "item")},
-            _thresholds(settings),
+            _thresholds(settings) | _ranking(settings),
         )
     return _picks(
         read_sql("segments/eligible_candidates.sql"),
-        {"eligible_candidates": eligible.select(list(PICK_SCHEMA))},
+        {"eligible_candidates": eligible.select(list(CANDIDATE_SCHEMA))},
+        _ranking(settings),
     )
 
 

@@ -50,7 +50,8 @@ SHOP = {
 
 
 def test_lift_and_support_of_the_best_rule() -> None:
-    picks = pick_recommendations(_baskets(SHOP), RecommendationSettings(min_support=5, min_lift=0))
+    settings = RecommendationSettings(min_support=5, min_lift=0, rank_by="lift")
+    picks = pick_recommendations(_baskets(SHOP), settings)
     by_customer = {row["customer_id"]: row for row in picks.to_dicts()}
     # a -> c: 10 * 32 / (31 * 10); a -> b: 20 * 32 / (31 * 21); b -> a: the same
     assert by_customer["ab00"]["item"] == "c"
@@ -61,6 +62,50 @@ def test_lift_and_support_of_the_best_rule() -> None:
     assert by_customer["y"]["lift"] == 20 * 32 / (21 * 31)
     # ac customers: c -> b does not exist (no one holds both), a -> b does
     assert by_customer["ac00"]["item"] == "b"
+
+
+def test_confidence_ranks_the_most_likely_associated_item_first() -> None:
+    # the default: x holds a; a -> b has confidence 20 / 31, a -> c 10 / 31 (but the higher
+    # lift, which ranked by lift wins above)
+    picks = pick_recommendations(_baskets(SHOP), RecommendationSettings(min_support=5, min_lift=0))
+    by_customer = {row["customer_id"]: row for row in picks.to_dicts()}
+    assert (by_customer["x"]["item"], by_customer["x"]["support"]) == ("b", 20)
+    assert by_customer["x"]["lift"] == 20 * 32 / (31 * 21)
+    # the ab customers have one candidate, c, whichever the ranking
+    assert by_customer["ab00"]["item"] == "c"
+
+
+def test_equal_confidence_goes_to_the_higher_support_then_the_higher_lift() -> None:
+    # t holds a and d; a -> e and d -> c both have confidence 5 / 11 and support 5
+    # (n(a) = n(d) = 11), but e is rarer (5 holders against 15), so a -> e has the higher lift
+    rows = {
+        **{f"ae{i}": ["a", "e"] for i in range(5)},
+        **{f"dc{i}": ["d", "c"] for i in range(5)},
+        **{f"c{i}": ["c"] for i in range(10)},
+        **{f"a{i}": ["a"] for i in range(5)},
+        **{f"d{i}": ["d"] for i in range(5)},
+        "t": ["a", "d"],
+    }
+    settings = RecommendationSettings(min_support=5, min_lift=0)
+    candidates = association_candidates(_baskets(rows), settings).filter(
+        pl.col("customer_id") == "t"
+    )
+    assert candidates.select("item", "confidence").rows() == [("c", 5 / 11), ("e", 5 / 11)]
+    pick = pick_recommendations(_baskets(rows), settings).filter(pl.col("customer_id") == "t")
+    assert pick.get_column("item").to_list() == ["e"]
+    assert pick.get_column("lift").to_list() == [5 * 31 / (11 * 5)]
+    # u holds a and g; a -> b: 5 of a's 10 holders, g -> h: 10 of g's 20: the same confidence,
+    # the higher support wins over the name and over b's higher lift
+    rows = {
+        **{f"ab{i}": ["a", "b"] for i in range(5)},
+        **{f"a{i}": ["a"] for i in range(4)},
+        **{f"gh{i}": ["g", "h"] for i in range(10)},
+        **{f"g{i}": ["g"] for i in range(9)},
+        **{f"h{i}": ["h"] for i in range(10)},
+        "u": ["a", "g"],
+    }
+    pick = pick_recommendations(_baskets(rows), settings).filter(pl.col("customer_id") == "u")
+    assert pick.select("item", "support").rows() == [("h", 10)]
 
 
 def test_thresholds_leave_customers_without_a_recommendation() -> None:
@@ -97,7 +142,9 @@ def test_ties_go_to_the_higher_support_then_the_first_item_by_name() -> None:
     assert picks["acd0"] == ("e", 8)
 
 
-def _direct(rows: dict[str, list[str]], min_support: int, min_lift: float) -> dict:
+def _direct(
+    rows: dict[str, list[str]], min_support: int, min_lift: float, rank_by: str = "confidence"
+) -> dict:
     """The recommendation of every customer, computed with exact fractions."""
     baskets = {customer: set(items) for customer, items in rows.items() if items}
     n = len(baskets)
@@ -110,13 +157,14 @@ def _direct(rows: dict[str, list[str]], min_support: int, min_lift: float) -> di
         support = len(holders[a] & holders[c]) if a != c else 0
         lift = Fraction(support * n, len(holders[a]) * len(holders[c]))
         if a != c and support >= min_support and lift >= Fraction(min_lift):
-            rules[(a, c)] = (lift, support)
+            rules[(a, c)] = (lift, support, Fraction(support, len(holders[a])))
     picks = {}
     for customer, items in baskets.items():
         best = None
-        for (a, c), (lift, support) in rules.items():
+        for (a, c), (lift, support, confidence) in rules.items():
             if a in items and c not in items:
-                key = (lift, support, [-ord(ch) for ch in c])
+                first = confidence if rank_by == "confidence" else lift
+                key = (first, support, lift, [-ord(ch) for ch in c])
                 if best is None or key > best[0]:
                     best = (key, c, lift, support)
         if best is not None:
@@ -133,14 +181,18 @@ def test_random_baskets_get_the_directly_computed_recommendation() -> None:
         f"c{i:03}": [items[k] for k in rng.choice(len(items), rng.integers(0, 5), p=tastes[i % 2])]
         for i in range(400)
     }
-    settings = RecommendationSettings(min_support=6, min_lift=1.1)
-    picks = pick_recommendations(_baskets(rows), settings)
-    got = {
-        row["customer_id"]: (row["item"], row["lift"], row["support"]) for row in picks.to_dicts()
-    }
-    expected = _direct(rows, 6, 1.1)
-    assert got == expected
-    assert len(got) > 100
+    got = {}
+    for rank_by in ("confidence", "lift"):
+        settings = RecommendationSettings(min_support=6, min_lift=0.9, rank_by=rank_by)
+        picks = pick_recommendations(_baskets(rows), settings)
+        got[rank_by] = {
+            row["customer_id"]: (row["item"], row["lift"], row["support"])
+            for row in picks.to_dicts()
+        }
+        assert got[rank_by] == _direct(rows, 6, 0.9, rank_by)
+    # the two rankings pick differently for some customers: each comparison above means something
+    assert sum(got["confidence"][c] != got["lift"][c] for c in got["lift"]) >= 10
+    assert min(len(picks) for picks in got.values()) > 100
 
 
 def test_snapshots_are_apart_and_the_columns_follow_the_keys() -> None:
