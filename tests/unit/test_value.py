@@ -22,7 +22,14 @@ import pytest
 
 from segmentation.features.contracts import ABC_CLASSES, VALUE_TIERS
 from segmentation.features.settings import ValueSettings
-from segmentation.features.value import VALUE_COLUMNS, value_columns, value_features
+from segmentation.features.value import (
+    VALUE_COLUMNS,
+    revenue_counts,
+    revenue_ranking,
+    value_columns,
+    value_features,
+    value_labels,
+)
 
 S1, S2, S3 = date(2024, 1, 31), date(2024, 2, 29), date(2024, 3, 31)
 
@@ -226,3 +233,58 @@ def test_value_columns_are_the_value_features_in_input_order(
         assert columns.columns == list(VALUE_COLUMNS)
         keys = ["snapshot_date", "customer_id"]
         assert frame.hstack(columns).sort(keys).equals(value_features(frame, OTHER).sort(keys))
+
+
+def _labels_from_counts(behaviour: pl.DataFrame, parts: int, settings: ValueSettings):
+    """The value columns as an engine that splits the customers computes them: value counts
+    per part, the ranking from the merged counts, each customer's labels from the ranking and
+    its place among the customers of its revenue (by id)."""
+    pieces = [
+        behaviour.filter(pl.col("customer_id").hash(seed=3) % parts == n) for n in range(parts)
+    ]
+    ranking = revenue_ranking(pl.concat([revenue_counts(piece) for piece in pieces]), settings)
+    place = pl.int_range(pl.len()).over("snapshot_date", "net_revenue")
+    rows = (
+        behaviour.sort(["snapshot_date", "net_revenue", "customer_id"])
+        .join(ranking.snapshots, on="snapshot_date", how="left", maintain_order="left")
+        .join(
+            ranking.values, on=["snapshot_date", "net_revenue"], how="left", maintain_order="left"
+        )
+        .with_columns(
+            pl.when(pl.col("net_revenue") > 0)
+            .then(pl.col("cumulatives").list.get(place))
+            .otherwise(pl.col("last_cumulative"))
+            .alias("cumulative"),
+            pl.when(pl.col("net_revenue") > 0)
+            .then(pl.col("share"))
+            .otherwise(pl.col("last_share"))
+            .alias("share"),
+        )
+    )
+    return ranking, value_labels(rows, settings).sort("snapshot_date", "customer_id")
+
+
+@pytest.mark.parametrize("parts", [1, 3, 7])
+def test_labels_from_merged_value_counts_equal_the_value_columns_bit_for_bit(parts: int) -> None:
+    # revenues rounded to whole units: many customers tie on a positive revenue
+    behaviour = _random_behaviour(4_000, (S1, S2, S3), seed=parts).with_columns(
+        pl.col("net_revenue").round(0)
+    )
+    ranking, actual = _labels_from_counts(behaviour, parts, OTHER)
+    assert ranking.values.filter(pl.col("customers") > 1).height > 0
+    expected = behaviour.select("snapshot_date", "customer_id").hstack(
+        value_columns(behaviour, OTHER)
+    )
+    assert actual.equals(expected.sort("snapshot_date", "customer_id"))
+
+
+def test_value_counts_of_a_part_missing_give_another_ranking() -> None:
+    behaviour = _random_behaviour(2_000, (S1,), seed=3)
+    counts = revenue_counts(behaviour)
+    whole = revenue_ranking(counts, DEFAULT)
+    fewer = revenue_ranking(counts.slice(0, counts.height // 2), DEFAULT)
+    assert not fewer.snapshots.equals(whole.snapshots)
+    assert (
+        int(whole.values.get_column("customers").sum())
+        == behaviour.filter(pl.col("net_revenue") > 0).height
+    )
