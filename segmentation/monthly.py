@@ -159,6 +159,24 @@ def customer_features_of(
             ``behaviour_with_clv`` (e.g. its month was not computed after the behaviour's).
     """
     valued = behaviour_with_clv.hstack(value_columns(behaviour_with_clv, settings.value))
+    return customer_features_of_valued(valued, settings, custom, engagement, categories)
+
+
+def customer_features_of_valued(
+    valued: pl.DataFrame,
+    settings: FeatureSettings,
+    custom: Sequence[str] = (),
+    engagement: pl.DataFrame | None = None,
+    categories: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """:func:`customer_features_of` of behaviour with the CLV and the value columns beside it
+    already: the value columns need the whole snapshot, the rest of the features only each
+    customer's row, so an engine that computes the value columns apart (the Spark engine, on
+    any split of the customers) finishes the features here.
+
+    Raises:
+        ValueError: ``engagement`` does not hold exactly the customers of ``valued``.
+    """
     staged = valued.with_columns(lifecycle_stage(valued, settings.lifecycle))
     staged = staged.hstack(_engagement_columns(staged, engagement))
     staged = staged.hstack(category_columns(staged.select(KEY_COLUMNS), categories).get_columns())
