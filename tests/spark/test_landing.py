@@ -16,7 +16,8 @@ from segmentation.engines.spark.landing import QUARANTINE, land_source
 from segmentation.raw import landing as duckdb_landing
 from segmentation.raw.landing import RejectRateExceeded
 from segmentation.raw.removed_files import RemovedFilesError
-from tests.conftest import config_mapping, write_config_file
+from segmentation.raw.source_files import SourceError
+from tests.conftest import config_mapping, sample_transactions, write_config_file
 from tests.spark.conftest import LANDED_AT
 
 pytestmark = pytest.mark.spark
@@ -206,10 +207,36 @@ def test_a_file_landed_before_and_removed_is_refused(spark, dirty, tmp_path: Pat
     config = _config(tmp_path, source | {"path": str(folder / "*.parquet"), "max_reject_rate": 1})
     lake = str(tmp_path / "lake")
     land_source(spark, lake, "transactions", config.sources.transactions, LANDED_AT)
-    (folder / "2010.parquet").unlink()
+    (folder / "2010.parquet").rename(tmp_path / "2010.parquet")
     with pytest.raises(RemovedFilesError, match=r"2010\.parquet \(1,000 rows before\)"):
+        land_source(spark, lake, "transactions", config.sources.transactions, LANDED_AT)
+    (tmp_path / "2010.parquet").rename(folder / "2010.parquet")
+    frame[1000:1500].write_parquet(folder / "2011.parquet")
+    with pytest.raises(RemovedFilesError, match=r"2011\.parquet \(1,000 rows before, 500 now\)"):
         land_source(spark, lake, "transactions", config.sources.transactions, LANDED_AT)
     landed, rejected = _lake_tables(spark, lake)
     # nothing was written: both files' rows are still there
     assert landed.height + rejected.height == 2000
     assert landed.get_column("source_file").n_unique() == 2
+
+
+def test_a_missing_column_fails_naming_it_and_the_file_before_any_task(
+    spark, tmp_path: Path
+) -> None:
+    (tmp_path / "tx.csv").write_text("Invoice,Customer ID\n1,2\n")
+    config = _config(tmp_path, sample_transactions() | {"path": str(tmp_path / "tx.csv")})
+    with pytest.raises(
+        SourceError, match=r"tx\.csv has no column 'InvoiceDate' \(mapped to order_ts\)"
+    ):
+        land_source(
+            spark, str(tmp_path / "lake"), "transactions", config.sources.transactions, LANDED_AT
+        )
+    assert not (tmp_path / "lake").exists()
+
+
+def test_sources_beyond_transactions_are_refused_by_name(spark, dirty, tmp_path: Path) -> None:
+    config = _config(tmp_path, dirty[1])
+    with pytest.raises(ValueError, match="takes transactions so far, not customers"):
+        land_source(
+            spark, str(tmp_path / "lake"), "customers", config.sources.transactions, LANDED_AT
+        )

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -118,10 +119,10 @@ def land_source(
     stage = staged_records(spark, source, config, files, now, custom, masked)
     stage.persist()
     try:
-        report = _report(source, [str(path) for path in files], stage)
+        report, rows_by_file = _report(source, [str(path) for path in files], stage)
         shrunk = {
             name: (before[name], rows)
-            for name, rows in _rows_by_file(report, stage).items()
+            for name, rows in rows_by_file.items()
             if name in before and rows < before[name]
         }
         if shrunk and not config.allow_removed_files:
@@ -131,7 +132,11 @@ def land_source(
         _write_quarantine(spark, stage, lake, source, now, report.rejected_rows)
     finally:
         stage.unpersist()
-    return report
+    return replace(
+        report,
+        removed_files={**removed, **shrunk},
+        allow_removed_files=config.allow_removed_files,
+    )
 
 
 def staged_records(
@@ -208,18 +213,23 @@ def _existing(spark: SparkSession, lake: str, table: str) -> DataFrame | None:
     return frame
 
 
-def _report(source: SourceName, files: list[str], stage: DataFrame) -> LandingReport:
-    """Rows per reason and file of the stage: landed and rejected (one small Spark job)."""
+def _report(
+    source: SourceName, files: list[str], stage: DataFrame
+) -> tuple[LandingReport, dict[str, int]]:
+    """Rows per reason and file of the stage (landed and rejected), and the source rows per
+    file, 0 for a file without rows (one small Spark job)."""
     by_reason: Counter[str] = Counter()
     by_file: Counter[str] = Counter()
+    rows_by_file = dict.fromkeys(files, 0)
     landed = 0
     for file_seq, reason, rows in stage.groupBy(FILE_SEQ, "reason").count().collect():
+        rows_by_file[files[file_seq]] += rows
         if reason is None:
             landed += rows
         else:
             by_reason[reason] += rows
             by_file[files[file_seq]] += rows
-    return LandingReport(
+    report = LandingReport(
         source=source,
         files=files,
         source_rows=landed + sum(by_reason.values()),
@@ -227,14 +237,7 @@ def _report(source: SourceName, files: list[str], stage: DataFrame) -> LandingRe
         rejected_by_reason=dict(by_reason.most_common()),
         rejected_by_file=dict(by_file.most_common()),
     )
-
-
-def _rows_by_file(report: LandingReport, stage: DataFrame) -> dict[str, int]:
-    """Source rows (landed or rejected) per file of this landing, 0 for a file without rows."""
-    rows = dict.fromkeys(report.files, 0)
-    for file_seq, count in stage.groupBy(FILE_SEQ).count().collect():
-        rows[report.files[file_seq]] += count
-    return rows
+    return report, rows_by_file
 
 
 def _write_landed(stage: DataFrame, lake: str, source: SourceName) -> None:
