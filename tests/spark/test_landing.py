@@ -234,6 +234,23 @@ def test_a_missing_column_fails_naming_it_and_the_file_before_any_task(
     assert not (tmp_path / "lake").exists()
 
 
+def test_a_file_a_task_cannot_read_fails_with_the_librarys_message(spark, tmp_path: Path) -> None:
+    # the header is fine (the driver reads it); line 3 is cp1252, which only the task reads
+    lines = [
+        "Invoice,StockCode,Quantity,InvoiceDate,Price,Customer ID",
+        "1,A,1,2011-01-01 10:00:00,1,7",
+    ]
+    text = "\n".join([*lines, "2,Caf\xe9,1,2011-01-01 10:00:00,1,7", ""])
+    (tmp_path / "tx.csv").write_bytes(text.encode("cp1252"))
+    config = _config(tmp_path, sample_transactions() | {"path": str(tmp_path / "tx.csv")})
+    with pytest.raises(SourceError, match=r"tx\.csv is not valid utf-8 text: line 3") as raised:
+        land_source(
+            spark, str(tmp_path / "lake"), "transactions", config.sources.transactions, LANDED_AT
+        )
+    assert "Caf" not in str(raised.value)
+    assert not (tmp_path / "lake").exists()
+
+
 def test_sources_beyond_transactions_are_refused_by_name(spark, dirty, tmp_path: Path) -> None:
     config = _config(tmp_path, dirty[1])
     with pytest.raises(ValueError, match="takes transactions so far, not customers"):

@@ -21,8 +21,10 @@ Map, then cross-record steps, then the writes:
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +43,7 @@ from segmentation.raw.reasons import REASONS
 from segmentation.raw.removed_files import refuse_removed, removed_files
 from segmentation.raw.settings import AnySource, SourceName
 from segmentation.raw.source_files import SourceError
+from segmentation.raw.staging import ContractViolation
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -104,7 +107,8 @@ def land_source(
         ValueError: A source the Spark landing does not take yet.
         RemovedFilesError: A file landed before is gone or shorter (before any write).
         RejectRateExceeded: Over ``max_reject_rate`` (nothing written).
-        SourceError: No file matches, or a file's header lacks a mapped column.
+        SourceError: No file matches, a file's header lacks a mapped column, or a file
+            cannot be read as configured (the library's message, from the task).
     """
     if source not in SPARK_SOURCES:
         raise ValueError(f"the Spark landing takes {', '.join(SPARK_SOURCES)} so far, not {source}")
@@ -119,7 +123,8 @@ def land_source(
     stage = staged_records(spark, source, config, files, now, custom, masked)
     stage.persist()
     try:
-        report, rows_by_file = _report(source, [str(path) for path in files], stage)
+        with _task_errors():
+            report, rows_by_file = _report(source, [str(path) for path in files], stage)
         shrunk = {
             name: (before[name], rows)
             for name, rows in rows_by_file.items()
@@ -183,6 +188,26 @@ def staged_records(
     return parsed.withColumn(
         "reason", F.when(duplicate, F.lit("duplicate_row")).otherwise(F.col("reason"))
     )
+
+
+# a library error raised inside a task, as the task's traceback names it
+_TASK_ERROR = re.compile(r"^segmentation\.raw\.\w+\.(SourceError|ContractViolation): (.*)$", re.M)
+
+
+@contextmanager
+def _task_errors() -> Iterator[None]:
+    """A file that cannot be read as configured fails a task with the library's message; the
+    driver raises it as the library's own error, without Spark's stack traces around it."""
+    from pyspark.errors import PythonException
+
+    try:
+        yield
+    except PythonException as error:
+        found = _TASK_ERROR.findall(str(error))
+        if not found:
+            raise
+        kind, message = found[-1]
+        raise (SourceError if kind == "SourceError" else ContractViolation)(message) from None
 
 
 def previous_rows(spark: SparkSession, lake: str, source: SourceName) -> dict[str, int]:
