@@ -101,18 +101,43 @@ def build_customer_segments(
     """
     ordered = with_source_columns(in_key_order(features, "features"))
     rfm = score_sorted(ordered, settings.rfm)
+    clusters = cluster_sorted(ordered, settings.clusters).assignments
+    return segments_of(ordered, settings, rfm, clusters, categories, products)
+
+
+def segments_of(
+    ordered: pl.DataFrame,
+    settings: SegmentSettings,
+    rfm: pl.DataFrame,
+    clusters: pl.DataFrame,
+    categories: pl.DataFrame | None = None,
+    products: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """The segments table of ``ordered``'s rows given their RFM columns and clusters, the parts
+    that rank or cluster a whole snapshot: every other label is the customer's own (the map
+    step of the Spark engine runs this on a part of the customers).
+
+    Args:
+        ordered: ``features.customer_features`` rows sorted by snapshot_date and customer_id
+            (unique), with the source columns (``with_source_columns``).
+        settings: The segment settings.
+        rfm: The :data:`~segmentation.segments.rfm.RFM_COLUMNS` of the same rows, in order.
+        clusters: The ``cluster`` column of the same rows, in order.
+        categories: As :func:`build_customer_segments`'s.
+        products: As :func:`build_customer_segments`'s.
+    """
     labels = label_customers(ordered, settings.loyalty, settings.churn_risk)
     attributes = attribute_segments(ordered, settings)
-    clusters = cluster_sorted(ordered, settings.clusters).assignments
     sources = label_sources(ordered, settings)
     catalogue = catalogue_labels(ordered, settings, categories, products)
     # Every part is sorted by the keys and has one row per input row, so they line up.
     return pl.concat(
         [
-            rfm,
+            ordered.select(KEYS),
+            rfm.select(RFM_COLUMNS),
             labels.drop(KEYS),
             attributes.drop(KEYS),
-            clusters.drop(KEYS),
+            clusters.select("cluster"),
             ordered.select(KEY_FEATURE_COLUMNS),
             sources,
             catalogue,

@@ -36,6 +36,7 @@ from segmentation.segments.settings import ClusterSettings
 
 if TYPE_CHECKING:
     from sklearn.cluster import KMeans
+    from sklearn.preprocessing import StandardScaler
 
 NOT_CLUSTERED = "Not Clustered"
 CLUSTER_FEATURES = ("recency_days", "orders", "net_revenue", "clv_12m")
@@ -273,20 +274,46 @@ def name_clusters(profile: pl.DataFrame) -> dict[int, str]:
     return names
 
 
-def _cluster_snapshot(
-    snapshot: pl.DataFrame, settings: ClusterSettings
-) -> tuple[pl.Series, pl.DataFrame]:
-    """The cluster name of every row of one snapshot (rows sorted by customer_id) and the
-    profiles of its clusters."""
-    is_buyer = snapshot.select(is_purchaser()).to_series()
-    purchasers = snapshot.filter(is_buyer)
-    if purchasers.is_empty():
-        names = pl.repeat(NO_PURCHASE, snapshot.height, dtype=pl.String, eager=True)
-        return names.alias("cluster"), pl.DataFrame(schema=PROFILE_SCHEMA)
+@dataclass(frozen=True)
+class SnapshotClusters:
+    """The clusters of one snapshot's purchasers, fitted on all of them.
+
+    Attributes:
+        scaler: The standardisation of the design matrix (fitted on every purchaser).
+        model: The chosen k-means model.
+        names: Cluster label -> name.
+        labels: The cluster label of every purchaser fitted on, in their (customer id) order.
+        profiles: One row per cluster (:data:`PROFILE_SCHEMA`).
+    """
+
+    scaler: StandardScaler
+    model: KMeans
+    names: dict[int, str]
+    labels: np.ndarray
+    profiles: pl.DataFrame
+
+    def predict(self, purchasers: pl.DataFrame) -> np.ndarray:
+        """The cluster label of each of ``purchasers`` (any of the snapshot's, any order): the
+        nearest centre of the model, one row at a time."""
+        if purchasers.is_empty():
+            return np.zeros(0, dtype=np.int64)
+        return self.model.predict(self.scaler.transform(_design_matrix(purchasers)))
+
+
+def fit_snapshot_clusters(purchasers: pl.DataFrame, settings: ClusterSettings) -> SnapshotClusters:
+    """Standardise, sample, fit and name the clusters of one snapshot's purchasers.
+
+    Args:
+        purchasers: The snapshot's purchasers (non-null recency_days; none missing) with the
+            :data:`CLUSTER_FEATURES`, sorted by customer_id: the seeded sample is drawn by
+            position in that order.
+        settings: The cluster settings.
+    """
     snapshot_date = purchasers.get_column("snapshot_date")[0]
     from sklearn.preprocessing import StandardScaler
 
-    standardised = StandardScaler().fit_transform(_design_matrix(purchasers))
+    scaler = StandardScaler()
+    standardised = scaler.fit_transform(_design_matrix(purchasers))
     model, k, silhouette = _choose_model(standardised, settings)
     labels = model.predict(standardised)
     labelled = purchasers.with_columns(pl.Series("label", labels, dtype=pl.Int64))
@@ -307,14 +334,60 @@ def _cluster_snapshot(
         pl.lit(silhouette, dtype=pl.Float64).alias("silhouette"),
         *[f"median_{name}" for name in CLUSTER_FEATURES],
     )
+    return SnapshotClusters(scaler, model, names_of, labels, profiles)
+
+
+def cluster_names(
+    snapshot: pl.DataFrame, fitted: SnapshotClusters | None, labels: np.ndarray | None = None
+) -> pl.Series:
+    """The cluster name of every row of one snapshot's rows, in their order: ``No Purchase``
+    for customers who never purchased, else the name of the purchaser's cluster.
+
+    Args:
+        snapshot: Rows of one snapshot with the :data:`CLUSTER_FEATURES`.
+        fitted: The snapshot's clusters; None when it has no purchasers.
+        labels: The purchasers' labels if known (the rows ``fitted`` was fitted on); default:
+            predicted by ``fitted``.
+    """
+    is_buyer = snapshot.select(is_purchaser()).to_series()
+    if fitted is None or not is_buyer.any():
+        if is_buyer.any():
+            raise ValueError("purchasers of a snapshot without fitted clusters")
+        names = pl.repeat(NO_PURCHASE, snapshot.height, dtype=pl.String, eager=True)
+        return names.alias("cluster")
+    if labels is None:
+        labels = fitted.predict(snapshot.filter(is_buyer))
     # position 0 of the lookup is for customers who never purchased, label l is at l + 1
     lookup = pl.Series(
-        [NO_PURCHASE, *(names_of.get(label, "") for label in range(int(labels.max()) + 1))],
+        [NO_PURCHASE, *(fitted.names.get(label, "") for label in range(int(labels.max()) + 1))],
         dtype=pl.String,
     )
     positions = np.zeros(snapshot.height, dtype=np.int64)
     positions[is_buyer.to_numpy()] = labels + 1
-    return lookup.gather(positions).alias("cluster"), profiles
+    return lookup.gather(positions).alias("cluster")
+
+
+def unclustered_names(snapshot: pl.DataFrame) -> pl.Series:
+    """The cluster column with clustering disabled: ``Not Clustered`` for purchasers."""
+    return snapshot.select(
+        pl.when(is_purchaser())
+        .then(pl.lit(NOT_CLUSTERED))
+        .otherwise(pl.lit(NO_PURCHASE))
+        .alias("cluster")
+    ).to_series()
+
+
+def _cluster_snapshot(
+    snapshot: pl.DataFrame, settings: ClusterSettings
+) -> tuple[pl.Series, pl.DataFrame]:
+    """The cluster name of every row of one snapshot (rows sorted by customer_id) and the
+    profiles of its clusters."""
+    is_buyer = snapshot.select(is_purchaser()).to_series()
+    purchasers = snapshot.filter(is_buyer)
+    if purchasers.is_empty():
+        return cluster_names(snapshot, None), pl.DataFrame(schema=PROFILE_SCHEMA)
+    fitted = fit_snapshot_clusters(purchasers, settings)
+    return cluster_names(snapshot, fitted, fitted.labels), fitted.profiles
 
 
 def cluster_sorted(features: pl.DataFrame, settings: ClusterSettings) -> ClusterResult:
@@ -328,12 +401,7 @@ def cluster_sorted(features: pl.DataFrame, settings: ClusterSettings) -> Cluster
             snapshot_names, profiles = _cluster_snapshot(snapshot, settings)
             profile_parts.append(profiles.select(list(PROFILE_SCHEMA)))
         else:
-            snapshot_names = snapshot.select(
-                pl.when(is_purchaser())
-                .then(pl.lit(NOT_CLUSTERED))
-                .otherwise(pl.lit(NO_PURCHASE))
-                .alias("cluster")
-            ).to_series()
+            snapshot_names = unclustered_names(snapshot)
         names.append(snapshot_names)
     cluster = pl.concat(names) if names else pl.Series("cluster", [], dtype=pl.String)
     assignments = features.select("snapshot_date", "customer_id").with_columns(cluster)

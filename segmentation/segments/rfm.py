@@ -154,12 +154,25 @@ def _counted_scores(values: pl.Series) -> pl.Series | None:
     if span > 4 * numbers.size + 65_536:
         return None
     offsets = numbers - low
-    counts = np.bincount(offsets, minlength=span)
-    less = np.cumsum(counts) - counts
-    twice_rank = 2 * less[offsets] + counts[offsets] + 1
+    by_value = quintile_scores_of_counts(np.bincount(offsets, minlength=span))
     scores = np.zeros(values.len(), dtype=np.int64)
-    scores[present.to_numpy()] = (5 * (twice_rank - 1)) // (2 * numbers.size) + 1
+    scores[present.to_numpy()] = by_value[offsets]
     return pl.select(pl.when(present).then(pl.Series(scores))).to_series()
+
+
+def quintile_scores_of_counts(counts: np.ndarray) -> np.ndarray:
+    """The quintile score of each distinct value from how many rows hold it (``counts``, in
+    ascending value order; a count of 0 is a value nobody holds, whose score means nothing).
+
+    A value with ``less`` smaller values and ``count`` copies has average rank
+    ``less + (count + 1) / 2``, so ``2r = 2 less + count + 1`` and the score is
+    ``(5 * (2r - 1)) // (2n) + 1``, exactly: the same scores as ranking every row. The counts
+    of any split of the rows, summed per value, give the same scores (the Spark engine's
+    reduce step)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    less = np.cumsum(counts) - counts
+    twice_rank = 2 * less + counts + 1
+    return (5 * (twice_rank - 1)) // (2 * int(counts.sum())) + 1
 
 
 def _scores(values: pl.Series) -> pl.Series:
@@ -170,29 +183,41 @@ def _scores(values: pl.Series) -> pl.Series:
     return counted.alias(values.name)
 
 
-def _score_snapshot(snapshot: pl.DataFrame, settings: RfmSettings) -> pl.DataFrame:
-    """RFM columns of one snapshot's rows, in their order (the scores only rank purchasers)."""
+def ranked_values(settings: RfmSettings) -> list[pl.Expr]:
+    """The values the R, F and M scores rank (named ``r_score``, ``f_score``, ``m_score``):
+    higher value, higher score; null for customers who never purchased."""
 
     def among_purchasers(value: pl.Expr) -> pl.Expr:
         return pl.when(is_purchaser()).then(value)
 
-    ranked = snapshot.select(
+    return [
         among_purchasers(-pl.col("recency_days")).alias("r_score"),
         among_purchasers(pl.col(settings.frequency).fill_null(0)).alias("f_score"),
         among_purchasers(pl.col(settings.monetary).fill_null(0.0)).alias("m_score"),
-    )
-    cell = pl.col("r_score") * 100 + pl.col("f_score") * 10 + pl.col("m_score")
-    return (
-        snapshot.select("snapshot_date", "customer_id")
-        .with_columns(*[_scores(column) for column in ranked.iter_columns()])
-        .with_columns(
-            # one digit per score, e.g. 545: the cell's text and its key into the grid
-            cell.cast(pl.String).alias("rfm_cell"),
-            pl.when(cell.is_null())
-            .then(pl.lit(NO_PURCHASE))
-            .otherwise(cell.replace_strict(_segment_of_cell(), return_dtype=pl.String))
-            .alias("rfm_segment"),
+    ]
+
+
+def _score_snapshot(snapshot: pl.DataFrame, settings: RfmSettings) -> pl.DataFrame:
+    """RFM columns of one snapshot's rows, in their order (the scores only rank purchasers)."""
+    ranked = snapshot.select(ranked_values(settings))
+    return with_rfm_segment(
+        snapshot.select("snapshot_date", "customer_id").with_columns(
+            *[_scores(column) for column in ranked.iter_columns()]
         )
+    )
+
+
+def with_rfm_segment(scores: pl.DataFrame) -> pl.DataFrame:
+    """``scores`` (with r_score, f_score, m_score; null for non-purchasers) with the
+    ``rfm_cell`` and ``rfm_segment`` of each row."""
+    cell = pl.col("r_score") * 100 + pl.col("f_score") * 10 + pl.col("m_score")
+    return scores.with_columns(
+        # one digit per score, e.g. 545: the cell's text and its key into the grid
+        cell.cast(pl.String).alias("rfm_cell"),
+        pl.when(cell.is_null())
+        .then(pl.lit(NO_PURCHASE))
+        .otherwise(cell.replace_strict(_segment_of_cell(), return_dtype=pl.String))
+        .alias("rfm_segment"),
     )
 
 

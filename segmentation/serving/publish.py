@@ -136,6 +136,13 @@ def warehouse_tables(con: duckdb.DuckDBPyConnection, schema: str = MARTS_SCHEMA)
     return [row[0] for row in rows]
 
 
+def publishable(con: duckdb.DuckDBPyConnection, schema: str = MARTS_SCHEMA) -> list[str]:
+    """The tables and views of one schema of the connection's own database: what a publish can
+    copy (views present tables kept elsewhere, such as the Spark engine's lake)."""
+    rows = con.execute(read_sql("serving/schema_relations.sql"), {"schema": schema}).fetchall()
+    return [row[0] for row in rows]
+
+
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     rows = con.execute(
         read_sql("serving/table_columns.sql"), {"schema": MARTS_SCHEMA, "table": table}
@@ -244,7 +251,8 @@ def publish_marts(
     shared lock on it, held until the new file is in place, keeps writers out meanwhile.
 
     Args:
-        con: A read-write connection to the warehouse.
+        con: A read-write connection to the warehouse (or to a database whose ``marts`` views
+            present the lake's tables: :mod:`segmentation.engines.spark.lake_serving`).
         target: The serving file; replaced only once the new one is complete.
         tables: The marts tables to publish (all must exist).
         secret: When given, ``customer_id`` columns hold pseudonyms keyed by it.
@@ -259,7 +267,7 @@ def publish_marts(
         ServingFileError: The file at ``target`` may not be replaced; nothing is written.
     """
     started = time.perf_counter()
-    missing = sorted(set(tables) - set(warehouse_tables(con)))
+    missing = sorted(set(tables) - set(publishable(con)))
     if missing:
         raise ValueError(
             f"cannot publish: {', '.join(f'{MARTS_SCHEMA}.{t}' for t in missing)} missing from "

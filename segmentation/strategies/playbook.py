@@ -115,23 +115,49 @@ def assign_strategies(
             segments have duplicate (snapshot_date, customer_id) rows.
     """
     control = control or playbook.control_group
+    work = rule_matches(segments, playbook, control)
+    return assignments_of(resolve_rules(work, playbook), playbook)
+
+
+def rule_matches(
+    segments: pl.DataFrame, playbook: Playbook, control: ControlGroupSettings | None = None
+) -> pl.DataFrame:
+    """What the playbook's decisions read of each customer, alone: snapshot_date, customer_id,
+    clv_12m, is_control, ``match_<i>`` (rule i holds) per rule, and a null ``rule_index``; in
+    key order.
+
+    Args:
+        segments: As :func:`assign_strategies`'s.
+        playbook: The validated playbook.
+        control: The control-group design; default: the playbook's ``control_group``.
+    """
+    control = control or playbook.control_group
     frame = in_key_order(segments, "segments")
-    rules = playbook.rules
     compiled = compile_playbook(playbook, _columns_of(frame))
     flags = match_flags(frame, compiled)
-    work = pl.concat(
+    return pl.concat(
         [
             frame.select(
                 *KEY_COLUMNS,
                 pl.col("clv_12m").cast(pl.Float64),
                 control_flags(frame.get_column("customer_id"), control).alias("is_control"),
-            ).with_row_index("row"),
+            ),
             flags,
         ],
         how="horizontal",
     ).with_columns(pl.lit(None, dtype=pl.Int64).alias("rule_index"))
 
-    for index, rule in enumerate(rules):
+
+def resolve_rules(work: pl.DataFrame, playbook: Playbook) -> pl.DataFrame:
+    """``work`` (:func:`rule_matches`' rows, in key order) with each row's ``rule_index`` set:
+    its first matching rule, where a rule with a capacity keeps the top of its ranking (see the
+    module docstring). Rows that already have a rule_index keep it and take no part.
+
+    Only the capacity rules need other customers' rows: the rows whose first matching rule has
+    a capacity, ranked together per snapshot (the Spark engine's reduce step).
+    """
+    work = work.with_row_index("row")
+    for index, rule in enumerate(playbook.rules):
         eligible = pl.col("rule_index").is_null() & pl.col(f"match_{index}")
         if rule.capacity is None:
             work = work.with_columns(
@@ -162,7 +188,17 @@ def assign_strategies(
             .otherwise(pl.col("rule_index"))
             .alias("rule_index")
         )
+    return work.drop("row")
 
+
+def assignments_of(work: pl.DataFrame, playbook: Playbook) -> pl.DataFrame:
+    """The assignment rows of ``work`` (snapshot_date, customer_id, is_control and the
+    resolved ``rule_index``), in its order.
+
+    Raises:
+        ValueError: If a row has no rule (it matched none).
+    """
+    rules = playbook.rules
     unmatched = work.get_column("rule_index").null_count()
     if unmatched:
         raise ValueError(f"{unmatched} customers match no playbook rule: end with a catch-all")
@@ -171,7 +207,6 @@ def assign_strategies(
     def of_rule(values: list[object], dtype: type[pl.DataType]) -> pl.Expr:
         return pl.col("rule_index").replace_strict(positions, values, return_dtype=dtype)
 
-    # already in key order: the rows kept the order of the sorted frame
     return work.select(
         *KEY_COLUMNS,
         of_rule([rule.strategy for rule in rules], pl.String).alias("strategy"),

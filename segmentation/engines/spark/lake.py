@@ -2,6 +2,9 @@
 (``<lake>/<schema>/<table>/``) of Parquet files, the monthly ones partitioned by
 ``snapshot_date``.
 
+Every table is written atomically per partition (:mod:`segmentation.engines.spark.lake_commit`):
+a failed write leaves the months it would have replaced as they were.
+
 Until Spark lands the sources itself, the raw tables reach the lake as an export of the ones
 the DuckDB landing wrote (:func:`export_raw`).
 """
@@ -14,6 +17,12 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from segmentation.engines.spark.lake_commit import (
+    SCHEMA_FOLDER,
+    LakeFiles,
+    partitions,
+    write_atomically,
+)
 from segmentation.engines.spark.preflight import local_lake
 from segmentation.keys import SNAPSHOT_COLUMN
 from segmentation.raw.publishing import empty_source_table
@@ -104,11 +113,18 @@ def export_raw(
 
 def read_table(spark: SparkSession, lake: str, table: str) -> DataFrame:
     """A table of the lake. Timestamps are read as UTC without a zone (TIMESTAMP_NTZ), as the
-    warehouse holds them, whatever the Parquet files say."""
+    warehouse holds them, whatever the Parquet files say. A written table without rows is read
+    from its schema file: no rows, its columns."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import TimestampType
 
-    frame = spark.read.parquet(table_location(lake, table))
+    location = table_location(lake, table)
+    if hasattr(spark, "_jvm"):  # a Spark Connect session cannot list the lake from here
+        files = LakeFiles(spark, location)
+        if not partitions(files, location) and files.exists(f"{location}/{SCHEMA_FOLDER}"):
+            # a written table without rows: only its schema has a file
+            location = f"{location}/{SCHEMA_FOLDER}"
+    frame = spark.read.parquet(location)
     return frame.select(
         *(
             F.col(field.name).cast("timestamp_ntz").alias(field.name)
@@ -119,17 +135,28 @@ def read_table(spark: SparkSession, lake: str, table: str) -> DataFrame:
     )
 
 
-def write_months(frame: DataFrame, lake: str, table: str) -> str:
-    """Write a monthly table into the lake, partitioned by ``snapshot_date``: the months in
-    ``frame`` replace the same months in the lake, the others stay. Returns its folder.
+def write_months(
+    frame: DataFrame, lake: str, table: str, partition_column: str = SNAPSHOT_COLUMN
+) -> str:
+    """Write a monthly table into the lake, partitioned by ``snapshot_date`` (or
+    ``partition_column``): each month in ``frame`` replaces the same month in the lake whole,
+    or not at all; the other months stay. Returns the table's folder.
 
-    Not atomic yet: a failed write can leave a month partly written (docs/spark.md).
+    A failed write leaves every month as it was; one that fails once its rows are all staged
+    is finished by the next write of the table (:mod:`segmentation.engines.spark.lake_commit`).
     """
     location = table_location(lake, table)
-    (
-        frame.write.mode("overwrite")
-        .option("partitionOverwriteMode", "dynamic")
-        .partitionBy(SNAPSHOT_COLUMN)
-        .parquet(location)
-    )
+    write_atomically(frame, location, partition_column, replace_all=False)
+    return location
+
+
+def write_table(
+    frame: DataFrame, lake: str, table: str, partition_column: str = SNAPSHOT_COLUMN
+) -> str:
+    """Replace a table of the lake by ``frame``, partitioned by ``snapshot_date`` (or
+    ``partition_column``): for the tables recomputed whole each run (the evaluation marts).
+    Each month is replaced whole or not at all, as by :func:`write_months`, and the months
+    ``frame`` does not hold are removed. Returns the table's folder."""
+    location = table_location(lake, table)
+    write_atomically(frame, location, partition_column, replace_all=True)
     return location

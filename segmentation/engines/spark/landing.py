@@ -30,7 +30,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from segmentation.engines.spark.lake import read_table, table_location
+from segmentation.engines.spark.lake import read_table, table_location, write_months
+from segmentation.engines.spark.lake_commit import LakeFiles
 from segmentation.engines.spark.landing_files import (
     FILE_SEQ,
     ParseFiles,
@@ -299,22 +300,10 @@ def _write_quarantine(
         F.coalesce(F.col(MASKED_VALUES), F.col(RAW_VALUES)).alias(RAW_VALUES),
         F.lit(now.isoformat(sep=" ")).cast("timestamp_ntz").alias("rejected_at"),
     )
-    location = table_location(lake, QUARANTINE)
     if not rejected_rows:
-        # a dynamic overwrite of no rows replaces no folder: the old rows must go explicitly
-        _delete(spark, f"{location}/source={source}")
+        # a write of no rows replaces no folder: the old rows must go explicitly
+        location = table_location(lake, QUARANTINE)
+        LakeFiles(spark, location).remove(f"{location}/source={source}")
         return
-    (
-        rejected.write.mode("overwrite")
-        .option("partitionOverwriteMode", "dynamic")
-        .partitionBy("source")
-        .parquet(location)
-    )
-
-
-def _delete(spark: SparkSession, location: str) -> None:
-    """Delete a folder of the lake (if there) through Spark's Hadoop file system, which
-    reaches every lake Spark writes."""
-    jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
-    path = jvm.org.apache.hadoop.fs.Path(location)
-    path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(path, True)  # type: ignore[attr-defined]
+    # the source's folder is replaced whole or not at all; other sources' stay
+    write_months(rejected, lake, QUARANTINE, partition_column="source")

@@ -1,0 +1,227 @@
+"""Atomic writes of the lake's tables: each partition of a table is replaced whole or not at all.
+
+A table is a folder of partition folders (``snapshot_date=2011-03-31/``) and one ``_schema/``
+folder holding a file without rows that records the table's columns in order, with their types
+(the partition column included, which Spark keeps out of the data files). A write goes through
+three steps:
+
+1. **Stage.** Spark writes the new rows, partitioned, into a hidden folder of the table,
+   ``_staging-<id>/``, and the schema into ``_staging-<id>/_schema/``. Spark and DuckDB readers
+   skip folders whose name starts with ``_`` (and holds no ``=``), so nobody reads it. A Spark
+   job that fails here leaves the table as it was; the staging folder is removed.
+2. **Commit.** The driver writes ``_staging-<id>/_commit/``: one empty file named after each
+   staged folder (and ``ALL`` when the write replaces the whole table). From then on the write
+   is decided: whatever interrupts the next step, the next write of the table finishes it.
+3. **Swap.** Per staged folder, the live one is renamed into ``_replaced-<id>/`` and the staged
+   one into its place: two renames of a folder, atomic each on a local disk and on HDFS. A
+   reader that lists the table sees the old partition or the new one, never files of both; in
+   the instant between the two renames it sees the partition missing. Then ``_replaced-<id>/``
+   and the staging folder are removed.
+
+Before staging, a write finishes what an interrupted write left (:func:`recover_table`):
+committed staging is swapped in, uncommitted staging and replaced folders are removed. One
+writer per table at a time, as one run at a time writes the DuckDB warehouse: a write takes
+every staging folder it finds for an abandoned one.
+
+The file operations go through Spark's Hadoop ``FileSystem``, so the same code writes a local
+lake, HDFS or an object store; how much of the guarantee an object store keeps is in
+docs/spark.md (its renames copy).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+STAGING_PREFIX = "_staging-"
+REPLACED_PREFIX = "_replaced-"
+SCHEMA_FOLDER = "_schema"
+COMMIT_FOLDER = "_commit"
+# in the commit folder: the write replaces the whole table (partitions it did not write go)
+REPLACE_ALL = "ALL"
+# what Spark leaves in an output folder besides the data: never a partition
+_NOT_PARTITIONS = {"_temporary", COMMIT_FOLDER}
+
+
+class LakeWriteError(RuntimeError):
+    """A table of the lake could not be written or repaired."""
+
+
+class LakeFiles:
+    """The lake's folders as Spark's Hadoop ``FileSystem`` sees them (local, HDFS, s3a ...)."""
+
+    def __init__(self, spark: SparkSession, location: str) -> None:
+        if not hasattr(spark, "_jvm"):
+            raise LakeWriteError(
+                f"{location}: writing the lake needs a classic Spark session (a JVM on the "
+                f"driver, for the file system's renames); Spark Connect has none"
+            )
+        self._path = spark._jvm.org.apache.hadoop.fs.Path
+        hadoop = spark.sparkContext._jsc.hadoopConfiguration()
+        self._fs = self._path(location).getFileSystem(hadoop)
+
+    def exists(self, location: str) -> bool:
+        """Whether a file or folder exists at ``location``."""
+        return bool(self._fs.exists(self._path(location)))
+
+    def folders(self, location: str) -> list[str]:
+        """The names of the folders in ``location`` (none when it does not exist), sorted."""
+        if not self.exists(location):
+            return []
+        statuses = self._fs.listStatus(self._path(location))
+        return sorted(status.getPath().getName() for status in statuses if status.isDirectory())
+
+    def files(self, location: str) -> list[str]:
+        """The names of the files in ``location`` (none when it does not exist), sorted."""
+        if not self.exists(location):
+            return []
+        statuses = self._fs.listStatus(self._path(location))
+        return sorted(status.getPath().getName() for status in statuses if status.isFile())
+
+    def rename(self, source: str, target: str) -> None:
+        """Move ``source`` to ``target``, which must not exist (Hadoop would move a folder
+        into an existing one instead)."""
+        if self.exists(target):
+            raise LakeWriteError(f"cannot move {source} to {target}: it exists")
+        if not self._fs.rename(self._path(source), self._path(target)):
+            raise LakeWriteError(f"cannot move {source} to {target} (the file system refused)")
+
+    def make_folder(self, location: str) -> None:
+        """Create ``location`` and its parents."""
+        self._fs.mkdirs(self._path(location))
+
+    def touch(self, location: str) -> None:
+        """Create an empty file at ``location``."""
+        self._fs.create(self._path(location), True).close()
+
+    def remove(self, location: str) -> None:
+        """Remove ``location`` and everything in it (nothing when it does not exist)."""
+        self._fs.delete(self._path(location), True)
+
+
+def partitions(files: LakeFiles, location: str) -> list[str]:
+    """The live partition folders of the table at ``location`` (``name=value``), sorted."""
+    return [name for name in files.folders(location) if _is_partition(name)]
+
+
+def _is_partition(name: str) -> bool:
+    # the rule Spark's file index reads a folder by: hidden unless it names a partition
+    return "=" in name and not name.startswith((".", "_"))
+
+
+def _units(files: LakeFiles, staging: str) -> list[str]:
+    """The staged folders that replace live ones: the partitions and the schema."""
+    return [
+        name
+        for name in files.folders(staging)
+        if name not in _NOT_PARTITIONS and (name == SCHEMA_FOLDER or _is_partition(name))
+    ]
+
+
+def recover_table(spark: SparkSession, location: str) -> list[str]:
+    """Finish or undo what interrupted writes left in the table at ``location``: the folders
+    of a committed write are swapped in (its decision stands), uncommitted staging and replaced
+    folders are removed. Returns what it did, one text per folder."""
+    files = LakeFiles(spark, location)
+    return _recover(files, location)
+
+
+def _recover(files: LakeFiles, location: str) -> list[str]:
+    done = []
+    for name in files.folders(location):
+        if not name.startswith(STAGING_PREFIX):
+            continue
+        staging = f"{location}/{name}"
+        if files.exists(f"{staging}/{COMMIT_FOLDER}"):
+            swapped = _swap(files, location, staging, name.removeprefix(STAGING_PREFIX))
+            done.append(f"finished the interrupted write {name} ({len(swapped)} folders)")
+        else:
+            done.append(f"removed the unfinished write {name}")
+        files.remove(staging)
+    for name in files.folders(location):
+        if name.startswith(REPLACED_PREFIX):
+            files.remove(f"{location}/{name}")
+            done.append(f"removed {name}")
+    return done
+
+
+def _swap(files: LakeFiles, location: str, staging: str, token: str) -> list[str]:
+    """Put the staged folders of a committed write in place of the live ones; with
+    ``REPLACE_ALL``, retire the live partitions the write does not hold. Returns the folders
+    put in place."""
+    commit = f"{staging}/{COMMIT_FOLDER}"
+    committed = set(files.files(commit))
+    replaced = f"{location}/{REPLACED_PREFIX}{token}"
+    files.make_folder(replaced)
+
+    def retire(name: str) -> None:
+        if files.exists(f"{location}/{name}"):
+            target = f"{replaced}/{name}"
+            # left by an interrupted swap of this write: superseded by the live one
+            files.remove(target)
+            files.rename(f"{location}/{name}", target)
+
+    if REPLACE_ALL in committed:
+        for name in partitions(files, location):
+            if name not in committed:
+                retire(name)
+    swapped = []
+    for name in _units(files, staging):
+        retire(name)
+        files.rename(f"{staging}/{name}", f"{location}/{name}")
+        swapped.append(name)
+    files.remove(replaced)
+    return swapped
+
+
+def write_atomically(
+    frame: DataFrame, location: str, partition_column: str, replace_all: bool
+) -> list[str]:
+    """Write ``frame`` into the table at ``location``, partitioned by ``partition_column``:
+    each partition it holds replaces the live one whole (and, with ``replace_all``, the live
+    partitions it does not hold are removed). Returns the partitions written.
+
+    Raises:
+        LakeWriteError: A folder could not be moved; what was committed is finished by the
+            next write of the table (:func:`recover_table`).
+    """
+    spark = frame.sparkSession
+    files = LakeFiles(spark, location)
+    _recover(files, location)
+    token = uuid.uuid4().hex
+    staging = f"{location}/{STAGING_PREFIX}{token}"
+    try:
+        frame.write.mode("errorifexists").partitionBy(partition_column).parquet(staging)
+        # the columns in order with their types, the partition column included: the data files
+        # lack it, and a table without rows has no data file at all
+        spark.createDataFrame([], frame.schema).coalesce(1).write.parquet(
+            f"{staging}/{SCHEMA_FOLDER}"
+        )
+        written = [name for name in _units(files, staging) if name != SCHEMA_FOLDER]
+        _commit(files, staging, [*written, SCHEMA_FOLDER], replace_all)
+    except BaseException:
+        _remove_quietly(files, staging)
+        raise
+    _swap(files, location, staging, token)
+    files.remove(staging)
+    return written
+
+
+def _commit(files: LakeFiles, staging: str, names: Iterable[str], replace_all: bool) -> None:
+    """Record the write as decided: the commit folder is complete only once renamed in."""
+    pending = f"{staging}/_pending{COMMIT_FOLDER}"
+    files.make_folder(pending)
+    for name in [*names, *([REPLACE_ALL] if replace_all else [])]:
+        files.touch(f"{pending}/{name}")
+    files.rename(pending, f"{staging}/{COMMIT_FOLDER}")
+
+
+def _remove_quietly(files: LakeFiles, location: str) -> None:
+    # the write's own error is the one to see; the next write removes what stays
+    with contextlib.suppress(Exception):  # Py4J raises any Java exception
+        files.remove(location)
