@@ -16,6 +16,8 @@ from segmentation.config import SegmentationConfig
 from segmentation.engines.spark.lake import write_months
 from segmentation.keys import ASSIGNMENTS_TABLE, SEGMENTS_TABLE
 from segmentation.monthly import customer_segments_month, strategy_assignments_month
+from segmentation.raw.publishing import empty_source_table
+from segmentation.warehouse import table_exists
 from tests.spark.features_lake import duckdb_features
 
 
@@ -60,16 +62,20 @@ def write_marts(spark, lake: str, marts: DuckdbMarts) -> None:
 
 @contextmanager
 def with_marts(con: duckdb.DuckDBPyConnection, marts: DuckdbMarts) -> Iterator[None]:
-    """The warehouse ``con`` with the marts' segments and assignments as its tables, dropped
-    afterwards (the landed warehouse is shared by the session's tests)."""
+    """The warehouse ``con`` with the marts' segments and assignments as its tables, and an
+    empty raw.feedback without a feedback source (as the pipeline lands it), dropped afterwards
+    (the landed warehouse is shared by the session's tests)."""
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
     tables = {SEGMENTS_TABLE: marts.segments, ASSIGNMENTS_TABLE: marts.assignments}
+    made = [] if table_exists(con, "raw.feedback") else ["raw.feedback"]
     try:
+        if made:
+            empty_source_table(con, "feedback")
         for table, frame in tables.items():
             con.register("_mart", frame.to_arrow())
             con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _mart")
             con.unregister("_mart")
         yield
     finally:
-        for table in tables:
+        for table in [*tables, *made]:
             con.execute(f"DROP TABLE IF EXISTS {table}")
