@@ -17,12 +17,14 @@ import math
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
 import pyarrow as pa
 
+from segmentation.keys import SNAPSHOT_COLUMN
 from segmentation.sql_files import read_sql, render_sql
 
 if TYPE_CHECKING:
@@ -223,3 +225,15 @@ def map_buckets(
 
     grouped = [with_customer_bucket(frame, buckets).groupBy(BUCKET_COLUMN) for frame in frames]
     return grouped[0].cogroup(grouped[1]).applyInArrow(per_bucket, schema)
+
+
+def partition_frames(batches: Iterator[pa.RecordBatch]) -> Iterator[tuple[date, pl.DataFrame]]:
+    """The rows of a partition's batches (a ``mapInArrow`` function's input), one frame per
+    snapshot, in the order the snapshots first appear."""
+    table = pa.Table.from_batches(list(batches))
+    if table.num_rows == 0:
+        return
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    for (snapshot,), rows in frame.partition_by(SNAPSHOT_COLUMN, as_dict=True).items():
+        yield snapshot, rows

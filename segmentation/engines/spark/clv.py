@@ -27,6 +27,7 @@ import polars as pl
 import pyarrow as pa
 
 from segmentation.contracts import contract_dtypes
+from segmentation.engines.spark.buckets import partition_frames
 from segmentation.engines.spark.lake import read_table
 from segmentation.features.clv import (
     ClvFitInput,
@@ -132,20 +133,9 @@ def fit_inputs_of_rows(rows: pa.Table) -> dict[date, ClvFitInput]:
     return merged
 
 
-def _by_snapshot(batches: Iterator[pa.RecordBatch]) -> Iterator[tuple[date, pl.DataFrame]]:
-    """The rows of a partition's batches, one frame per snapshot."""
-    table = pa.Table.from_batches(list(batches))
-    if table.num_rows == 0:
-        return
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    for (snapshot,), rows in frame.partition_by(SNAPSHOT_COLUMN, as_dict=True).items():
-        yield snapshot, rows
-
-
 def _fit_input_of_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """The mapInArrow function of the first map step: a partition's fit input per snapshot."""
-    for snapshot, rows in _by_snapshot(batches):
+    for snapshot, rows in partition_frames(batches):
         yield from fit_input_rows(snapshot, clv_fit_input(rows)).to_batches()
 
 
@@ -159,7 +149,7 @@ class _PredictPartition:
     schema: pa.Schema
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for snapshot, rows in _by_snapshot(batches):
+        for snapshot, rows in partition_frames(batches):
             predicted = clv_predictions(rows, self.fits[snapshot], self.settings).customers
             yield from predicted.to_arrow().cast(self.schema).to_batches()
 

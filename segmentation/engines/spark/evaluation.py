@@ -44,14 +44,10 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from segmentation.engines.spark.buckets import bucket_count, map_buckets
+from segmentation.engines.spark.buckets import bucket_count, map_buckets, partition_frames
 from segmentation.engines.spark.lake import read_table, table_location
 from segmentation.engines.spark.lake_commit import LakeFiles
-from segmentation.engines.spark.summary import (
-    SnapshotDimensions,
-    partition_frames,
-    snapshot_dimensions,
-)
+from segmentation.engines.spark.summary import SnapshotDimensions, snapshot_dimensions
 from segmentation.evaluation.migration import (
     MIGRATION_SCHEMA,
     migration_of_counts,

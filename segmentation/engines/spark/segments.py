@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 import pyarrow as pa
 
+from segmentation.engines.spark.buckets import partition_frames
 from segmentation.engines.spark.lake import read_table
 from segmentation.features.categories import products_configured
 from segmentation.keys import FEATURES_TABLE, KEY_COLUMNS, SNAPSHOT_COLUMN, in_key_order
@@ -77,17 +78,6 @@ _HIGHER_SCORES = (2, 3, 4, 5)
 CutPoints = dict[str, tuple[float, ...]]
 
 
-def _by_snapshot(batches: Iterator[pa.RecordBatch]) -> Iterator[tuple[date, pl.DataFrame]]:
-    """The rows of a partition's batches, one frame per snapshot."""
-    table = pa.Table.from_batches(list(batches))
-    if table.num_rows == 0:
-        return
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    for (snapshot,), rows in frame.partition_by(SNAPSHOT_COLUMN, as_dict=True).items():
-        yield snapshot, rows
-
-
 @dataclass(frozen=True)
 class _CountValues:
     """The mapInArrow function of the first map step: a partition's value counts."""
@@ -95,7 +85,7 @@ class _CountValues:
     settings: SegmentSettings
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for snapshot, rows in _by_snapshot(batches):
+        for snapshot, rows in partition_frames(batches):
             values = rows.select(ranked_values(self.settings.rfm))
             for name in SCORE_COLUMNS:
                 counts = (
@@ -162,7 +152,7 @@ class _LabelPartition:
     schema: pa.Schema
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for snapshot, rows in _by_snapshot(batches):
+        for snapshot, rows in partition_frames(batches):
             ordered = with_source_columns(in_key_order(rows, "features"))
             rfm = scores_from_cut_points(ordered, self.settings, self.cuts.get(snapshot, {}))
             if self.settings.clusters.enabled:

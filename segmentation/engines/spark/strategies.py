@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 import pyarrow as pa
 
+from segmentation.engines.spark.buckets import partition_frames
 from segmentation.keys import KEY_COLUMNS, SNAPSHOT_COLUMN, in_key_order
 from segmentation.strategies.playbook import (
     ASSIGNMENT_SCHEMA,
@@ -54,16 +55,6 @@ def _match_schema(playbook: Playbook) -> pa.Schema:
     )
 
 
-def _by_snapshot(batches: Iterator[pa.RecordBatch]) -> Iterator[pl.DataFrame]:
-    """The rows of a partition's batches, one frame per snapshot."""
-    table = pa.Table.from_batches(list(batches))
-    if table.num_rows == 0:
-        return
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    yield from frame.partition_by(SNAPSHOT_COLUMN)
-
-
 def first_rule_without_capacity(work: pl.DataFrame, playbook: Playbook) -> pl.DataFrame:
     """``work`` (:func:`~segmentation.strategies.playbook.rule_matches`' rows) with the
     ``rule_index`` of every customer whose first matching rule has no capacity: that rule is
@@ -86,7 +77,7 @@ class _MatchPartition:
     schema: pa.Schema
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for rows in _by_snapshot(batches):
+        for _, rows in partition_frames(batches):
             work = first_rule_without_capacity(rule_matches(rows, self.playbook), self.playbook)
             yield from work.to_arrow().cast(self.schema).to_batches()
 
@@ -99,7 +90,7 @@ class _AssignPartition:
     schema: pa.Schema
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for rows in _by_snapshot(batches):
+        for _, rows in partition_frames(batches):
             yield from assignments_of(rows, self.playbook).to_arrow().cast(self.schema).to_batches()
 
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 import pyarrow as pa
 
+from segmentation.engines.spark.buckets import partition_frames
 from segmentation.engines.spark.lake import read_table
 from segmentation.evaluation.satisfaction import has_feedback_source
 from segmentation.keys import SEGMENTS_TABLE, SNAPSHOT_COLUMN
@@ -54,17 +55,6 @@ EVIDENCE_SCHEMA = pa.schema(
     [(SNAPSHOT_COLUMN, pa.date32()), ("kind", pa.string()), ("name", pa.string())]
 )
 _DIMENSION, _FEEDBACK = "dimension", "feedback"
-
-
-def partition_frames(batches: Iterator[pa.RecordBatch]) -> Iterator[tuple[date, pl.DataFrame]]:
-    """The rows of a partition's batches, one frame per snapshot."""
-    table = pa.Table.from_batches(list(batches))
-    if table.num_rows == 0:
-        return
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    for (snapshot,), rows in frame.partition_by(SNAPSHOT_COLUMN, as_dict=True).items():
-        yield snapshot, rows
 
 
 def _evidence_of_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
