@@ -120,13 +120,21 @@ def test_features_without_the_customers_engagement_fail_clearly(
         customer_features(spark, lake, months, config).toArrow()
 
 
-def test_a_products_source_is_refused_until_the_engine_computes_categories(
+def test_a_products_source_is_accepted_and_an_attribute_history_still_refused(
     tmp_path: Path,
 ) -> None:
+    """The category mix is computed on Spark (tests/spark/test_categories.py); point-in-time
+    attributes are not yet, and a config with them stops before any work."""
     raw = config_mapping()
     demo = yaml.safe_load((PROJECT_ROOT / "config" / "demo.yaml").read_text())
     (tmp_path / "products.csv").write_text("sku,category,sub,tier,need\nA1,home,x,1,core\n")
     raw["sources"]["products"] = demo["sources"]["products"] | {"path": "products.csv"}
-    config = load_config(write_config_file(tmp_path, raw))
-    with pytest.raises(ValueError, match="does not compute features.customer_categories yet"):
-        refuse_unsupported_sources(config)
+    refuse_unsupported_sources(load_config(write_config_file(tmp_path, raw)))
+    (tmp_path / "history.csv").write_text("id,changed_at,region\n1,2010-05-01,north\n")
+    raw["sources"]["customer_attributes"] = {
+        "path": "history.csv",
+        "valid_from": "changed_at",
+        "columns": {"customer_id": "id", "region": "region"},
+    }
+    with pytest.raises(ValueError, match="does not read sources.customer_attributes yet"):
+        refuse_unsupported_sources(load_config(write_config_file(tmp_path, raw)))
