@@ -10,8 +10,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from segmentation.config import SegmentationConfig, load_config
-from segmentation.contracts import contract_dtypes
+from segmentation.config import SegmentationConfig
 from segmentation.engines.compare import frame_differences
 from segmentation.engines.spark.behaviour import customer_behaviour
 from segmentation.engines.spark.categories import customer_categories
@@ -20,7 +19,6 @@ from segmentation.engines.spark.engagement import customer_engagement
 from segmentation.engines.spark.features import customer_features
 from segmentation.engines.spark.lake import export_raw, read_table, write_months
 from segmentation.features.categories import CATEGORY_KEY_COLUMNS
-from segmentation.features.contracts import CustomerCategoriesContract
 from segmentation.keys import (
     BEHAVIOUR_TABLE,
     CATEGORIES_TABLE,
@@ -28,50 +26,17 @@ from segmentation.keys import (
     ENGAGEMENT_TABLE,
     KEY_COLUMNS,
 )
-from segmentation.monthly import (
-    customer_behaviour_months,
-    customer_categories_months,
-    customer_clv_month,
-    customer_engagement_months,
-    customer_features_month,
+from tests.spark.catalogue_lake import (
+    CATALOGUE,
+    CATEGORY_COLUMNS_IN_ORDER,
+    GENERATED_PRODUCT_COLUMNS,
+    PRODUCT_COLUMNS,
+    duckdb_tables,
+    with_catalogue,
 )
-from segmentation.raw.landing import land_source
-from tests.conftest import PROJECT_ROOT, write_config_file
-from tests.spark.conftest import LANDED_AT
 from tests.spark.test_behaviour import GENERATED_SNAPSHOTS, RETAIL_SNAPSHOTS
 
 pytestmark = pytest.mark.spark
-
-CATALOGUE = PROJECT_ROOT / "tests" / "data" / "online_retail_products.csv"
-CATEGORY_COLUMNS_IN_ORDER = list(contract_dtypes(CustomerCategoriesContract))
-PRODUCT_COLUMNS = ("product_id", "category", "subcategory", "price_level", "need_level")
-
-
-def with_catalogue(
-    landed: tuple[SegmentationConfig, duckdb.DuckDBPyConnection],
-    folder: Path,
-    products: dict,
-    **settings: dict,
-) -> tuple[SegmentationConfig, duckdb.DuckDBPyConnection]:
-    """A copy of a landed warehouse (the session's fixture stays as it is) with ``products``
-    as its products source, landed, and the config saying so (``settings``: top keys
-    replaced)."""
-    config, con = landed
-    raw = config.model_dump(mode="json", exclude_none=True)
-    raw["sources"]["products"] = products
-    raw.update(settings)
-    copied = load_config(write_config_file(folder, raw))
-    copy = duckdb.connect()
-    copy.execute("CREATE SCHEMA raw")
-    for (table,) in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'"
-    ).fetchall():
-        copy.register("_copied", con.execute(f"SELECT * FROM raw.{table}").to_arrow_table())
-        copy.execute(f"CREATE TABLE raw.{table} AS SELECT * FROM _copied")
-        copy.unregister("_copied")
-    assert copied.sources.products is not None
-    land_source(copy, "products", copied.sources.products, LANDED_AT)
-    return copied, copy
 
 
 @pytest.fixture(scope="module")
@@ -91,13 +56,7 @@ def generated_catalogue(generated, tmp_path_factory: pytest.TempPathFactory):
     data = Path(config.sources.transactions.path).parent.parent
     products = {
         "path": str(data / "products.csv"),
-        "columns": {
-            "product_id": "sku",
-            "category": "category",
-            "subcategory": "sub",
-            "price_level": "tier",
-            "need_level": "need",
-        },
+        "columns": GENERATED_PRODUCT_COLUMNS,
     }
     segments = config.model_dump(mode="json", exclude_none=True).get("segments", {})
     segments["needs"] = {"level_column": "price_level", "core_levels": ["premium"]}
@@ -106,34 +65,6 @@ def generated_catalogue(generated, tmp_path_factory: pytest.TempPathFactory):
     )
     yield copied, con
     con.close()
-
-
-def duckdb_tables(
-    con: duckdb.DuckDBPyConnection, snapshots: list[date], config: SegmentationConfig
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The DuckDB engine's ``features.customer_categories`` and ``features.customer_features``,
-    month by month (the engagement read from a behaviour table, as the asset's is)."""
-    months = sorted(snapshots)
-    behaviour = list(customer_behaviour_months(con, months, config))
-    categories = list(customer_categories_months(con, months, config))
-    engagement: list[pl.DataFrame | None] = [None] * len(months)
-    if config.sources.events is not None or config.sources.feedback is not None:
-        con.execute("CREATE SCHEMA IF NOT EXISTS features")
-        con.register("_behaviour", pl.concat(behaviour).to_arrow())
-        con.execute(f"CREATE OR REPLACE TABLE {BEHAVIOUR_TABLE} AS SELECT * FROM _behaviour")
-        con.unregister("_behaviour")
-        try:
-            engagement = list(customer_engagement_months(con, months, config))
-        finally:
-            con.execute(f"DROP TABLE {BEHAVIOUR_TABLE}")
-    features = []
-    for snapshot, month, engaged, categorised in zip(
-        months, behaviour, engagement, categories, strict=True
-    ):
-        clv = customer_clv_month(month, snapshot, config.features.clv).customers
-        with_clv = month.join(clv, on=list(KEY_COLUMNS), how="left", maintain_order="left")
-        features.append(customer_features_month(with_clv, config, engaged, categorised))
-    return pl.concat(categories), pl.concat(features)
 
 
 def spark_tables(
@@ -147,7 +78,6 @@ def spark_tables(
     if config.sources.events is not None or config.sources.feedback is not None:
         write_months(customer_engagement(spark, lake, snapshots, config), lake, ENGAGEMENT_TABLE)
     write_months(customer_categories(spark, lake, snapshots, config), lake, CATEGORIES_TABLE)
-    # the lake's partition column comes last when read back: the contract's order
     written = read_table(spark, lake, CATEGORIES_TABLE)
     categories = pl.from_arrow(written.select(*CATEGORY_COLUMNS_IN_ORDER).toArrow())
     features = pl.from_arrow(customer_features(spark, lake, snapshots, config).toArrow())
