@@ -7,8 +7,14 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import yaml
 
-from segmentation.config import SegmentationConfig, load_config
+from segmentation.config import (
+    SegmentationConfig,
+    custom_attributes,
+    load_config,
+    pii_source_columns,
+)
 from segmentation.contracts import contract_dtypes
 from segmentation.features.contracts import CustomerCategoriesContract
 from segmentation.keys import BEHAVIOUR_TABLE, KEY_COLUMNS
@@ -20,6 +26,7 @@ from segmentation.monthly import (
     customer_features_month,
 )
 from segmentation.raw.landing import land_source
+from synthetic import bank
 from tests.conftest import PROJECT_ROOT, write_config_file
 from tests.spark.conftest import LANDED_AT
 
@@ -28,6 +35,7 @@ from tests.spark.conftest import LANDED_AT
 CATEGORY_COLUMNS_IN_ORDER = list(contract_dtypes(CustomerCategoriesContract))
 CATALOGUE = PROJECT_ROOT / "tests" / "data" / "online_retail_products.csv"
 PRODUCT_COLUMNS = ("product_id", "category", "subcategory", "price_level", "need_level")
+BANK_SNAPSHOTS = [date(2010, 6, 30), date(2010, 12, 31), date(2011, 6, 30)]
 # the generator's catalogue under the demo's column names
 GENERATED_PRODUCT_COLUMNS = {
     "product_id": "sku",
@@ -91,3 +99,25 @@ def duckdb_tables(
         with_clv = month.join(clv, on=list(KEY_COLUMNS), how="left", maintain_order="left")
         features.append(customer_features_month(with_clv, config, engaged, categorised))
     return pl.concat(categories), pl.concat(features)
+
+
+def land_bank(folder: Path) -> tuple[SegmentationConfig, duckdb.DuckDBPyConnection]:
+    """config/bank.yaml over a small generated bank in ``folder`` (held products from the
+    attribute history, a catalogue with the generator's dirty rows, an eligibility rule over
+    the product's risk level, psychographic rules), landed in an in-memory warehouse."""
+    bank.write(folder / "bank", 600, seed=3, dirty_rate=0.003)
+    raw = yaml.safe_load((PROJECT_ROOT / "config" / "bank.yaml").read_text())
+    for source in raw["sources"].values():
+        source["path"] = source["path"].replace("../data/bank", str(folder / "bank"))
+    raw["strategies"]["playbook"] = str(PROJECT_ROOT / "config" / "bank_playbook.yaml")
+    config = load_config(write_config_file(folder, raw))
+    con = duckdb.connect()
+    sources = config.sources
+    land_source(con, "transactions", sources.transactions, LANDED_AT)
+    # as the raw assets land them: each source with its own custom attributes
+    for name in ("customers", "customer_attributes", "products"):
+        settings = getattr(sources, name)
+        assert settings is not None
+        custom = None if name == "products" else custom_attributes(config, name)
+        land_source(con, name, settings, LANDED_AT, custom, masked=pii_source_columns(config, name))
+    return config, con

@@ -4,19 +4,14 @@ groups of customers (both rankings, the eligibility rule over the catalogue), an
 psychographic classes (clusters of category shares fitted on the driver and assigned on the
 executors, or rules). The whole table is compared, bit for bit."""
 
-from datetime import date
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
-import yaml
 
 from segmentation.config import (
     SegmentationConfig,
-    custom_attributes,
-    load_config,
-    pii_source_columns,
 )
 from segmentation.engines.compare import frame_differences
 from segmentation.engines.spark.lake import export_raw, write_months
@@ -24,24 +19,21 @@ from segmentation.engines.spark.segments import customer_segments
 from segmentation.features.categories import CATEGORY_KEY_COLUMNS
 from segmentation.keys import CATEGORIES_TABLE, FEATURES_TABLE, KEY_COLUMNS
 from segmentation.monthly import customer_segments_month, read_products
-from segmentation.raw.landing import land_source
 from segmentation.segments.catalogue_labels import CataloguePopulation, catalogue_labels
 from segmentation.segments.psychographics import fit_share_clusters
 from segmentation.segments.recommendations import association_counts, category_baskets
-from synthetic import bank
-from tests.conftest import PROJECT_ROOT, write_config_file
 from tests.spark.catalogue_lake import (
+    BANK_SNAPSHOTS,
     CATALOGUE,
+    GENERATED_PRODUCT_COLUMNS,
     PRODUCT_COLUMNS,
     duckdb_tables,
+    land_bank,
     with_catalogue,
 )
-from tests.spark.conftest import LANDED_AT
-from tests.spark.test_behaviour import RETAIL_SNAPSHOTS
+from tests.spark.test_behaviour import GENERATED_SNAPSHOTS, RETAIL_SNAPSHOTS
 
 pytestmark = pytest.mark.spark
-
-BANK_SNAPSHOTS = [date(2010, 6, 30), date(2010, 12, 31), date(2011, 6, 30)]
 
 
 @pytest.fixture(scope="module")
@@ -56,26 +48,24 @@ def retail_tables(retail, tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="module")
+def generated_tables(generated, tmp_path_factory: pytest.TempPathFactory):
+    """The generated data (as the demo's) with the generator's catalogue: the config, the
+    landed warehouse and the DuckDB engine's categories and features."""
+    config, _ = generated
+    data = Path(config.sources.transactions.path).parent.parent
+    products = {"path": str(data / "products.csv"), "columns": GENERATED_PRODUCT_COLUMNS}
+    copied, con = with_catalogue(generated, tmp_path_factory.mktemp("generated"), products)
+    categories, features = duckdb_tables(con, GENERATED_SNAPSHOTS, copied)
+    yield copied, con, categories, features
+    con.close()
+
+
+@pytest.fixture(scope="module")
 def bank_tables(tmp_path_factory: pytest.TempPathFactory):
     """config/bank.yaml over a small generated bank (held products from the attribute history,
     a catalogue with the generator's dirty rows, an eligibility rule over the product's risk
     level, psychographic rules), landed, with the DuckDB engine's categories and features."""
-    folder = tmp_path_factory.mktemp("bank")
-    bank.write(folder / "bank", 600, seed=3, dirty_rate=0.003)
-    raw = yaml.safe_load((PROJECT_ROOT / "config" / "bank.yaml").read_text())
-    for source in raw["sources"].values():
-        source["path"] = source["path"].replace("../data/bank", str(folder / "bank"))
-    raw["strategies"]["playbook"] = str(PROJECT_ROOT / "config" / "bank_playbook.yaml")
-    config = load_config(write_config_file(folder, raw))
-    con = duckdb.connect()
-    sources = config.sources
-    land_source(con, "transactions", sources.transactions, LANDED_AT)
-    # as the raw assets land them: each source with its own custom attributes
-    for name in ("customers", "customer_attributes", "products"):
-        settings = getattr(sources, name)
-        assert settings is not None
-        custom = None if name == "products" else custom_attributes(config, name)
-        land_source(con, name, settings, LANDED_AT, custom, masked=pii_source_columns(config, name))
+    config, con = land_bank(tmp_path_factory.mktemp("bank"))
     categories, features = duckdb_tables(con, BANK_SNAPSHOTS, config)
     yield config, con, categories, features
     con.close()
@@ -161,6 +151,19 @@ def test_spark_catalogue_columns_equal_duckdb_on_the_real_sample_for_every_month
         )
     # the two rankings pick differently for some customers: both were compared
     assert not picks["confidence"].equals(picks["lift"])
+
+
+def test_spark_catalogue_columns_equal_duckdb_on_generated_data_with_its_catalogue(
+    spark, generated_tables, tmp_path: Path
+) -> None:
+    """The demo's generated customers (engagement, feedback, custom attributes) with the
+    generator's catalogue: the whole segments table, bit for bit."""
+    config, con, categories, features = generated_tables
+    expected = duckdb_segments(con, categories, features, config)
+    actual, _ = spark_segments(spark, con, str(tmp_path / "lake"), categories, features, config)
+    assert expected.get_column("next_best_category").drop_nulls().len() > 100
+    assert expected.get_column("psychographic_class").n_unique() >= 3
+    assert_equal(actual, expected)
 
 
 @pytest.mark.parametrize("rank_by", ["confidence", "lift"])

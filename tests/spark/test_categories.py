@@ -27,11 +27,13 @@ from segmentation.keys import (
     KEY_COLUMNS,
 )
 from tests.spark.catalogue_lake import (
+    BANK_SNAPSHOTS,
     CATALOGUE,
     CATEGORY_COLUMNS_IN_ORDER,
     GENERATED_PRODUCT_COLUMNS,
     PRODUCT_COLUMNS,
     duckdb_tables,
+    land_bank,
     with_catalogue,
 )
 from tests.spark.test_behaviour import GENERATED_SNAPSHOTS, RETAIL_SNAPSHOTS
@@ -64,6 +66,15 @@ def generated_catalogue(generated, tmp_path_factory: pytest.TempPathFactory):
         generated, tmp_path_factory.mktemp("generated-catalogue"), products, segments=segments
     )
     yield copied, con
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def bank_landed(tmp_path_factory: pytest.TempPathFactory):
+    """config/bank.yaml over a small generated bank: an attribute history (AUM, risk
+    preference, products held) beside the customers source, and a catalogue."""
+    config, con = land_bank(tmp_path_factory.mktemp("bank"))
+    yield config, con
     con.close()
 
 
@@ -144,3 +155,27 @@ def test_a_catalogue_repeating_a_product_id_stops_before_any_task(
     (tmp_path / "products.parquet").rename(folder / "part-00000.parquet")
     with pytest.raises(ValueError, match="holds 1 product id.*more than once"):
         customer_categories(spark, lake, RETAIL_SNAPSHOTS[:2], config)
+
+
+def test_spark_features_equal_duckdb_on_the_bank_with_its_attribute_history(
+    spark, bank_landed, tmp_path: Path
+) -> None:
+    """Each snapshot's attributes are those the history held on it: the history's rows travel
+    to their customer's bucket with the transactions and customers, and the task reads them
+    with the DuckDB engine's own point-in-time SQL."""
+    config, con = bank_landed
+    assert config.sources.customer_attributes is not None
+    categories, features = duckdb_tables(con, BANK_SNAPSHOTS, config)
+    actual_categories, actual_features = spark_tables(
+        spark, con, str(tmp_path / "lake"), BANK_SNAPSHOTS, config
+    )
+    # the history's attributes change between the snapshots for some customers
+    held = features.select("customer_id", "snapshot_date", "products_held", "assets_total")
+    moves = held.group_by("customer_id").agg(
+        pl.col("products_held").n_unique().alias("held"),
+        pl.col("assets_total").n_unique().alias("assets"),
+    )
+    assert moves.filter(pl.col("held") > 1).height > 10
+    assert moves.filter(pl.col("assets") > 1).height > 100
+    assert_equal(actual_categories, categories, list(CATEGORY_KEY_COLUMNS))
+    assert_equal(actual_features, features, list(KEY_COLUMNS))

@@ -11,8 +11,8 @@ source, a customer has several ``features.customer_categories`` rows: the joined
 category rows are grouped by the same hash of the customer id and cogrouped, so a task holds
 both for its customers.
 
-Not on Spark yet, and refused rather than computed differently: point-in-time attributes (an
-attribute-history source).
+With an attribute-history source, the custom attributes are the behaviour's: those that held
+on each snapshot.
 """
 
 from __future__ import annotations
@@ -53,20 +53,6 @@ if TYPE_CHECKING:
 _ENGAGED = "_has_engagement"
 # the group of a joined row and of a category row: a hash of the customer id
 _GROUP = "_customer_group"
-
-
-def refuse_unsupported_sources(config: SegmentationConfig) -> None:
-    """Stop before any work when the features would differ from the DuckDB engine's.
-
-    Raises:
-        ValueError: With an attribute-history source (its point-in-time attributes are not in
-            the lake).
-    """
-    if config.sources.customer_attributes is not None:
-        raise ValueError(
-            "the Spark engine does not read sources.customer_attributes yet: its "
-            "point-in-time attributes would be missing; use engine: duckdb for this config"
-        )
 
 
 @dataclass(frozen=True)
@@ -141,15 +127,13 @@ def customer_features(
             products source (without one the category columns are null).
 
     Raises:
-        ValueError: No snapshot date, or a source the engine does not support yet
-            (:func:`refuse_unsupported_sources`).
+        ValueError: No snapshot date.
     """
     from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
     if not snapshots:
         raise ValueError("no snapshot dates: nothing to compute")
-    refuse_unsupported_sources(config)
     dates = sorted(set(snapshots))
 
     def months(frame: DataFrame | None, table: str) -> DataFrame:
