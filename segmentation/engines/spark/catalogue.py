@@ -62,7 +62,7 @@ ASSOCIATION_COUNT_SCHEMA = pa.schema(
     ]
 )
 _COUNT_KEYS = (SNAPSHOT_COLUMN, "antecedent", "consequent")
-# the group of a features row and of a category row: a hash of the customer id
+# the group of a features (or joined) row and of a category row: a hash of the customer id
 GROUP_COLUMN = "_customer_group"
 
 

@@ -26,6 +26,7 @@ import polars as pl
 import pyarrow as pa
 
 from segmentation.config import SegmentationConfig, custom_attributes
+from segmentation.engines.spark.catalogue import GROUP_COLUMN, grouped_by_customer
 from segmentation.engines.spark.lake import read_table
 from segmentation.engines.spark.value import customer_value
 from segmentation.features.categories import (
@@ -47,12 +48,9 @@ from segmentation.monthly import customer_features_of_valued
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
-    from pyspark.sql.group import GroupedData
 
 # marks the joined rows that found their customer's engagement row
 _ENGAGED = "_has_engagement"
-# the group of a joined row and of a category row: a hash of the customer id
-_GROUP = "_customer_group"
 
 
 @dataclass(frozen=True)
@@ -84,11 +82,11 @@ class _FeaturesOfPartition:
 
     def cogrouped(self, joined: pa.Table, categories: pa.Table) -> pa.Table:
         """The applyInArrow function of the cogroup: one group's joined rows and category
-        rows (both with :data:`_GROUP`) in, its features rows out."""
+        rows (both with :data:`GROUP_COLUMN`) in, its features rows out."""
         if joined.num_rows == 0:
             return self.schema.empty_table()
-        rows = pl.from_arrow(joined.drop_columns([_GROUP]))
-        owned = pl.from_arrow(categories.drop_columns([_GROUP]))
+        rows = pl.from_arrow(joined.drop_columns([GROUP_COLUMN]))
+        owned = pl.from_arrow(categories.drop_columns([GROUP_COLUMN]))
         assert isinstance(rows, pl.DataFrame) and isinstance(owned, pl.DataFrame)
         return self.finish(rows, owned).to_arrow().cast(self.schema)
 
@@ -169,16 +167,14 @@ def customer_features(
     if not categorised:
         return joined.mapInArrow(task, spark_schema)
 
-    groups = int(spark.conf.get("spark.sql.shuffle.partitions") or 200)
-
-    def grouped(frame: DataFrame) -> GroupedData:
-        group = F.pmod(F.xxhash64(F.col("customer_id")), F.lit(groups))
-        return frame.withColumn(_GROUP, group).groupBy(_GROUP)
-
     # a function of exactly two arguments: PySpark passes the group's key as well to a
     # callable of three (which a callable object's bound method appears to be)
     def per_group(rows: pa.Table, owned: pa.Table) -> pa.Table:
         return task.cogrouped(rows, owned)
 
     owned = months(categories, CATEGORIES_TABLE)
-    return grouped(joined).cogroup(grouped(owned)).applyInArrow(per_group, spark_schema)
+    return (
+        grouped_by_customer(spark, joined)
+        .cogroup(grouped_by_customer(spark, owned))
+        .applyInArrow(per_group, spark_schema)
+    )
