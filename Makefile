@@ -69,9 +69,11 @@ run: install $(RUN_DATA) $(DAGSTER_HOME)/dagster.yaml
 	$(RUN) python -m pipelines.summary
 
 ## test: install everything the suite needs (the locked environment, Debian's chromium for the
-## browser test, Java for the Spark engine's tests) and run it
+## browser test, Java for the Spark engine's tests) and run it on TEST_WORKERS processes (2; a
+## test module stays on one, so its shared fixtures are built once; TEST_WORKERS=0: in process)
+TEST_WORKERS ?= 2
 test: install ui-deps java-deps
-	$(RUN) pytest
+	$(RUN) pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## ui-deps: Debian's chromium for the browser test (tests/e2e/test_ui.py); installing it needs
 ## root (`make test` calls this). Playwright drives this browser; it never downloads one.

@@ -101,3 +101,16 @@ def segment_migrations(
             )
         )
     return pl.concat(parts)
+
+
+def migration_of_counts(counts: pl.DataFrame) -> pl.DataFrame:
+    """``marts.segment_migration`` from :func:`segment_migration` rows of several parts of the
+    customers: the customers of each move added up, sorted by snapshot pair, dimension and
+    segments (counts: exact for any split)."""
+    keys = ["from_snapshot", "to_snapshot", "dimension", "from_segment", "to_segment"]
+    summed = counts.group_by(keys, maintain_order=True).agg(pl.col("customers").sum())
+    return (
+        pl.concat([pl.DataFrame(schema=MIGRATION_SCHEMA), summed.select(list(MIGRATION_SCHEMA))])
+        .cast(MIGRATION_SCHEMA)
+        .sort("from_snapshot", "dimension", "from_segment", "to_segment", nulls_last=True)
+    )

@@ -124,9 +124,55 @@ def segment_outcomes(
         Columns of :data:`OUTCOME_SCHEMA`, one row per snapshot (that has a next snapshot),
         dimension and segment, sorted.
     """
+    counts = outcome_counts(segments, next_period_activity, dimensions, next_period_feedback)
+    return outcomes_of_counts(counts, confidence)
+
+
+# the counts and sums of OUTCOME_SCHEMA: any split of the customers gives them in parts that
+# add up (the satisfaction counts are null without feedback)
+OUTCOME_COUNT_SCHEMA = {
+    column: OUTCOME_SCHEMA[column]
+    for column in (
+        "snapshot_date",
+        "next_snapshot_date",
+        "dimension",
+        "segment",
+        "customers",
+        "repurchasers",
+        "next_period_revenue",
+        "active_customers",
+        "churned_customers",
+        "next_nps_respondents",
+        "next_promoters",
+        "next_detractors",
+        "next_complainers",
+    )
+}
+
+
+def outcome_counts(
+    segments: pl.DataFrame,
+    next_period_activity: pl.DataFrame,
+    dimensions: Sequence[str] | None = None,
+    next_period_feedback: pl.DataFrame | None = None,
+    pairs: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """The counts and the revenue sum :func:`segment_outcomes` turns into rates, for any part
+    of the customers (``OUTCOME_COUNT_SCHEMA``); the arguments as there.
+
+    Args:
+        segments: As :func:`segment_outcomes`'s.
+        next_period_activity: As :func:`segment_outcomes`'s.
+        dimensions: As :func:`segment_outcomes`'s.
+        next_period_feedback: As :func:`segment_outcomes`'s.
+        pairs: snapshot_date -> next_snapshot_date of the snapshots to evaluate; default: the
+            consecutive snapshots of ``segments`` (a part of the customers may lack a snapshot
+            the whole table has: then pass the whole table's).
+    """
     if dimensions is None:
         dimensions = dimension_columns(segments)
-    pairs = next_snapshot_dates(segments).drop_nulls("next_snapshot_date")
+    if pairs is None:
+        pairs = next_snapshot_dates(segments).drop_nulls("next_snapshot_date")
     columns = list(dict.fromkeys([*_KEYS, "lifecycle_stage", *dimensions]))
     later = segments.select(
         pl.col("snapshot_date").alias("next_snapshot_date"),
@@ -151,48 +197,63 @@ def segment_outcomes(
     with_feedback = next_period_feedback is not None and has_feedback_source(segments)
     if with_feedback:
         base = with_next_period_feedback(base, next_period_feedback)
-    parts = [pl.DataFrame(schema=OUTCOME_SCHEMA)]
+    parts = [pl.DataFrame(schema=OUTCOME_COUNT_SCHEMA)]
     for dimension in dimensions:
-        outcomes = (
-            base.group_by(
-                "snapshot_date",
-                "next_snapshot_date",
-                pl.col(dimension).cast(pl.String).alias("segment"),
-            )
-            .agg(
-                pl.len().cast(pl.Int64).alias("customers"),
-                pl.col("repurchased").sum().cast(pl.Int64).alias("repurchasers"),
-                pl.col("next_revenue").sum().alias("next_period_revenue"),
-                pl.col("active").sum().cast(pl.Int64).alias("active_customers"),
-                pl.col("churned").sum().cast(pl.Int64).alias("churned_customers"),
-                *(satisfaction_counts("next_") if with_feedback else []),
-            )
-            .with_columns(
-                pl.lit(dimension).alias("dimension"),
-                (pl.col("repurchasers") / pl.col("customers")).alias("repurchase_rate"),
-                (pl.col("next_period_revenue") / pl.col("customers")).alias("revenue_per_customer"),
-                pl.when(pl.col("active_customers") > 0)
-                .then(pl.col("churned_customers") / pl.col("active_customers"))
-                .otherwise(None)
-                .alias("churn_rate"),
-            )
+        counts = base.group_by(
+            "snapshot_date",
+            "next_snapshot_date",
+            pl.col(dimension).cast(pl.String).alias("segment"),
+        ).agg(
+            pl.len().cast(pl.Int64).alias("customers"),
+            pl.col("repurchased").sum().cast(pl.Int64).alias("repurchasers"),
+            pl.col("next_revenue").sum().alias("next_period_revenue"),
+            pl.col("active").sum().cast(pl.Int64).alias("active_customers"),
+            pl.col("churned").sum().cast(pl.Int64).alias("churned_customers"),
+            *(satisfaction_counts("next_") if with_feedback else []),
         )
-        if with_feedback:
-            outcomes = with_nps_interval(
-                outcomes.with_columns(
-                    nps_expr("next_promoters", "next_detractors", "next_nps_respondents").alias(
-                        "next_nps"
-                    ),
-                    (pl.col("next_complainers") / pl.col("customers")).alias("next_complaint_rate"),
-                ),
-                confidence,
-                counts=("next_promoters", "next_detractors", "next_nps_respondents"),
-                bounds=("next_nps_ci_low", "next_nps_ci_high"),
+        parts.append(
+            counts.with_columns(pl.lit(dimension).alias("dimension"))
+            .with_columns(
+                pl.lit(None, dtype=OUTCOME_COUNT_SCHEMA[column]).alias(column)
+                for column in _SATISFACTION_COUNTS
+                if column not in counts.columns
             )
-        else:
-            outcomes = outcomes.with_columns(
-                pl.lit(None, dtype=OUTCOME_SCHEMA[column]).alias(column)
-                for column in _SATISFACTION_COLUMNS
-            )
-        parts.append(outcomes.select(list(OUTCOME_SCHEMA)).cast(OUTCOME_SCHEMA))
-    return pl.concat(parts).sort("snapshot_date", "dimension", "segment")
+            .select(list(OUTCOME_COUNT_SCHEMA))
+            .cast(OUTCOME_COUNT_SCHEMA)
+        )
+    return pl.concat(parts)
+
+
+_SATISFACTION_COUNTS = [
+    "next_nps_respondents",
+    "next_promoters",
+    "next_detractors",
+    "next_complainers",
+]
+
+
+def outcomes_of_counts(counts: pl.DataFrame, confidence: float = 0.95) -> pl.DataFrame:
+    """``marts.segment_outcomes`` from :func:`outcome_counts` rows, one per snapshot, dimension
+    and segment (the parts' counts added up): the rates, the NPS and its interval (null where
+    the satisfaction counts are), sorted."""
+    outcomes = counts.with_columns(
+        (pl.col("repurchasers") / pl.col("customers")).alias("repurchase_rate"),
+        (pl.col("next_period_revenue") / pl.col("customers")).alias("revenue_per_customer"),
+        pl.when(pl.col("active_customers") > 0)
+        .then(pl.col("churned_customers") / pl.col("active_customers"))
+        .otherwise(None)
+        .alias("churn_rate"),
+        nps_expr("next_promoters", "next_detractors", "next_nps_respondents").alias("next_nps"),
+        (pl.col("next_complainers") / pl.col("customers")).alias("next_complaint_rate"),
+    )
+    outcomes = with_nps_interval(
+        outcomes,
+        confidence,
+        counts=("next_promoters", "next_detractors", "next_nps_respondents"),
+        bounds=("next_nps_ci_low", "next_nps_ci_high"),
+    )
+    return (
+        pl.concat([pl.DataFrame(schema=OUTCOME_SCHEMA), outcomes.select(list(OUTCOME_SCHEMA))])
+        .cast(OUTCOME_SCHEMA)
+        .sort("snapshot_date", "dimension", "segment")
+    )

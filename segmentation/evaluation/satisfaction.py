@@ -181,13 +181,60 @@ def satisfaction_summary(
         return pl.DataFrame(schema=SATISFACTION_SCHEMA)
     if dimensions is None:
         dimensions = dimension_columns(segments)
+    csat = pl.col("avg_csat_180d").mean().alias("avg_csat")
+    return finish_satisfaction(_satisfaction_aggregates(segments, dimensions, csat), confidence)
+
+
+# the counts and sums of SATISFACTION_SCHEMA: any split of the customers gives them in parts
+# that add up
+SATISFACTION_SUMS_SCHEMA = {
+    "snapshot_date": pl.Date,
+    "dimension": pl.String,
+    "segment": pl.String,
+    "customers": pl.Int64,
+    "respondents": pl.Int64,
+    "promoters": pl.Int64,
+    "passives": pl.Int64,
+    "detractors": pl.Int64,
+    "csat_respondents": pl.Int64,
+    "csat_sum": pl.Float64,
+    "complainers": pl.Int64,
+}
+
+
+def satisfaction_sums(segments: pl.DataFrame, dimensions: Sequence[str]) -> pl.DataFrame:
+    """The counts and the CSAT sum :func:`satisfaction_summary` turns into its measures, for
+    any part of the customers of snapshots with a feedback source
+    (``SATISFACTION_SUMS_SCHEMA``). The sums of several parts' rows, finished by
+    :func:`satisfaction_of_sums`, are the summary of all of them (the CSAT sum to rounding)."""
+    csat = pl.col("avg_csat_180d").sum().alias("csat_sum")
+    sums = _satisfaction_aggregates(segments, dimensions, csat)
+    return pl.concat([pl.DataFrame(schema=SATISFACTION_SUMS_SCHEMA), sums], how="diagonal").select(
+        list(SATISFACTION_SUMS_SCHEMA)
+    )
+
+
+def satisfaction_of_sums(sums: pl.DataFrame, confidence: float = 0.95) -> pl.DataFrame:
+    """``marts.satisfaction_summary`` from :func:`satisfaction_sums` rows, one per snapshot,
+    dimension and segment (the parts' sums added up)."""
+    respondents = pl.col("csat_respondents")
+    average = pl.when(respondents > 0).then(pl.col("csat_sum") / respondents).otherwise(None)
+    return finish_satisfaction(
+        sums.with_columns(average.alias("avg_csat")).drop("csat_sum"), confidence
+    )
+
+
+def _satisfaction_aggregates(
+    segments: pl.DataFrame, dimensions: Sequence[str], csat: pl.Expr
+) -> pl.DataFrame:
+    """The counts and the ``csat`` aggregate per snapshot, dimension and segment."""
     base = segments.with_columns(
         pl.col("days_since_last_feedback").is_not_null().alias("responded"),
         (pl.col("complaints_90d").fill_null(0) >= 1).alias("complained"),
     )
-    parts = [pl.DataFrame(schema=SATISFACTION_SCHEMA)]
+    parts = []
     for dimension in dimensions:
-        summary = (
+        parts.append(
             base.group_by("snapshot_date", pl.col(dimension).cast(pl.String).alias("segment"))
             .agg(
                 pl.len().cast(pl.Int64).alias("customers"),
@@ -201,28 +248,29 @@ def satisfaction_summary(
                     )
                 ),
                 pl.col("avg_csat_180d").count().cast(pl.Int64).alias("csat_respondents"),
-                pl.col("avg_csat_180d").mean().alias("avg_csat"),
+                csat,
                 pl.col("complained").sum().cast(pl.Int64).alias("complainers"),
             )
-            .with_columns(
-                pl.lit(dimension).alias("dimension"),
-                (pl.col("promoters") + pl.col("passives") + pl.col("detractors")).alias(
-                    "nps_respondents"
-                ),
-                (pl.col("complainers") / pl.col("customers")).alias("complaint_rate"),
-            )
-            .with_columns(
-                pl.when(pl.col("nps_respondents") > 0)
-                .then(
-                    100 * (pl.col("promoters") - pl.col("detractors")) / pl.col("nps_respondents")
-                )
-                .otherwise(None)
-                .alias("nps")
-            )
+            .with_columns(pl.lit(dimension).alias("dimension"))
         )
-        parts.append(
-            with_nps_interval(summary, confidence)
-            .select(list(SATISFACTION_SCHEMA))
-            .cast(SATISFACTION_SCHEMA)
-        )
-    return pl.concat(parts).sort("snapshot_date", "dimension", "segment")
+    return pl.concat(parts) if parts else pl.DataFrame()
+
+
+def finish_satisfaction(aggregates: pl.DataFrame, confidence: float = 0.95) -> pl.DataFrame:
+    """``marts.satisfaction_summary`` from its per-segment counts and avg_csat: the NPS with
+    its interval and the complaint rate, in the table's columns, types and order."""
+    if aggregates.is_empty():
+        return pl.DataFrame(schema=SATISFACTION_SCHEMA)
+    summary = aggregates.with_columns(
+        (pl.col("promoters") + pl.col("passives") + pl.col("detractors")).alias("nps_respondents"),
+        (pl.col("complainers") / pl.col("customers")).alias("complaint_rate"),
+    ).with_columns(
+        pl.when(pl.col("nps_respondents") > 0)
+        .then(100 * (pl.col("promoters") - pl.col("detractors")) / pl.col("nps_respondents"))
+        .otherwise(None)
+        .alias("nps")
+    )
+    finished = with_nps_interval(summary, confidence).select(list(SATISFACTION_SCHEMA))
+    return pl.concat(
+        [pl.DataFrame(schema=SATISFACTION_SCHEMA), finished.cast(SATISFACTION_SCHEMA)]
+    ).sort("snapshot_date", "dimension", "segment")

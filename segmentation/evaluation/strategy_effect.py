@@ -27,6 +27,9 @@ null, with a ``note``, when a group is empty or smaller than
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
 from types import ModuleType
 
 import numpy as np
@@ -123,39 +126,86 @@ def welch_interval(
     Returns:
         (ci_low, ci_high, p_value).
     """
-    n_a, n_b = values_a.size, values_b.size
-    var_a = float(np.var(values_a, ddof=1)) / n_a
-    var_b = float(np.var(values_b, ddof=1)) / n_b
+    return welch_of_moments(
+        (values_a.size, float(values_a.mean()), float(np.var(values_a, ddof=1))),
+        (values_b.size, float(values_b.mean()), float(np.var(values_b, ddof=1))),
+        confidence,
+    )
+
+
+def welch_of_moments(
+    moments_a: tuple[int, float, float],
+    moments_b: tuple[int, float, float],
+    confidence: float = 0.95,
+) -> tuple[float, float, float] | None:
+    """:func:`welch_interval` from each group's (size, mean, variance with ddof=1)."""
+    (n_a, mean_a, variance_a), (n_b, mean_b, variance_b) = moments_a, moments_b
+    var_a = variance_a / n_a
+    var_b = variance_b / n_b
     standard_error = math.sqrt(var_a + var_b)
     if standard_error == 0:
         return None
     degrees = (var_a + var_b) ** 2 / (var_a**2 / (n_a - 1) + var_b**2 / (n_b - 1))
-    difference = float(values_a.mean() - values_b.mean())
+    difference = mean_a - mean_b
     t_distribution = _scipy_stats().t
     margin = float(t_distribution.ppf(0.5 + confidence / 2, degrees)) * standard_error
     p_value = float(2 * t_distribution.sf(abs(difference) / standard_error, degrees))
     return difference - margin, difference + margin, p_value
 
 
+@dataclass(frozen=True)
+class GroupOutcomes:
+    """What the effect compares of a treated or a control group.
+
+    Attributes:
+        customers: The group's customers.
+        repurchasers: Those with a purchase order in the next period.
+        revenue_mean: Their mean next-period revenue (None without customers).
+        revenue_variance: Its variance with ddof=1 (None below two customers).
+        nps: (promoters, detractors, NPS respondents) in the next period; None without a
+            feedback source.
+        complainers: Customers with a complaint in the next period; None without a feedback
+            source.
+    """
+
+    customers: int
+    repurchasers: int
+    revenue_mean: float | None
+    revenue_variance: float | None
+    nps: tuple[int, int, int] | None = None
+    complainers: int | None = None
+
+
+def group_outcomes(group: pl.DataFrame, feedback: bool) -> GroupOutcomes:
+    """The :class:`GroupOutcomes` of a group's rows (next_orders, next_revenue, and with
+    ``feedback`` next_nps_class and next_complaints)."""
+    revenue = group.get_column("next_revenue").to_numpy().astype(float)
+    return GroupOutcomes(
+        customers=group.height,
+        repurchasers=int((group.get_column("next_orders") >= 1).sum()),
+        revenue_mean=float(revenue.mean()) if revenue.size else None,
+        revenue_variance=float(np.var(revenue, ddof=1)) if revenue.size >= 2 else None,
+        nps=_nps_counts(group) if feedback else None,
+        complainers=int((group.get_column("next_complaints") >= 1).sum()) if feedback else None,
+    )
+
+
 def _compare(
-    treated: pl.DataFrame, control: pl.DataFrame, confidence: float, min_group_size: int
+    treated: GroupOutcomes, control: GroupOutcomes, confidence: float, min_group_size: int
 ) -> dict[str, object]:
-    n_t, n_c = treated.height, control.height
+    n_t, n_c = treated.customers, control.customers
     row: dict[str, object] = {"treated_customers": n_t, "control_customers": n_c}
     notes: list[str] = []
-    bought_t = int((treated.get_column("next_orders") >= 1).sum())
-    bought_c = int((control.get_column("next_orders") >= 1).sum())
-    revenue_t = treated.get_column("next_revenue").to_numpy().astype(float)
-    revenue_c = control.get_column("next_revenue").to_numpy().astype(float)
+    bought_t, bought_c = treated.repurchasers, control.repurchasers
     if n_t:
         row["treated_repurchase_rate"] = bought_t / n_t
-        row["treated_revenue_per_customer"] = float(revenue_t.mean())
+        row["treated_revenue_per_customer"] = treated.revenue_mean
     if n_c:
         row["control_repurchase_rate"] = bought_c / n_c
-        row["control_revenue_per_customer"] = float(revenue_c.mean())
+        row["control_revenue_per_customer"] = control.revenue_mean
     if n_t and n_c:
         row["repurchase_rate_diff"] = bought_t / n_t - bought_c / n_c
-        row["revenue_per_customer_diff"] = float(revenue_t.mean() - revenue_c.mean())
+        row["revenue_per_customer_diff"] = treated.revenue_mean - control.revenue_mean  # type: ignore[operator]
     if n_c == 0:
         notes.append("no control customers: no comparison")
     elif n_t == 0:
@@ -170,7 +220,11 @@ def _compare(
         row["repurchase_rate_diff_ci_low"] = low
         row["repurchase_rate_diff_ci_high"] = high
         row["repurchase_rate_p_value"] = two_proportion_p_value(bought_t, n_t, bought_c, n_c)
-        welch = welch_interval(revenue_t, revenue_c, confidence)
+        welch = welch_of_moments(
+            (n_t, treated.revenue_mean, treated.revenue_variance),  # type: ignore[arg-type]
+            (n_c, control.revenue_mean, control.revenue_variance),  # type: ignore[arg-type]
+            confidence,
+        )
         if welch is None:
             notes.append("revenue has no variance in either group: no revenue interval")
         else:
@@ -192,13 +246,13 @@ def _nps_counts(group: pl.DataFrame) -> tuple[int, int, int]:
 
 
 def _compare_satisfaction(
-    treated: pl.DataFrame, control: pl.DataFrame, confidence: float, min_group_size: int
+    treated: GroupOutcomes, control: GroupOutcomes, confidence: float, min_group_size: int
 ) -> tuple[dict[str, object], list[str]]:
-    n_t, n_c = treated.height, control.height
+    n_t, n_c = treated.customers, control.customers
     row: dict[str, object] = {}
     notes: list[str] = []
-    (promoters_t, detractors_t, answered_t) = _nps_counts(treated)
-    (promoters_c, detractors_c, answered_c) = _nps_counts(control)
+    (promoters_t, detractors_t, answered_t) = treated.nps or (0, 0, 0)
+    (promoters_c, detractors_c, answered_c) = control.nps or (0, 0, 0)
     row["treated_nps_respondents"] = answered_t
     row["control_nps_respondents"] = answered_c
     if answered_t:
@@ -221,8 +275,7 @@ def _compare_satisfaction(
             confidence,
         )
         row |= {"nps_diff_ci_low": low, "nps_diff_ci_high": high, "nps_p_value": p_value}
-    complained_t = int((treated.get_column("next_complaints") >= 1).sum())
-    complained_c = int((control.get_column("next_complaints") >= 1).sum())
+    complained_t, complained_c = treated.complainers or 0, control.complainers or 0
     if n_t:
         row["treated_complaint_rate"] = complained_t / n_t
     if n_c:
@@ -270,14 +323,30 @@ def strategy_effect(
     )
     if next_period_feedback is not None:
         joined = with_next_period_feedback(joined, next_period_feedback)
-    rows = []
+    feedback = next_period_feedback is not None
+    groups = []
     for (snapshot_date, strategy), group in joined.group_by(
         ["snapshot_date", "strategy"], maintain_order=True
     ):
-        treated = group.filter(~pl.col("is_control"))
-        control = group.filter(pl.col("is_control"))
+        treated = group_outcomes(group.filter(~pl.col("is_control")), feedback)
+        control = group_outcomes(group.filter(pl.col("is_control")), feedback)
+        groups.append((snapshot_date, strategy, treated, control))
+    return effect_of_groups(groups, feedback, confidence, min_group_size)
+
+
+def effect_of_groups(
+    groups: Iterable[tuple[date, str, GroupOutcomes, GroupOutcomes]],
+    feedback: bool,
+    confidence: float = 0.95,
+    min_group_size: int = 5,
+) -> pl.DataFrame:
+    """``marts.strategy_effect`` from each snapshot's and strategy's treated and control
+    :class:`GroupOutcomes` (the satisfaction columns with ``feedback``), sorted; the
+    arguments as :func:`strategy_effect`'s."""
+    rows = []
+    for snapshot_date, strategy, treated, control in groups:
         row = _compare(treated, control, confidence, min_group_size)
-        if next_period_feedback is not None:
+        if feedback:
             satisfaction, notes = _compare_satisfaction(
                 treated, control, confidence, min_group_size
             )

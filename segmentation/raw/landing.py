@@ -188,6 +188,15 @@ def _land_staged(
     return replace(report, removed_files=shrunk)
 
 
+def check_reject_rate(
+    source: SourceName, report: LandingReport, max_reject_rate: float, before_duplicates: bool
+) -> None:
+    """Raise :class:`RejectRateExceeded` when ``report``'s reject rate is over the source's
+    ``max_reject_rate``, naming the worst files and the top reasons (``before_duplicates``:
+    the count is a lower bound, duplicates are not flagged yet)."""
+    _gate(source, report, max_reject_rate, before_duplicates)
+
+
 def _gate(
     source: SourceName, report: LandingReport, max_reject_rate: float, before_duplicates: bool
 ) -> None:

@@ -27,7 +27,13 @@ import pandera.polars as pa
 import polars as pl
 
 from segmentation.privacy import MASK
-from segmentation.raw.columns import MASKED_VALUES, ROW_HASH, SOURCE_FILE, SOURCE_ROW
+from segmentation.raw.columns import (
+    MASKED_VALUES,
+    RAW_VALUES,
+    ROW_HASH,
+    SOURCE_FILE,
+    SOURCE_ROW,
+)
 from segmentation.raw.contracts import (
     CustomerAttributesContract,
     CustomersContract,
@@ -135,6 +141,73 @@ def stage_source(
     con.execute(read_sql("raw/create_landing_parsed.sql"))
     con.execute(read_sql("raw/create_landing_stage.sql"))
     return staging
+
+
+def stage_file(
+    source: SourceName,
+    config: AnySource,
+    now: datetime,
+    directory: Path,
+    file_seq: int,
+    staging: Staging,
+    custom: Mapping[str, str] | None = None,
+    mask: str | None = None,
+) -> None:
+    """Parse the source's file number ``file_seq`` of ``staging.files`` into staged Parquet
+    files in ``directory`` (added to ``staging``), as :func:`stage_source` does for each file.
+
+    A ``staging.order`` given beforehand (the first file's columns) orders the row hash and the
+    text of every row; without it, this file's columns set it. The Spark landing runs this
+    inside its tasks, one file at a time.
+    """
+    _stage_file(
+        source,
+        config,
+        now,
+        directory,
+        custom or {},
+        file_seq,
+        staging.files[file_seq],
+        staging,
+        mask,
+    )
+
+
+def staged_schema(
+    source: SourceName,
+    config: AnySource,
+    now: datetime,
+    custom: Mapping[str, str] | None = None,
+) -> pl.Schema:
+    """The columns and types of the source's staged rows (:func:`stage_file`'s Parquet files):
+    the parse run on no rows."""
+    empty = _parse(source, _empty_frame(config), config, now, custom or {}, None)
+    return _staged(empty.head(0).collect(), 0).schema
+
+
+def file_raw_values(
+    source: SourceName,
+    config: AnySource,
+    staging: Staging,
+    file_seq: int,
+    masked: frozenset[str] | None,
+) -> pl.LazyFrame:
+    """Every record of a staged file with its original text: ``source_row``, ``raw_values``
+    and ``masked_values`` (null without ``masked`` columns), the records that were never rows
+    (malformed CSV) included, in the form :func:`stage_raw_values` gives the rows it reads."""
+    read_path, numbered = staging.readable[file_seq]
+    frame = _scan(read_path, staging.files[file_seq], source, config, numbered)
+    text = raw_values(frame, staging.order, masked, MASK)
+    if masked is None:
+        text = text.with_columns(pl.lit(None, dtype=pl.Utf8).alias(MASKED_VALUES))
+    parts = [text]
+    if staging.structural.get(file_seq):
+        parts.append(
+            pl.scan_parquet(staging.structural[file_seq]).select(
+                pl.col(SOURCE_ROW).cast(pl.Int64), RAW_VALUES, MASKED_VALUES
+            )
+        )
+    return pl.concat(parts, how="vertical_relaxed")
 
 
 def _stage_file(

@@ -202,6 +202,69 @@ def summarize_segments(
     """
     if dimensions is None:
         dimensions = dimension_columns(segments)
+    base = _summary_base(segments, features, dimensions, revenue_column)
+    return finish_summary(
+        _segment_aggregates(base, dimensions, pl.col("clv_12m").mean().alias("avg_clv"))
+    )
+
+
+# the columns of a summary's sums (:func:`segment_sums`), which any split of the customers
+# gives in parts that add up
+SUMMARY_SUMS_SCHEMA = {
+    "snapshot_date": pl.Date,
+    "dimension": pl.String,
+    "segment": pl.String,
+    "customers": pl.Int64,
+    "revenue": pl.Float64,
+    "clv_sum": pl.Float64,
+    "clv_customers": pl.Int64,
+}
+
+
+def segment_sums(
+    segments: pl.DataFrame,
+    features: pl.DataFrame,
+    dimensions: Sequence[str],
+    revenue_column: str = "net_revenue",
+) -> pl.DataFrame:
+    """The sums :func:`summarize_segments` divides, for any part of the customers: customers,
+    revenue, the sum of clv_12m and the customers with one (``SUMMARY_SUMS_SCHEMA``), per
+    snapshot, dimension and segment. The sums of several parts' rows, finished by
+    :func:`summary_of_sums`, are the summary of all of them (the float sums to rounding)."""
+    base = _summary_base(segments, features, dimensions, revenue_column)
+    sums = _segment_aggregates(
+        base,
+        dimensions,
+        pl.col("clv_12m").sum().alias("clv_sum"),
+        pl.col("clv_12m").count().cast(pl.Int64).alias("clv_customers"),
+    )
+    return pl.concat([pl.DataFrame(schema=SUMMARY_SUMS_SCHEMA), sums], how="diagonal").select(
+        list(SUMMARY_SUMS_SCHEMA)
+    )
+
+
+def summary_of_sums(sums: pl.DataFrame) -> pl.DataFrame:
+    """``marts.segment_summary`` from :func:`segment_sums` rows, one per snapshot, dimension
+    and segment (the parts' sums added up): the mean CLV of the summed CLV and its customers
+    (null without any), the shares by :func:`finish_summary`."""
+    clv_customers = pl.col("clv_customers")
+    return finish_summary(
+        sums.with_columns(
+            pl.when(clv_customers > 0)
+            .then(pl.col("clv_sum") / clv_customers)
+            .otherwise(None)
+            .alias("avg_clv")
+        ).drop("clv_sum", "clv_customers")
+    )
+
+
+def _summary_base(
+    segments: pl.DataFrame,
+    features: pl.DataFrame,
+    dimensions: Sequence[str],
+    revenue_column: str,
+) -> pl.DataFrame:
+    """The keys, ``dimensions``, clv_12m and the features' revenue of every customer."""
     revenue = pl.col(revenue_column).cast(pl.Float64).alias("revenue")
     base = segments.select(*KEYS, *dimensions, pl.col("clv_12m").cast(pl.Float64))
     if (
@@ -211,20 +274,33 @@ def summarize_segments(
     ):
         # the same customers in the same order (as the segments built from these features
         # are): the join would only line them up again
-        base = base.with_columns(features.select(revenue).to_series())
-    else:
-        base = base.join(features.select(*KEYS, revenue), on=list(KEYS), how="left", validate="1:1")
-    parts = [pl.DataFrame(schema=SUMMARY_SCHEMA)]
+        return base.with_columns(features.select(revenue).to_series())
+    return base.join(features.select(*KEYS, revenue), on=list(KEYS), how="left", validate="1:1")
+
+
+def _segment_aggregates(
+    base: pl.DataFrame, dimensions: Sequence[str], *clv: pl.Expr
+) -> pl.DataFrame:
+    """Customers, revenue and the ``clv`` aggregates per snapshot, dimension and segment."""
+    parts = []
     for dimension in dimensions:
         parts.append(
             base.group_by("snapshot_date", pl.col(dimension).cast(pl.String).alias("segment"))
             .agg(
                 pl.len().cast(pl.Int64).alias("customers"),
                 pl.col("revenue").fill_null(0.0).sum().alias("revenue"),
-                pl.col("clv_12m").mean().alias("avg_clv"),
+                *clv,
             )
             .with_columns(pl.lit(dimension).alias("dimension"))
         )
+    return pl.concat(parts, how="diagonal") if parts else pl.DataFrame()
+
+
+def finish_summary(aggregates: pl.DataFrame) -> pl.DataFrame:
+    """``marts.segment_summary`` from its per-segment customers, revenue and avg_clv
+    (snapshot_date, dimension, segment): the customer and revenue shares of each snapshot and
+    dimension, in the table's columns, types and order."""
+    parts = [pl.DataFrame(schema=SUMMARY_SCHEMA), aggregates]
     # sorted before the totals: float sums in a fixed order give reproducible shares
     summary = pl.concat(parts, how="diagonal").sort("snapshot_date", "dimension", "segment")
     totals_by = ["snapshot_date", "dimension"]

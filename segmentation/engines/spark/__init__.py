@@ -5,6 +5,7 @@ are reduce steps on the driver.
 
 :mod:`~segmentation.engines.spark.preflight` and :mod:`~segmentation.engines.spark.session`'s
 :func:`~segmentation.engines.spark.session.spark_conf` import no PySpark; every module that
-does (session start, buckets, lake, and one module per table: behaviour, engagement, clv,
-segments, strategies) is imported by the Spark path alone.
+does (session start, buckets, lake, the landing, and one module per table: behaviour,
+engagement, clv, segments, strategies) is imported by the Spark path alone;
+:mod:`~segmentation.engines.spark.landing_files` (the landing's task) imports none either.
 """

@@ -1,0 +1,309 @@
+"""Landing a source on Spark: every record of the source's files lands in the lake's
+``raw.<source>`` or is quarantined in the lake's ``quality.rejected_rows`` with the reason the
+DuckDB landing gives it (docs/spark.md, docs/landing.md).
+
+Map, then cross-record steps, then the writes:
+
+1. The driver lists the files (``config.files()``, the DuckDB landing's order: a file's number
+   is its place) and reads the first file's columns (:func:`column_order`); every CSV header is
+   checked for the mapped columns before any task runs.
+2. ``mapInArrow`` over the file numbers, one file per task: the task runs the library's own
+   staging of the file (CSV record checks, parse, per-row checks, row hash) and returns every
+   record with its typed columns, its reason and its original text
+   (:class:`~segmentation.engines.spark.landing_files.ParseFiles`). ``source_row`` is the
+   file's own record number, so it needs no step across files.
+3. Duplicates are a Spark window: among the good rows with equal hash and equal text, every
+   row but the first (earlier file, then earlier row) is a ``duplicate_row``, as
+   ``sql/raw/flag_duplicate_rows.sql`` decides it.
+4. The reject-rate gate and the guard against removed or shrunk files run on the driver on
+   per-file counts; then ``raw.<source>`` and the source's quarantine rows are written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from segmentation.engines.spark.lake import read_table, table_location, write_months
+from segmentation.engines.spark.lake_commit import LakeFiles
+from segmentation.engines.spark.landing_files import (
+    FILE_SEQ,
+    ParseFiles,
+    column_order,
+    parsed_schema,
+)
+from segmentation.raw.columns import MASKED_VALUES, RAW_VALUES, ROW_HASH, SOURCE_FILE, SOURCE_ROW
+from segmentation.raw.landing import LandingReport, check_reject_rate
+from segmentation.raw.reasons import REASONS
+from segmentation.raw.removed_files import refuse_removed, removed_files
+from segmentation.raw.settings import AnySource, SourceName
+from segmentation.raw.source_files import SourceError
+from segmentation.raw.staging import ContractViolation
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+QUARANTINE = "quality.rejected_rows"
+# the sources the Spark landing takes so far (docs/spark.md, "What does not work yet")
+SPARK_SOURCES: tuple[SourceName, ...] = ("transactions",)
+# the landed columns of each source and their Spark types, as sql/raw/publish_<source>.sql
+# writes them in the warehouse
+LANDED_COLUMNS: dict[SourceName, tuple[tuple[str, str], ...]] = {
+    "transactions": (
+        ("customer_id", "string"),
+        ("order_id", "string"),
+        ("order_ts", "timestamp_ntz"),
+        ("quantity", "double"),
+        ("unit_price", "double"),
+        ("amount", "double"),
+        ("product_id", "string"),
+        ("channel", "string"),
+        ("country", "string"),
+        ("is_return", "boolean"),
+        (SOURCE_FILE, "string"),
+        (SOURCE_ROW, "bigint"),
+    ),
+}
+# the quarantine's columns and their Spark types (sql/quality/create_rejected_rows.sql)
+QUARANTINE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("source", "string"),
+    (SOURCE_FILE, "string"),
+    (SOURCE_ROW, "bigint"),
+    ("reason", "string"),
+    ("check", "string"),
+    (RAW_VALUES, "string"),
+    ("rejected_at", "timestamp_ntz"),
+)
+
+
+def land_source(
+    spark: SparkSession,
+    lake: str,
+    source: SourceName,
+    config: AnySource,
+    now: datetime,
+    custom: Mapping[str, str] | None = None,
+    masked: frozenset[str] | None = None,
+) -> LandingReport:
+    """Land one source on Spark into the lake: ``raw.<source>`` and the source's rows of
+    ``quality.rejected_rows``, equal to what ``segmentation.raw.landing.land_source`` writes
+    into the warehouse for the same files and ``now``.
+
+    Args:
+        spark: The session.
+        lake: The lake (a folder or a URI Spark writes).
+        source: Which source (only ``transactions`` so far).
+        config: Its configuration.
+        now: The landing's start (UTC, naive): the future-timestamp checks and ``rejected_at``.
+        custom: Custom customer attributes and their types, as the DuckDB landing takes them.
+        masked: The source's columns holding personal data: masked in ``raw_values``.
+
+    Raises:
+        ValueError: A source the Spark landing does not take yet.
+        RemovedFilesError: A file landed before is gone or shorter (before any write).
+        RejectRateExceeded: Over ``max_reject_rate`` (nothing written).
+        SourceError: No file matches, a file's header lacks a mapped column, or a file
+            cannot be read as configured (the library's message, from the task).
+    """
+    if source not in SPARK_SOURCES:
+        raise ValueError(f"the Spark landing takes {', '.join(SPARK_SOURCES)} so far, not {source}")
+    masked = masked or None
+    files = config.files()
+    if not files:
+        raise SourceError(f"sources.{source}.path: {config.path} matches no file")
+    before = previous_rows(spark, lake, source)
+    removed = removed_files(before, files)
+    if removed and not config.allow_removed_files:
+        refuse_removed(source, removed, {})
+    stage = staged_records(spark, source, config, files, now, custom, masked)
+    stage.persist()
+    try:
+        with _task_errors():
+            report, rows_by_file = _report(source, [str(path) for path in files], stage)
+        shrunk = {
+            name: (before[name], rows)
+            for name, rows in rows_by_file.items()
+            if name in before and rows < before[name]
+        }
+        if shrunk and not config.allow_removed_files:
+            refuse_removed(source, {}, shrunk)
+        check_reject_rate(source, report, config.max_reject_rate, False)
+        _write_landed(stage, lake, source)
+        _write_quarantine(spark, stage, lake, source, now, report.rejected_rows)
+    finally:
+        stage.unpersist()
+    return replace(
+        report,
+        removed_files={**removed, **shrunk},
+        allow_removed_files=config.allow_removed_files,
+    )
+
+
+def staged_records(
+    spark: SparkSession,
+    source: SourceName,
+    config: AnySource,
+    files: list[Path],
+    now: datetime,
+    custom: Mapping[str, str] | None = None,
+    masked: frozenset[str] | None = None,
+) -> DataFrame:
+    """Every record of the ``files`` with its final reason (null: it lands): the library's
+    parse of each file in a Spark task, then the duplicates flagged by a window.
+
+    Columns: :func:`~segmentation.engines.spark.landing_files.parsed_schema`'s.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+    from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+
+    order = column_order(source, config, files)
+    schema = from_arrow_schema(
+        parsed_schema(source, config, now, custom), prefer_timestamp_ntz=True
+    )
+    task = ParseFiles(
+        source=source,
+        config=config,
+        files=tuple(str(path) for path in files),
+        order=tuple(order) if order is not None else None,
+        now=now,
+        custom=dict(custom) if custom else None,
+        masked=masked,
+        schema=to_arrow_schema(schema, prefers_large_types=False),
+    )
+    # one file per task: a file's records are numbered by the file alone
+    numbers = spark.range(0, len(files), 1, numPartitions=max(1, len(files)))
+    parsed = numbers.select(F.col("id").cast("int").alias(FILE_SEQ)).mapInArrow(task, schema)
+    # exact duplicates among the good rows: equal text (equal text has equal hash; the hash
+    # only spreads the rows), the first by file then row lands
+    same_row = Window.partitionBy(
+        F.col("reason").isNull(), F.col(ROW_HASH), F.col(RAW_VALUES)
+    ).orderBy(FILE_SEQ, SOURCE_ROW)
+    duplicate = F.col("reason").isNull() & (F.row_number().over(same_row) > 1)
+    return parsed.withColumn(
+        "reason", F.when(duplicate, F.lit("duplicate_row")).otherwise(F.col("reason"))
+    )
+
+
+# a library error raised inside a task, as the task's traceback names it
+_TASK_ERROR = re.compile(r"^segmentation\.raw\.\w+\.(SourceError|ContractViolation): (.*)$", re.M)
+
+
+@contextmanager
+def _task_errors() -> Iterator[None]:
+    """A file that cannot be read as configured fails a task with the library's message; the
+    driver raises it as the library's own error, without Spark's stack traces around it."""
+    from pyspark.errors import PythonException
+
+    try:
+        yield
+    except PythonException as error:
+        found = _TASK_ERROR.findall(str(error))
+        if not found:
+            raise
+        kind, message = found[-1]
+        raise (SourceError if kind == "SourceError" else ContractViolation)(message) from None
+
+
+def previous_rows(spark: SparkSession, lake: str, source: SourceName) -> dict[str, int]:
+    """Rows per source file that the lake's ``raw.<source>`` and quarantine hold for
+    ``source``: what the previous landings took from each file (none without those tables)."""
+    rows: Counter[str] = Counter()
+    landed = _existing(spark, lake, f"raw.{source}")
+    if landed is not None:
+        rows.update(dict(landed.groupBy(SOURCE_FILE).count().collect()))
+    quarantine = _existing(spark, lake, QUARANTINE)
+    if quarantine is not None:
+        mine = quarantine.where(quarantine["source"] == source)
+        rows.update(dict(mine.groupBy(SOURCE_FILE).count().collect()))
+    return {name: int(rows[name]) for name in sorted(rows)}
+
+
+def _existing(spark: SparkSession, lake: str, table: str) -> DataFrame | None:
+    """The lake's ``table``, or None where it was never written."""
+    from pyspark.errors import AnalysisException
+
+    try:
+        frame = read_table(spark, lake, table)
+        frame.schema  # noqa: B018 - resolves the path now
+    except AnalysisException as error:
+        if "PATH_NOT_FOUND" in str(error) or "UNABLE_TO_INFER_SCHEMA" in str(error):
+            return None
+        raise
+    return frame
+
+
+def _report(
+    source: SourceName, files: list[str], stage: DataFrame
+) -> tuple[LandingReport, dict[str, int]]:
+    """Rows per reason and file of the stage (landed and rejected), and the source rows per
+    file, 0 for a file without rows (one small Spark job)."""
+    by_reason: Counter[str] = Counter()
+    by_file: Counter[str] = Counter()
+    rows_by_file = dict.fromkeys(files, 0)
+    landed = 0
+    for file_seq, reason, rows in stage.groupBy(FILE_SEQ, "reason").count().collect():
+        rows_by_file[files[file_seq]] += rows
+        if reason is None:
+            landed += rows
+        else:
+            by_reason[reason] += rows
+            by_file[files[file_seq]] += rows
+    report = LandingReport(
+        source=source,
+        files=files,
+        source_rows=landed + sum(by_reason.values()),
+        landed_rows=landed,
+        rejected_by_reason=dict(by_reason.most_common()),
+        rejected_by_file=dict(by_file.most_common()),
+    )
+    return report, rows_by_file
+
+
+def _write_landed(stage: DataFrame, lake: str, source: SourceName) -> None:
+    """Replace the lake's ``raw.<source>`` with the good rows."""
+    from pyspark.sql import functions as F
+
+    landed = stage.where(F.col("reason").isNull()).select(
+        *(F.col(name).cast(kind).alias(name) for name, kind in LANDED_COLUMNS[source])
+    )
+    landed.write.mode("overwrite").parquet(table_location(lake, f"raw.{source}"))
+
+
+def _write_quarantine(
+    spark: SparkSession,
+    stage: DataFrame,
+    lake: str,
+    source: SourceName,
+    now: datetime,
+    rejected_rows: int,
+) -> None:
+    """Replace the source's rows of the lake's quarantine (a folder per source) with the
+    rejected rows: the check in words, the original row with personal values masked."""
+    from itertools import chain
+
+    from pyspark.sql import functions as F
+
+    checks = F.create_map(*(F.lit(text) for text in chain.from_iterable(REASONS[source].items())))
+    rejected = stage.where(F.col("reason").isNotNull()).select(
+        F.lit(source).alias("source"),
+        F.col(SOURCE_FILE),
+        F.col(SOURCE_ROW),
+        F.col("reason"),
+        checks[F.col("reason")].alias("check"),
+        F.coalesce(F.col(MASKED_VALUES), F.col(RAW_VALUES)).alias(RAW_VALUES),
+        F.lit(now.isoformat(sep=" ")).cast("timestamp_ntz").alias("rejected_at"),
+    )
+    if not rejected_rows:
+        # a write of no rows replaces no folder: the old rows must go explicitly
+        location = table_location(lake, QUARANTINE)
+        LakeFiles(spark, location).remove(f"{location}/source={source}")
+        return
+    # the source's folder is replaced whole or not at all; other sources' stay
+    write_months(rejected, lake, QUARANTINE, partition_column="source")

@@ -1,0 +1,81 @@
+"""The DuckDB engine's segments, segment summary and strategy assignments, month by month, and
+the same tables written into a lake: the input and the expected output of the Spark engine's
+summary and evaluation tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import polars as pl
+
+from segmentation.config import SegmentationConfig
+from segmentation.engines.spark.lake import write_months
+from segmentation.keys import ASSIGNMENTS_TABLE, SEGMENTS_TABLE
+from segmentation.monthly import customer_segments_month, strategy_assignments_month
+from segmentation.raw.publishing import empty_source_table
+from segmentation.warehouse import table_exists
+from tests.spark.features_lake import duckdb_features
+
+
+@dataclass(frozen=True)
+class DuckdbMarts:
+    """The DuckDB engine's monthly marts of some snapshots (every month's rows together)."""
+
+    segments: pl.DataFrame
+    summary: pl.DataFrame
+    assignments: pl.DataFrame
+
+
+# one computation per landed warehouse and snapshots: the summary and evaluation tests share it
+_COMPUTED: dict[tuple[int, tuple[date, ...]], DuckdbMarts] = {}
+
+
+def duckdb_marts(
+    con: duckdb.DuckDBPyConnection, snapshots: list[date], config: SegmentationConfig
+) -> DuckdbMarts:
+    """The segments, summary and assignments the DuckDB engine's assets write for
+    ``snapshots``, from the landed warehouse ``con``."""
+    key = (id(con), tuple(sorted(snapshots)))
+    if key not in _COMPUTED:
+        assert config.playbook is not None
+        segments, summaries, assignments = [], [], []
+        for month in duckdb_features(con, snapshots, config).values():
+            segmented, summary = customer_segments_month(month, config.segments)
+            segments.append(segmented)
+            summaries.append(summary)
+            assignments.append(strategy_assignments_month(segmented, config.playbook))
+        _COMPUTED[key] = DuckdbMarts(
+            pl.concat(segments), pl.concat(summaries), pl.concat(assignments)
+        )
+    return _COMPUTED[key]
+
+
+def write_marts(spark, lake: str, marts: DuckdbMarts) -> None:
+    """The segments and assignments months written into the lake."""
+    write_months(spark.createDataFrame(marts.segments.to_arrow()), lake, SEGMENTS_TABLE)
+    write_months(spark.createDataFrame(marts.assignments.to_arrow()), lake, ASSIGNMENTS_TABLE)
+
+
+@contextmanager
+def with_marts(con: duckdb.DuckDBPyConnection, marts: DuckdbMarts) -> Iterator[None]:
+    """The warehouse ``con`` with the marts' segments and assignments as its tables, and an
+    empty raw.feedback without a feedback source (as the pipeline lands it), dropped afterwards
+    (the landed warehouse is shared by the session's tests)."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+    tables = {SEGMENTS_TABLE: marts.segments, ASSIGNMENTS_TABLE: marts.assignments}
+    made = [] if table_exists(con, "raw.feedback") else ["raw.feedback"]
+    try:
+        if made:
+            empty_source_table(con, "feedback")
+        for table, frame in tables.items():
+            con.register("_mart", frame.to_arrow())
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _mart")
+            con.unregister("_mart")
+        yield
+    finally:
+        for table in [*tables, *made]:
+            con.execute(f"DROP TABLE IF EXISTS {table}")
