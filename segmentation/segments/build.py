@@ -8,7 +8,11 @@ import polars as pl
 
 from segmentation.keys import KEY_COLUMNS, in_key_order, sorted_by_keys
 from segmentation.segments.attribute_rules import attribute_segments
-from segmentation.segments.catalogue_labels import CATALOGUE_COLUMNS, catalogue_labels
+from segmentation.segments.catalogue_labels import (
+    CATALOGUE_COLUMNS,
+    CataloguePopulation,
+    catalogue_labels,
+)
 from segmentation.segments.clusters import cluster_sorted
 from segmentation.segments.columns import (
     ATTRIBUTE_COLUMN_PREFIX,
@@ -112,6 +116,7 @@ def segments_of(
     clusters: pl.DataFrame,
     categories: pl.DataFrame | None = None,
     products: pl.DataFrame | None = None,
+    population: CataloguePopulation | None = None,
 ) -> pl.DataFrame:
     """The segments table of ``ordered``'s rows given their RFM columns and clusters, the parts
     that rank or cluster a whole snapshot: every other label is the customer's own (the map
@@ -125,11 +130,14 @@ def segments_of(
         clusters: The ``cluster`` column of the same rows, in order.
         categories: As :func:`build_customer_segments`'s.
         products: As :func:`build_customer_segments`'s.
+        population: What the catalogue columns read of the whole population when ``ordered``
+            holds a part of it (``CataloguePopulation``); default: ``ordered`` is the whole
+            population.
     """
     labels = label_customers(ordered, settings.loyalty, settings.churn_risk)
     attributes = attribute_segments(ordered, settings)
     sources = label_sources(ordered, settings)
-    catalogue = catalogue_labels(ordered, settings, categories, products)
+    catalogue = catalogue_labels(ordered, settings, categories, products, population)
     # Every part is sorted by the keys and has one row per input row, so they line up.
     return pl.concat(
         [

@@ -21,6 +21,10 @@ first, so the same month gives the same clusters. A cluster is named from its me
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -33,6 +37,9 @@ from segmentation.segments.columns import snapshot_slices
 from segmentation.segments.rule_evaluation import first_match_indices
 from segmentation.segments.rule_types import CheckedExpression
 from segmentation.segments.settings import ClusterSettings
+
+if TYPE_CHECKING:
+    from sklearn.cluster import KMeans
 
 UNKNOWN = "unknown"
 NEEDS_CLASSES = ("core", "mixed", "basic", UNKNOWN)
@@ -63,24 +70,25 @@ def needs_class_label(settings: NeedsSettings | None = None) -> pl.Expr:
     )
 
 
-def _share_matrix(categories: pl.DataFrame) -> tuple[pl.Series, np.ndarray, list[str]]:
-    """The customers (sorted) with positive catalogued spend in one snapshot's category rows,
-    their share vectors and the components' names."""
-    bought = (
+def _bought(categories: pl.DataFrame) -> pl.DataFrame:
+    """The category rows with positive catalogued spend, sorted by customer and category."""
+    return (
         categories.filter((pl.col("category") != UNKNOWN_CATEGORY) & (pl.col("spend") > 0))
         .select("customer_id", "category", "spend")
         .sort("customer_id", "category")
     )
-    totals = (
-        bought.group_by("category")
-        .agg(pl.col("spend").sum())
-        .sort(["spend", "category"], descending=[True, False])
-    )
-    top = sorted(totals.get_column("category").head(TOP_CATEGORIES).to_list())
-    keys = [*top, *([_OTHER] if totals.height > len(top) else [])]
+
+
+def _share_vectors(
+    bought: pl.DataFrame, top: Sequence[str], other: bool
+) -> tuple[pl.Series, np.ndarray]:
+    """The customers (sorted) of ``bought`` rows and their share vectors over the components
+    ``top`` (sorted) and, when ``other``, the other categories together. A customer's vector
+    depends on that customer's rows alone."""
+    keys = [*top, *([_OTHER] if other else [])]
     shares = (
         bought.with_columns(
-            pl.when(pl.col("category").is_in(top))
+            pl.when(pl.col("category").is_in(list(top)))
             .then(pl.col("category"))
             .otherwise(pl.lit(_OTHER))
             .alias("component"),
@@ -97,8 +105,26 @@ def _share_matrix(categories: pl.DataFrame) -> tuple[pl.Series, np.ndarray, list
         (pl.col(name) if name in shares.columns else pl.lit(0.0)).fill_null(0.0).alias(name)
         for name in columns
     ).to_numpy()
-    names = [OTHER_CATEGORIES if key == _OTHER else key for key in keys]
-    return shares.get_column("customer_id"), matrix, names
+    return shares.get_column("customer_id"), matrix
+
+
+def _share_matrix(
+    categories: pl.DataFrame,
+) -> tuple[pl.Series, np.ndarray, list[str], list[str], bool]:
+    """The customers (sorted) with positive catalogued spend in one snapshot's category rows,
+    their share vectors, the components' names, the top categories and whether the other
+    categories have a component."""
+    bought = _bought(categories)
+    totals = (
+        bought.group_by("category")
+        .agg(pl.col("spend").sum())
+        .sort(["spend", "category"], descending=[True, False])
+    )
+    top = sorted(totals.get_column("category").head(TOP_CATEGORIES).to_list())
+    other = totals.height > len(top)
+    customers, matrix = _share_vectors(bought, top, other)
+    names = [*top, *([OTHER_CATEGORIES] if other else [])]
+    return customers, matrix, names, top, other
 
 
 def name_share_clusters(centres: np.ndarray, components: list[str], sizes: list[int]) -> list[str]:
@@ -122,14 +148,31 @@ def name_share_clusters(centres: np.ndarray, components: list[str], sizes: list[
     return names
 
 
-def _cluster_snapshot(
-    keys: pl.DataFrame, categories: pl.DataFrame, settings: PsychographicSettings
-) -> pl.Series:
-    """The psychographic cluster of every row of ``keys`` (one snapshot), from its category
-    rows; ``unknown`` without positive catalogued spend."""
-    customers, matrix, components = _share_matrix(categories)
+@dataclass(frozen=True)
+class ShareClusters:
+    """One snapshot's psychographic clusters, fitted on all its customers' share vectors.
+
+    Attributes:
+        top: The categories with a component of their own (sorted).
+        other: Whether the other categories share one more component.
+        model: The fitted k-means.
+        names: The name of each label the snapshot's customers have.
+    """
+
+    top: tuple[str, ...]
+    other: bool
+    model: KMeans
+    names: dict[int, str]
+
+
+def fit_share_clusters(
+    categories: pl.DataFrame, settings: PsychographicSettings
+) -> ShareClusters | None:
+    """The psychographic clusters of one snapshot's category rows (all its customers'): the
+    seeded sample, k-means and the names; None without positive catalogued spend."""
+    customers, matrix, components, top, other = _share_matrix(categories)
     if customers.is_empty():
-        return pl.repeat(UNKNOWN, keys.height, dtype=pl.String, eager=True)
+        return None
     clusters = settings.clusters
     model, _, _ = fit_best_kmeans(
         matrix,
@@ -146,11 +189,29 @@ def _cluster_snapshot(
     centres = np.stack([matrix[labels == label].mean(axis=0) for label in present])
     sizes = [int((labels == label).sum()) for label in present]
     names = dict(zip(present, name_share_clusters(centres, components, sizes), strict=True))
+    return ShareClusters(tuple(top), other, model, names)
+
+
+def share_cluster_classes(
+    keys: pl.DataFrame, categories: pl.DataFrame, fitted: ShareClusters | None
+) -> pl.Series:
+    """The psychographic cluster of every row of ``keys`` (one snapshot), in its order, from
+    its customers' category rows and the snapshot's clusters: each customer's own share vector
+    assigned by the fitted k-means, so any part of the customers gets the labels all of them
+    get; ``unknown`` without positive catalogued spend."""
+    unknown = pl.repeat(UNKNOWN, keys.height, dtype=pl.String, eager=True)
+    if fitted is None:
+        return unknown
+    customers, matrix = _share_vectors(_bought(categories), fitted.top, fitted.other)
+    if customers.is_empty():
+        return unknown
+    labels = fitted.model.predict(matrix)
     named = pl.DataFrame(
         {
             "customer_id": customers,
-            "psychographic_class": [names[label] for label in labels.tolist()],
-        }
+            "psychographic_class": [fitted.names[label] for label in labels.tolist()],
+        },
+        schema={"customer_id": pl.String, "psychographic_class": pl.String},
     )
     joined = keys.select("customer_id").join(
         named, on="customer_id", how="left", maintain_order="left"
@@ -163,6 +224,7 @@ def psychographic_classes(
     settings: PsychographicSettings,
     rules: list[CheckedExpression],
     categories: pl.DataFrame | None,
+    fitted: Mapping[date, ShareClusters | None] | None = None,
 ) -> pl.Series:
     """``psychographic_class`` of every row of ``features`` (sorted by snapshot and customer),
     in its order.
@@ -173,6 +235,9 @@ def psychographic_classes(
         rules: The checked rules of ``settings`` (in order).
         categories: ``features.customer_categories`` rows of the same snapshots; None without
             a products source (then, without rules, everyone is ``unknown``).
+        fitted: The clusters of each snapshot fitted on its whole population
+            (:func:`fit_share_clusters`) when ``features`` and ``categories`` hold a part of
+            it; default: fitted here on ``categories``.
     """
     if rules:
         index = first_match_indices(features, {"psychographic_class": rules}).to_series()
@@ -188,7 +253,8 @@ def psychographic_classes(
     for keys in snapshot_slices(features.select(KEY_COLUMNS)):
         snapshot = keys.get_column("snapshot_date")[0]
         rows = categories.filter(pl.col("snapshot_date") == snapshot)
-        parts.append(_cluster_snapshot(keys, rows, settings))
+        clusters = fit_share_clusters(rows, settings) if fitted is None else fitted.get(snapshot)
+        parts.append(share_cluster_classes(keys, rows, clusters))
     if not parts:
         return pl.Series("psychographic_class", [], dtype=pl.String)
     return pl.concat(parts).alias("psychographic_class")

@@ -13,8 +13,12 @@ candidate ranked first by ``rank_by``: ``confidence`` (default) or ``lift``; tie
 higher support (the better evidence), then the higher lift, then the first item by name. It is
 reported with its rule's lift and support; null where no rule qualifies. A product also has
 to pass the ``eligibility`` rule for the customer. The co-occurrence counts are a self-join of
-the baskets in DuckDB (``sql/segments/association_candidates.sql``): the work grows with the
+the baskets in DuckDB (``sql/segments/association_counts.sql``): the work grows with the
 customers times the square of their basket sizes, not with the customers times the items.
+The counts are of customers, so those of disjoint sets of customers add up
+(:func:`association_counts`): an engine that splits the customers sums its parts' counts and
+passes them as ``counts``; each customer's candidates and pick then need only that customer's
+basket (``sql/segments/association_candidates.sql``, ``association_pick.sql``).
 
 Why confidence by default: the holdout tests (``tests/e2e/test_next_best*.py``) find that the
 highest lift goes to items few customers buy, so a lift-ranked recommendation is bought no
@@ -48,6 +52,48 @@ PICK_SCHEMA = {
 }
 # a candidate also carries its rule's confidence, which the pick ranks by
 CANDIDATE_SCHEMA = {**PICK_SCHEMA, "confidence": pl.Float64}
+# the rules' counts per snapshot (sql/segments/association_counts.sql): both items null, n;
+# the antecedent alone, n(a); both, n(a, c)
+COUNT_SCHEMA = {
+    "snapshot_date": pl.Date,
+    "antecedent": pl.String,
+    "consequent": pl.String,
+    "customers": pl.Int64,
+}
+_COUNT_ROWS = "association_count_rows"
+
+
+def _candidates_sql(counts: pl.DataFrame | None) -> str:
+    """association_candidates.sql with the counts of its own baskets, or of ``counts``
+    (registered as ``association_count_rows``)."""
+    source = "association_count_rows.sql" if counts is not None else "association_counts.sql"
+    return compose_sql("segments/association_candidates.sql", counts=read_sql(f"segments/{source}"))
+
+
+def _basket_frames(baskets: pl.DataFrame, counts: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
+    frames = {"basket_rows": baskets.select(*KEY_COLUMNS, "item")}
+    if counts is not None:
+        frames[_COUNT_ROWS] = counts.select(list(COUNT_SCHEMA)).cast(COUNT_SCHEMA)  # type: ignore[arg-type]
+    return frames
+
+
+def association_counts(baskets: pl.DataFrame) -> pl.DataFrame:
+    """The counts of the association rules of ``baskets`` (snapshot_date, customer_id, item):
+    per snapshot, n, every n(a) and every n(a, c) (see ``COUNT_SCHEMA``). The counts of baskets
+    of disjoint sets of customers add up, row by row, to the counts of all of them.
+
+    Returns:
+        snapshot_date, antecedent, consequent, customers; sorted by those keys.
+    """
+    con = connect()
+    try:
+        with registered(con, "basket_rows", baskets.select(*KEY_COLUMNS, "item")):
+            frame = con.execute(read_sql("segments/association_counts.sql")).pl()
+    finally:
+        con.close()
+    return frame.cast(COUNT_SCHEMA).sort(  # type: ignore[arg-type]
+        "snapshot_date", "antecedent", "consequent", nulls_last=False
+    )
 
 
 def _picks(
@@ -77,7 +123,11 @@ def _ranking(settings: RecommendationSettings) -> dict[str, object]:
     return {"rank_by": settings.rank_by}
 
 
-def association_candidates(baskets: pl.DataFrame, settings: RecommendationSettings) -> pl.DataFrame:
+def association_candidates(
+    baskets: pl.DataFrame,
+    settings: RecommendationSettings,
+    counts: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """Every item each customer could be recommended, with the best qualifying rule leading to
     it (see the module docstring).
 
@@ -85,6 +135,8 @@ def association_candidates(baskets: pl.DataFrame, settings: RecommendationSettin
         baskets: snapshot_date, customer_id, item: one row per item a customer has (repeats
             count once; a null item is no item).
         settings: min_support and min_lift.
+        counts: The rules' counts (:func:`association_counts`) of a population holding these
+            baskets; default: the counts of ``baskets`` themselves.
 
     Returns:
         snapshot_date, customer_id, item, lift, support, confidence; sorted by those keys and
@@ -92,10 +144,10 @@ def association_candidates(baskets: pl.DataFrame, settings: RecommendationSettin
     """
     con = connect()
     try:
-        with registered(con, "basket_rows", baskets.select(*KEY_COLUMNS, "item")):
-            frame = con.execute(
-                read_sql("segments/association_candidates.sql"), _thresholds(settings)
-            ).pl()
+        with ExitStack() as views:
+            for name, frame in _basket_frames(baskets, counts).items():
+                views.enter_context(registered(con, name, frame))
+            frame = con.execute(_candidates_sql(counts), _thresholds(settings)).pl()
     finally:
         con.close()
     return frame.cast(CANDIDATE_SCHEMA).sort(*KEY_COLUMNS, "item")  # type: ignore[arg-type]
@@ -105,18 +157,20 @@ def pick_recommendations(
     baskets: pl.DataFrame,
     settings: RecommendationSettings,
     eligible: pl.DataFrame | None = None,
+    counts: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The recommendation of every customer with one: the best candidate of the baskets' rules
     by ``settings.rank_by`` (see the module docstring). With ``eligible`` (rows of
     :func:`association_candidates` that passed an eligibility rule), the best of those.
+    ``counts``: as :func:`association_candidates`'s.
 
     Returns:
         snapshot_date, customer_id, item, lift, support; sorted by snapshot and customer.
     """
     if eligible is None:
         return _picks(
-            read_sql("segments/association_candidates.sql"),
-            {"basket_rows": baskets.select(*KEY_COLUMNS, "item")},
+            _candidates_sql(counts),
+            _basket_frames(baskets, counts),
             _thresholds(settings) | _ranking(settings),
         )
     return _picks(
@@ -147,15 +201,20 @@ def category_baskets(categories: pl.DataFrame) -> pl.DataFrame:
 
 
 def next_best_categories(
-    keys: pl.DataFrame, categories: pl.DataFrame | None, settings: RecommendationSettings
+    keys: pl.DataFrame,
+    categories: pl.DataFrame | None,
+    settings: RecommendationSettings,
+    counts: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """``next_best_category``, ``_lift`` and ``_support`` of every row of ``keys``
     (snapshot_date, customer_id), in its order; null without ``categories`` (no products
-    source) and where no rule qualifies."""
+    source) and where no rule qualifies. ``counts``: the rules' counts of the whole population
+    (:func:`association_counts` of its category baskets) when ``categories`` holds a part of
+    it; default: the counts of ``categories``' baskets."""
     if categories is None:
         picks = pl.DataFrame(schema=PICK_SCHEMA)
     else:
-        picks = pick_recommendations(category_baskets(categories), settings)
+        picks = pick_recommendations(category_baskets(categories), settings, counts=counts)
     return _aligned(keys, picks, "next_best_category")
 
 
@@ -224,6 +283,7 @@ def next_best_products(
     settings: RecommendationSettings,
     products: pl.DataFrame | None = None,
     eligibility: CheckedExpression | None = None,
+    counts: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """``next_best_product``, ``_lift`` and ``_support`` of every row of ``features``, in its
     order: over the products held (``settings.products_held_column``; all null without it),
@@ -238,15 +298,18 @@ def next_best_products(
             need_level, risk_level) for the rule's ``product_*`` columns; without it they are
             null, so a rule that needs them recommends nothing.
         eligibility: The checked eligibility rule, None for none.
+        counts: The rules' counts of the whole population (:func:`association_counts` of its
+            product baskets) when ``features`` holds a part of it; default: the counts of
+            ``features``' baskets.
     """
     column = settings.products_held_column
     if column is None:
         return _aligned(features, pl.DataFrame(schema=PICK_SCHEMA), "next_best_product")
     baskets = product_baskets(features, column)
     if eligibility is None:
-        picks = pick_recommendations(baskets, settings)
+        picks = pick_recommendations(baskets, settings, counts=counts)
     else:
-        candidates = association_candidates(baskets, settings)
+        candidates = association_candidates(baskets, settings, counts)
         eligible = _eligible(candidates, features, products, eligibility)
         picks = pick_recommendations(baskets, settings, eligible)
     return _aligned(features, picks, "next_best_product")

@@ -1,40 +1,41 @@
 -- Pairwise association rules over the baskets of each snapshot, and every item each customer
 -- could be recommended. basket_rows (a registered frame: snapshot_date, customer_id, item) holds
 -- what each customer has at each snapshot (the categories bought in the window, the products
--- held); a customer with an empty basket is not a basket. For each snapshot, with n the
--- customers with a basket, n(x) those whose basket holds x and n(a, c) those holding both:
--- the rule a -> c has support n(a, c), confidence P(c | a) = n(a, c) / n(a) and lift
--- P(c | a) / P(c) = n(a, c) * n / (n(a) * n(c)); it qualifies with support >= $min_support (BIGINT) and lift >= $min_lift (DOUBLE). A
--- customer's candidates are the consequents c of the qualifying rules of the items a in their
--- basket, c not in their basket, each with the best of those rules: the highest lift, ties
--- the higher support (for one c, n(c) / n is fixed, so the highest lift is the highest
--- confidence too). The counts are exact integers and the lift and confidence each one
--- division of exact products (below 2^53), so equal rules compare equal and the result is
--- deterministic.
+-- held); a customer with an empty basket is not a basket. The placeholder counts is a query
+-- with the rules' counts per snapshot (association_counts.sql over the same baskets, or
+-- association_count_rows.sql: those counts summed over splits of the customers): n, the
+-- customers with a basket, n(x) those whose basket holds x and n(a, c) those holding both.
+-- The rule a -> c has support n(a, c), confidence P(c | a) = n(a, c) / n(a) and lift
+-- P(c | a) / P(c) = n(a, c) * n / (n(a) * n(c)); it qualifies with support >= $min_support
+-- (BIGINT) and lift >= $min_lift (DOUBLE). A customer's candidates are the consequents c of
+-- the qualifying rules of the items a in their basket, c not in their basket, each with the
+-- best of those rules: the highest lift, ties the higher support (for one c, n(c) / n is
+-- fixed, so the highest lift is the highest confidence too). The counts are exact integers
+-- and the lift and confidence each one division of exact products (below 2^53), so equal
+-- rules compare equal and the result is deterministic.
 -- Parameters: $min_support, $min_lift.
 WITH baskets AS (
     SELECT DISTINCT snapshot_date, customer_id, item
     FROM basket_rows
     WHERE item IS NOT NULL
 ),
+counts AS (
+{counts}
+),
 customers AS (
-    SELECT snapshot_date, count(DISTINCT customer_id) AS n
-    FROM baskets
-    GROUP BY snapshot_date
+    SELECT snapshot_date, customers AS n
+    FROM counts
+    WHERE antecedent IS NULL
 ),
 items AS (
-    SELECT snapshot_date, item, count(*) AS n_item
-    FROM baskets
-    GROUP BY snapshot_date, item
+    SELECT snapshot_date, antecedent AS item, customers AS n_item
+    FROM counts
+    WHERE antecedent IS NOT NULL AND consequent IS NULL
 ),
 pairs AS (
-    SELECT a.snapshot_date, a.item AS antecedent, c.item AS consequent, count(*) AS support
-    FROM baskets AS a
-    JOIN baskets AS c
-        ON c.snapshot_date = a.snapshot_date AND c.customer_id = a.customer_id
-        AND c.item <> a.item
-    GROUP BY a.snapshot_date, a.item, c.item
-    HAVING count(*) >= $min_support::BIGINT
+    SELECT snapshot_date, antecedent, consequent, customers AS support
+    FROM counts
+    WHERE consequent IS NOT NULL AND customers >= $min_support::BIGINT
 ),
 rules AS (
     SELECT p.snapshot_date, p.antecedent, p.consequent, p.support,

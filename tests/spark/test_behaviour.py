@@ -142,21 +142,3 @@ def test_months_written_to_the_lake_replace_only_their_own(spark, retail, tmp_pa
         return sorted(frame.group_by("snapshot_date").len().iter_rows())
 
     assert per_month(written) == per_month(expected)
-
-
-def test_an_attribute_history_is_refused_until_the_engine_reads_it(tmp_path: Path) -> None:
-    # without it the attributes would be the customers source's, not those of the snapshot
-    from segmentation.config import load_config
-    from segmentation.engines.spark.behaviour import BehaviourOfBucket
-    from tests.conftest import config_mapping, write_config_file
-
-    (tmp_path / "history.csv").write_text("id,changed_at,region\n1,2010-05-01,north\n")
-    raw = config_mapping()
-    raw["sources"]["customer_attributes"] = {
-        "path": "history.csv",
-        "valid_from": "changed_at",
-        "columns": {"customer_id": "id", "region": "region"},
-    }
-    config = load_config(write_config_file(tmp_path, raw))
-    with pytest.raises(ValueError, match="does not read sources.customer_attributes yet"):
-        BehaviourOfBucket.of([date(2011, 1, 31)], config)

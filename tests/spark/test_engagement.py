@@ -113,7 +113,10 @@ def test_the_export_leaves_out_descriptive_columns_declared_personal(
 def test_sources_never_landed_are_exported_empty_with_their_columns(retail, tmp_path: Path) -> None:
     config, con = retail
     folders = export_raw(con, str(tmp_path / "lake"), config)
-    for table in ("raw.events", "raw.feedback"):
+    for table in ("raw.events", "raw.feedback", "raw.customer_attributes"):
         exported = pq.read_table(folders[table])
         assert exported.num_rows == 0
         assert "customer_id" in exported.column_names and "source_row" in exported.column_names
+    catalogue = pq.read_table(folders["raw.products"])
+    assert catalogue.num_rows == 0
+    assert {"product_id", "category", "risk_level"} <= set(catalogue.column_names)

@@ -9,14 +9,13 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-import yaml
 
-from segmentation.config import SegmentationConfig, load_config
+from segmentation.config import SegmentationConfig
 from segmentation.engines.compare import frame_differences
 from segmentation.engines.spark.behaviour import customer_behaviour
 from segmentation.engines.spark.clv import customer_clv
 from segmentation.engines.spark.engagement import customer_engagement
-from segmentation.engines.spark.features import customer_features, refuse_unsupported_sources
+from segmentation.engines.spark.features import customer_features
 from segmentation.engines.spark.lake import export_raw, write_months
 from segmentation.keys import BEHAVIOUR_TABLE, CLV_TABLE, ENGAGEMENT_TABLE, KEY_COLUMNS
 from segmentation.monthly import (
@@ -25,7 +24,6 @@ from segmentation.monthly import (
     customer_engagement_months,
     customer_features_month,
 )
-from tests.conftest import PROJECT_ROOT, config_mapping, write_config_file
 from tests.spark.test_behaviour import GENERATED_SNAPSHOTS, RETAIL_SNAPSHOTS
 
 pytestmark = pytest.mark.spark
@@ -118,15 +116,3 @@ def test_features_without_the_customers_engagement_fail_clearly(
     write_months(customer_engagement(spark, lake, months[:1], config), lake, ENGAGEMENT_TABLE)
     with pytest.raises(Exception, match="does not hold the customers of"):
         customer_features(spark, lake, months, config).toArrow()
-
-
-def test_a_products_source_is_refused_until_the_engine_computes_categories(
-    tmp_path: Path,
-) -> None:
-    raw = config_mapping()
-    demo = yaml.safe_load((PROJECT_ROOT / "config" / "demo.yaml").read_text())
-    (tmp_path / "products.csv").write_text("sku,category,sub,tier,need\nA1,home,x,1,core\n")
-    raw["sources"]["products"] = demo["sources"]["products"] | {"path": "products.csv"}
-    config = load_config(write_config_file(tmp_path, raw))
-    with pytest.raises(ValueError, match="does not compute features.customer_categories yet"):
-        refuse_unsupported_sources(config)

@@ -16,7 +16,6 @@ from segmentation.engines.spark.segments import (
     SparkSegments,
     customer_segments,
     cut_points,
-    refuse_population_catalogue,
     scores_from_cut_points,
 )
 from segmentation.keys import KEY_COLUMNS
@@ -140,11 +139,3 @@ def test_merged_value_counts_give_the_scores_of_ranking_everyone(retail) -> None
     assert scores_from_cut_points(month, settings, cuts).equals(expected)
     [part_cuts] = cut_points(counts(parts[0])).values()
     assert not scores_from_cut_points(month, settings, part_cuts).equals(expected)
-
-
-def test_a_products_source_is_refused_before_any_work(retail) -> None:
-    config, _ = retail
-    products = {"path": "products.csv", "columns": {"product_id": "sku", "category": "cat"}}
-    sources = config.sources.model_validate(config.sources.model_dump() | {"products": products})
-    with pytest.raises(ValueError, match=r"sources\.products.*engine: duckdb"):
-        refuse_population_catalogue(config.model_copy(update={"sources": sources}))

@@ -19,6 +19,7 @@ from segmentation.segments.category_settings import (
 from segmentation.segments.columns import FEATURE_COLUMN_TYPES
 from segmentation.segments.recommendations import (
     association_candidates,
+    association_counts,
     next_best_categories,
     next_best_products,
     pick_recommendations,
@@ -349,3 +350,30 @@ def test_a_held_column_that_is_not_a_list_is_refused() -> None:
         next_best_products(features.with_columns(pl.lit("x").alias("products_held")), settings)
     with pytest.raises(KeyError, match="is not a column of the features"):
         next_best_products(features.drop("products_held"), settings)
+
+
+@pytest.mark.parametrize("rank_by", ["confidence", "lift"])
+def test_the_summed_counts_of_split_customers_give_each_part_the_whole_populations_picks(
+    rank_by: str,
+) -> None:
+    """The counts of disjoint sets of customers add up: each part's picks with the summed
+    counts are the picks of all baskets at once (as an engine splitting the customers computes
+    them), while a part's own counts alone give other rules."""
+    rows = {**SHOP, **{f"bc{i:02}": ["b", "c"] for i in range(6)}, "z": ["c"]}
+    later = _baskets({f"ab{i:02}": ["a", "b"] for i in range(8)} | {"q": ["a"]}, LATER)
+    baskets = pl.concat([_baskets(rows), later])
+    settings = RecommendationSettings(min_support=5, min_lift=0, rank_by=rank_by)
+    whole = pick_recommendations(baskets, settings)
+    first = pl.col("customer_id").is_in([name for name in rows if name < "ac05"] + ["q"])
+    parts = [baskets.filter(first), baskets.filter(~first)]
+    counts = (
+        pl.concat([association_counts(part) for part in parts])
+        .group_by("snapshot_date", "antecedent", "consequent")
+        .agg(pl.col("customers").sum())
+    )
+    assert counts.sort(counts.columns).equals(association_counts(baskets).sort(counts.columns))
+    split = pl.concat([pick_recommendations(part, settings, counts=counts) for part in parts])
+    assert whole.height > 30
+    assert split.sort("snapshot_date", "customer_id").equals(whole)
+    own = pl.concat([pick_recommendations(part, settings) for part in parts])
+    assert not own.sort("snapshot_date", "customer_id").equals(whole)

@@ -3,6 +3,9 @@
 transactions and customers inside the Spark tasks.
 
 Every behaviour measure is per customer, so this is a map step alone: no reduce on the driver.
+With an attribute history (``raw.customer_attributes``), a customer's history rows go to the
+customer's bucket too, and the task reads each snapshot's attributes from them as the DuckDB
+engine does (:mod:`segmentation.features.attributes_as_of`).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class BehaviourOfBucket:
     lost_recency_days: int
     dominant_channel_share: float
     custom: tuple[str, ...] = ()
+    history: bool = False
 
     def __call__(self, con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         months = behaviour_by_snapshot(
@@ -54,29 +58,21 @@ class BehaviourOfBucket:
             self.lost_recency_days,
             self.dominant_channel_share,
             self.custom,
+            history=self.history,
         )
         return pl.concat(list(months), how="vertical")
 
     @classmethod
     def of(cls, snapshots: Sequence[date], config: SegmentationConfig) -> BehaviourOfBucket:
-        """The computation for ``snapshots`` with the settings of ``config``.
-
-        Raises:
-            ValueError: With an attribute-history source: its point-in-time attributes are
-                not exported to the lake yet, so the result would differ from the DuckDB
-                engine's.
-        """
-        if config.sources.customer_attributes is not None:
-            raise ValueError(
-                "the Spark engine does not read sources.customer_attributes yet: its "
-                "point-in-time attributes would be missing; use engine: duckdb for this config"
-            )
+        """The computation for ``snapshots`` with the settings of ``config`` (with an
+        attribute-history source, the attributes that held on each snapshot)."""
         features = config.features
         return cls(
             tuple(sorted(set(snapshots))),
             features.lifecycle.lost_recency_days,
             features.dominant_channel_share,
             tuple(custom_attributes(config)),
+            history=config.sources.customer_attributes is not None,
         )
 
 
@@ -92,7 +88,8 @@ def customer_behaviour(
 
     Args:
         spark: The engine's session.
-        lake: The lake holding raw.transactions and raw.customers.
+        lake: The lake holding raw.transactions, raw.customers and, with an attribute-history
+            source, raw.customer_attributes.
         snapshots: The snapshot dates (month ends), any order.
         config: The pipeline configuration (features settings, custom attributes).
         buckets: How many customer buckets; default :func:`bucket_count` of the
@@ -104,8 +101,8 @@ def customer_behaviour(
     customers = read_table(spark, lake, "raw.customers")
     if buckets is None:
         buckets = bucket_count(transactions.count(), spark.sparkContext.defaultParallelism)
-    return map_buckets(
-        BehaviourOfBucket.of(snapshots, config),
-        {"raw.transactions": transactions, "raw.customers": customers},
-        buckets,
-    )
+    compute = BehaviourOfBucket.of(snapshots, config)
+    tables = {"raw.transactions": transactions, "raw.customers": customers}
+    if compute.history:
+        tables["raw.customer_attributes"] = read_table(spark, lake, "raw.customer_attributes")
+    return map_buckets(compute, tables, buckets)

@@ -40,6 +40,8 @@ RAW_EXPORTS = {
     "raw.customers": "spark/export_customers.sql",
     "raw.events": "spark/export_events.sql",
     "raw.feedback": "spark/export_feedback.sql",
+    "raw.products": "spark/export_products.sql",
+    "raw.customer_attributes": "spark/export_customer_attributes.sql",
 }
 # the columns of events and feedback that only describe a row: exported as nulls where the
 # source declares them personal data (the export SQL's $personal)
@@ -78,8 +80,8 @@ def export_raw(
     each as one Parquet file replacing the previous export at once (written beside it, then
     renamed); returns each table's folder. Names, e-mails and phones are left out, and so are
     the descriptive columns of events and feedback that ``config``'s sources declare personal
-    data (:func:`personal_columns`). Events or feedback never landed (no such source) are
-    exported empty, with their landed columns.
+    data (:func:`personal_columns`). Events, feedback, products or an attribute history never
+    landed (no such source) are exported empty, with their landed columns.
 
     Raises:
         ValueError: The lake is not on this machine (DuckDB writes the export).

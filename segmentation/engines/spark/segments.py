@@ -13,17 +13,28 @@ driver, each running the DuckDB engine's own functions (:mod:`segmentation.segme
    order, go through :func:`~segmentation.segments.clusters.fit_snapshot_clusters`: the same
    standardisation, the same seeded sample, the same k-means fits and silhouette choice, the
    same names.
-4. Map: each partition's customers labelled by
+4. With a products source, the next best category: each group of customers (a hash of the
+   customer id) counts its category baskets' association rules
+   (:func:`~segmentation.segments.recommendations.association_counts`: n, n(a), n(a, c) per
+   snapshot); Spark sums the counts, and the driver receives them (at most items^2 rows per
+   snapshot). With held products (``products_held_column``), the same for the product
+   baskets, per partition of the features.
+5. Reduce, on the driver, with a products source and psychographic clusters: every category
+   row with positive catalogued spend goes through
+   :func:`~segmentation.segments.psychographics.fit_share_clusters`: the same top categories,
+   share vectors, seeded sample, k-means and names.
+6. Map: each partition's customers labelled by
    :func:`~segmentation.segments.build.segments_of` (lifecycle, loyalty, churn risk, attribute
-   rules, source labels, needs ...), with the scores from the cut points and the cluster of the
-   nearest fitted centre.
+   rules, source labels, needs ...), with the scores from the cut points, the cluster of the
+   nearest fitted centre, and the catalogue columns from the summed counts and the fitted
+   share clusters (:class:`~segmentation.segments.catalogue_labels.CataloguePopulation`):
+   each customer's candidates, eligibility and pick, and share vector assignment, are the
+   customer's own. With a products source, the features and category rows are grouped by
+   the same hash of the customer id and cogrouped, so a task holds both.
 
 A features row is one customer at one snapshot, so any split of the rows is a split of the
-customers: the map steps run on the table's own partitions, without a shuffle.
-
-Not on Spark yet: the labels that need a products source (psychographic clusters, next best
-category) or held products (next best product) are population steps of their own; a config
-with either is refused.
+customers: without a products source the map steps run on the table's own partitions, without
+a shuffle.
 """
 
 from __future__ import annotations
@@ -37,10 +48,22 @@ import polars as pl
 import pyarrow as pa
 
 from segmentation.engines.spark.buckets import partition_frames
+from segmentation.engines.spark.catalogue import (
+    GROUP_COLUMN,
+    catalogue_population,
+    grouped_by_customer,
+    no_population,
+)
 from segmentation.engines.spark.lake import read_table
-from segmentation.features.categories import products_configured
-from segmentation.keys import FEATURES_TABLE, KEY_COLUMNS, SNAPSHOT_COLUMN, in_key_order
+from segmentation.features.categories import CATEGORY_KEY_COLUMNS
+from segmentation.keys import (
+    FEATURES_TABLE,
+    KEY_COLUMNS,
+    SNAPSHOT_COLUMN,
+    in_key_order,
+)
 from segmentation.segments.build import build_customer_segments, segments_of
+from segmentation.segments.catalogue_labels import CataloguePopulation
 from segmentation.segments.clusters import (
     CLUSTER_FEATURES,
     SnapshotClusters,
@@ -144,25 +167,54 @@ def scores_from_cut_points(
 
 @dataclass(frozen=True)
 class _LabelPartition:
-    """The mapInArrow function of the last map step: a partition's segments rows."""
+    """The mapInArrow (or, with category rows, cogroup) function of the last map step: a
+    partition's or group's segments rows."""
 
     settings: SegmentSettings
     cuts: dict[date, CutPoints]
     clusters: dict[date, SnapshotClusters]
     schema: pa.Schema
+    population: dict[date, CataloguePopulation] = field(default_factory=dict)
+    products: pl.DataFrame | None = None
+
+    def label(
+        self, snapshot: date, rows: pl.DataFrame, categories: pl.DataFrame | None
+    ) -> pa.Table:
+        """The segments of one snapshot's rows (and, with a products source, their
+        customers' category rows of that snapshot)."""
+        ordered = with_source_columns(in_key_order(rows, "features"))
+        rfm = scores_from_cut_points(ordered, self.settings, self.cuts.get(snapshot, {}))
+        if self.settings.clusters.enabled:
+            names = cluster_names(ordered, self.clusters.get(snapshot))
+        else:
+            names = unclustered_names(ordered)
+        segments = segments_of(
+            ordered,
+            self.settings,
+            rfm,
+            ordered.select(KEY_COLUMNS).with_columns(names),
+            categories,
+            self.products,
+            self.population.get(snapshot, no_population(self.population)),
+        )
+        return segments.to_arrow().cast(self.schema)
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for snapshot, rows in partition_frames(batches):
-            ordered = with_source_columns(in_key_order(rows, "features"))
-            rfm = scores_from_cut_points(ordered, self.settings, self.cuts.get(snapshot, {}))
-            if self.settings.clusters.enabled:
-                names = cluster_names(ordered, self.clusters.get(snapshot))
-            else:
-                names = unclustered_names(ordered)
-            segments = segments_of(
-                ordered, self.settings, rfm, ordered.select(KEY_COLUMNS).with_columns(names)
-            )
-            yield from segments.to_arrow().cast(self.schema).to_batches()
+            yield from self.label(snapshot, rows, None).to_batches()
+
+    def cogrouped(self, features: pa.Table, categories: pa.Table) -> pa.Table:
+        """One group's features rows and category rows (both with :data:`GROUP_COLUMN`) in, its
+        segments rows out."""
+        rows = pl.from_arrow(features.drop_columns([GROUP_COLUMN]))
+        owned = pl.from_arrow(categories.drop_columns([GROUP_COLUMN]))
+        assert isinstance(rows, pl.DataFrame) and isinstance(owned, pl.DataFrame)
+        parts = [self.schema.empty_table()]
+        for (snapshot,), month in rows.partition_by(SNAPSHOT_COLUMN, as_dict=True).items():
+            # the DuckDB engine reads a month's category rows sorted by customer and category
+            mine = owned.filter(pl.col(SNAPSHOT_COLUMN) == snapshot).sort(CATEGORY_KEY_COLUMNS)
+            parts.append(self.label(snapshot, month, mine))
+        return pa.concat_tables(parts)
 
 
 def fit_clusters(
@@ -190,8 +242,11 @@ class SparkSegments:
             or written).
         clusters: The fitted clusters per snapshot (their profiles: ``profiles``).
         reduce_rows: How many rows the driver received: ``rfm_values`` (distinct values per
-            snapshot and score, after Spark summed the partitions' counts) and
-            ``cluster_rows`` (one per purchaser and snapshot).
+            snapshot and score, after Spark summed the partitions' counts),
+            ``cluster_rows`` (one per purchaser and snapshot), and with a products source or
+            held products ``category_counts`` and ``product_counts`` (the summed association
+            counts) and ``share_rows`` (the category rows the psychographic clusters are
+            fitted on).
     """
 
     segments: DataFrame
@@ -206,30 +261,6 @@ class SparkSegments:
         parts = [fitted.profiles for fitted in self.clusters.values()]
         frame = pl.concat([pl.DataFrame(schema=PROFILE_SCHEMA), *parts])
         return frame.sort(SNAPSHOT_COLUMN, "cluster")
-
-
-def refuse_population_catalogue(config: SegmentationConfig) -> None:
-    """Stop before any work when the config asks for labels the Spark engine does not
-    compute yet.
-
-    Raises:
-        ValueError: A products source, or held products for the next best product.
-    """
-    settings = config.segments
-    problems = []
-    if products_configured(config.sources):
-        problems.append(
-            "a products source (sources.products): the psychographic clusters and the next "
-            "best category read features.customer_categories"
-        )
-    if settings.recommendations.products_held_column is not None:
-        problems.append("segments.recommendations.products_held_column (next best product)")
-    if problems:
-        raise ValueError(
-            "engine: spark cannot compute marts.customer_segments with "
-            + " and ".join(problems)
-            + " yet; run these segments with engine: duckdb"
-        )
 
 
 def _segments_schema(features: DataFrame, settings: SegmentSettings) -> pa.Schema:
@@ -247,6 +278,7 @@ def customer_segments(
     snapshots: Sequence[date],
     config: SegmentationConfig,
     features: DataFrame | None = None,
+    categories: DataFrame | None = None,
 ) -> SparkSegments:
     """``marts.customer_segments`` at each of ``snapshots``: the same rows and labels as the
     DuckDB engine's.
@@ -257,21 +289,24 @@ def customer_segments(
         snapshots: The snapshot dates, any order.
         config: The pipeline configuration (``segments``).
         features: ``features.customer_features`` holding the snapshots; default: the lake's.
+        categories: ``features.customer_categories`` holding the snapshots, read with a
+            products source only; default: the lake's.
 
     Raises:
-        ValueError: No snapshot dates, or labels the engine does not compute yet
-            (:func:`refuse_population_catalogue`).
+        ValueError: No snapshot dates.
     """
     from pyspark.sql import functions as F
-    from pyspark.sql.pandas.types import from_arrow_schema
+    from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
     if not snapshots:
         raise ValueError("no snapshot dates: nothing to compute")
-    refuse_population_catalogue(config)
     settings = config.segments
+    dates = sorted(set(snapshots))
     if features is None:
         features = read_table(spark, lake, FEATURES_TABLE)
-    months = features.where(F.col(SNAPSHOT_COLUMN).isin(*sorted(set(snapshots))))
+    months = features.where(F.col(SNAPSHOT_COLUMN).isin(*dates))
+    # the schema first: a held-products column the features lack stops here, on the driver
+    schema = _segments_schema(months, settings)
 
     # reduce 1: the partitions' value counts, summed per value by Spark, to the driver
     counted = (
@@ -297,18 +332,34 @@ def customer_segments(
         cluster_rows = purchasers.height
         fitted = fit_clusters(purchasers, settings)
 
-    schema = _segments_schema(months, settings)
+    population, products, owned, catalogue_rows = catalogue_population(
+        spark, lake, dates, config, months, categories
+    )
+
     # the tasks need the models, not the driver's labels of every purchaser
     models = {
         snapshot: replace(clusters, labels=clusters.labels[:0])
         for snapshot, clusters in fitted.items()
     }
-    segments = months.mapInArrow(
-        _LabelPartition(settings, cuts, models, schema),
-        from_arrow_schema(schema, prefer_timestamp_ntz=True),
+    spark_schema = from_arrow_schema(schema, prefer_timestamp_ntz=True)
+    # the tasks return Spark's own Arrow types (a cogroup's result is checked against them)
+    task = _LabelPartition(
+        settings, cuts, models, to_arrow_schema(spark_schema), population, products
     )
+    if owned is None:
+        segments = months.mapInArrow(task, spark_schema)
+    else:
+
+        def per_group(rows: pa.Table, mine: pa.Table) -> pa.Table:
+            return task.cogrouped(rows, mine)
+
+        segments = (
+            grouped_by_customer(spark, months)
+            .cogroup(grouped_by_customer(spark, owned))
+            .applyInArrow(per_group, spark_schema)
+        )
     return SparkSegments(
         segments=segments,
         clusters=fitted,
-        reduce_rows={"rfm_values": counts.height, "cluster_rows": cluster_rows},
+        reduce_rows={"rfm_values": counts.height, "cluster_rows": cluster_rows} | catalogue_rows,
     )
