@@ -16,8 +16,9 @@ from segmentation.config import (
 from segmentation.engines.compare import frame_differences
 from segmentation.engines.spark.lake import export_raw, write_months
 from segmentation.engines.spark.segments import customer_segments
+from segmentation.engines.spark.summary import segment_summary
 from segmentation.features.categories import CATEGORY_KEY_COLUMNS
-from segmentation.keys import CATEGORIES_TABLE, FEATURES_TABLE, KEY_COLUMNS
+from segmentation.keys import CATEGORIES_TABLE, FEATURES_TABLE, KEY_COLUMNS, SEGMENTS_TABLE
 from segmentation.monthly import customer_segments_month, read_products
 from segmentation.segments.catalogue_labels import CataloguePopulation, catalogue_labels
 from segmentation.segments.psychographics import fit_share_clusters
@@ -205,3 +206,28 @@ def test_a_part_of_the_customers_alone_gives_other_catalogue_columns(retail_tabl
     assert catalogue_labels(part, config.segments, part_rows, population=population).equals(
         expected
     )
+
+
+def test_spark_summary_equals_duckdb_with_the_catalogues_dimensions(
+    spark, retail_tables, tmp_path: Path
+) -> None:
+    """With a products source, needs_class and psychographic_class are dimensions of
+    marts.segment_summary: the Spark engine's summary of the segments equals the DuckDB
+    engine's (customers and shares exactly, sums to 1e-9 relative)."""
+    config, con, categories, features = retail_tables
+    products = read_products(con, config)
+    segments, summaries = [], []
+    for (snapshot,), month in features.partition_by("snapshot_date", as_dict=True).items():
+        rows = categories.filter(pl.col("snapshot_date") == snapshot).sort(CATEGORY_KEY_COLUMNS)
+        segmented, summary = customer_segments_month(month, config.segments, rows, products)
+        segments.append(segmented)
+        summaries.append(summary)
+    expected = pl.concat(summaries)
+    assert {"needs_class", "psychographic_class"} <= set(expected.get_column("dimension"))
+    lake = str(tmp_path / "lake")
+    write_months(spark.createDataFrame(pl.concat(segments).to_arrow()), lake, SEGMENTS_TABLE)
+    actual = segment_summary(spark, lake, RETAIL_SNAPSHOTS).summary
+    keys = ["snapshot_date", "dimension", "segment"]
+    assert frame_differences(actual, expected, keys=keys) == []
+    exact = [*keys, "customers", "share"]
+    assert actual.sort(keys).select(exact).equals(expected.sort(keys).select(exact))
