@@ -30,7 +30,7 @@ from segmentation.evaluation.strategy_effect import strategy_effect
 from segmentation.features.settings import FeedbackSettings
 from segmentation.keys import SNAPSHOT_COLUMN
 from segmentation.segments.build import dimension_columns
-from segmentation.sql_files import read_sql
+from segmentation.sql_files import compose_sql, read_sql
 from segmentation.warehouse import read_partitions
 
 
@@ -124,8 +124,38 @@ def evaluate_satisfaction(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return _concat(frames, SatisfactionSummaryContract)
 
 
+def coverage_last_day(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The last day ``raw.transactions`` covers (None without transactions): the backtest
+    scores the snapshots whose next 90 days end by then."""
+    row = con.execute(read_sql("evaluation/coverage_last_day.sql")).fetchone()
+    return row[0] if row else None
+
+
+def backtest_customers(con: duckdb.DuckDBPyConnection, last_day: date | None) -> pl.DataFrame:
+    """Per snapshot and scored customer of ``features.customer_clv``: the predicted purchase
+    days in the next 90 days and those that happened in ``raw.transactions``, for the snapshots
+    whose 90 days end by ``last_day`` (:func:`coverage_last_day` of all transactions). A
+    customer's row depends on that customer's rows alone."""
+    return con.execute(read_sql("evaluation/backtest_customers.sql"), {"last_day": last_day}).pl()
+
+
+def backtest_of_customers(customers: pl.DataFrame) -> pl.DataFrame:
+    """``marts.clv_backtest`` from the per-customer rows of :func:`backtest_customers` (any
+    split of the customers, concatenated): the same rows give the same bits, since the float
+    aggregates take them in customer order."""
+    with duckdb.connect() as con:
+        con.register("_backtest_customers", customers.to_arrow())
+        query = compose_sql(
+            "evaluation/clv_backtest.sql", customers="SELECT * FROM _backtest_customers"
+        )
+        return con.execute(query).pl()
+
+
 def compute_clv_backtest(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Each snapshot's predicted purchases for the next 90 days against what happened (MAE,
     correlation, aggregate error), for every snapshot the landed transactions cover 90 days
     past (``marts.clv_backtest``)."""
-    return con.execute(read_sql("evaluation/clv_backtest.sql")).pl()
+    query = compose_sql(
+        "evaluation/clv_backtest.sql", customers=read_sql("evaluation/backtest_customers.sql")
+    )
+    return con.execute(query, {"last_day": coverage_last_day(con)}).pl()

@@ -356,9 +356,14 @@ def _effects(
     )
 
 
-def _require_tables(spark: SparkSession, lake: str, tables: Sequence[str]) -> None:
+def require_tables(
+    spark: SparkSession,
+    lake: str,
+    tables: Sequence[str],
+    inputs: str = "the segments, the strategy assignments and the raw tables",
+) -> None:
     """Stop before any job when the lake lacks an input table, naming it (Spark's own error
-    names only a path)."""
+    names only a path) and the ``inputs`` to write into the lake first."""
     if not hasattr(spark, "_jvm"):  # a Spark Connect session cannot list the lake from here
         return
     missing = [
@@ -368,8 +373,8 @@ def _require_tables(spark: SparkSession, lake: str, tables: Sequence[str]) -> No
     ]
     if missing:
         raise ValueError(
-            f"the lake {lake} holds no {' and no '.join(missing)}: write the segments, the "
-            f"strategy assignments and the raw tables into it before the evaluation"
+            f"the lake {lake} holds no {' and no '.join(missing)}: write {inputs} into it "
+            f"before the evaluation"
         )
 
 
@@ -396,7 +401,7 @@ def evaluate_segments(
         ValueError: The lake lacks the segments, the assignments or the transactions.
     """
     feedback_settings = feedback_settings or FeedbackSettings()
-    _require_tables(spark, lake, (SEGMENTS_TABLE, ASSIGNMENTS_TABLE, TRANSACTIONS))
+    require_tables(spark, lake, (SEGMENTS_TABLE, ASSIGNMENTS_TABLE, TRANSACTIONS))
     segments = read_table(spark, lake, SEGMENTS_TABLE)
     found = snapshot_dimensions(segments)
     satisfaction, satisfaction_rows = _satisfaction(segments, found)
