@@ -14,7 +14,9 @@ Map, then cross-record steps, then the writes:
    file's own record number, so it needs no step across files.
 3. Duplicates are a Spark window: among the good rows with equal hash and equal text, every
    row but the first (earlier file, then earlier row) is a ``duplicate_row``, as
-   ``sql/raw/flag_duplicate_rows.sql`` decides it.
+   ``sql/raw/flag_duplicate_rows.sql`` decides it. For customers a second window, over the
+   rows still good, flags every row but the first of a customer id as a
+   ``duplicate_customer_id`` (``sql/raw/flag_duplicate_customers.sql``).
 4. The reject-rate gate and the guard against removed or shrunk files run on the driver on
    per-file counts; then ``raw.<source>`` and the source's quarantine rows are written.
 """
@@ -47,13 +49,14 @@ from segmentation.raw.source_files import SourceError
 from segmentation.raw.staging import ContractViolation
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 QUARANTINE = "quality.rejected_rows"
 # the sources the Spark landing takes so far (docs/spark.md, "What does not work yet")
-SPARK_SOURCES: tuple[SourceName, ...] = ("transactions",)
-# the landed columns of each source and their Spark types, as sql/raw/publish_<source>.sql
-# writes them in the warehouse
+SPARK_SOURCES: tuple[SourceName, ...] = ("transactions", "customers")
+# the landed columns of a source with a fixed set and their Spark types, as
+# sql/raw/publish_<source>.sql writes them in the warehouse; customers carry the config's
+# custom attributes, so their columns come from the parse (_landed_columns)
 LANDED_COLUMNS: dict[SourceName, tuple[tuple[str, str], ...]] = {
     "transactions": (
         ("customer_id", "string"),
@@ -98,7 +101,7 @@ def land_source(
     Args:
         spark: The session.
         lake: The lake (a folder or a URI Spark writes).
-        source: Which source (only ``transactions`` so far).
+        source: Which source (``transactions`` or ``customers`` so far).
         config: Its configuration.
         now: The landing's start (UTC, naive): the future-timestamp checks and ``rejected_at``.
         custom: Custom customer attributes and their types, as the DuckDB landing takes them.
@@ -186,8 +189,19 @@ def staged_records(
         F.col("reason").isNull(), F.col(ROW_HASH), F.col(RAW_VALUES)
     ).orderBy(FILE_SEQ, SOURCE_ROW)
     duplicate = F.col("reason").isNull() & (F.row_number().over(same_row) > 1)
-    return parsed.withColumn(
+    flagged = parsed.withColumn(
         "reason", F.when(duplicate, F.lit("duplicate_row")).otherwise(F.col("reason"))
+    )
+    if source != "customers":
+        return flagged
+    # one row per customer id: among the rows still good after the duplicates, the first by
+    # file then row lands, so that no attribute silently overwrites another
+    same_customer = Window.partitionBy(F.col("reason").isNull(), F.col("customer_id")).orderBy(
+        FILE_SEQ, SOURCE_ROW
+    )
+    repeated = F.col("reason").isNull() & (F.row_number().over(same_customer) > 1)
+    return flagged.withColumn(
+        "reason", F.when(repeated, F.lit("duplicate_customer_id")).otherwise(F.col("reason"))
     )
 
 
@@ -270,10 +284,24 @@ def _write_landed(stage: DataFrame, lake: str, source: SourceName) -> None:
     """Replace the lake's ``raw.<source>`` with the good rows."""
     from pyspark.sql import functions as F
 
-    landed = stage.where(F.col("reason").isNull()).select(
-        *(F.col(name).cast(kind).alias(name) for name, kind in LANDED_COLUMNS[source])
-    )
+    landed = stage.where(F.col("reason").isNull()).select(*_landed_columns(stage, source))
     landed.write.mode("overwrite").parquet(table_location(lake, f"raw.{source}"))
+
+
+def _landed_columns(stage: DataFrame, source: SourceName) -> list[Column]:
+    """The columns of ``raw.<source>``: the fixed list where the source has one, else (customers)
+    the parsed columns in their order without the bookkeeping, the file's name where its
+    number was, as ``sql/raw/publish_customers.sql`` selects them."""
+    from pyspark.sql import functions as F
+
+    if source in LANDED_COLUMNS:
+        return [F.col(name).cast(kind).alias(name) for name, kind in LANDED_COLUMNS[source]]
+    dropped = {ROW_HASH, "reason", SOURCE_FILE, RAW_VALUES, MASKED_VALUES}
+    return [
+        F.col(SOURCE_FILE) if name == FILE_SEQ else F.col(name)
+        for name in stage.columns
+        if name not in dropped
+    ]
 
 
 def _write_quarantine(
