@@ -19,6 +19,7 @@ from segmentation.engines.spark.lake import export_raw, read_table, table_locati
 from segmentation.keys import BEHAVIOUR_TABLE, KEY_COLUMNS
 from segmentation.monthly import customer_behaviour_months
 from segmentation.sql_files import read_sql
+from tests.spark.equality import assert_same_table
 
 pytestmark = pytest.mark.spark
 
@@ -71,8 +72,7 @@ def test_spark_equals_duckdb_on_generated_customers_in_more_buckets_than_cores(
     never_bought = expected.filter(pl.col("orders") == 0).height
     assert never_bought > 0
     assert expected.get_column("dominant_channel").n_unique() > 2
-    assert frame_differences(actual, expected) == []
-    assert actual.sort(KEY_COLUMNS).equals(expected.sort(KEY_COLUMNS))
+    assert_same_table(actual, expected)
 
 
 def test_the_spark_bucket_is_the_duckdb_engines_bucket(spark, retail, tmp_path: Path) -> None:

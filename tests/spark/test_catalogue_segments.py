@@ -32,6 +32,7 @@ from tests.spark.catalogue_lake import (
     land_bank,
     with_catalogue,
 )
+from tests.spark.equality import assert_same_table
 from tests.spark.test_behaviour import GENERATED_SNAPSHOTS, RETAIL_SNAPSHOTS
 
 pytestmark = pytest.mark.spark
@@ -117,11 +118,6 @@ def spark_segments(
     return frame, result.reduce_rows
 
 
-def assert_equal(actual: pl.DataFrame, expected: pl.DataFrame) -> None:
-    assert frame_differences(actual, expected) == []
-    assert actual.sort(KEY_COLUMNS).equals(expected.sort(KEY_COLUMNS))
-
-
 def test_spark_catalogue_columns_equal_duckdb_on_the_real_sample_for_every_month_both_rankings(
     spark, retail_tables, tmp_path: Path
 ) -> None:
@@ -139,7 +135,7 @@ def test_spark_catalogue_columns_equal_duckdb_on_the_real_sample_for_every_month
         assert expected.get_column("next_best_category").drop_nulls().len() > 10_000
         assert expected.get_column("psychographic_class").n_unique() >= 4
         assert expected.get_column("needs_class").n_unique() >= 3
-        assert_equal(actual, expected)
+        assert_same_table(actual, expected)
         picks[rank_by] = expected.select(*KEY_COLUMNS, "next_best_category")
         # the driver received the summed counts (at most 1 + items + items^2 per month) and
         # the share rows, not the baskets
@@ -164,7 +160,7 @@ def test_spark_catalogue_columns_equal_duckdb_on_generated_data_with_its_catalog
     actual, _ = spark_segments(spark, con, str(tmp_path / "lake"), categories, features, config)
     assert expected.get_column("next_best_category").drop_nulls().len() > 100
     assert expected.get_column("psychographic_class").n_unique() >= 3
-    assert_equal(actual, expected)
+    assert_same_table(actual, expected)
 
 
 @pytest.mark.parametrize("rank_by", ["confidence", "lift"])
@@ -182,7 +178,7 @@ def test_spark_next_best_product_equals_duckdb_on_the_bank(
     assert expected.get_column("next_best_product").drop_nulls().n_unique() >= 3
     assert expected.get_column("psychographic_class").n_unique() >= 3
     assert received["product_counts"] > 0
-    assert_equal(actual, expected)
+    assert_same_table(actual, expected)
 
 
 def test_a_part_of_the_customers_alone_gives_other_catalogue_columns(retail_tables) -> None:

@@ -16,8 +16,9 @@ from segmentation.engines.compare import frame_differences
 from segmentation.engines.spark.behaviour import customer_behaviour
 from segmentation.engines.spark.engagement import customer_engagement
 from segmentation.engines.spark.lake import export_raw, write_months
-from segmentation.keys import BEHAVIOUR_TABLE, KEY_COLUMNS
+from segmentation.keys import BEHAVIOUR_TABLE
 from segmentation.monthly import customer_behaviour_months, customer_engagement_months
+from tests.spark.equality import assert_same_table
 from tests.spark.test_behaviour import GENERATED_SNAPSHOTS, RETAIL_SNAPSHOTS
 
 pytestmark = pytest.mark.spark
@@ -56,8 +57,7 @@ def test_spark_engagement_equals_duckdb_on_the_real_sample_for_every_month(
     expected = _duckdb_engine(con, RETAIL_SNAPSHOTS, config)
     actual = _spark_engine(spark, con, str(tmp_path / "lake"), RETAIL_SNAPSHOTS, config)
     assert expected.height > 20_000
-    assert frame_differences(actual, expected) == []
-    assert actual.sort(KEY_COLUMNS).equals(expected.sort(KEY_COLUMNS))
+    assert_same_table(actual, expected)
 
 
 def test_spark_engagement_equals_duckdb_on_generated_events_and_feedback(
@@ -72,8 +72,7 @@ def test_spark_engagement_equals_duckdb_on_generated_events_and_feedback(
     # the data exercise what the measures count: events, carts, NPS answers, complaints
     for column in ("visits_90d", "abandoned_carts_90d", "latest_nps", "complaints_90d"):
         assert expected.get_column(column).drop_nulls().gt(0).any(), column
-    assert frame_differences(actual, expected) == []
-    assert actual.sort(KEY_COLUMNS).equals(expected.sort(KEY_COLUMNS))
+    assert_same_table(actual, expected)
 
 
 def test_a_changed_event_changes_the_spark_result(spark, generated, tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ import polars as pl
 import pytest
 
 from segmentation.config import SegmentationConfig
-from segmentation.engines.compare import frame_differences
 from segmentation.engines.spark.behaviour import customer_behaviour
 from segmentation.engines.spark.clv import customer_clv
 from segmentation.engines.spark.engagement import customer_engagement
@@ -24,6 +23,7 @@ from segmentation.monthly import (
     customer_engagement_months,
     customer_features_month,
 )
+from tests.spark.equality import assert_same_table
 from tests.spark.test_behaviour import GENERATED_SNAPSHOTS, RETAIL_SNAPSHOTS
 
 pytestmark = pytest.mark.spark
@@ -72,11 +72,6 @@ def _spark_engine(spark, con, lake: str, snapshots, config) -> pl.DataFrame:
     return frame
 
 
-def _assert_equal(actual: pl.DataFrame, expected: pl.DataFrame) -> None:
-    assert frame_differences(actual, expected) == []
-    assert actual.sort(KEY_COLUMNS).equals(expected.sort(KEY_COLUMNS))
-
-
 def test_spark_features_equal_duckdb_on_the_real_sample_for_every_month(
     spark, retail, tmp_path: Path
 ) -> None:
@@ -86,7 +81,7 @@ def test_spark_features_equal_duckdb_on_the_real_sample_for_every_month(
     assert expected.height > 20_000
     assert expected.get_column("lifecycle_stage").n_unique() >= 5
     assert expected.get_column("p_alive").is_not_null().any()
-    _assert_equal(actual, expected)
+    assert_same_table(actual, expected)
 
 
 def test_spark_features_equal_duckdb_on_generated_customers_with_engagement(
@@ -99,7 +94,7 @@ def test_spark_features_equal_duckdb_on_generated_customers_with_engagement(
     assert expected.get_column("visits_90d").drop_nulls().gt(0).any()
     assert "lifestyle" in expected.columns
     assert (expected.get_column("lifecycle_stage") == "potential").any()
-    _assert_equal(actual, expected)
+    assert_same_table(actual, expected)
 
 
 def test_features_without_the_customers_engagement_fail_clearly(

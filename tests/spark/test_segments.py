@@ -11,17 +11,16 @@ import polars as pl
 import pytest
 
 from segmentation.config import SegmentationConfig
-from segmentation.engines.compare import frame_differences
 from segmentation.engines.spark.segments import (
     SparkSegments,
     customer_segments,
     cut_points,
     scores_from_cut_points,
 )
-from segmentation.keys import KEY_COLUMNS
 from segmentation.monthly import customer_segments_month
 from segmentation.segments.rfm import ranked_values, score_sorted
 from segmentation.segments.settings import ClusterSettings, RfmSettings, SegmentSettings
+from tests.spark.equality import assert_same_table
 from tests.spark.features_lake import duckdb_features, write_features
 from tests.spark.test_behaviour import GENERATED_SNAPSHOTS, RETAIL_SNAPSHOTS
 
@@ -63,8 +62,7 @@ def test_spark_segments_equal_duckdb_on_the_real_sample_for_every_month(
     # never bought (the real sample's first months have some)
     assert set(expected.get_column("r_score").drop_nulls()) == {1, 2, 3, 4, 5}
     assert expected.get_column("cluster").n_unique() >= 5
-    assert frame_differences(actual, expected) == []
-    assert actual.sort(KEY_COLUMNS).equals(expected.sort(KEY_COLUMNS))
+    assert_same_table(actual, expected)
     purchasers = expected.filter(pl.col("recency_days").is_not_null()).height
     assert result.reduce_rows["cluster_rows"] == purchasers
     # the value counts: at most one row per purchaser and score (fewer: equal values merge)
@@ -91,8 +89,7 @@ def test_spark_segments_equal_duckdb_on_generated_customers_with_a_sample(
     assert (sizes < 300).any()
     for column in ("attr_region", "intent_class", "satisfaction_class"):
         assert expected.get_column(column).n_unique() > 1, column
-    assert frame_differences(actual, expected) == []
-    assert actual.sort(KEY_COLUMNS).equals(expected.sort(KEY_COLUMNS))
+    assert_same_table(actual, expected)
     sizes = result.profiles.select("snapshot_date", "cluster", "customers").sort(pl.all())
     counted = (
         actual.filter(pl.col("recency_days").is_not_null())
