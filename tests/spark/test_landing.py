@@ -249,11 +249,3 @@ def test_a_file_a_task_cannot_read_fails_with_the_librarys_message(spark, tmp_pa
         )
     assert "Caf" not in str(raised.value)
     assert not (tmp_path / "lake").exists()
-
-
-def test_sources_the_spark_landing_does_not_take_are_refused_by_name(
-    spark, dirty, tmp_path: Path
-) -> None:
-    config = _config(tmp_path, dirty[1])
-    with pytest.raises(ValueError, match="takes transactions, customers so far, not events"):
-        land_source(spark, str(tmp_path / "lake"), "events", config.sources.transactions, LANDED_AT)

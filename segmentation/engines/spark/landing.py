@@ -16,7 +16,12 @@ Map, then cross-record steps, then the writes:
    row but the first (earlier file, then earlier row) is a ``duplicate_row``, as
    ``sql/raw/flag_duplicate_rows.sql`` decides it. For customers a second window, over the
    rows still good, flags every row but the first of a customer id as a
-   ``duplicate_customer_id`` (``sql/raw/flag_duplicate_customers.sql``).
+   ``duplicate_customer_id`` (``sql/raw/flag_duplicate_customers.sql``). A source with a key
+   (``segmentation.raw.staging.row_key``: the attribute history's customer and instant, the
+   catalogue's product id) gets a window over the rows still good by key instead, as
+   ``sql/raw/flag_rows_repeating_a_key.sql`` decides it: rows of one key whose landed values
+   differ are all the source's conflict, rows past the first with equal values
+   ``duplicate_row``.
 4. The reject-rate gate and the guard against removed or shrunk files run on the driver on
    per-file counts; then ``raw.<source>`` and the source's quarantine rows are written.
 """
@@ -42,21 +47,39 @@ from segmentation.engines.spark.landing_files import (
 )
 from segmentation.raw.columns import MASKED_VALUES, RAW_VALUES, ROW_HASH, SOURCE_FILE, SOURCE_ROW
 from segmentation.raw.landing import LandingReport, check_reject_rate
+from segmentation.raw.parsing_attributes import RowKey
 from segmentation.raw.reasons import REASONS
 from segmentation.raw.removed_files import refuse_removed, removed_files
-from segmentation.raw.settings import AnySource, SourceName
+from segmentation.raw.settings import (
+    AnySource,
+    CustomerAttributesSource,
+    CustomersSource,
+    EventsSource,
+    FeedbackSource,
+    ProductsSource,
+    SourceName,
+    TransactionsSource,
+)
 from segmentation.raw.source_files import SourceError
-from segmentation.raw.staging import ContractViolation
+from segmentation.raw.staging import ContractViolation, row_key
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
 QUARANTINE = "quality.rejected_rows"
-# the sources the Spark landing takes so far (docs/spark.md, "What does not work yet")
-SPARK_SOURCES: tuple[SourceName, ...] = ("transactions", "customers")
+# the sources the Spark landing takes: every source the DuckDB landing takes
+SPARK_SOURCES: tuple[SourceName, ...] = (
+    "transactions",
+    "customers",
+    "events",
+    "feedback",
+    "customer_attributes",
+    "products",
+)
 # the landed columns of a source with a fixed set and their Spark types, as
-# sql/raw/publish_<source>.sql writes them in the warehouse; customers carry the config's
-# custom attributes, so their columns come from the parse (_landed_columns)
+# sql/raw/publish_<source>.sql writes them in the warehouse; customers and the attribute
+# history carry the config's custom attributes, so their columns come from the parse
+# (_landed_columns)
 LANDED_COLUMNS: dict[SourceName, tuple[tuple[str, str], ...]] = {
     "transactions": (
         ("customer_id", "string"),
@@ -72,6 +95,44 @@ LANDED_COLUMNS: dict[SourceName, tuple[tuple[str, str], ...]] = {
         (SOURCE_FILE, "string"),
         (SOURCE_ROW, "bigint"),
     ),
+    "events": (
+        ("customer_id", "string"),
+        ("event_ts", "timestamp_ntz"),
+        ("event_type", "string"),
+        ("channel", "string"),
+        ("product_id", "string"),
+        ("campaign_id", "string"),
+        (SOURCE_FILE, "string"),
+        (SOURCE_ROW, "bigint"),
+    ),
+    "feedback": (
+        ("customer_id", "string"),
+        ("feedback_ts", "timestamp_ntz"),
+        ("kind", "string"),
+        ("score", "double"),
+        ("topic", "string"),
+        (SOURCE_FILE, "string"),
+        (SOURCE_ROW, "bigint"),
+    ),
+    "products": (
+        ("product_id", "string"),
+        ("category", "string"),
+        ("subcategory", "string"),
+        ("price_level", "string"),
+        ("need_level", "string"),
+        ("risk_level", "string"),
+        (SOURCE_FILE, "string"),
+        (SOURCE_ROW, "bigint"),
+    ),
+}
+# each source's configuration class: the parse follows the class, not the name
+_SETTINGS: dict[SourceName, type] = {
+    "transactions": TransactionsSource,
+    "customers": CustomersSource,
+    "events": EventsSource,
+    "feedback": FeedbackSource,
+    "customer_attributes": CustomerAttributesSource,
+    "products": ProductsSource,
 }
 # the quarantine's columns and their Spark types (sql/quality/create_rejected_rows.sql)
 QUARANTINE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -101,21 +162,28 @@ def land_source(
     Args:
         spark: The session.
         lake: The lake (a folder or a URI Spark writes).
-        source: Which source (``transactions`` or ``customers`` so far).
+        source: Which source (any of :data:`SPARK_SOURCES`).
         config: Its configuration.
         now: The landing's start (UTC, naive): the future-timestamp checks and ``rejected_at``.
-        custom: Custom customer attributes and their types, as the DuckDB landing takes them.
+        custom: Custom customer attributes and their types, as the DuckDB landing takes them
+            (the customers and attribute-history sources).
         masked: The source's columns holding personal data: masked in ``raw_values``.
 
     Raises:
-        ValueError: A source the Spark landing does not take yet.
+        ValueError: A name that is not a source, or a configuration of another source.
         RemovedFilesError: A file landed before is gone or shorter (before any write).
         RejectRateExceeded: Over ``max_reject_rate`` (nothing written).
         SourceError: No file matches, a file's header lacks a mapped column, or a file
             cannot be read as configured (the library's message, from the task).
     """
     if source not in SPARK_SOURCES:
-        raise ValueError(f"the Spark landing takes {', '.join(SPARK_SOURCES)} so far, not {source}")
+        raise ValueError(f"the Spark landing takes {', '.join(SPARK_SOURCES)}, not {source}")
+    if not isinstance(config, _SETTINGS[source]):
+        # the parse follows the configuration's kind: another source's would land wrong columns
+        raise ValueError(
+            f"{source}: the configuration given is a {type(config).__name__}, "
+            f"not a {_SETTINGS[source].__name__}"
+        )
     masked = masked or None
     files = config.files()
     if not files:
@@ -158,7 +226,8 @@ def staged_records(
     masked: frozenset[str] | None = None,
 ) -> DataFrame:
     """Every record of the ``files`` with its final reason (null: it lands): the library's
-    parse of each file in a Spark task, then the duplicates flagged by a window.
+    parse of each file in a Spark task, then the duplicates (and for customers the repeated
+    ids, for a source with a key the rows repeating a key) flagged by windows.
 
     Columns: :func:`~segmentation.engines.spark.landing_files.parsed_schema`'s.
     """
@@ -192,16 +261,48 @@ def staged_records(
     flagged = parsed.withColumn(
         "reason", F.when(duplicate, F.lit("duplicate_row")).otherwise(F.col("reason"))
     )
-    if source != "customers":
+    if source == "customers":
+        # one row per customer id: among the rows still good after the duplicates, the first by
+        # file then row lands, so that no attribute silently overwrites another
+        same_customer = Window.partitionBy(F.col("reason").isNull(), F.col("customer_id")).orderBy(
+            FILE_SEQ, SOURCE_ROW
+        )
+        repeated = F.col("reason").isNull() & (F.row_number().over(same_customer) > 1)
+        return flagged.withColumn(
+            "reason", F.when(repeated, F.lit("duplicate_customer_id")).otherwise(F.col("reason"))
+        )
+    key = row_key(source, config, custom)
+    if key is None:
         return flagged
-    # one row per customer id: among the rows still good after the duplicates, the first by
-    # file then row lands, so that no attribute silently overwrites another
-    same_customer = Window.partitionBy(F.col("reason").isNull(), F.col("customer_id")).orderBy(
-        FILE_SEQ, SOURCE_ROW
-    )
-    repeated = F.col("reason").isNull() & (F.row_number().over(same_customer) > 1)
-    return flagged.withColumn(
-        "reason", F.when(repeated, F.lit("duplicate_customer_id")).otherwise(F.col("reason"))
+    return flagged.withColumn("reason", _key_reason(key))
+
+
+def _key_reason(key: RowKey) -> Column:
+    """The reason of every row once the rows still good are unique on ``key``, as
+    ``sql/raw/flag_rows_repeating_a_key.sql`` decides it: all rows of a key whose landed values
+    differ get the key's conflict, every row but the first (file, then row) of a key whose
+    rows agree ``duplicate_row``; the other rows keep theirs.
+
+    Two windows over the good rows of one key, on the executors: the values differ when their
+    smallest and largest differ (Spark orders and compares structs field by field, a null
+    equal to a null, as the SQL's ``count(DISTINCT row(...))`` does).
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    good = F.col("reason").isNull()
+    same_key = Window.partitionBy(good, *(F.col(name) for name in key.key))
+    if key.values:
+        values = F.struct(*(F.col(name) for name in key.values))
+        differ = ~F.min(values).over(same_key).eqNullSafe(F.max(values).over(same_key))
+    else:
+        # a source landing no values beside its key: rows of one key cannot disagree
+        differ = F.lit(False)
+    later = F.row_number().over(same_key.orderBy(FILE_SEQ, SOURCE_ROW)) > 1
+    return (
+        F.when(good & differ, F.lit(key.conflict))
+        .when(good & later, F.lit("duplicate_row"))
+        .otherwise(F.col("reason"))
     )
 
 

@@ -1,0 +1,361 @@
+"""The events, feedback, attribute-history and catalogue sources landed by Spark (the library's
+parse of each file inside a Spark task; exact duplicates, and for the history and the catalogue
+the rows repeating a key, found by Spark windows) write the lake's raw.<source> and quarantine
+rows equal to what the DuckDB landing writes into the warehouse for the same files: same rows,
+columns and types, same reasons and checks, same original text with personal values masked,
+and the same report."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+import yaml
+
+from segmentation.config import (
+    SegmentationConfig,
+    custom_attributes,
+    load_config,
+    pii_source_columns,
+)
+from segmentation.engines.spark.lake import read_table
+from segmentation.engines.spark.landing import QUARANTINE, land_source, staged_records
+from segmentation.raw import landing as duckdb_landing
+from segmentation.raw.landing import RejectRateExceeded
+from segmentation.raw.removed_files import RemovedFilesError
+from segmentation.raw.settings import SourceName
+from tests.conftest import PROJECT_ROOT, config_mapping, write_config_file
+from tests.spark.conftest import LANDED_AT
+
+pytestmark = pytest.mark.spark
+
+ORDER = ["source_file", "source_row"]
+STRUCTURAL = ("malformed_record", "unbalanced_quote", "nul_byte")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """Generated events (Parquet, a file per month) and feedback (CSV) of 300 customers over six
+    months with 1% dirty rows (each kind at least once), and the demo's mapping of both."""
+    from synthetic.generate import main as generate
+
+    data = tmp_path_factory.mktemp("demo") / "data"
+    generate(
+        [
+            *("--customers", "300", "--out", str(data), "--seed", "5"),
+            *("--start", "2011-01-01", "--end", "2011-06-30", "--dirty-rate", "0.01"),
+            *("--no-categories", "-q"),
+        ]
+    )
+    raw = yaml.safe_load((PROJECT_ROOT / "config" / "demo.yaml").read_text())
+    return data, {source: raw["sources"][source] for source in ("events", "feedback")}
+
+
+@pytest.fixture(scope="module")
+def bank(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """A generated bank of 200 customers with 1% dirty rows: the attribute history (Parquet, a
+    file per year, text AUM and instants) and the catalogue (CSV), each kind of dirty row at
+    least once, and config/bank.yaml's sources and attribute declarations."""
+    from synthetic import bank as bank_generator
+
+    data = tmp_path_factory.mktemp("bank") / "data"
+    bank_generator.write(data, 200, seed=7, dirty_rate=0.01)
+    raw = yaml.safe_load((PROJECT_ROOT / "config" / "bank.yaml").read_text())
+    return data, raw
+
+
+def _config(folder: Path, sources: dict, extra_columns: dict | None = None) -> SegmentationConfig:
+    mapping = config_mapping()
+    mapping["sources"] |= sources
+    if extra_columns:
+        mapping["segments"] = {"extra_columns": extra_columns}
+    return load_config(write_config_file(folder, mapping))
+
+
+def _land_both(
+    spark, config: SegmentationConfig, source: SourceName, lake: str
+) -> duckdb.DuckDBPyConnection:
+    """The source landed by the DuckDB engine (returned) and by Spark into ``lake``, with the
+    config's custom attributes and personal columns; the two reports agree."""
+    settings = getattr(config.sources, source)
+    custom = custom_attributes(config, source) if source == "customer_attributes" else None
+    masked = pii_source_columns(config, source)
+    con = duckdb.connect()
+    expected = duckdb_landing.land_source(con, source, settings, LANDED_AT, custom, masked)
+    report = land_source(spark, lake, source, settings, LANDED_AT, custom, masked)
+    # per-file notes (empty files, blank lines) are the DuckDB landing's alone (docs/spark.md)
+    assert report == replace(expected, notes={}, stale_staging_removed=0)
+    return con
+
+
+def _assert_lake_equals_warehouse(
+    spark, lake: str, con: duckdb.DuckDBPyConnection, source: SourceName
+) -> pl.DataFrame:
+    """The lake's raw.<source> and quarantine rows equal the warehouse's; the quarantine rows."""
+    expected_landed = con.execute(f"SELECT * FROM raw.{source}").pl().sort(ORDER)
+    expected_rejected = (
+        con.execute("SELECT * FROM quality.rejected_rows WHERE source = ?", [source])
+        .pl()
+        .sort(ORDER)
+    )
+    landed = pl.from_arrow(read_table(spark, lake, f"raw.{source}").toArrow())
+    quarantine = read_table(spark, lake, QUARANTINE)
+    rejected = pl.from_arrow(quarantine.where(quarantine["source"] == source).toArrow())
+    assert isinstance(landed, pl.DataFrame) and isinstance(rejected, pl.DataFrame)
+    landed = landed.sort(ORDER)
+    # the lake's quarantine is a folder per source: its column comes last there
+    rejected = rejected.select(expected_rejected.columns).sort(ORDER)
+    assert landed.schema == expected_landed.schema
+    assert landed.equals(expected_landed)
+    assert rejected.schema == expected_rejected.schema
+    assert rejected.equals(expected_rejected)
+    return rejected
+
+
+def _per_reason(rejected: pl.DataFrame) -> dict[str, int]:
+    return dict(rejected.group_by("reason").len().iter_rows())
+
+
+def _damaged_csv(frame: pl.DataFrame, path: Path) -> None:
+    """``frame`` as CSV with a record of too few fields, one with an open quote and one with a
+    NUL byte among its rows."""
+    lines = frame.write_csv().splitlines(keepends=True)
+    lines.insert(3, "X1,too,few\n")
+    lines.insert(6, 'X2,"an open quote' + "," * (frame.width - 2) + "\n")
+    lines.insert(9, "X3,\x00" + "," * (frame.width - 2) + "\n")
+    path.write_text("".join(lines))
+
+
+def test_events_in_parquet_and_damaged_csv_equal_duckdb(spark, demo, tmp_path: Path) -> None:
+    data, sources = demo
+    folder = tmp_path / "events"
+    folder.mkdir()
+    months = sorted((data / "events").glob("*.parquet"))
+    for path in months[:-1]:
+        (folder / path.name).write_bytes(path.read_bytes())
+    # the last month as CSV with its columns reversed, damaged records, a timestamp that does
+    # not parse and the first month's first 40 rows again (duplicates across files and formats)
+    last = pl.read_parquet(months[-1]).with_columns(pl.col("ts").cast(pl.Utf8))
+    again = pl.read_parquet(months[0])[:40].with_columns(pl.col("ts").cast(pl.Utf8))
+    broken = last[:1].with_columns(pl.lit("31/02/2011 25:61").alias("ts"))
+    text = pl.concat([last, broken, again]).select(list(reversed(last.columns)))
+    _damaged_csv(text, folder / "events-z.csv")
+    events = sources["events"] | {
+        "path": str(folder / "events-*"),
+        "pii_columns": ["user_id"],
+        "max_reject_rate": 0.2,
+    }
+    config = _config(tmp_path, {"events": events})
+    lake = str(tmp_path / "lake")
+    con = _land_both(spark, config, "events", lake)
+    rejected = _assert_lake_equals_warehouse(spark, lake, con, "events")
+    reasons = _per_reason(rejected)
+    for reason in (
+        *STRUCTURAL,
+        "missing_customer_id",
+        "missing_timestamp",
+        "unparseable_timestamp",
+        "unknown_event_type",
+        "timestamp_before_1970",
+        "timestamp_in_future",
+    ):
+        assert reasons.get(reason, 0) > 0, reason
+    assert reasons["duplicate_row"] >= 40
+    # the customer id is personal here: masked in every row's text, the malformed records' too
+    texts = rejected.get_column("raw_values")
+    assert not texts.str.contains('"user_id":"C').any()
+    assert not texts.str.contains("X1|X2|X3").any()
+
+
+def test_feedback_csv_equals_duckdb_with_personal_topics_masked(
+    spark, demo, tmp_path: Path
+) -> None:
+    data, sources = demo
+    feedback = sources["feedback"] | {
+        "path": str(data / "feedback.csv"),
+        "pii_columns": ["topic"],
+        "max_reject_rate": 0.5,
+    }
+    config = _config(tmp_path, {"feedback": feedback})
+    lake = str(tmp_path / "lake")
+    con = _land_both(spark, config, "feedback", lake)
+    rejected = _assert_lake_equals_warehouse(spark, lake, con, "feedback")
+    reasons = _per_reason(rejected)
+    for reason in (
+        "duplicate_row",
+        "missing_customer_id",
+        "unknown_feedback_kind",
+        "missing_score",
+        "unparseable_number",
+        "score_out_of_range",
+        "unparseable_timestamp",
+    ):
+        assert reasons.get(reason, 0) > 0, reason
+    texts = rejected.get_column("raw_values")
+    assert texts.str.contains('"topic":"\\*\\*\\*"').any()
+    assert not texts.str.contains('"topic":"[a-z]').any()
+
+
+def _attributes(bank: tuple[Path, dict], folder: Path) -> tuple[dict, dict]:
+    """The bank's attribute-history source over its files copied into ``folder``, the risk
+    declared personal data; and the declared attributes."""
+    data, raw = bank
+    for path in (data / "attributes").glob("*.parquet"):
+        (folder / path.name).write_bytes(path.read_bytes())
+    source = raw["sources"]["customer_attributes"] | {
+        "path": str(folder / "*"),
+        "pii_columns": ["risk"],
+        "max_reject_rate": 0.5,
+    }
+    return source, raw["segments"]["extra_columns"]
+
+
+def test_attribute_history_equals_duckdb_with_key_conflicts_across_files(
+    spark, bank, tmp_path: Path
+) -> None:
+    folder = tmp_path / "attributes"
+    folder.mkdir()
+    source, extra = _attributes(bank, folder)
+    history = pl.read_parquet(folder / "attributes-2010.parquet")
+    # clean rows (an AUM with two decimals, products held, a change) far apart in the file
+    clean = history.filter(
+        pl.col("aum").str.contains(r"^\d+\.\d\d$")
+        & (pl.col("products").list.len() > 0)
+        & pl.col("aum_change_3m").is_not_null()
+    )
+    first, second, third = clean[10], clean[20], clean[30]
+    rows = [
+        # the same customer and instant, the same AUM written differently: lands once
+        first.with_columns(pl.col("aum") + "0"),
+        # the same customer and instant, another risk: both rows are conflicts
+        second.with_columns(pl.lit("something_else").alias("risk")),
+        # the same customer and instant, another AUM: both rows are conflicts
+        third.with_columns(pl.col("aum") + "1"),
+    ]
+    # a later file, as CSV with its columns reversed and damaged records
+    later = pl.concat(rows).with_columns(pl.col("products").list.join("|"))
+    _damaged_csv(later.select(list(reversed(later.columns))), folder / "attributes-z.csv")
+    config = _config(tmp_path, {"customer_attributes": source}, extra)
+    lake = str(tmp_path / "lake")
+    con = _land_both(spark, config, "customer_attributes", lake)
+    rejected = _assert_lake_equals_warehouse(spark, lake, con, "customer_attributes")
+    reasons = _per_reason(rejected)
+    for reason in (
+        *STRUCTURAL,
+        "duplicate_row",
+        "missing_customer_id",
+        "missing_timestamp",
+        "unparseable_timestamp",
+        "timestamp_before_1970",
+        "timestamp_in_future",
+        "unparseable_number",
+        "conflicting_attribute_rows",
+    ):
+        assert reasons.get(reason, 0) > 0, reason
+    in_z = rejected.filter(pl.col("source_file").str.ends_with("attributes-z.csv"))
+    assert dict(in_z.group_by("reason").len().iter_rows()) == {
+        "duplicate_row": 1,
+        "conflicting_attribute_rows": 2,
+        **dict.fromkeys(STRUCTURAL, 1),
+    }
+    # the earlier rows of the two conflicting keys are rejected as well
+    earlier = rejected.filter(
+        pl.col("source_file").str.ends_with("attributes-2010.parquet")
+        & (pl.col("reason") == "conflicting_attribute_rows")
+    )
+    assert earlier.height >= 2
+    texts = rejected.get_column("raw_values")
+    assert not texts.str.contains("something_else|conservative|balanced|aggressive").any()
+
+
+def test_catalogue_equals_duckdb_with_rows_repeating_a_product(spark, bank, tmp_path: Path) -> None:
+    data, raw = bank
+    folder = tmp_path / "products"
+    folder.mkdir()
+    # the generator's catalogue with a column the mapping does not read: two rows differing in
+    # it alone are the same product (one lands), and a malformed record
+    catalogue = pl.read_csv(data / "products.csv", infer_schema=False)
+    noted = catalogue.with_columns(pl.lit("a").alias("note"))
+    again = noted.filter(pl.col("product_code") == "deposit").with_columns(
+        pl.lit("b").alias("note")
+    )
+    _damaged_csv(pl.concat([noted, again]), folder / "products.csv")
+    products = raw["sources"]["products"] | {"path": str(folder / "*.csv"), "max_reject_rate": 1}
+    config = _config(tmp_path, {"products": products})
+    lake = str(tmp_path / "lake")
+    con = _land_both(spark, config, "products", lake)
+    rejected = _assert_lake_equals_warehouse(spark, lake, con, "products")
+    assert _per_reason(rejected) == {
+        # the generator's exact copy, and the row differing in the unread column only
+        "duplicate_row": 2,
+        "missing_product_id": 1,
+        "missing_category": 1,
+        "conflicting_product_rows": 2,
+        **dict.fromkeys(STRUCTURAL, 1),
+    }
+    landed = read_table(spark, lake, "raw.products")
+    ids = [row[0] for row in landed.select("product_id").collect()]
+    assert len(ids) == len(set(ids)) and "structured_note" not in ids and "deposit" in ids
+
+
+def test_the_key_windows_run_on_the_executors(spark, bank, tmp_path: Path) -> None:
+    data, raw = bank
+    source = raw["sources"]["products"] | {"path": str(data / "products.csv")}
+    settings = _config(tmp_path, {"products": source}).sources.products
+    assert settings is not None
+    stage = staged_records(spark, "products", settings, settings.files(), LANDED_AT)
+    plan = stage._jdf.queryExecution().executedPlan().toString()
+    # the rows stay in Spark: a window partitioned by the product id, no collect before it
+    assert "Window" in plan and "product_id" in plan
+
+
+def test_over_the_reject_rate_nothing_is_written(spark, bank, tmp_path: Path) -> None:
+    data, raw = bank
+    source = raw["sources"]["products"] | {"path": str(data / "products.csv")}
+    config = _config(tmp_path, {"products": source | {"max_reject_rate": 0.1}})
+    lake = tmp_path / "lake"
+    with pytest.raises(
+        RejectRateExceeded, match=r"products: 5 of 11 rows rejected .*conflicting_product_rows: 2"
+    ):
+        land_source(spark, str(lake), "products", config.sources.products, LANDED_AT)
+    assert not lake.exists()
+
+
+def test_a_history_file_landed_before_and_removed_is_refused(spark, bank, tmp_path: Path) -> None:
+    folder = tmp_path / "attributes"
+    folder.mkdir()
+    source, extra = _attributes(bank, folder)
+    config = _config(tmp_path, {"customer_attributes": source}, extra)
+    settings = config.sources.customer_attributes
+    custom = custom_attributes(config, "customer_attributes")
+    lake = str(tmp_path / "lake")
+    first = land_source(spark, lake, "customer_attributes", settings, LANDED_AT, custom)
+    (folder / "attributes-2009.parquet").unlink()
+    with pytest.raises(
+        RemovedFilesError, match=r"attributes-2009\.parquet \([0-9,]+ rows before\)"
+    ):
+        land_source(spark, lake, "customer_attributes", settings, LANDED_AT, custom)
+    landed = read_table(spark, lake, "raw.customer_attributes")
+    quarantine = read_table(spark, lake, QUARANTINE)
+    # nothing was written: every row of the first landing is still there
+    assert landed.count() + quarantine.count() == first.source_rows
+    allowed = settings.model_copy(update={"allow_removed_files": True})
+    report = land_source(spark, lake, "customer_attributes", allowed, LANDED_AT, custom)
+    assert list(report.removed_files) == [str(folder / "attributes-2009.parquet")]
+    assert report.source_rows < first.source_rows
+    assert read_table(spark, lake, "raw.customer_attributes").count() == report.landed_rows
+
+
+def test_a_name_that_is_no_source_or_another_sources_settings_is_refused(
+    spark, demo, tmp_path: Path
+) -> None:
+    data, sources = demo
+    events = sources["events"] | {"path": str(data / "events" / "*.parquet")}
+    config = _config(tmp_path, {"events": events})
+    lake = str(tmp_path / "lake")
+    with pytest.raises(ValueError, match="takes transactions, .*products, not orders"):
+        land_source(spark, lake, "orders", config.sources.events, LANDED_AT)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="feedback: the configuration given is a EventsSource"):
+        land_source(spark, lake, "feedback", config.sources.events, LANDED_AT)
+    assert not Path(lake).exists()
