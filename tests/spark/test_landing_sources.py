@@ -358,3 +358,78 @@ def test_a_name_that_is_no_source_or_another_sources_settings_is_refused(
     with pytest.raises(ValueError, match="feedback: the configuration given is a EventsSource"):
         land_source(spark, lake, "feedback", config.sources.events, LANDED_AT)
     assert not Path(lake).exists()
+
+
+def _catalogue_versions(bank: tuple[Path, dict]) -> list[str]:
+    """Three versions of a catalogue file: the generator's (dirty rows included), the same
+    with a new product and a new row without a category, and the clean products alone."""
+    data, _ = bank
+    first = (data / "products.csv").read_text()
+    second = first + "pension,savings,retirement,standard,core,R2\nannuity,,life,standard,core,R1\n"
+    catalogue = pl.read_csv(data / "products.csv", infer_schema=False)
+    clean = catalogue.filter(pl.all_horizontal(pl.all().is_not_null())).unique(
+        "product_code", keep="none"
+    )
+    return [first, second, clean.write_csv()]
+
+
+def test_a_landing_writes_its_table_and_quarantine_together(
+    spark, bank, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from segmentation.engines.spark import lake_commit
+    from segmentation.engines.spark.lake import table_location
+    from segmentation.engines.spark.lake_commit import LakeFiles, LakeWriteError, recover_table
+
+    _, raw = bank
+    folder = tmp_path / "products"
+    folder.mkdir()
+    versions = _catalogue_versions(bank)
+    path = folder / "products.csv"
+    path.write_text(versions[0])
+    source = raw["sources"]["products"] | {"path": str(folder / "*.csv"), "max_reject_rate": 1}
+    config = _config(tmp_path, {"products": source})
+    settings = config.sources.products
+    assert settings is not None
+    lake = str(tmp_path / "lake")
+
+    def duckdb_landing_of(version: int) -> duckdb.DuckDBPyConnection:
+        path.write_text(versions[version])
+        con = duckdb.connect()
+        duckdb_landing.land_source(con, "products", settings, LANDED_AT)
+        return con
+
+    first = duckdb_landing_of(0)
+    land_source(spark, lake, "products", settings, LANDED_AT)
+    # stopped before the commit: both tables stay the first landing's
+    second = duckdb_landing_of(1)
+
+    def stop(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lake_commit, "_commit", stop)
+    with pytest.raises(KeyboardInterrupt):
+        land_source(spark, lake, "products", settings, LANDED_AT)
+    monkeypatch.undo()
+    _assert_lake_equals_warehouse(spark, lake, first, "products")
+    # stopped after the commit, the new raw.products in place, the quarantine not yet
+    rename = LakeFiles.rename
+
+    def stop_before_the_quarantine(self: LakeFiles, source: str, target: str) -> None:
+        if source.endswith("source=products") and "_staging-" in source:
+            raise LakeWriteError("the driver stopped")
+        rename(self, source, target)
+
+    monkeypatch.setattr(LakeFiles, "rename", stop_before_the_quarantine)
+    with pytest.raises(LakeWriteError, match="the driver stopped"):
+        land_source(spark, lake, "products", settings, LANDED_AT)
+    monkeypatch.undo()
+    # the write was decided: finishing it puts the second landing's quarantine beside its table
+    assert recover_table(spark, table_location(lake, QUARANTINE))
+    _assert_lake_equals_warehouse(spark, lake, second, "products")
+    # a landing without rejected rows (the file shorter: allowed) removes the source's
+    # earlier quarantine rows
+    third = duckdb_landing_of(2)
+    shorter = settings.model_copy(update={"allow_removed_files": True})
+    report = land_source(spark, lake, "products", shorter, LANDED_AT)
+    assert report.rejected_rows == 0
+    _assert_lake_equals_warehouse(spark, lake, third, "products")

@@ -18,6 +18,12 @@ three steps:
    the instant between the two renames it sees the partition missing. Then ``_replaced-<id>/``
    and the staging folder are removed.
 
+A write may replace a partition with nothing (``replaced``: the commit names it with
+:data:`DROP_PREFIX`, and the swap retires the live one), and may carry one whole table beside
+the partitions (``table``: staged as ``_staging-<id>/_table/``, its location in the commit,
+swapped with the partitions). Both are decided by the one commit: the Spark landing replaces
+``raw.<source>`` and the source's quarantine partition together this way.
+
 Before staging, a write finishes what an interrupted write left (:func:`recover_table`):
 committed staging is swapped in, uncommitted staging and replaced folders are removed. One
 writer per table at a time, as one run at a time writes the DuckDB warehouse: a write takes
@@ -44,6 +50,11 @@ SCHEMA_FOLDER = "_schema"
 COMMIT_FOLDER = "_commit"
 # in the commit folder: the write replaces the whole table (partitions it did not write go)
 REPLACE_ALL = "ALL"
+# in the commit folder, before a partition's name: the write replaces it with nothing
+DROP_PREFIX = "DROP-"
+# the staged folder of a whole table written with the partitions; its file in the commit
+# folder holds the table's location
+TABLE_FOLDER = "_table"
 # what Spark leaves in an output folder besides the data: never a partition
 _NOT_PARTITIONS = {"_temporary", COMMIT_FOLDER}
 
@@ -99,6 +110,22 @@ class LakeFiles:
         """Create an empty file at ``location``."""
         self._fs.create(self._path(location), True).close()
 
+    def write_text(self, location: str, text: str) -> None:
+        """Create a file at ``location`` holding ``text`` (under 64 KiB)."""
+        stream = self._fs.create(self._path(location), True)
+        try:
+            stream.writeUTF(text)
+        finally:
+            stream.close()
+
+    def read_text(self, location: str) -> str:
+        """The text :meth:`write_text` wrote at ``location``."""
+        stream = self._fs.open(self._path(location))
+        try:
+            return str(stream.readUTF())
+        finally:
+            stream.close()
+
     def remove(self, location: str) -> None:
         """Remove ``location`` and everything in it (nothing when it does not exist)."""
         self._fs.delete(self._path(location), True)
@@ -115,11 +142,13 @@ def _is_partition(name: str) -> bool:
 
 
 def _units(files: LakeFiles, staging: str) -> list[str]:
-    """The staged folders that replace live ones: the partitions and the schema."""
+    """The staged folders that replace live ones: the partitions, the schema and a whole
+    table written with them."""
     return [
         name
         for name in files.folders(staging)
-        if name not in _NOT_PARTITIONS and (name == SCHEMA_FOLDER or _is_partition(name))
+        if name not in _NOT_PARTITIONS
+        and (name in (SCHEMA_FOLDER, TABLE_FOLDER) or _is_partition(name))
     ]
 
 
@@ -170,21 +199,56 @@ def _swap(files: LakeFiles, location: str, staging: str, token: str) -> list[str
         for name in partitions(files, location):
             if name not in committed:
                 retire(name)
+    for name in sorted(committed):
+        if name.startswith(DROP_PREFIX):
+            # gone already when an interrupted swap retired it: nothing else writes it since
+            retire(name.removeprefix(DROP_PREFIX))
     swapped = []
     for name in _units(files, staging):
-        retire(name)
-        files.rename(f"{staging}/{name}", f"{location}/{name}")
+        if name == TABLE_FOLDER:
+            _swap_table(files, staging, replaced)
+        else:
+            retire(name)
+            files.rename(f"{staging}/{name}", f"{location}/{name}")
         swapped.append(name)
     files.remove(replaced)
     return swapped
 
 
+def _swap_table(files: LakeFiles, staging: str, replaced: str) -> None:
+    """Put the staged whole table in place of the live one, at the location its commit names."""
+    target = files.read_text(f"{staging}/{COMMIT_FOLDER}/{TABLE_FOLDER}")
+    if files.exists(target):
+        files.remove(f"{replaced}/{TABLE_FOLDER}")
+        files.rename(target, f"{replaced}/{TABLE_FOLDER}")
+    files.make_folder(target.rsplit("/", 1)[0])
+    files.rename(f"{staging}/{TABLE_FOLDER}", target)
+
+
 def write_atomically(
-    frame: DataFrame, location: str, partition_column: str, replace_all: bool
+    frame: DataFrame,
+    location: str,
+    partition_column: str,
+    replace_all: bool,
+    *,
+    replaced: Iterable[str] = (),
+    table: tuple[DataFrame, str] | None = None,
 ) -> list[str]:
     """Write ``frame`` into the table at ``location``, partitioned by ``partition_column``:
     each partition it holds replaces the live one whole (and, with ``replace_all``, the live
     partitions it does not hold are removed). Returns the partitions written.
+
+    Args:
+        frame: The rows.
+        location: The table's folder.
+        partition_column: The column whose values name the partitions.
+        replace_all: Remove the live partitions ``frame`` does not hold.
+        replaced: Partitions (``name=value``) this write replaces even when ``frame`` holds
+            none of their rows: those without rows are removed.
+        table: A whole table (rows, location) that replaces the one at its location with the
+            same commit: whatever stops the write, the next write of this table (or
+            :func:`recover_table`) leaves both old or both new. Its location must be on the
+            file system of ``location``, and nothing else may write it.
 
     Raises:
         LakeWriteError: A folder could not be moved; what was committed is finished by the
@@ -202,8 +266,19 @@ def write_atomically(
         spark.createDataFrame([], frame.schema).coalesce(1).write.parquet(
             f"{staging}/{SCHEMA_FOLDER}"
         )
-        written = [name for name in _units(files, staging) if name != SCHEMA_FOLDER]
-        _commit(files, staging, [*written, SCHEMA_FOLDER], replace_all)
+        if table is not None:
+            table[0].write.mode("errorifexists").parquet(f"{staging}/{TABLE_FOLDER}")
+        written = [
+            name for name in _units(files, staging) if name not in (SCHEMA_FOLDER, TABLE_FOLDER)
+        ]
+        dropped = [f"{DROP_PREFIX}{name}" for name in replaced if name not in written]
+        _commit(
+            files,
+            staging,
+            [*written, SCHEMA_FOLDER, *dropped],
+            replace_all,
+            table[1] if table is not None else None,
+        )
     except BaseException:
         _remove_quietly(files, staging)
         raise
@@ -212,12 +287,21 @@ def write_atomically(
     return written
 
 
-def _commit(files: LakeFiles, staging: str, names: Iterable[str], replace_all: bool) -> None:
-    """Record the write as decided: the commit folder is complete only once renamed in."""
+def _commit(
+    files: LakeFiles,
+    staging: str,
+    names: Iterable[str],
+    replace_all: bool,
+    table: str | None = None,
+) -> None:
+    """Record the write as decided: the commit folder is complete only once renamed in.
+    ``table``: the location of the whole table staged beside the partitions."""
     pending = f"{staging}/_pending{COMMIT_FOLDER}"
     files.make_folder(pending)
     for name in [*names, *([REPLACE_ALL] if replace_all else [])]:
         files.touch(f"{pending}/{name}")
+    if table is not None:
+        files.write_text(f"{pending}/{TABLE_FOLDER}", table)
     files.rename(pending, f"{staging}/{COMMIT_FOLDER}")
 
 

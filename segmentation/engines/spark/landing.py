@@ -23,7 +23,8 @@ Map, then cross-record steps, then the writes:
    differ are all the source's conflict, rows past the first with equal values
    ``duplicate_row``.
 4. The reject-rate gate and the guard against removed or shrunk files run on the driver on
-   per-file counts; then ``raw.<source>`` and the source's quarantine rows are written.
+   per-file counts; then ``raw.<source>`` and the source's quarantine rows are written with
+   one commit (both old or both new, as the DuckDB landing's one transaction).
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from segmentation.engines.spark.lake import read_table, table_location, write_months
-from segmentation.engines.spark.lake_commit import LakeFiles
+from segmentation.engines.spark.lake import read_table, table_location
+from segmentation.engines.spark.lake_commit import recover_table, write_atomically
 from segmentation.engines.spark.landing_files import (
     FILE_SEQ,
     ParseFiles,
@@ -175,6 +176,8 @@ def land_source(
         RejectRateExceeded: Over ``max_reject_rate`` (nothing written).
         SourceError: No file matches, a file's header lacks a mapped column, or a file
             cannot be read as configured (the library's message, from the task).
+        LakeWriteError: A folder of the write could not be moved; once the write was decided,
+            the next landing (or ``lake_commit.recover_table`` on the quarantine) finishes it.
     """
     if source not in SPARK_SOURCES:
         raise ValueError(f"the Spark landing takes {', '.join(SPARK_SOURCES)}, not {source}")
@@ -188,6 +191,9 @@ def land_source(
     files = config.files()
     if not files:
         raise SourceError(f"sources.{source}.path: {config.path} matches no file")
+    # a landing stopped once its write was decided is finished first: the rows landed before
+    # are then those of one landing in both tables
+    recover_table(spark, table_location(lake, QUARANTINE))
     before = previous_rows(spark, lake, source)
     removed = removed_files(before, files)
     if removed and not config.allow_removed_files:
@@ -205,8 +211,7 @@ def land_source(
         if shrunk and not config.allow_removed_files:
             refuse_removed(source, {}, shrunk)
         check_reject_rate(source, report, config.max_reject_rate, False)
-        _write_landed(stage, lake, source)
-        _write_quarantine(spark, stage, lake, source, now, report.rejected_rows)
+        _write(stage, lake, source, now)
     finally:
         stage.unpersist()
     return replace(
@@ -381,12 +386,24 @@ def _report(
     return report, rows_by_file
 
 
-def _write_landed(stage: DataFrame, lake: str, source: SourceName) -> None:
-    """Replace the lake's ``raw.<source>`` with the good rows."""
+def _write(stage: DataFrame, lake: str, source: SourceName, now: datetime) -> None:
+    """Replace the lake's ``raw.<source>`` with the good rows and the source's quarantine rows
+    (a folder per source) with the rejected ones, in one commit of the quarantine table: a
+    failure at any point leaves both as the previous landing wrote them, or (once the write
+    is decided) the next landing finishes both (:mod:`~segmentation.engines.spark.lake_commit`).
+    """
     from pyspark.sql import functions as F
 
     landed = stage.where(F.col("reason").isNull()).select(*_landed_columns(stage, source))
-    landed.write.mode("overwrite").parquet(table_location(lake, f"raw.{source}"))
+    write_atomically(
+        _rejected(stage, source, now),
+        table_location(lake, QUARANTINE),
+        "source",
+        replace_all=False,
+        # without rejected rows the source's folder goes: no rows of an earlier landing stay
+        replaced=[f"source={source}"],
+        table=(landed, table_location(lake, f"raw.{source}")),
+    )
 
 
 def _landed_columns(stage: DataFrame, source: SourceName) -> list[Column]:
@@ -405,22 +422,15 @@ def _landed_columns(stage: DataFrame, source: SourceName) -> list[Column]:
     ]
 
 
-def _write_quarantine(
-    spark: SparkSession,
-    stage: DataFrame,
-    lake: str,
-    source: SourceName,
-    now: datetime,
-    rejected_rows: int,
-) -> None:
-    """Replace the source's rows of the lake's quarantine (a folder per source) with the
-    rejected rows: the check in words, the original row with personal values masked."""
+def _rejected(stage: DataFrame, source: SourceName, now: datetime) -> DataFrame:
+    """The source's quarantine rows: the check in words, the original row with personal values
+    masked."""
     from itertools import chain
 
     from pyspark.sql import functions as F
 
     checks = F.create_map(*(F.lit(text) for text in chain.from_iterable(REASONS[source].items())))
-    rejected = stage.where(F.col("reason").isNotNull()).select(
+    return stage.where(F.col("reason").isNotNull()).select(
         F.lit(source).alias("source"),
         F.col(SOURCE_FILE),
         F.col(SOURCE_ROW),
@@ -429,10 +439,3 @@ def _write_quarantine(
         F.coalesce(F.col(MASKED_VALUES), F.col(RAW_VALUES)).alias(RAW_VALUES),
         F.lit(now.isoformat(sep=" ")).cast("timestamp_ntz").alias("rejected_at"),
     )
-    if not rejected_rows:
-        # a write of no rows replaces no folder: the old rows must go explicitly
-        location = table_location(lake, QUARANTINE)
-        LakeFiles(spark, location).remove(f"{location}/source={source}")
-        return
-    # the source's folder is replaced whole or not at all; other sources' stay
-    write_months(rejected, lake, QUARANTINE, partition_column="source")
