@@ -5,6 +5,7 @@ rows equal to what the DuckDB landing writes into the warehouse for the same fil
 columns and types, same reasons and checks, same original text with personal values masked,
 and the same report."""
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -305,8 +306,11 @@ def test_the_key_windows_run_on_the_executors(spark, bank, tmp_path: Path) -> No
     assert settings is not None
     stage = staged_records(spark, "products", settings, settings.files(), LANDED_AT)
     plan = stage._jdf.queryExecution().executedPlan().toString()
-    # the rows stay in Spark: a window partitioned by the product id, no collect before it
-    assert "Window" in plan and "product_id" in plan
+    # the rows stay in Spark: the values' smallest and largest and the position, each a window
+    # partitioned by whether the row is still good and its product id
+    by_key = r"windowspecdefinition\(\w+#\d+, product_id#\d+"
+    assert re.search(rf"Window \[min\(\w+#\d+\) {by_key}", plan), plan
+    assert re.search(rf"Window \[row_number\(\) {by_key}", plan), plan
 
 
 def test_over_the_reject_rate_nothing_is_written(spark, bank, tmp_path: Path) -> None:
