@@ -23,7 +23,7 @@ from segmentation.config import (
 from segmentation.engines.spark.lake import read_table
 from segmentation.engines.spark.landing import QUARANTINE, land_source, staged_records
 from segmentation.raw import landing as duckdb_landing
-from segmentation.raw.landing import RejectRateExceeded
+from segmentation.raw.landing import LandingReport, RejectRateExceeded
 from segmentation.raw.removed_files import RemovedFilesError
 from segmentation.raw.settings import SourceName
 from tests.conftest import PROJECT_ROOT, config_mapping, write_config_file
@@ -76,18 +76,19 @@ def _config(folder: Path, sources: dict, extra_columns: dict | None = None) -> S
 
 def _land_both(
     spark, config: SegmentationConfig, source: SourceName, lake: str
-) -> duckdb.DuckDBPyConnection:
-    """The source landed by the DuckDB engine (returned) and by Spark into ``lake``, with the
-    config's custom attributes and personal columns; the two reports agree."""
+) -> tuple[duckdb.DuckDBPyConnection, LandingReport]:
+    """The source landed by the DuckDB engine (its warehouse returned) and by Spark into
+    ``lake`` (its report returned), with the config's custom attributes and personal columns;
+    the two reports agree."""
     settings = getattr(config.sources, source)
     custom = custom_attributes(config, source) if source == "customer_attributes" else None
     masked = pii_source_columns(config, source)
     con = duckdb.connect()
     expected = duckdb_landing.land_source(con, source, settings, LANDED_AT, custom, masked)
     report = land_source(spark, lake, source, settings, LANDED_AT, custom, masked)
-    # per-file notes (empty files, blank lines) are the DuckDB landing's alone (docs/spark.md)
-    assert report == replace(expected, notes={}, stale_staging_removed=0)
-    return con
+    # the same counts, files and per-file notes (empty files, blank lines, malformed records)
+    assert report == replace(expected, stale_staging_removed=0)
+    return con, report
 
 
 def _assert_lake_equals_warehouse(
@@ -148,7 +149,7 @@ def test_events_in_parquet_and_damaged_csv_equal_duckdb(spark, demo, tmp_path: P
     }
     config = _config(tmp_path, {"events": events})
     lake = str(tmp_path / "lake")
-    con = _land_both(spark, config, "events", lake)
+    con, _ = _land_both(spark, config, "events", lake)
     rejected = _assert_lake_equals_warehouse(spark, lake, con, "events")
     reasons = _per_reason(rejected)
     for reason in (
@@ -172,14 +173,24 @@ def test_feedback_csv_equals_duckdb_with_personal_topics_masked(
     spark, demo, tmp_path: Path
 ) -> None:
     data, sources = demo
+    folder = tmp_path / "feedback"
+    folder.mkdir()
+    text = (data / "feedback.csv").read_text()
+    # an export of 0 bytes and one with its header alone and blank lines beside the data
+    (folder / "feedback-0.csv").write_bytes(b"")
+    (folder / "feedback-1.csv").write_text(text.splitlines(keepends=True)[0] + "\n\n")
+    (folder / "feedback.csv").write_text(text)
     feedback = sources["feedback"] | {
-        "path": str(data / "feedback.csv"),
+        "path": str(folder / "*.csv"),
         "pii_columns": ["topic"],
         "max_reject_rate": 0.5,
     }
     config = _config(tmp_path, {"feedback": feedback})
     lake = str(tmp_path / "lake")
-    con = _land_both(spark, config, "feedback", lake)
+    con, report = _land_both(spark, config, "feedback", lake)
+    assert len(report.files) == 3
+    assert report.notes[str(folder / "feedback-0.csv")] == ["empty file (0 bytes): no rows"]
+    assert str(folder / "feedback-1.csv") in report.notes
     rejected = _assert_lake_equals_warehouse(spark, lake, con, "feedback")
     reasons = _per_reason(rejected)
     for reason in (
@@ -238,7 +249,7 @@ def test_attribute_history_equals_duckdb_with_key_conflicts_across_files(
     _damaged_csv(later.select(list(reversed(later.columns))), folder / "attributes-z.csv")
     config = _config(tmp_path, {"customer_attributes": source}, extra)
     lake = str(tmp_path / "lake")
-    con = _land_both(spark, config, "customer_attributes", lake)
+    con, _ = _land_both(spark, config, "customer_attributes", lake)
     rejected = _assert_lake_equals_warehouse(spark, lake, con, "customer_attributes")
     reasons = _per_reason(rejected)
     for reason in (
@@ -284,7 +295,7 @@ def test_catalogue_equals_duckdb_with_rows_repeating_a_product(spark, bank, tmp_
     products = raw["sources"]["products"] | {"path": str(folder / "*.csv"), "max_reject_rate": 1}
     config = _config(tmp_path, {"products": products})
     lake = str(tmp_path / "lake")
-    con = _land_both(spark, config, "products", lake)
+    con, _ = _land_both(spark, config, "products", lake)
     rejected = _assert_lake_equals_warehouse(spark, lake, con, "products")
     assert _per_reason(rejected) == {
         # the generator's exact copy, and the row differing in the unread column only

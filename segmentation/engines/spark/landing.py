@@ -42,6 +42,7 @@ from segmentation.engines.spark.lake import read_table, table_location
 from segmentation.engines.spark.lake_commit import recover_table, write_atomically
 from segmentation.engines.spark.landing_files import (
     FILE_SEQ,
+    NOTE,
     ParseFiles,
     column_order,
     parsed_schema,
@@ -234,7 +235,9 @@ def staged_records(
     parse of each file in a Spark task, then the duplicates (and for customers the repeated
     ids, for a source with a key the rows repeating a key) flagged by windows.
 
-    Columns: :func:`~segmentation.engines.spark.landing_files.parsed_schema`'s.
+    Columns: :func:`~segmentation.engines.spark.landing_files.parsed_schema`'s. Besides the
+    records, a row per note about a file (reason
+    :data:`~segmentation.engines.spark.landing_files.NOTE`, the note in ``raw_values``).
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -362,19 +365,29 @@ def _existing(spark: SparkSession, lake: str, table: str) -> DataFrame | None:
 def _report(
     source: SourceName, files: list[str], stage: DataFrame
 ) -> tuple[LandingReport, dict[str, int]]:
-    """Rows per reason and file of the stage (landed and rejected), and the source rows per
-    file, 0 for a file without rows (one small Spark job)."""
+    """Rows per reason and file of the stage (landed and rejected) and the notes per file, as
+    the DuckDB landing reports them, and the source rows per file, 0 for a file without rows
+    (two small Spark jobs)."""
+    from pyspark.sql import functions as F
+
     by_reason: Counter[str] = Counter()
     by_file: Counter[str] = Counter()
     rows_by_file = dict.fromkeys(files, 0)
     landed = 0
     for file_seq, reason, rows in stage.groupBy(FILE_SEQ, "reason").count().collect():
+        if reason == NOTE:
+            continue
         rows_by_file[files[file_seq]] += rows
         if reason is None:
             landed += rows
         else:
             by_reason[reason] += rows
             by_file[files[file_seq]] += rows
+    # a few rows per file at most (counts and encodings, never the file's text)
+    noted = stage.where(F.col("reason") == NOTE).select(FILE_SEQ, SOURCE_ROW, RAW_VALUES)
+    notes: dict[str, list[str]] = {}
+    for file_seq, _, note in sorted(noted.collect()):
+        notes.setdefault(files[file_seq], []).append(note)
     report = LandingReport(
         source=source,
         files=files,
@@ -382,6 +395,7 @@ def _report(
         landed_rows=landed,
         rejected_by_reason=dict(by_reason.most_common()),
         rejected_by_file=dict(by_file.most_common()),
+        notes=notes,
     )
     return report, rows_by_file
 
@@ -430,7 +444,7 @@ def _rejected(stage: DataFrame, source: SourceName, now: datetime) -> DataFrame:
     from pyspark.sql import functions as F
 
     checks = F.create_map(*(F.lit(text) for text in chain.from_iterable(REASONS[source].items())))
-    return stage.where(F.col("reason").isNotNull()).select(
+    return stage.where(F.col("reason").isNotNull() & (F.col("reason") != NOTE)).select(
         F.lit(source).alias("source"),
         F.col(SOURCE_FILE),
         F.col(SOURCE_ROW),

@@ -46,6 +46,9 @@ from segmentation.raw.staging import (
 
 # the column of the files' frame that numbers the files (their position in config.files())
 FILE_SEQ = "file_seq"
+# the reason of the rows that carry a file's notes (empty, blank lines, transcoded, truncated,
+# malformed records; never the file's text) to the driver's report: no source row has it
+NOTE = "(note)"
 
 
 def column_order(source: SourceName, config: AnySource, files: list[Path]) -> list[str] | None:
@@ -105,7 +108,7 @@ def _with_text(staged: pl.LazyFrame, source_file: str) -> pl.LazyFrame:
 class ParseFiles:
     """The ``mapInArrow`` function: batches of file numbers in, every record of those files
     out (:func:`parsed_schema`, cast to ``schema``, the Arrow form of the declared Spark
-    schema).
+    schema), and a row per note of the staging about a file (reason :data:`NOTE`).
 
     Attributes:
         source: Which source.
@@ -132,6 +135,18 @@ class ParseFiles:
             for file_seq in batch.column(FILE_SEQ).to_pylist():
                 yield from self.parse_file(int(file_seq))
 
+    def _notes(self, file_seq: int, notes: list[str]) -> Iterator[pa.RecordBatch]:
+        """The file's notes as rows: reason :data:`NOTE`, the note in ``raw_values``, its
+        place among the file's notes in ``source_row``, every other column null."""
+        if not notes:
+            return
+        columns = {field.name: pa.nulls(len(notes), field.type) for field in self.schema}
+        columns[FILE_SEQ] = pa.array([file_seq] * len(notes), self.schema.field(FILE_SEQ).type)
+        columns[SOURCE_ROW] = pa.array(range(len(notes)), self.schema.field(SOURCE_ROW).type)
+        columns["reason"] = pa.array([NOTE] * len(notes), self.schema.field("reason").type)
+        columns[RAW_VALUES] = pa.array(notes, self.schema.field(RAW_VALUES).type)
+        yield from pa.Table.from_pydict(columns, schema=self.schema).to_batches()
+
     def parse_file(self, file_seq: int) -> Iterator[pa.RecordBatch]:
         """Every record of file ``file_seq``: staged by the library in a scratch folder of the
         task (deleted afterwards), joined with its original text."""
@@ -151,6 +166,7 @@ class ParseFiles:
                 self.custom,
                 mask,
             )
+            yield from self._notes(file_seq, staging.notes.get(str(staging.files[file_seq]), []))
             if file_seq not in staging.readable or not staging.staged:
                 # an empty file (0 bytes, no header line, or a header only): no records
                 return
