@@ -96,8 +96,7 @@ def write_empty_source(
         scratch.execute(render_sql("warehouse/create_schema.sql", schema="raw"))
         scratch.execute(render_sql("warehouse/create_schema.sql", schema="quality"))
         empty_source_table(scratch, source)
-        empty = pl.from_arrow(scratch.table(f"raw.{source}").arrow())
-    assert isinstance(empty, pl.DataFrame)
+        empty = scratch.table(f"raw.{source}").pl()
     spark_frame(session, empty).write.mode("overwrite").parquet(
         table_location(lake, f"raw.{source}")
     )

@@ -92,13 +92,20 @@ def build_evaluation_assets(engine: str = "duckdb") -> list[dg.AssetsDefinition]
         if spark is not None:
             from segmentation.engines.spark.evaluation import evaluate_segments as on_spark
 
-            evaluation = on_spark(spark.spark_session, _lake(settings), settings.features.feedback)
+            evaluation: Any = on_spark(
+                spark.spark_session, _lake(settings), settings.features.feedback
+            )
+            pairs = evaluation.migration.select("from_snapshot", "to_snapshot").unique().height
+            context.log.info(
+                f"evaluated {pairs} snapshot pairs on Spark in {evaluation.buckets} buckets"
+            )
         else:
             with warehouse.connect() as con:
                 evaluation = evaluate_segments(con, settings.features.feedback)
-        context.log.info(
-            f"evaluated {evaluation.pairs} snapshot pairs over {evaluation.dimensions} dimensions"
-        )
+            context.log.info(
+                f"evaluated {evaluation.pairs} snapshot pairs over {evaluation.dimensions} "
+                f"dimensions"
+            )
         context.add_output_metadata(
             _table_metadata(evaluation.migration, SegmentMigrationContract),
             output_name="segment_migration",
