@@ -68,9 +68,7 @@ def land(
     config = getattr(settings.sources, source)
     now = datetime.now(UTC).replace(tzinfo=None)
     custom = custom_attributes(settings, source) if source in _WITH_ATTRIBUTES else None
-    masked = pii_source_columns(settings, source) if source != "customers" else None
-    if source == "customers":
-        masked = pii_source_columns(settings)
+    masked = pii_source_columns(settings, source)
     try:
         report = spark_land_source(session, lake, source, config, now, custom, masked)
     except ValueError as error:

@@ -86,6 +86,7 @@ class Run:
 
 
 def _config(folder: Path, **overrides: object) -> SegmentationConfig:
+    folder.mkdir(parents=True, exist_ok=True)
     raw = config_mapping(snapshots={"start": "2010-12", "end": MONTHS[-1]}, **overrides)
     return load_config(write_config_file(folder, raw))
 
@@ -262,3 +263,27 @@ def test_a_contract_violation_in_the_tasks_leaves_the_lake_and_serving_copy(
     assert again.success
     redone = _lake_table(spark, run.config, "marts.customer_segments")
     assert frame_differences(redone, before, CUSTOMER) == []
+
+
+def test_the_definitions_are_the_same_with_either_engine(tmp_path: Path) -> None:
+    """The same assets, groups, partitions, checks, job, schedule and sensor; the Spark
+    path's kinds add spark, and it has the session resource and the lake's IO manager."""
+    duck = build_definitions(_config(tmp_path / "duckdb"))
+    spark = build_definitions(_config(tmp_path / "spark", engine="spark", spark=SPARK_KEYS))
+    duck_graph, spark_graph = duck.resolve_asset_graph(), spark.resolve_asset_graph()
+    keys = duck_graph.get_all_asset_keys()
+    assert spark_graph.get_all_asset_keys() == keys
+    assert spark_graph.asset_check_keys == duck_graph.asset_check_keys
+    for key in keys:
+        expected, actual = duck_graph.get(key), spark_graph.get(key)
+        assert actual.group_name == expected.group_name, key
+        assert actual.partitions_def == expected.partitions_def, key
+        assert actual.kinds == expected.kinds | {"spark"}, key
+        assert actual.parent_keys == expected.parent_keys, key
+    assert [job.name for job in spark.resolve_all_job_defs()] == [
+        job.name for job in duck.resolve_all_job_defs()
+    ]
+    assert [s.name for s in spark.schedules or []] == [s.name for s in duck.schedules or []]
+    assert [s.name for s in spark.sensors or []] == [s.name for s in duck.sensors or []]
+    assert set(spark.resources or {}) == set(duck.resources or {}) | {"spark"}
+    assert "spark" not in {kind for key in keys for kind in duck_graph.get(key).kinds}
