@@ -146,6 +146,12 @@ def freshness_result(snapshots: list[date], expected_partition: str | None) -> d
     )
 
 
+def _given(settings: SegmentationConfig | None) -> SegmentationConfig:
+    """The settings resource the Spark path asks for (``on_engine``'s ``spark_only``)."""
+    assert settings is not None
+    return settings
+
+
 def build_monitoring_checks(
     partitions_def: dg.TimeWindowPartitionsDefinition,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -167,15 +173,17 @@ def build_monitoring_checks(
         description=f"The newest snapshot has within ±{MAX_CUSTOMER_CHANGE:.0%} of the "
         "customers of the previous snapshot (WARN).",
     )
-    @on_engine(engine)
+    @on_engine(engine, spark_only=("settings",))
     def customer_count_drift_check(
-        warehouse: Warehouse, settings: dg.ResourceParam[SegmentationConfig], spark: Any = None
+        warehouse: Warehouse,
+        settings: dg.ResourceParam[SegmentationConfig | None] = None,
+        spark: Any = None,
     ) -> dg.AssetCheckResult:
         """Warn when the customer count jumps or drops between the newest two snapshots."""
         if spark is not None:
             from assets import spark_stages  # imports PySpark: the Spark path only
 
-            snapshots, counts = spark_stages.customer_counts(spark, settings)
+            snapshots, counts = spark_stages.customer_counts(spark, _given(settings))
             return count_drift_result(snapshots, counts)
         with warehouse.connect() as con:
             return customer_count_drift(con)
@@ -188,15 +196,17 @@ def build_monitoring_checks(
         f"of customers by more than {MAX_SHARE_SHIFT:.0%} points from the previous snapshot to "
         "the newest (WARN).",
     )
-    @on_engine(engine)
+    @on_engine(engine, spark_only=("settings",))
     def segment_share_drift_check(
-        warehouse: Warehouse, settings: dg.ResourceParam[SegmentationConfig], spark: Any = None
+        warehouse: Warehouse,
+        settings: dg.ResourceParam[SegmentationConfig | None] = None,
+        spark: Any = None,
     ) -> dg.AssetCheckResult:
         """Warn when the segment mix shifts between the newest two snapshots."""
         if spark is not None:
             from assets import spark_stages  # imports PySpark: the Spark path only
 
-            return share_drift_result(*spark_stages.share_shifts(spark, settings))
+            return share_drift_result(*spark_stages.share_shifts(spark, _given(settings)))
         with warehouse.connect() as con:
             return segment_share_drift(con)
 
@@ -207,9 +217,11 @@ def build_monitoring_checks(
         description="The newest snapshot is not older than the last complete month (or the "
         "configured snapshots.end) (WARN).",
     )
-    @on_engine(engine)
+    @on_engine(engine, spark_only=("settings",))
     def latest_snapshot_fresh_check(
-        warehouse: Warehouse, settings: dg.ResourceParam[SegmentationConfig], spark: Any = None
+        warehouse: Warehouse,
+        settings: dg.ResourceParam[SegmentationConfig | None] = None,
+        spark: Any = None,
     ) -> dg.AssetCheckResult:
         """Warn when the newest snapshot lags behind the last complete month."""
         keys = partitions_def.get_partition_keys(current_time=clock())
@@ -217,7 +229,9 @@ def build_monitoring_checks(
         if spark is not None:
             from assets import spark_stages  # imports PySpark: the Spark path only
 
-            newest = spark_stages.newest_snapshots(spark, settings, "marts.customer_segments", 1)
+            newest = spark_stages.newest_snapshots(
+                spark, _given(settings), "marts.customer_segments", 1
+            )
             return freshness_result(newest, expected)
         with warehouse.connect() as con:
             return latest_snapshot_freshness(con, expected)

@@ -26,14 +26,17 @@ def engine_kinds(kinds: Iterable[str], engine: str) -> set[str]:
     return {*kinds, SPARK} if engine == SPARK else set(kinds)
 
 
-def on_engine(engine: str) -> Callable[[F], F]:
+def on_engine(engine: str, spark_only: tuple[str, ...] = ()) -> Callable[[F], F]:
     """A decorator (under ``@dg.asset``) that makes a function's ``spark`` parameter the Spark
     resource with ``engine: spark``, and hides it from Dagster otherwise.
 
     Dagster reads an asset's resources from its signature and refuses a decorator's
     ``required_resource_keys`` beside typed resource parameters, so the signature Dagster
-    sees is the one the engine needs.
+    sees is the one the engine needs. ``spark_only`` names further resource parameters only
+    the Spark path reads (hidden too otherwise, the function gets their defaults), so the
+    DuckDB definitions ask for exactly the resources they asked for before.
     """
+    hidden = {SPARK_RESOURCE, *spark_only}
 
     def decorate(function: F) -> F:
         signature = inspect.signature(function)
@@ -49,13 +52,16 @@ def on_engine(engine: str) -> Callable[[F], F]:
             parameters = [
                 parameter.replace(annotation=dg.ResourceParam[Any], default=inspect.Parameter.empty)
                 if parameter.name == SPARK_RESOURCE
+                else parameter.replace(default=inspect.Parameter.empty)
+                if parameter.name in hidden
                 else parameter
                 for parameter in signature.parameters.values()
             ]
             annotations[SPARK_RESOURCE] = dg.ResourceParam[Any]
         else:
-            parameters = [p for p in signature.parameters.values() if p.name != SPARK_RESOURCE]
-            annotations.pop(SPARK_RESOURCE, None)
+            parameters = [p for p in signature.parameters.values() if p.name not in hidden]
+            for name in hidden:
+                annotations.pop(name, None)
         wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
         wrapper.__annotations__ = annotations
         # functools.wraps points inspect at the original; Dagster must read the new signature

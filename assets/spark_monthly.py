@@ -115,9 +115,20 @@ def write_checked_months(
     """Check ``frame`` (``output``'s months ``snapshots``) in its tasks, write it into the lake
     (every month or none), then report each month's rows and the counts of ``counted``
     columns to that month's materialization."""
+    write_checked(lake, frame, output, snapshots)
+    report_written(spark, lake, output, snapshots, counted)
+
+
+def write_checked(
+    lake: str, frame: DataFrame, output: MonthlyTable, snapshots: Sequence[date]
+) -> None:
+    """Check ``frame`` in its tasks and write its months into the lake, every month or none."""
     with contract_errors(output.table, snapshots):
         write_months(validated(frame, output), lake, output.table)
-    report_written(spark, lake, output, snapshots, counted)
+
+
+# the pseudo column whose one value counts a month's rows
+_ROWS = "__rows"
 
 
 def report_written(
@@ -128,19 +139,35 @@ def report_written(
     counted: Sequence[str] = (),
     extra: dict[date, dict[str, Any]] | None = None,
 ) -> None:
-    """Each written month's metadata, from Spark aggregates of the lake's table (never the
+    """Each written month's metadata, from one Spark aggregate of the lake's table (never the
     month itself): ``dagster/row_count``, the snapshot and a count table per ``counted``
     column, plus ``extra``'s per month."""
     from pyspark.sql import functions as F
 
     written = read_table(spark, lake, output.table).where(F.col(SNAPSHOT_COLUMN).isin(*snapshots))
-    rows = {day: int(n) for day, n in written.groupBy(SNAPSHOT_COLUMN).count().collect()}
-    counts: dict[str, dict[date, dict[str, int]]] = {}
-    for column in counted:
-        per_month: dict[date, dict[str, int]] = {}
-        for day, value, n in written.groupBy(SNAPSHOT_COLUMN, column).count().collect():
-            per_month.setdefault(day, {})[str(value)] = int(n)
-        counts[column] = per_month
+    # every column's values side by side in one job: (snapshot, column, value) -> rows
+    pairs = F.explode(
+        F.array(
+            F.struct(F.lit(_ROWS).alias("name"), F.lit("").alias("value")),
+            *(
+                F.struct(F.lit(name).alias("name"), F.col(name).cast("string").alias("value"))
+                for name in counted
+            ),
+        )
+    ).alias("pair")
+    rows: dict[date, int] = {}
+    counts: dict[str, dict[date, dict[str, int]]] = {name: {} for name in counted}
+    for day, name, value, n in (
+        written.select(SNAPSHOT_COLUMN, pairs)
+        .groupBy(SNAPSHOT_COLUMN, "pair.name", "pair.value")
+        .count()
+        .collect()
+    ):
+        if name == _ROWS:
+            rows[day] = int(n)
+        else:
+            label = NULL_LABELS.get(name, "None") if value is None else value
+            counts[name].setdefault(day, {})[label] = int(n)
     for snapshot in sorted(snapshots):
         height = rows.get(snapshot, 0)
         output.rows[snapshot] = height
@@ -149,14 +176,15 @@ def report_written(
         metadata: dict[str, Any] = {"dagster/row_count": height, "snapshot_date": str(snapshot)}
         for column, per_month in counts.items():
             found = dict(sorted(per_month.get(snapshot, {}).items(), key=lambda kv: -kv[1]))
-            metadata[_count_key(output, column)] = counts_table(found, column, total=height)
+            metadata[COUNT_KEYS.get(column, f"{column}s")] = counts_table(
+                found, column, total=height
+            )
         metadata |= (extra or {}).get(snapshot, {})
         output.on_month(snapshot, metadata)
 
 
-def _count_key(output: MonthlyTable, column: str) -> str:
-    """The DuckDB path's metadata key of a column's counts (``rfm_segment`` -> ``rfm_segments``)."""
-    return COUNT_KEYS.get(column, f"{column}s")
+# how the DuckDB assets' count tables show a null label
+NULL_LABELS = {"nps_class": "(no NPS)"}
 
 
 # the metadata keys the DuckDB assets give their count tables

@@ -22,6 +22,7 @@ from assets.spark_monthly import (
     collect,
     report_written,
     spark_frame,
+    write_checked,
     write_checked_months,
     write_small_months,
 )
@@ -145,9 +146,7 @@ def categories(
 
     session, lake = session_and_lake(spark, settings)
     frame = customer_categories(session, lake, snapshots, settings)
-    on_month, output.on_month = output.on_month, None
-    write_checked_months(session, lake, frame, output, snapshots)
-    output.on_month = on_month
+    write_checked(lake, frame, output, snapshots)
     written = read_table(session, lake, output.table).where(F.col(SNAPSHOT_COLUMN).isin(*snapshots))
     distinct = {
         day: {"customers": int(customers), "categories": int(kinds)}
@@ -242,9 +241,7 @@ def assignments(
         F.col(SNAPSHOT_COLUMN).isin(*snapshots)
     )
     frame = strategy_assignments(session, segmented, settings.playbook).assignments
-    on_month, output.on_month = output.on_month, None
-    write_checked_months(session, lake, frame, output, snapshots)
-    output.on_month = on_month
+    write_checked(lake, frame, output, snapshots)
     grouped = collect(
         read_table(session, lake, output.table)
         .where(F.col(SNAPSHOT_COLUMN).isin(*snapshots))

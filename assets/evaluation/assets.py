@@ -37,8 +37,10 @@ def _table_metadata(frame: pl.DataFrame, contract: type) -> dict:
     }
 
 
-def _lake(settings: SegmentationConfig) -> str:
-    if settings.spark.lake is None:  # the config's own check refuses engine: spark without it
+def _lake(settings: SegmentationConfig | None) -> str:
+    if (
+        settings is None or settings.spark.lake is None
+    ):  # the config's own check refuses engine: spark without it
         raise dg.Failure("engine: spark needs spark.lake")
     return settings.spark.lake
 
@@ -128,11 +130,11 @@ def build_evaluation_assets(engine: str = "duckdb") -> list[dg.AssetsDefinition]
         dagster_type=contract_type(SatisfactionSummaryContract),
         backfill_policy=_SINGLE_RUN,
     )
-    @on_engine(engine)
+    @on_engine(engine, spark_only=("settings",))
     def satisfaction_summary(
         context: dg.AssetExecutionContext,
         warehouse: Warehouse,
-        settings: dg.ResourceParam[SegmentationConfig],
+        settings: dg.ResourceParam[SegmentationConfig | None] = None,
         spark: Any = None,
     ) -> pl.DataFrame:
         """Per snapshot, dimension and segment: feedback respondents, NPS with its 95% interval,
@@ -157,11 +159,11 @@ def build_evaluation_assets(engine: str = "duckdb") -> list[dg.AssetsDefinition]
         dagster_type=contract_type(ClvBacktestContract),
         backfill_policy=_SINGLE_RUN,
     )
-    @on_engine(engine)
+    @on_engine(engine, spark_only=("settings",))
     def clv_backtest(
         context: dg.AssetExecutionContext,
         warehouse: Warehouse,
-        settings: dg.ResourceParam[SegmentationConfig],
+        settings: dg.ResourceParam[SegmentationConfig | None] = None,
         spark: Any = None,
     ) -> pl.DataFrame:
         """Each snapshot's predicted purchases for the next 90 days against what happened (MAE,
