@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pandera.polars as pa
 import polars as pl
+import pyarrow as pa_arrow
 import pytest
 
+from assets.spark_monthly import (
+    FAILURE_COUNTS,
+    BatchContractError,
+    CountFailures,
+    ValidateBatches,
+)
 from pipelines.build_definitions import build_definitions
 from pipelines.jobs import SNAPSHOT_JOB_NAME
 from segmentation.config import SegmentationConfig, load_config
@@ -25,6 +33,7 @@ from segmentation.engines.spark.lake import read_table
 from segmentation.segments.contracts import CustomerSegmentsContract
 from segmentation.serving.dictionary import MART_CONTRACTS
 from tests.conftest import config_mapping, write_config_file
+from tests.spark.marts_lake import duckdb_marts
 
 pytestmark = pytest.mark.spark
 
@@ -287,3 +296,36 @@ def test_the_definitions_are_the_same_with_either_engine(tmp_path: Path) -> None
     assert [s.name for s in spark.sensors or []] == [s.name for s in duck.sensors or []]
     assert set(spark.resources or {}) == set(duck.resources or {}) | {"spark"}
     assert "spark" not in {kind for key in keys for kind in duck_graph.get(key).kinds}
+
+
+def _segments_batch(retail) -> pa_arrow.RecordBatch:
+    """The DuckDB engine's segments of the real sample's January 2011, one Arrow batch, as a
+    Spark task holds them."""
+    config, con = retail
+    month = duckdb_marts(con, [date(2011, 1, 31)], config).segments
+    return month.to_arrow().combine_chunks().to_batches()[0]
+
+
+def test_a_tasks_check_names_checks_and_counts_never_a_customer(retail) -> None:
+    """What a task of the contract check raises and counts: the failed checks and how often,
+    the snapshots; no customer id, no value (a duplicated key in the batch is caught)."""
+    batch = _segments_batch(retail)
+    table = pa_arrow.Table.from_batches([batch])
+    doubled = pa_arrow.concat_tables([table, table.slice(0, 3)]).to_batches()
+    check = ValidateBatches("marts.customer_segments", CustomerSegmentsContract, frozenset())
+    assert list(check(iter([batch]))) == [batch]
+    with pytest.raises(BatchContractError) as raised:
+        list(check(iter(doubled)))
+    message = str(raised.value)
+    assert "marts.customer_segments (snapshots 2011-01-31 to 2011-01-31)" in message
+    assert "breaks CustomerSegmentsContract" in message and "uniqueness failed" in message
+    assert not any(customer in message for customer in table.column("customer_id").to_pylist())
+    counted = pl.from_arrow(
+        pa_arrow.Table.from_batches(
+            list(CountFailures(NoClvContract, frozenset())(iter([batch]))), FAILURE_COUNTS
+        )
+    )
+    assert isinstance(counted, pl.DataFrame)
+    assert counted.columns == ["column", "check", "failures"]
+    clv = counted.filter(pl.col("column") == "clv_12m")
+    assert clv.get_column("failures").sum() > 0
