@@ -8,15 +8,17 @@ sensor always write the newest month.
 """
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 import dagster as dg
 import duckdb
 import polars as pl
 
+from assets.engine import on_engine
 from assets.metadata import preview
 from assets.resources import Warehouse
-from segmentation.config import month_end
+from segmentation.config import SegmentationConfig, month_end
 from segmentation.quality.drift import customer_counts, latest_snapshots, segment_share_shifts
 
 # more than 20% more or fewer customers than the previous snapshot is worth a look
@@ -33,12 +35,20 @@ def customer_count_drift(
 ) -> dg.AssetCheckResult:
     """Customers in the newest snapshot of features.customer_features against the one before."""
     snapshots = latest_snapshots(con, "features.customer_features")
+    counts = customer_counts(con, *snapshots) if len(snapshots) == 2 else {}
+    return count_drift_result(snapshots, counts, max_change)
+
+
+def count_drift_result(
+    snapshots: list[date], counts: dict[date, int], max_change: float = MAX_CUSTOMER_CHANGE
+) -> dg.AssetCheckResult:
+    """The count drift check's result from the newest snapshots (newest first) and their
+    customers, however they were counted."""
     if len(snapshots) < 2:
         return dg.AssetCheckResult(
             passed=True, metadata={"note": "fewer than two snapshots: nothing to compare"}
         )
     latest, previous = snapshots
-    counts = customer_counts(con, latest, previous)
     change = counts[latest] / counts[previous] - 1.0
     passed = abs(change) <= max_change
     return dg.AssetCheckResult(
@@ -64,6 +74,14 @@ def segment_share_drift(
 ) -> dg.AssetCheckResult:
     """Segment shares of rfm_segment, lifecycle_stage and value_tier, newest vs previous."""
     snapshots, shifts = segment_share_shifts(con)
+    return share_drift_result(snapshots, shifts, max_shift)
+
+
+def share_drift_result(
+    snapshots: list[date], shifts: pl.DataFrame, max_shift: float = MAX_SHARE_SHIFT
+) -> dg.AssetCheckResult:
+    """The share drift check's result from the newest snapshots (newest first) and the shifts
+    (dimension, segment, previous_share, share, shift; largest first)."""
     if len(snapshots) < 2:
         return dg.AssetCheckResult(
             passed=True, metadata={"note": "fewer than two snapshots: nothing to compare"}
@@ -96,6 +114,11 @@ def latest_snapshot_freshness(
 ) -> dg.AssetCheckResult:
     """The newest snapshot of marts.customer_segments is at least the expected month."""
     snapshots = latest_snapshots(con, "marts.customer_segments", count=1)
+    return freshness_result(snapshots, expected_partition)
+
+
+def freshness_result(snapshots: list[date], expected_partition: str | None) -> dg.AssetCheckResult:
+    """The freshness check's result from the newest snapshot of the segments (none or one)."""
     if expected_partition is None:
         return dg.AssetCheckResult(passed=True, metadata={"note": "no complete month expected"})
     expected = month_end(expected_partition)
@@ -123,9 +146,16 @@ def latest_snapshot_freshness(
     )
 
 
+def _given(settings: SegmentationConfig | None) -> SegmentationConfig:
+    """The settings resource the Spark path asks for (``on_engine``'s ``spark_only``)."""
+    assert settings is not None
+    return settings
+
+
 def build_monitoring_checks(
     partitions_def: dg.TimeWindowPartitionsDefinition,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    engine: str = "duckdb",
 ) -> list[dg.AssetChecksDefinition]:
     """The drift and freshness checks (WARN, non-blocking) for the configured snapshots.
 
@@ -133,6 +163,7 @@ def build_monitoring_checks(
         partitions_def: The monthly snapshots; their last partition at check time (the last
             complete month, or the configured ``snapshots.end``) is the expected snapshot.
         clock: The current time (tests pass a fixed one).
+        engine: Which engine wrote the tables: on Spark the checks aggregate the lake's.
     """
 
     @dg.asset_check(
@@ -142,8 +173,18 @@ def build_monitoring_checks(
         description=f"The newest snapshot has within ±{MAX_CUSTOMER_CHANGE:.0%} of the "
         "customers of the previous snapshot (WARN).",
     )
-    def customer_count_drift_check(warehouse: Warehouse) -> dg.AssetCheckResult:
+    @on_engine(engine, spark_only=("settings",))
+    def customer_count_drift_check(
+        warehouse: Warehouse,
+        settings: dg.ResourceParam[SegmentationConfig | None] = None,
+        spark: Any = None,
+    ) -> dg.AssetCheckResult:
         """Warn when the customer count jumps or drops between the newest two snapshots."""
+        if spark is not None:
+            from assets import spark_stages  # imports PySpark: the Spark path only
+
+            snapshots, counts = spark_stages.customer_counts(spark, _given(settings))
+            return count_drift_result(snapshots, counts)
         with warehouse.connect() as con:
             return customer_count_drift(con)
 
@@ -155,8 +196,17 @@ def build_monitoring_checks(
         f"of customers by more than {MAX_SHARE_SHIFT:.0%} points from the previous snapshot to "
         "the newest (WARN).",
     )
-    def segment_share_drift_check(warehouse: Warehouse) -> dg.AssetCheckResult:
+    @on_engine(engine, spark_only=("settings",))
+    def segment_share_drift_check(
+        warehouse: Warehouse,
+        settings: dg.ResourceParam[SegmentationConfig | None] = None,
+        spark: Any = None,
+    ) -> dg.AssetCheckResult:
         """Warn when the segment mix shifts between the newest two snapshots."""
+        if spark is not None:
+            from assets import spark_stages  # imports PySpark: the Spark path only
+
+            return share_drift_result(*spark_stages.share_shifts(spark, _given(settings)))
         with warehouse.connect() as con:
             return segment_share_drift(con)
 
@@ -167,10 +217,23 @@ def build_monitoring_checks(
         description="The newest snapshot is not older than the last complete month (or the "
         "configured snapshots.end) (WARN).",
     )
-    def latest_snapshot_fresh_check(warehouse: Warehouse) -> dg.AssetCheckResult:
+    @on_engine(engine, spark_only=("settings",))
+    def latest_snapshot_fresh_check(
+        warehouse: Warehouse,
+        settings: dg.ResourceParam[SegmentationConfig | None] = None,
+        spark: Any = None,
+    ) -> dg.AssetCheckResult:
         """Warn when the newest snapshot lags behind the last complete month."""
         keys = partitions_def.get_partition_keys(current_time=clock())
+        expected = keys[-1] if keys else None
+        if spark is not None:
+            from assets import spark_stages  # imports PySpark: the Spark path only
+
+            newest = spark_stages.newest_snapshots(
+                spark, _given(settings), "marts.customer_segments", 1
+            )
+            return freshness_result(newest, expected)
         with warehouse.connect() as con:
-            return latest_snapshot_freshness(con, keys[-1] if keys else None)
+            return latest_snapshot_freshness(con, expected)
 
     return [customer_count_drift_check, segment_share_drift_check, latest_snapshot_fresh_check]

@@ -9,11 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 import dagster as dg
+import polars as pl
 from dagster_pyspark import PySparkResource
 from pydantic import PrivateAttr
 from pyspark.sql import SparkSession
 
+from assets.resources import table_name
+from assets.spark_monthly import collect, spark_frame
 from segmentation.config import SegmentationConfig
+from segmentation.engines.spark.lake import read_table, write_table
 from segmentation.engines.spark.preflight import shown_master
 from segmentation.engines.spark.session import (
     check_lake,
@@ -22,6 +26,7 @@ from segmentation.engines.spark.session import (
     prepare,
     spark_conf,
 )
+from segmentation.keys import SNAPSHOT_COLUMN
 
 
 class SparkEngine(PySparkResource):
@@ -56,3 +61,43 @@ def spark_engine_for(config: SegmentationConfig) -> SparkEngine:
     """The Spark resource of a loaded configuration (its ``spark`` keys)."""
     conf: dict[str, Any] = spark_conf(config.spark)
     return SparkEngine(spark_config=conf, lake=config.spark.lake)
+
+
+# the lake tables written whole each run that are not partitioned by snapshot_date
+PARTITION_COLUMNS = {"marts.segment_migration": "to_snapshot"}
+
+
+class LakeIOManager(dg.ConfigurableIOManager):
+    """The Spark path's IO manager: stores the polars frames an asset returns (the evaluation
+    marts, small and computed on the driver) as lake tables named after the asset key, each
+    replacing the table whole, every partition or none (``lake.write_table``)."""
+
+    spark: SparkEngine
+    lake: str
+
+    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | None) -> None:
+        if obj is None:
+            return
+        if not isinstance(obj, pl.DataFrame):
+            raise TypeError(f"{context.asset_key.to_user_string()}: expected a polars DataFrame")
+        if context.has_asset_partitions:
+            raise ValueError(
+                f"{context.asset_key.to_user_string()}: the lake's IO manager writes whole "
+                f"tables; monthly assets write their months themselves"
+            )
+        table = table_name(context.asset_key)
+        column = PARTITION_COLUMNS.get(table, SNAPSHOT_COLUMN)
+        write_table(spark_frame(self.spark.spark_session, obj), self.lake, table, column)
+        context.add_output_metadata({"dagster/row_count": obj.height, "table": table})
+
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame:
+        table = table_name(context.asset_key)
+        return collect(read_table(self.spark.spark_session, self.lake, table))
+
+
+def spark_resources(config: SegmentationConfig) -> dict[str, Any]:
+    """The resources ``engine: spark`` adds or replaces: the session (``spark``) and the IO
+    manager writing to the lake."""
+    engine = spark_engine_for(config)
+    assert config.spark.lake is not None  # the config's own check requires it with spark
+    return {"spark": engine, "io_manager": LakeIOManager(spark=engine, lake=config.spark.lake)}

@@ -3,29 +3,21 @@
 import dagster as dg
 
 from assets.checks_drift import build_monitoring_checks
-from assets.evaluation.assets import clv_backtest, satisfaction_summary, segment_evaluation
+from assets.evaluation.assets import build_evaluation_assets
 from assets.features.assets import build_feature_assets
 from assets.partitions import monthly_snapshots
-from assets.raw.assets import (
-    raw_customer_attributes,
-    raw_customers,
-    raw_events,
-    raw_feedback,
-    raw_products,
-    raw_transactions,
-)
-from assets.raw.checks import raw_checks
-from assets.reports.assets import segment_report
+from assets.raw.assets import build_raw_assets
+from assets.raw.checks import build_raw_checks
+from assets.reports.assets import build_report_assets
 from assets.resources import WarehouseIOManager, warehouse_for
 from assets.segments.assets import build_segment_assets
-from assets.serving.assets import serving_marts
+from assets.serving.assets import build_serving_assets
 from assets.strategies.assets import build_strategy_assets
 from pipelines.jobs import build_snapshot_job
 from pipelines.schedules import build_monthly_schedule
 from pipelines.sensors import build_landing_sensor
-from segmentation.config import SegmentationConfig, print_config_errors_alone
+from segmentation.config import SegmentationConfig
 from segmentation.raw.settings import AnySource
-from segmentation.settings_base import ConfigError
 
 
 def _watched_sources(config: SegmentationConfig) -> list[AnySource]:
@@ -46,47 +38,43 @@ def _watched_sources(config: SegmentationConfig) -> list[AnySource]:
 def build_definitions(config: SegmentationConfig) -> dg.Definitions:
     """All definitions for one configuration.
 
-    Raises:
-        ConfigError: ``engine: spark``: the assets do not run on Spark yet (docs/spark.md); a
-            run would otherwise compute on DuckDB while the config asks for Spark.
+    ``engine: spark`` gives the same assets, checks, job, schedule and sensor: each asset
+    computes on Spark (the ``spark`` resource, started once per run after the engine's
+    preflight) and writes the lake (``spark.lake``); the serving copy is published from the
+    lake into the same file. Their kinds add ``spark``.
     """
-    if config.engine == "spark":
-        # on the command line the message alone, as for an error found while loading
-        print_config_errors_alone()
-        raise ConfigError(
-            f"invalid configuration in {config.config_path}:\n"
-            f"  engine: spark is in progress: the assets do not run on it yet (docs/spark.md "
-            f"says what works now); use engine: duckdb"
-        )
+    engine = config.engine
     warehouse = warehouse_for(config)
     snapshots = monthly_snapshots(config)
     snapshot_job = build_snapshot_job()
+    resources: dict[str, object] = {
+        "warehouse": warehouse,
+        "settings": config,
+        "io_manager": WarehouseIOManager(warehouse=warehouse),
+    }
+    if engine == "spark":
+        from assets.spark import spark_resources  # imports PySpark: the Spark path only
+
+        resources |= spark_resources(config)
     return dg.Definitions(
         assets=[
-            raw_transactions,
-            raw_customers,
-            raw_events,
-            raw_feedback,
-            raw_customer_attributes,
-            raw_products,
-            *build_feature_assets(snapshots),
-            *build_segment_assets(snapshots),
-            *build_strategy_assets(snapshots),
-            segment_evaluation,
-            satisfaction_summary,
-            clv_backtest,
-            segment_report,
-            serving_marts,
+            *build_raw_assets(engine),
+            *build_feature_assets(snapshots, engine),
+            *build_segment_assets(snapshots, engine),
+            *build_strategy_assets(snapshots, engine),
+            *build_evaluation_assets(engine),
+            *build_report_assets(engine),
+            *build_serving_assets(engine),
         ],
-        asset_checks=[*raw_checks, *build_monitoring_checks(snapshots)],
+        asset_checks=[
+            *build_raw_checks(engine),
+            *build_monitoring_checks(snapshots, engine=engine),
+        ],
         jobs=[snapshot_job],
         schedules=[build_monthly_schedule(snapshot_job, snapshots)],
         sensors=[build_landing_sensor(snapshot_job, snapshots, _watched_sources(config))],
-        resources={
-            "warehouse": warehouse,
-            "settings": config,
-            "io_manager": WarehouseIOManager(warehouse=warehouse),
-        },
-        # DuckDB allows one writer per file: steps of a run execute one after another.
+        resources=resources,
+        # DuckDB allows one writer per file, and a Spark run holds one session: steps of a run
+        # execute one after another.
         executor=dg.in_process_executor,
     )

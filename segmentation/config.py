@@ -128,7 +128,8 @@ class SegmentationConfig(Strict):
         description=(
             "Which engine computes the tables: `duckdb` (the default: one process, the "
             "warehouse file) or `spark` (Apache Spark, see the `spark` keys and "
-            "[the Spark engine](spark.md); in progress: the pipeline does not run on it yet)."
+            "[the Spark engine](spark.md): the same pipeline, the tables in `spark.lake`; its "
+            "landing takes the transactions and customers sources so far)."
         ),
     )
     spark: SparkSettings = Field(

@@ -4,9 +4,12 @@ They read every snapshot from the warehouse (one pair of consecutive snapshots a
 are recomputed whole after each run: a month only becomes evaluable once the next one exists.
 """
 
+from typing import Any
+
 import dagster as dg
 import polars as pl
 
+from assets.engine import engine_kinds, on_engine
 from assets.metadata import column_schema, contract_type, preview
 from assets.resources import Warehouse
 from segmentation.config import SegmentationConfig
@@ -34,107 +37,159 @@ def _table_metadata(frame: pl.DataFrame, contract: type) -> dict:
     }
 
 
-@dg.multi_asset(
-    outs={
-        "segment_migration": dg.AssetOut(
-            key=["marts", "segment_migration"],
-            dagster_type=contract_type(SegmentMigrationContract),
-            kinds={"duckdb", "polars"},
-            description="For consecutive snapshots and each segment dimension, how many "
-            "customers moved from which segment to which.",
-        ),
-        "segment_outcomes": dg.AssetOut(
-            key=["marts", "segment_outcomes"],
-            dagster_type=contract_type(SegmentOutcomesContract),
-            kinds={"duckdb", "polars"},
-            description="Per snapshot, dimension and segment, what happened in the next "
-            "period: repurchase rate, churn rate, revenue per customer.",
-        ),
-        "strategy_effect": dg.AssetOut(
-            key=["marts", "strategy_effect"],
-            dagster_type=contract_type(StrategyEffectContract),
-            kinds={"duckdb", "scipy"},
-            description="Treated vs control outcome in the following period per snapshot and "
-            "strategy, with 95% confidence intervals and p-values.",
-        ),
-    },
-    deps=[
-        ["marts", "customer_segments"],
-        ["marts", "strategy_assignments"],
-        ["raw", "transactions"],
-        ["raw", "feedback"],
-    ],
-    group_name="evaluation",
-    backfill_policy=_SINGLE_RUN,
-)
-def segment_evaluation(
-    context: dg.AssetExecutionContext,
-    warehouse: Warehouse,
-    settings: dg.ResourceParam[SegmentationConfig],
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Migration between segments, next-period outcomes per segment (purchases, churn and, with
-    a feedback source, NPS and complaints), and strategy effects against control groups."""
-    with warehouse.connect() as con:
-        evaluation = evaluate_segments(con, settings.features.feedback)
-    context.log.info(
-        f"evaluated {evaluation.pairs} snapshot pairs over {evaluation.dimensions} dimensions"
-    )
-    context.add_output_metadata(
-        _table_metadata(evaluation.migration, SegmentMigrationContract),
-        output_name="segment_migration",
-    )
-    context.add_output_metadata(
-        _table_metadata(evaluation.outcomes, SegmentOutcomesContract),
-        output_name="segment_outcomes",
-    )
-    context.add_output_metadata(
-        _table_metadata(evaluation.effects, StrategyEffectContract), output_name="strategy_effect"
-    )
-    return evaluation.migration, evaluation.outcomes, evaluation.effects
+def _lake(settings: SegmentationConfig | None) -> str:
+    if (
+        settings is None or settings.spark.lake is None
+    ):  # the config's own check refuses engine: spark without it
+        raise dg.Failure("engine: spark needs spark.lake")
+    return settings.spark.lake
 
 
-@dg.asset(
-    key=["marts", "satisfaction_summary"],
-    deps=[["marts", "customer_segments"]],
-    group_name="evaluation",
-    kinds={"duckdb", "polars"},
-    dagster_type=contract_type(SatisfactionSummaryContract),
-    backfill_policy=_SINGLE_RUN,
-)
-def satisfaction_summary(context: dg.AssetExecutionContext, warehouse: Warehouse) -> pl.DataFrame:
-    """Per snapshot, dimension and segment: feedback respondents, NPS with its 95% interval,
-    average CSAT and complaint rate (empty without a feedback source)."""
-    with warehouse.connect() as con:
-        summary = evaluate_satisfaction(con)
-    metadata = _table_metadata(summary, SatisfactionSummaryContract)
-    metadata["snapshots_with_feedback"] = summary.get_column("snapshot_date").n_unique()
-    context.add_output_metadata(metadata)
-    return summary
+def build_evaluation_assets(engine: str = "duckdb") -> list[dg.AssetsDefinition]:
+    """The evaluation assets, computed by ``engine``: on Spark their frames go to the lake
+    (the Spark path's IO manager, ``assets.spark.LakeIOManager``)."""
+
+    @dg.multi_asset(
+        outs={
+            "segment_migration": dg.AssetOut(
+                key=["marts", "segment_migration"],
+                dagster_type=contract_type(SegmentMigrationContract),
+                kinds=engine_kinds({"duckdb", "polars"}, engine),
+                description="For consecutive snapshots and each segment dimension, how many "
+                "customers moved from which segment to which.",
+            ),
+            "segment_outcomes": dg.AssetOut(
+                key=["marts", "segment_outcomes"],
+                dagster_type=contract_type(SegmentOutcomesContract),
+                kinds=engine_kinds({"duckdb", "polars"}, engine),
+                description="Per snapshot, dimension and segment, what happened in the next "
+                "period: repurchase rate, churn rate, revenue per customer.",
+            ),
+            "strategy_effect": dg.AssetOut(
+                key=["marts", "strategy_effect"],
+                dagster_type=contract_type(StrategyEffectContract),
+                kinds=engine_kinds({"duckdb", "scipy"}, engine),
+                description="Treated vs control outcome in the following period per snapshot and "
+                "strategy, with 95% confidence intervals and p-values.",
+            ),
+        },
+        deps=[
+            ["marts", "customer_segments"],
+            ["marts", "strategy_assignments"],
+            ["raw", "transactions"],
+            ["raw", "feedback"],
+        ],
+        group_name="evaluation",
+        backfill_policy=_SINGLE_RUN,
+    )
+    @on_engine(engine)
+    def segment_evaluation(
+        context: dg.AssetExecutionContext,
+        warehouse: Warehouse,
+        settings: dg.ResourceParam[SegmentationConfig],
+        spark: Any = None,
+    ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        """Migration between segments, next-period outcomes per segment (purchases, churn and, with
+        a feedback source, NPS and complaints), and strategy effects against control groups."""
+        if spark is not None:
+            from segmentation.engines.spark.evaluation import evaluate_segments as on_spark
+
+            evaluation: Any = on_spark(
+                spark.spark_session, _lake(settings), settings.features.feedback
+            )
+            pairs = evaluation.migration.select("from_snapshot", "to_snapshot").unique().height
+            context.log.info(
+                f"evaluated {pairs} snapshot pairs on Spark in {evaluation.buckets} buckets"
+            )
+        else:
+            with warehouse.connect() as con:
+                evaluation = evaluate_segments(con, settings.features.feedback)
+            context.log.info(
+                f"evaluated {evaluation.pairs} snapshot pairs over {evaluation.dimensions} "
+                f"dimensions"
+            )
+        context.add_output_metadata(
+            _table_metadata(evaluation.migration, SegmentMigrationContract),
+            output_name="segment_migration",
+        )
+        context.add_output_metadata(
+            _table_metadata(evaluation.outcomes, SegmentOutcomesContract),
+            output_name="segment_outcomes",
+        )
+        context.add_output_metadata(
+            _table_metadata(evaluation.effects, StrategyEffectContract),
+            output_name="strategy_effect",
+        )
+        return evaluation.migration, evaluation.outcomes, evaluation.effects
+
+    @dg.asset(
+        key=["marts", "satisfaction_summary"],
+        deps=[["marts", "customer_segments"]],
+        group_name="evaluation",
+        kinds=engine_kinds({"duckdb", "polars"}, engine),
+        dagster_type=contract_type(SatisfactionSummaryContract),
+        backfill_policy=_SINGLE_RUN,
+    )
+    @on_engine(engine, spark_only=("settings",))
+    def satisfaction_summary(
+        context: dg.AssetExecutionContext,
+        warehouse: Warehouse,
+        settings: dg.ResourceParam[SegmentationConfig | None] = None,
+        spark: Any = None,
+    ) -> pl.DataFrame:
+        """Per snapshot, dimension and segment: feedback respondents, NPS with its 95% interval,
+        average CSAT and complaint rate (empty without a feedback source)."""
+        if spark is not None:
+            from segmentation.engines.spark.evaluation import satisfaction_summary as on_spark
+
+            summary = on_spark(spark.spark_session, _lake(settings))
+        else:
+            with warehouse.connect() as con:
+                summary = evaluate_satisfaction(con)
+        metadata = _table_metadata(summary, SatisfactionSummaryContract)
+        metadata["snapshots_with_feedback"] = summary.get_column("snapshot_date").n_unique()
+        context.add_output_metadata(metadata)
+        return summary
+
+    @dg.asset(
+        key=["marts", "clv_backtest"],
+        deps=[["features", "customer_clv"], ["raw", "transactions"]],
+        group_name="evaluation",
+        kinds=engine_kinds({"duckdb"}, engine),
+        dagster_type=contract_type(ClvBacktestContract),
+        backfill_policy=_SINGLE_RUN,
+    )
+    @on_engine(engine, spark_only=("settings",))
+    def clv_backtest(
+        context: dg.AssetExecutionContext,
+        warehouse: Warehouse,
+        settings: dg.ResourceParam[SegmentationConfig | None] = None,
+        spark: Any = None,
+    ) -> pl.DataFrame:
+        """Each snapshot's predicted purchases for the next 90 days against what happened (MAE,
+        correlation, aggregate error), for every snapshot the landed transactions cover 90 days
+        past."""
+        if spark is not None:
+            from segmentation.engines.spark.backtest import clv_backtest as on_spark
+
+            backtest = on_spark(spark.spark_session, _lake(settings)).backtest
+        else:
+            with warehouse.connect() as con:
+                backtest = compute_clv_backtest(con)
+        metadata = _table_metadata(backtest, ClvBacktestContract)
+        if backtest.height:
+            model = backtest.filter(pl.col("clv_method") == "bgnbd_gamma_gamma")
+            metadata |= {
+                "snapshots_tested": backtest.height,
+                "median_aggregate_error_model": float(model.get_column("aggregate_error").median())
+                if model.height
+                else float("nan"),
+            }
+        # one call: a directly invoked asset may add an output's metadata only once
+        context.add_output_metadata(metadata)
+        return backtest
+
+    return [segment_evaluation, satisfaction_summary, clv_backtest]
 
 
-@dg.asset(
-    key=["marts", "clv_backtest"],
-    deps=[["features", "customer_clv"], ["raw", "transactions"]],
-    group_name="evaluation",
-    kinds={"duckdb"},
-    dagster_type=contract_type(ClvBacktestContract),
-    backfill_policy=_SINGLE_RUN,
-)
-def clv_backtest(context: dg.AssetExecutionContext, warehouse: Warehouse) -> pl.DataFrame:
-    """Each snapshot's predicted purchases for the next 90 days against what happened (MAE,
-    correlation, aggregate error), for every snapshot the landed transactions cover 90 days
-    past."""
-    with warehouse.connect() as con:
-        backtest = compute_clv_backtest(con)
-    metadata = _table_metadata(backtest, ClvBacktestContract)
-    if backtest.height:
-        model = backtest.filter(pl.col("clv_method") == "bgnbd_gamma_gamma")
-        metadata |= {
-            "snapshots_tested": backtest.height,
-            "median_aggregate_error_model": float(model.get_column("aggregate_error").median())
-            if model.height
-            else float("nan"),
-        }
-    # one call: a directly invoked asset may add an output's metadata only once
-    context.add_output_metadata(metadata)
-    return backtest
+segment_evaluation, satisfaction_summary, clv_backtest = build_evaluation_assets()

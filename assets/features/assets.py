@@ -9,10 +9,12 @@ checked against its contract and written in a transaction of its own (see
 """
 
 from contextlib import closing
+from typing import Any
 
 import dagster as dg
 import polars as pl
 
+from assets.engine import engine_kinds, on_engine
 from assets.metadata import column_counts_table, preview
 from assets.monthly import (
     MonthlyTable,
@@ -63,9 +65,9 @@ FEATURE_KINDS = {"duckdb", "polars"}
 
 
 def build_feature_assets(
-    partitions_def: dg.PartitionsDefinition,
+    partitions_def: dg.PartitionsDefinition, engine: str = "duckdb"
 ) -> list[dg.AssetsDefinition]:
-    """The feature assets for the configured monthly partitions."""
+    """The feature assets for the configured monthly partitions, computed by ``engine``."""
     partitioning = {
         "partitions_def": partitions_def,
         "backfill_policy": dg.BackfillPolicy.single_run(),
@@ -74,15 +76,17 @@ def build_feature_assets(
     @dg.asset(
         key=asset_key(BEHAVIOUR_TABLE),
         deps=[["raw", "transactions"], ["raw", "customers"], ["raw", "customer_attributes"]],
-        kinds=FEATURE_KINDS,
+        kinds=engine_kinds(FEATURE_KINDS, engine),
         group_name="features",
         metadata=table_metadata(BEHAVIOUR_TABLE, CustomerBehaviourContract),
         **partitioning,
     )
+    @on_engine(engine)
     def customer_behaviour(
         context: dg.AssetExecutionContext,
         warehouse: Warehouse,
         settings: dg.ResourceParam[SegmentationConfig],
+        spark: Any = None,
     ) -> dg.MaterializeResult:
         """Behaviour of every known customer as of each snapshot: recency, frequency (purchase
         days, orders), monetary (gross and net revenue, average order value), trailing 30/90/365
@@ -102,6 +106,11 @@ def build_feature_assets(
             ),
         )
         snapshots = sorted(snapshot_dates(context))
+        if spark is not None:
+            from assets import spark_stages  # imports PySpark: the Spark path only
+
+            spark_stages.behaviour(spark, settings, behaviour, snapshots)
+            return dg.MaterializeResult(metadata=behaviour.metadata())
         # every month of a backfill from one scan of the transactions, handed over month by month
         with (
             monthly_connection(warehouse) as con,
@@ -119,15 +128,17 @@ def build_feature_assets(
             ["raw", "feedback"],
             ["raw", "transactions"],
         ],
-        kinds=FEATURE_KINDS,
+        kinds=engine_kinds(FEATURE_KINDS, engine),
         group_name="features",
         metadata=table_metadata(ENGAGEMENT_TABLE, CustomerEngagementContract),
         **partitioning,
     )
+    @on_engine(engine)
     def customer_engagement(
         context: dg.AssetExecutionContext,
         warehouse: Warehouse,
         settings: dg.ResourceParam[SegmentationConfig],
+        spark: Any = None,
     ) -> dg.MaterializeResult:
         """Engagement and voice of the customer of every customer of customer_behaviour as of
         each snapshot: visits, product views, cart adds, e-mail sends, opens and clicks and their
@@ -148,6 +159,11 @@ def build_feature_assets(
             ),
         )
         snapshots = sorted(snapshot_dates(context))
+        if spark is not None:
+            from assets import spark_stages  # imports PySpark: the Spark path only
+
+            spark_stages.engagement(spark, settings, engagement, snapshots)
+            return dg.MaterializeResult(metadata=engagement.metadata())
         # every month of a backfill from one scan of the events and the feedback
         with (
             monthly_connection(warehouse) as con,
@@ -160,15 +176,17 @@ def build_feature_assets(
     @dg.asset(
         key=asset_key(CATEGORIES_TABLE),
         deps=[["raw", "transactions"], ["raw", "products"]],
-        kinds=FEATURE_KINDS,
+        kinds=engine_kinds(FEATURE_KINDS, engine),
         group_name="features",
         metadata=table_metadata(CATEGORIES_TABLE, CustomerCategoriesContract),
         **partitioning,
     )
+    @on_engine(engine)
     def customer_categories(
         context: dg.AssetExecutionContext,
         warehouse: Warehouse,
         settings: dg.ResourceParam[SegmentationConfig],
+        spark: Any = None,
     ) -> dg.MaterializeResult:
         """The category mix as of each snapshot: per customer and catalogue category (the
         products source), net spend, orders and share of spend in the category window (default
@@ -177,6 +195,17 @@ def build_feature_assets(
         products source."""
         snapshots = sorted(snapshot_dates(context))
         configured = products_configured(settings.sources)
+        if spark is not None:
+            from assets import spark_stages  # imports PySpark: the Spark path only
+
+            [categories] = report_months_to(
+                context,
+                MonthlyTable(
+                    CATEGORIES_TABLE, CustomerCategoriesContract, privacy=Privacy.of(settings)
+                ),
+            )
+            spark_stages.categories(spark, settings, categories, snapshots)
+            return dg.MaterializeResult(metadata=categories.metadata())
         with monthly_connection(warehouse) as con:
             uncatalogued = uncatalogued_transactions(
                 con, snapshots, settings.features.categories, products_configured=configured
@@ -220,7 +249,7 @@ def build_feature_assets(
             dg.AssetSpec(
                 key=asset_key(CLV_TABLE),
                 deps=[asset_key(BEHAVIOUR_TABLE)],
-                kinds=FEATURE_KINDS | {"scipy"},
+                kinds=engine_kinds(FEATURE_KINDS | {"scipy"}, engine),
                 group_name="features",
                 description="Per customer and snapshot: probability alive, expected purchases "
                 "in the next 30/90/365 days, expected spend per purchase and 12-month CLV "
@@ -230,7 +259,7 @@ def build_feature_assets(
             dg.AssetSpec(
                 key=asset_key(CLV_PARAMS_TABLE),
                 deps=[asset_key(BEHAVIOUR_TABLE)],
-                kinds={"duckdb", "scipy"},
+                kinds=engine_kinds({"duckdb", "scipy"}, engine),
                 group_name="marts",
                 description="Every fitted BTYD parameter per snapshot and model (bgnbd, "
                 "pareto_nbd, gamma_gamma), with log-likelihood, customers used, converged flag "
@@ -240,10 +269,12 @@ def build_feature_assets(
         ],
         **partitioning,
     )
+    @on_engine(engine)
     def customer_clv(
         context: dg.AssetExecutionContext,
         warehouse: Warehouse,
         settings: dg.ResourceParam[SegmentationConfig],
+        spark: Any = None,
     ) -> tuple[dg.MaterializeResult, dg.MaterializeResult]:
         """Fit BG/NBD (and Pareto/NBD) and Gamma-Gamma by maximum likelihood per snapshot."""
         privacy = Privacy.of(settings)
@@ -252,6 +283,28 @@ def build_feature_assets(
             MonthlyTable(CLV_TABLE, CustomerClvContract, privacy=privacy),
             MonthlyTable(CLV_PARAMS_TABLE, ClvModelParamsContract, privacy=privacy),
         )
+        if spark is not None:
+            from assets import spark_stages  # imports PySpark: the Spark path only
+
+            snapshots = sorted(snapshot_dates(context))
+            fits = spark_stages.clv(context, spark, settings, (clv, params), snapshots)
+        else:
+            fits = _clv_on_duckdb(context, warehouse, settings, clv, params)
+        return (
+            dg.MaterializeResult(
+                asset_key=asset_key(CLV_TABLE),
+                metadata=clv.metadata() | {"fits": preview(pl.DataFrame(fits), rows=50)},
+            ),
+            dg.MaterializeResult(asset_key=asset_key(CLV_PARAMS_TABLE), metadata=params.metadata()),
+        )
+
+    def _clv_on_duckdb(
+        context: dg.AssetExecutionContext,
+        warehouse: Warehouse,
+        settings: SegmentationConfig,
+        clv: MonthlyTable,
+        params: MonthlyTable,
+    ) -> list[dict[str, Any]]:
         fits = []
         with monthly_connection(warehouse) as con:
             for snapshot in sorted(snapshot_dates(context)):
@@ -263,13 +316,7 @@ def build_feature_assets(
                 if result.summary:
                     fits.append(result.summary)
                 write_month(con, snapshot, (clv, result.customers), (params, result.params))
-        return (
-            dg.MaterializeResult(
-                asset_key=asset_key(CLV_TABLE),
-                metadata=clv.metadata() | {"fits": preview(pl.DataFrame(fits), rows=50)},
-            ),
-            dg.MaterializeResult(asset_key=asset_key(CLV_PARAMS_TABLE), metadata=params.metadata()),
-        )
+        return fits
 
     @dg.asset(
         key=asset_key(FEATURES_TABLE),
@@ -279,15 +326,17 @@ def build_feature_assets(
             asset_key(ENGAGEMENT_TABLE),
             asset_key(CATEGORIES_TABLE),
         ],
-        kinds=FEATURE_KINDS,
+        kinds=engine_kinds(FEATURE_KINDS, engine),
         group_name="features",
         metadata=table_metadata(FEATURES_TABLE, CustomerFeaturesContract),
         **partitioning,
     )
+    @on_engine(engine)
     def customer_features(
         context: dg.AssetExecutionContext,
         warehouse: Warehouse,
         settings: dg.ResourceParam[SegmentationConfig],
+        spark: Any = None,
     ) -> dg.MaterializeResult:
         """Everything a segment or a strategy needs, one row per snapshot and customer:
         behaviour, CLV, value tier (high / mid / low by revenue quantile), ABC class by Pareto
@@ -306,6 +355,11 @@ def build_feature_assets(
                 Privacy.of(settings),
             ),
         )
+        if spark is not None:
+            from assets import spark_stages  # imports PySpark: the Spark path only
+
+            spark_stages.features(spark, settings, features, sorted(snapshot_dates(context)))
+            return dg.MaterializeResult(metadata=features.metadata())
         with monthly_connection(warehouse) as con:
             for snapshot in sorted(snapshot_dates(context)):
                 behaviour_with_clv = read_behaviour_with_clv(con, snapshot)

@@ -1,11 +1,13 @@
 """Raw layer assets: land the configured sources into ``raw.*`` and quarantine bad rows."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 import duckdb
 import pandera.polars as pa
 
+from assets.engine import engine_kinds, on_engine
 from assets.metadata import column_schema, counts_table, preview
 from assets.resources import Warehouse
 from segmentation.config import (
@@ -118,17 +120,11 @@ def _metadata(report: LandingReport, sample: dg.MetadataValue, schema: dg.TableS
     }
 
 
-@dg.asset(
-    key=["raw", "transactions"],
-    group_name="raw",
-    kinds=RAW_KINDS,
-    # lets `dagster asset materialize --partition-range` take raw and snapshots in one run
-    backfill_policy=dg.BackfillPolicy.single_run(),
-)
-def raw_transactions(
+def _raw_transactions(
     context: dg.AssetExecutionContext,
     warehouse: Warehouse,
     settings: dg.ResourceParam[SegmentationConfig],
+    spark: Any = None,
 ) -> dg.MaterializeResult:
     """Transactions landed from the configured source with canonical names and types.
 
@@ -140,6 +136,8 @@ def raw_transactions(
     ``max_reject_rate`` nothing is written; nor when a file landed before is gone or shorter,
     unless the source says ``allow_removed_files: true`` (recorded in the metadata).
     """
+    if spark is not None:
+        return _land_on_spark(context, spark, settings, "transactions", TransactionsContract)
     secret = pseudonym_secret(settings)
     with warehouse.connect() as con:
         report = land_source(
@@ -175,17 +173,11 @@ def _not_configured(
     )
 
 
-@dg.asset(
-    key=["raw", "customers"],
-    group_name="raw",
-    kinds=RAW_KINDS,
-    # lets `dagster asset materialize --partition-range` take raw and snapshots in one run
-    backfill_policy=dg.BackfillPolicy.single_run(),
-)
-def raw_customers(
+def _raw_customers(
     context: dg.AssetExecutionContext,
     warehouse: Warehouse,
     settings: dg.ResourceParam[SegmentationConfig],
+    spark: Any = None,
 ) -> dg.MaterializeResult:
     """Customer attributes landed from the optional customers source, one row per customer.
 
@@ -194,6 +186,9 @@ def raw_customers(
     e-mail, phone, custom attributes declared ``pii: true``) masked there. Names, e-mails and
     phones stay in this layer. Without a customers source the table exists and is empty.
     """
+    if spark is not None:
+        hidden = [*PII_CUSTOMER_COLUMNS, *pii_attributes(settings)]
+        return _land_on_spark(context, spark, settings, "customers", CustomersContract, hidden)
     source = settings.sources.customers
     with warehouse.connect() as con:
         if source is None:
@@ -237,17 +232,11 @@ def _land_optional(
     return dg.MaterializeResult(metadata=_metadata(report, sample, column_schema(contract)))
 
 
-@dg.asset(
-    key=["raw", "events"],
-    group_name="raw",
-    kinds=RAW_KINDS,
-    # lets `dagster asset materialize --partition-range` take raw and snapshots in one run
-    backfill_policy=dg.BackfillPolicy.single_run(),
-)
-def raw_events(
+def _raw_events(
     context: dg.AssetExecutionContext,
     warehouse: Warehouse,
     settings: dg.ResourceParam[SegmentationConfig],
+    spark: Any = None,
 ) -> dg.MaterializeResult:
     """Events (visits, product views, cart adds, e-mails, unsubscribes) landed from the optional
     events source, each source value mapped to its canonical kind by ``event_types``.
@@ -258,20 +247,16 @@ def raw_events(
     row. The same guards as transactions apply (``max_reject_rate``, removed or shrunk files).
     Without an events source the table exists and is empty.
     """
+    if spark is not None:
+        return _land_on_spark(context, spark, settings, "events", EventsContract)
     return _land_optional(context, warehouse, settings, "events", EventsContract)
 
 
-@dg.asset(
-    key=["raw", "feedback"],
-    group_name="raw",
-    kinds=RAW_KINDS,
-    # lets `dagster asset materialize --partition-range` take raw and snapshots in one run
-    backfill_policy=dg.BackfillPolicy.single_run(),
-)
-def raw_feedback(
+def _raw_feedback(
     context: dg.AssetExecutionContext,
     warehouse: Warehouse,
     settings: dg.ResourceParam[SegmentationConfig],
+    spark: Any = None,
 ) -> dg.MaterializeResult:
     """Survey answers, ratings and complaints landed from the optional feedback source, each
     source value mapped to its canonical kind (nps, csat, complaint, review) by ``kinds``.
@@ -281,20 +266,16 @@ def raw_feedback(
     without a score, and scores out of range (NPS an integer 0-10, CSAT and reviews within
     their configured scales). Without a feedback source the table exists and is empty.
     """
+    if spark is not None:
+        return _land_on_spark(context, spark, settings, "feedback", FeedbackContract)
     return _land_optional(context, warehouse, settings, "feedback", FeedbackContract)
 
 
-@dg.asset(
-    key=["raw", "customer_attributes"],
-    group_name="raw",
-    kinds=RAW_KINDS,
-    # lets `dagster asset materialize --partition-range` take raw and snapshots in one run
-    backfill_policy=dg.BackfillPolicy.single_run(),
-)
-def raw_customer_attributes(
+def _raw_customer_attributes(
     context: dg.AssetExecutionContext,
     warehouse: Warehouse,
     settings: dg.ResourceParam[SegmentationConfig],
+    spark: Any = None,
 ) -> dg.MaterializeResult:
     """The customers' attribute history landed from the optional customer_attributes source:
     one row per customer and change, each holding from its ``valid_from`` on. Snapshots use,
@@ -308,6 +289,11 @@ def raw_customer_attributes(
     and left out of the preview. Without the source the table exists with its key columns
     and no rows.
     """
+    if spark is not None:
+        hidden = [*PII_CUSTOMER_COLUMNS, *pii_attributes(settings)]
+        return _land_on_spark(
+            context, spark, settings, "customer_attributes", CustomerAttributesContract, hidden
+        )
     source = settings.sources.customer_attributes
     with warehouse.connect() as con:
         if source is None:
@@ -343,17 +329,11 @@ def raw_customer_attributes(
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(
-    key=["raw", "products"],
-    group_name="raw",
-    kinds=RAW_KINDS,
-    # lets `dagster asset materialize --partition-range` take raw and snapshots in one run
-    backfill_policy=dg.BackfillPolicy.single_run(),
-)
-def raw_products(
+def _raw_products(
     context: dg.AssetExecutionContext,
     warehouse: Warehouse,
     settings: dg.ResourceParam[SegmentationConfig],
+    spark: Any = None,
 ) -> dg.MaterializeResult:
     """The product catalogue landed from the optional products source: one row per product id
     with its category and, where the source has them, subcategory, price, need and risk level.
@@ -364,6 +344,8 @@ def raw_products(
     from the catalogue are not rejected: the features count them. Without the source the table
     exists and is empty.
     """
+    if spark is not None:
+        return _land_on_spark(context, spark, settings, "products", ProductsContract)
     source = settings.sources.products
     with warehouse.connect() as con:
         if source is None:
@@ -386,3 +368,72 @@ def raw_products(
         "products_per_category": counts_table(categories, "category", total=report.landed_rows),
     }
     return dg.MaterializeResult(metadata=metadata)
+
+
+def _land_on_spark(
+    context: dg.AssetExecutionContext,
+    spark: Any,
+    settings: SegmentationConfig,
+    source: SourceName,
+    contract: type[pa.DataFrameModel],
+    hidden: list[str] | None = None,
+) -> dg.MaterializeResult:
+    """A source landed on Spark into the lake, with the DuckDB path's metadata; without the
+    source (an optional one), its empty table in the lake and a note."""
+    from assets import spark_stages  # imports PySpark: the Spark path only
+
+    if getattr(settings.sources, source) is None:
+        spark_stages.write_empty_source(spark, settings, source)
+        context.log.info(f"no {source} source configured: raw.{source} is empty")
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": 0,
+                "dagster/column_schema": column_schema(contract),
+                "note": f"no {source} source configured",
+            }
+        )
+    report, landed = spark_stages.land(spark, settings, source)
+    secret = None if source == "products" else pseudonym_secret(settings)
+    sample = preview(landed, secret=secret, hidden=hidden or [])
+    _log_landing(context, report)
+    metadata = _metadata(report, sample, column_schema(contract))
+    if source == "products":
+        categories = spark_stages.per_category(spark, settings)
+        metadata |= {
+            "products": report.landed_rows,
+            "categories": len(categories),
+            "products_per_category": counts_table(categories, "category", total=report.landed_rows),
+        }
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def build_raw_assets(engine: str = "duckdb") -> list[dg.AssetsDefinition]:
+    """The raw assets, one per source, landed by ``engine`` (on Spark into the lake)."""
+
+    def raw_asset(source: SourceName, land: Any) -> dg.AssetsDefinition:
+        return dg.asset(
+            key=["raw", source],
+            group_name="raw",
+            kinds=engine_kinds(RAW_KINDS, engine),
+            # lets `dagster asset materialize --partition-range` take raw and snapshots in one run
+            backfill_policy=dg.BackfillPolicy.single_run(),
+        )(on_engine(engine)(land))
+
+    return [
+        raw_asset("transactions", _raw_transactions),
+        raw_asset("customers", _raw_customers),
+        raw_asset("events", _raw_events),
+        raw_asset("feedback", _raw_feedback),
+        raw_asset("customer_attributes", _raw_customer_attributes),
+        raw_asset("products", _raw_products),
+    ]
+
+
+(
+    raw_transactions,
+    raw_customers,
+    raw_events,
+    raw_feedback,
+    raw_customer_attributes,
+    raw_products,
+) = build_raw_assets()

@@ -1,5 +1,7 @@
 """Checks of the raw layer: each landed table satisfies its contract (blocking)."""
 
+import dagster as dg
+
 from assets.checks import contract_check
 from segmentation.raw.contracts import (
     CustomerAttributesContract,
@@ -10,11 +12,22 @@ from segmentation.raw.contracts import (
     TransactionsContract,
 )
 
-raw_checks = [
-    contract_check(["raw", "transactions"], TransactionsContract),
-    contract_check(["raw", "customers"], CustomersContract),
-    contract_check(["raw", "events"], EventsContract),
-    contract_check(["raw", "feedback"], FeedbackContract),
-    contract_check(["raw", "customer_attributes"], CustomerAttributesContract),
-    contract_check(["raw", "products"], ProductsContract),
-]
+RAW_CONTRACTS = {
+    "transactions": TransactionsContract,
+    "customers": CustomersContract,
+    "events": EventsContract,
+    "feedback": FeedbackContract,
+    "customer_attributes": CustomerAttributesContract,
+    "products": ProductsContract,
+}
+
+
+def build_raw_checks(engine: str = "duckdb") -> list[dg.AssetChecksDefinition]:
+    """The contract check of every raw table, on the tables ``engine`` writes."""
+    return [
+        contract_check(["raw", source], contract, engine)
+        for source, contract in RAW_CONTRACTS.items()
+    ]
+
+
+raw_checks = build_raw_checks()

@@ -4,8 +4,11 @@ Computed one month at a time; each month's segments and summary are checked agai
 contracts and written together in one transaction (see ``assets.monthly``).
 """
 
+from typing import Any
+
 import dagster as dg
 
+from assets.engine import engine_kinds, on_engine
 from assets.metadata import column_counts_table
 from assets.monthly import (
     MonthlyTable,
@@ -30,8 +33,10 @@ from segmentation.segments.contracts import CustomerSegmentsContract, SegmentSum
 from segmentation.warehouse import release_cached_blocks
 
 
-def build_segment_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
-    """The segment assets for the configured monthly partitions."""
+def build_segment_assets(
+    partitions_def: dg.PartitionsDefinition, engine: str = "duckdb"
+) -> list[dg.AssetsDefinition]:
+    """The segment assets for the configured monthly partitions, computed by ``engine``."""
 
     @dg.multi_asset(
         specs=[
@@ -42,7 +47,7 @@ def build_segment_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
                     asset_key(CATEGORIES_TABLE),
                     dg.AssetKey(["raw", "products"]),
                 ],
-                kinds={"duckdb", "polars", "scikit-learn"},
+                kinds=engine_kinds({"duckdb", "polars", "scikit-learn"}, engine),
                 description="One row per snapshot and customer with every segment label: RFM "
                 "scores (1-5) and the named RFM segment, value tier, ABC class, lifecycle "
                 "stage, loyalty, churn risk, the configured attribute segments (attr_*), the "
@@ -56,7 +61,7 @@ def build_segment_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
             dg.AssetSpec(
                 key=asset_key(SUMMARY_TABLE),
                 deps=[asset_key(FEATURES_TABLE)],
-                kinds={"duckdb", "polars"},
+                kinds=engine_kinds({"duckdb", "polars"}, engine),
                 description="Per snapshot, dimension and segment: customers, share, revenue, "
                 "revenue share and average CLV. The intent/engagement and NPS/satisfaction "
                 "labels are dimensions where their source is configured.",
@@ -67,10 +72,12 @@ def build_segment_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="segments",
     )
+    @on_engine(engine)
     def customer_segments(
         context: dg.AssetExecutionContext,
         warehouse: Warehouse,
         settings: dg.ResourceParam[SegmentationConfig],
+        spark: Any = None,
     ) -> tuple[dg.MaterializeResult, dg.MaterializeResult]:
         """Label every customer of every snapshot exactly once per segment dimension."""
         privacy = Privacy.of(settings)
@@ -96,6 +103,25 @@ def build_segment_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
                 privacy,
             ),
         )
+        if spark is not None:
+            from assets import spark_stages  # imports PySpark: the Spark path only
+
+            snapshots = sorted(snapshot_dates(context))
+            spark_stages.segments(spark, settings, (segments, summary), snapshots)
+        else:
+            _segments_on_duckdb(context, warehouse, settings, segments, summary)
+        return (
+            dg.MaterializeResult(asset_key=asset_key(SEGMENTS_TABLE), metadata=segments.metadata()),
+            dg.MaterializeResult(asset_key=asset_key(SUMMARY_TABLE), metadata=summary.metadata()),
+        )
+
+    def _segments_on_duckdb(
+        context: dg.AssetExecutionContext,
+        warehouse: Warehouse,
+        settings: SegmentationConfig,
+        segments: MonthlyTable,
+        summary: MonthlyTable,
+    ) -> None:
         with monthly_connection(warehouse) as con:
             products = read_products(con, settings)
             for snapshot in sorted(snapshot_dates(context)):
@@ -106,9 +132,5 @@ def build_segment_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
                     features, settings.segments, categories, products
                 )
                 write_month(con, snapshot, (segments, month_segments), (summary, month_summary))
-        return (
-            dg.MaterializeResult(asset_key=asset_key(SEGMENTS_TABLE), metadata=segments.metadata()),
-            dg.MaterializeResult(asset_key=asset_key(SUMMARY_TABLE), metadata=summary.metadata()),
-        )
 
     return [customer_segments]

@@ -1,7 +1,10 @@
 """The serving asset: after every successful run, the marts are published for BI tools."""
 
+from typing import Any
+
 import dagster as dg
 
+from assets.engine import engine_kinds, on_engine
 from assets.resources import Warehouse
 from segmentation.config import SegmentationConfig, pseudonym_secret
 from segmentation.serving.dictionary import MART_CONTRACTS, MARTS_SCHEMA
@@ -56,29 +59,70 @@ def _metadata(result: PublishResult, skipped: list[str]) -> dict:
     }
 
 
-@dg.asset(
-    key=SERVING_KEY,
-    deps=MART_KEYS,
-    group_name="serving",
-    kinds={"duckdb"},
-    backfill_policy=dg.BackfillPolicy.single_run(),
-)
-def serving_marts(
-    context: dg.AssetExecutionContext,
-    warehouse: Warehouse,
-    settings: dg.ResourceParam[SegmentationConfig],
-) -> dg.MaterializeResult:
-    """The marts tables, and only them, copied to the serving file (config key `serving`) that BI
-    tools open read-only, with every table and column commented from the contracts. Built under
-    a temporary name and moved into place atomically: open readers keep their snapshot, new ones
-    see the new file, and a failed run leaves the previous copy. With `pseudonymize: true`
-    customer ids are replaced by keyed HMAC-SHA256 pseudonyms. The copy is read-only: changes a
-    client wrote to it stop the publish unless `serving_overwrite_foreign_changes: true`."""
+def build_serving_assets(engine: str = "duckdb") -> list[dg.AssetsDefinition]:
+    """The serving asset; on Spark it publishes the lake's marts."""
+
+    @dg.asset(
+        key=SERVING_KEY,
+        deps=MART_KEYS,
+        group_name="serving",
+        kinds=engine_kinds({"duckdb"}, engine),
+        backfill_policy=dg.BackfillPolicy.single_run(),
+    )
+    @on_engine(engine)
+    def serving_marts(
+        context: dg.AssetExecutionContext,
+        warehouse: Warehouse,
+        settings: dg.ResourceParam[SegmentationConfig],
+        spark: Any = None,
+    ) -> dg.MaterializeResult:
+        """The marts tables, and only them, copied to the serving file (config key `serving`)
+        that BI tools open read-only, with every table and column commented from the contracts.
+        Built under a temporary name and moved into place atomically: open readers keep their
+        snapshot, new ones see the new file, and a failed run leaves the previous copy. With
+        `pseudonymize: true` customer ids are replaced by keyed HMAC-SHA256 pseudonyms. The copy
+        is read-only: changes a client wrote to it stop the publish unless
+        `serving_overwrite_foreign_changes: true`. On Spark the copy is published from the
+        lake's marts."""
+        try:
+            secret = pseudonym_secret(settings)
+        except ConfigError as error:
+            raise dg.Failure(description=str(error)) from None
+        tables = list(MART_CONTRACTS)
+        if spark is not None:
+            result, skipped = _publish_lake(settings, tables, secret), []
+        else:
+            result, skipped = _publish_warehouse(warehouse, settings, tables, secret)
+        _log_publish(context, result, skipped)
+        return dg.MaterializeResult(metadata=_metadata(result, skipped))
+
+    return [serving_marts]
+
+
+def _publish_lake(
+    settings: SegmentationConfig, tables: list[str], secret: bytes | None
+) -> PublishResult:
+    """The lake's marts published by DuckDB on this machine (``publish_lake``)."""
+    from segmentation.engines.spark.lake_serving import publish_lake
+
+    if settings.spark.lake is None:  # the config's own check refuses engine: spark without it
+        raise dg.Failure("engine: spark needs spark.lake")
     try:
-        secret = pseudonym_secret(settings)
-    except ConfigError as error:
+        return publish_lake(
+            settings.spark.lake,
+            settings.serving,
+            tables,
+            secret=secret,
+            overwrite_foreign_changes=settings.serving_overwrite_foreign_changes,
+        )
+    except ServingFileError as error:
         raise dg.Failure(description=str(error)) from None
-    tables = list(MART_CONTRACTS)
+
+
+def _publish_warehouse(
+    warehouse: Warehouse, settings: SegmentationConfig, tables: list[str], secret: bytes | None
+) -> tuple[PublishResult, list[str]]:
+    """The warehouse's marts published; the marts tables no asset writes (not published)."""
     with warehouse.connect() as con:
         skipped = [
             f"{MARTS_SCHEMA}.{t}" for t in warehouse_tables(con, MARTS_SCHEMA) if t not in tables
@@ -93,6 +137,13 @@ def serving_marts(
             )
         except ServingFileError as error:
             raise dg.Failure(description=str(error)) from None
+    return result, skipped
+
+
+def _log_publish(
+    context: dg.AssetExecutionContext, result: PublishResult, skipped: list[str]
+) -> None:
+    """The publish's notes, cleanups and discarded changes in the run's log."""
     for note in result.notes:
         context.log.info(note)
     if result.removed_temporaries:
@@ -113,4 +164,6 @@ def serving_marts(
         f"published {len(result.tables)} tables to {result.path} "
         f"({result.size_bytes / 1e6:.1f} MB) in {result.seconds:.1f} s"
     )
-    return dg.MaterializeResult(metadata=_metadata(result, skipped))
+
+
+[serving_marts] = build_serving_assets()

@@ -4,9 +4,12 @@ Computed one month at a time; each month is checked against its contract and wri
 transaction of its own (see ``assets.monthly``).
 """
 
+from typing import Any
+
 import dagster as dg
 import polars as pl
 
+from assets.engine import engine_kinds, on_engine
 from assets.metadata import preview
 from assets.monthly import (
     MonthlyTable,
@@ -23,6 +26,7 @@ from segmentation.config import SegmentationConfig
 from segmentation.keys import ASSIGNMENTS_TABLE, SEGMENTS_TABLE
 from segmentation.monthly import read_month, strategy_assignments_month
 from segmentation.strategies.contracts import StrategyAssignmentsContract
+from segmentation.strategies.settings import Playbook
 from segmentation.warehouse import release_cached_blocks
 
 
@@ -44,8 +48,10 @@ def _strategy_counts(assignments: pl.DataFrame) -> dict:
     }
 
 
-def build_strategy_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
-    """The strategy assets for the configured monthly partitions."""
+def build_strategy_assets(
+    partitions_def: dg.PartitionsDefinition, engine: str = "duckdb"
+) -> list[dg.AssetsDefinition]:
+    """The strategy assets for the configured monthly partitions, computed by ``engine``."""
 
     @dg.asset(
         key=asset_key(ASSIGNMENTS_TABLE),
@@ -53,13 +59,15 @@ def build_strategy_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="strategies",
-        kinds={"duckdb", "polars"},
+        kinds=engine_kinds({"duckdb", "polars"}, engine),
         metadata=table_metadata(ASSIGNMENTS_TABLE, StrategyAssignmentsContract),
     )
+    @on_engine(engine)
     def strategy_assignments(
         context: dg.AssetExecutionContext,
         warehouse: Warehouse,
         settings: dg.ResourceParam[SegmentationConfig],
+        spark: Any = None,
     ) -> dg.MaterializeResult:
         """Every customer of every snapshot gets exactly one primary strategy from the playbook
         (ordered rules, first match wins; capacity-limited rules go to the top customers by CLV
@@ -78,17 +86,33 @@ def build_strategy_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
             ),
         )
         control = 0
-        with monthly_connection(warehouse) as con:
-            for snapshot in sorted(snapshot_dates(context)):
-                segments = read_month(con, SEGMENTS_TABLE, snapshot)
-                release_cached_blocks(con, warehouse.memory_limit)
-                month = strategy_assignments_month(segments, settings.playbook)
-                write_month(con, snapshot, (assignments, month))
-                control += int(month.get_column("is_control").sum())
+        if spark is not None:
+            from assets import spark_stages  # imports PySpark: the Spark path only
+
+            snapshots = sorted(snapshot_dates(context))
+            control = spark_stages.assignments(spark, settings, assignments, snapshots)
+        else:
+            control = _assign_on_duckdb(context, warehouse, settings.playbook, assignments)
         rows = sum(assignments.rows.values())
         return dg.MaterializeResult(
             metadata=assignments.metadata()
             | {"control_share": round(control / rows, 4) if rows else 0.0}
         )
+
+    def _assign_on_duckdb(
+        context: dg.AssetExecutionContext,
+        warehouse: Warehouse,
+        playbook: Playbook,
+        assignments: MonthlyTable,
+    ) -> int:
+        control = 0
+        with monthly_connection(warehouse) as con:
+            for snapshot in sorted(snapshot_dates(context)):
+                segments = read_month(con, SEGMENTS_TABLE, snapshot)
+                release_cached_blocks(con, warehouse.memory_limit)
+                month = strategy_assignments_month(segments, playbook)
+                write_month(con, snapshot, (assignments, month))
+                control += int(month.get_column("is_control").sum())
+        return control
 
     return [strategy_assignments]

@@ -378,6 +378,20 @@ def require_tables(
         )
 
 
+def satisfaction_summary(spark: SparkSession, lake: str) -> pl.DataFrame:
+    """``marts.satisfaction_summary`` of every snapshot of the lake's
+    ``marts.customer_segments`` alone (the part of :func:`evaluate_segments` that reads
+    nothing else): the DuckDB engine's rows, counts exactly, means to rounding.
+
+    Raises:
+        ValueError: The lake lacks the segments.
+    """
+    require_tables(spark, lake, (SEGMENTS_TABLE,), "the segments")
+    segments = read_table(spark, lake, SEGMENTS_TABLE)
+    satisfaction, _ = _satisfaction(segments, snapshot_dimensions(segments))
+    return satisfaction
+
+
 def evaluate_segments(
     spark: SparkSession,
     lake: str,
