@@ -6,15 +6,21 @@ from rich.console import Console
 from rich.table import Table
 
 from segmentation.config import SegmentationConfig, load_config
+from segmentation.engines.spark.lake_serving import lake_summary
 from segmentation.reports.run_summary import warehouse_summary
 from segmentation.strategies.settings import rules_using
 
 
 def print_summary(config: SegmentationConfig, console: Console | None = None) -> None:
-    """Print the warehouse paths and a table per section that has data."""
+    """Print the warehouse (with ``engine: spark``, the lake) and serving paths and a table per
+    section that has data."""
     # piped output (make run | tee) gets the width of a wide terminal, not rich's 80 columns
     out = console or Console(width=shutil.get_terminal_size((120, 24)).columns)
-    out.print(f"[bold]Warehouse[/bold]: {config.warehouse}")
+    spark_lake = config.spark.lake if config.engine == "spark" else None
+    if spark_lake is None:
+        out.print(f"[bold]Warehouse[/bold]: {config.warehouse}")
+    else:
+        out.print(f"[bold]Lake (engine: spark)[/bold]: {spark_lake}")
     out.print(f"[bold]Serving copy for BI tools[/bold]: {config.serving}")
     # the playbook rules that offer the next best product: the cross-sell counts are theirs
     cross_sell = (
@@ -22,9 +28,13 @@ def print_summary(config: SegmentationConfig, console: Console | None = None) ->
         if config.playbook is not None
         else None
     )
-    sections = warehouse_summary(config.warehouse, cross_sell)
+    if spark_lake is None:
+        sections = warehouse_summary(config.warehouse, cross_sell)
+    else:
+        sections = lake_summary(spark_lake, cross_sell)
     if sections is None:
-        out.print("[yellow]The warehouse does not exist yet: run `make run`.[/yellow]")
+        where = "warehouse" if spark_lake is None else "lake"
+        out.print(f"[yellow]The {where} does not exist yet: run `make run`.[/yellow]")
         return
     for section in sections:
         table = Table(

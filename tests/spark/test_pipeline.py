@@ -18,6 +18,7 @@ import pandera.polars as pa
 import polars as pl
 import pyarrow as pa_arrow
 import pytest
+from rich.console import Console
 
 from assets.spark_monthly import (
     FAILURE_COUNTS,
@@ -27,6 +28,7 @@ from assets.spark_monthly import (
 )
 from pipelines.build_definitions import build_definitions
 from pipelines.jobs import SNAPSHOT_JOB_NAME
+from pipelines.summary import print_summary
 from segmentation.config import SegmentationConfig, load_config
 from segmentation.engines.compare import frame_differences
 from segmentation.engines.spark.lake import read_table
@@ -329,3 +331,22 @@ def test_a_tasks_check_names_checks_and_counts_never_a_customer(retail) -> None:
     assert counted.columns == ["column", "check", "failures"]
     clv = counted.filter(pl.col("column") == "clv_12m")
     assert clv.get_column("failures").sum() > 0
+
+
+def _summary_lines(config: SegmentationConfig) -> list[str]:
+    console = Console(record=True, width=120)
+    print_summary(config, console)
+    return console.export_text().splitlines()
+
+
+def test_the_run_summary_reads_the_lake_and_shows_what_the_duckdb_run_shows(
+    runs: dict[str, Run], tmp_path: Path
+) -> None:
+    expected = _summary_lines(runs["duckdb"].config)
+    actual = _summary_lines(runs["spark"].config)
+    assert actual[0].startswith("Lake (engine: spark): ")
+    # the paths differ; every section (rows landed, quarantine, segments, tiers ...) is the same
+    assert actual[2:] == expected[2:]
+    assert any("raw.transactions" in line for line in actual)
+    never_ran = _config(tmp_path, engine="spark", spark=SPARK_KEYS)
+    assert "The lake does not exist yet" in _summary_lines(never_ran)[-1]

@@ -22,6 +22,7 @@ from segmentation.engines.spark.lake_commit import (
     LakeWriteError,
 )
 from segmentation.engines.spark.preflight import local_lake
+from segmentation.reports.run_summary import SummarySection, summary_sections
 from segmentation.serving.dictionary import MARTS_SCHEMA
 from segmentation.serving.publish import PublishResult, publish_marts
 from segmentation.sql_files import compose_sql, quote_identifier, render_sql
@@ -118,3 +119,45 @@ def publish_lake(
             location = Path(table_location(str(root), f"{MARTS_SCHEMA}.{table}"))
             create_lake_view(con, f"{MARTS_SCHEMA}.{table}", location)
         return publish_marts(con, target, tables, secret, overwrite_foreign_changes)
+
+
+def lake_summary(
+    lake: str, cross_sell_rules: Sequence[str] | None = None
+) -> list[SummarySection] | None:
+    """The run summary (:func:`~segmentation.reports.run_summary.summary_sections`) of the
+    lake's tables, read by DuckDB as views over their Parquet files: the same sections the
+    DuckDB engine's warehouse gives. ``None`` when the lake does not exist yet.
+
+    A folder that holds no Parquet table is left out, as a table the pipeline has not written
+    yet is left out of the warehouse's summary.
+
+    Raises:
+        ValueError: The lake is not on this machine.
+        LakeWriteError: A table has a committed but unfinished write.
+    """
+    root = local_lake(lake)
+    if root is None:
+        raise ValueError(
+            f"spark.lake: {lake}: the summary is read by DuckDB on this machine, which reads "
+            f"a lake folder or a file: URI only"
+        )
+    if not root.is_dir():
+        return None
+    with duckdb.connect() as con:
+        for schema in sorted(path for path in root.iterdir() if path.is_dir()):
+            con.execute(render_sql("warehouse/create_schema.sql", schema=schema.name))
+            for location in sorted(path for path in schema.iterdir() if path.is_dir()):
+                view = f"{schema.name}.{location.name}"
+                if (location / SCHEMA_FOLDER).is_dir():
+                    create_lake_view(con, view, location)
+                elif files := _data_files(location):
+                    # a table written whole, without partitions (the landing's raw tables)
+                    statement = compose_sql(
+                        "spark/create_lake_view.sql",
+                        view=qualified(schema.name, location.name),
+                        columns="*",
+                        files="[" + ", ".join(sql_text(str(path)) for path in files) + "]",
+                        hive="false",
+                    )
+                    con.execute(statement)
+        return summary_sections(con, cross_sell_rules)
