@@ -138,6 +138,23 @@ def bank_landed(
     con.close()
 
 
+@pytest.fixture(scope="session")
+def dirty_generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of generated files with 2% dirty rows (duplicates, missing ids, bad
+    timestamps and quantities, timestamps in the future and before 1970): 400 customers with
+    names, e-mails and phones, their transactions as the demo's Parquet files. The landing
+    tests read them and write what they change elsewhere."""
+    data = tmp_path_factory.mktemp("dirty") / "data"
+    generate(
+        [
+            *("--customers", "400", "--out", str(data), "--seed", "11"),
+            *("--start", "2010-01-01", "--end", "2011-06-30", "--dirty-rate", "0.02"),
+            *("--no-events", "--no-feedback", "--no-categories", "-q"),
+        ]
+    )
+    return data
+
+
 def lake_folder(tmp_path: Path) -> str:
     """A lake for one test."""
     return str(tmp_path / "lake")
