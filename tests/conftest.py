@@ -148,3 +148,42 @@ def broken_source(tmp_path: Path) -> Path:
 def retail_transactions() -> dict[str, Any]:
     """The transactions source block for the committed real sample."""
     return sample_transactions()
+
+
+# The Spark engine's modules that compare with the DuckDB engine's tables of the session's
+# warehouses: with `make test`'s --dist loadfile each would be a unit of work of its own, and
+# both processes would start Spark and compute the same reference tables
+# (tests/spark/reference.py). As one unit, one process does both once.
+SPARK_REFERENCE_MODULES = frozenset(
+    f"tests/spark/test_{name}.py"
+    for name in (
+        "backtest",
+        "behaviour",
+        "catalogue_segments",
+        "categories",
+        "clv",
+        "engagement",
+        "evaluation",
+        "features",
+        "segments",
+        "strategies",
+        "summary",
+        "value",
+    )
+)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist's file scheduling (``--dist loadfile``), the modules of
+    ``SPARK_REFERENCE_MODULES`` one unit of work."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedReferenceScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return "tests/spark (reference modules)" if scope in SPARK_REFERENCE_MODULES else scope
+
+    return SharedReferenceScheduling(config, log)

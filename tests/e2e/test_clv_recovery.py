@@ -50,7 +50,8 @@ from segmentation.features.behaviour import behaviour_as_of
 from segmentation.features.clv import SnapshotClv, clv_for_snapshot
 from segmentation.raw.landing import LandingReport, land_source
 from synthetic.generate import write
-from tests.conftest import LANDING_NOW
+from tests.conftest import LANDING_NOW, config_mapping
+from tests.generated import GENERATED_SNAPSHOTS, customers_source, transactions_source
 
 pytestmark = pytest.mark.slow
 
@@ -87,50 +88,8 @@ def landed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landed]:
         dirty_rate=0.0,
         params=TRUE_PARAMS,
     )
-    raw_config = {
-        "warehouse": "warehouse/segmentation.duckdb",
-        "serving": "warehouse/serving.duckdb",
-        "snapshots": {"start": "2010-01", "end": "2011-12"},
-        "sources": {
-            "transactions": {
-                "path": str(data / "transactions" / "*.parquet"),
-                "columns": {
-                    name: name
-                    for name in (
-                        "customer_id",
-                        "order_id",
-                        "order_ts",
-                        "quantity",
-                        "unit_price",
-                        "amount",
-                        "product_id",
-                        "channel",
-                        "country",
-                    )
-                },
-            },
-            "customers": {
-                "path": str(data / "customers.parquet"),
-                "columns": {
-                    name: name
-                    for name in (
-                        "customer_id",
-                        "signup_date",
-                        "birth_date",
-                        "gender",
-                        "income",
-                        "region",
-                        "country",
-                        "industry",
-                        "acquisition_channel",
-                        "email",
-                        "phone",
-                        "name",
-                    )
-                },
-            },
-        },
-    }
+    raw_config = config_mapping(transactions_source(data), snapshots=GENERATED_SNAPSHOTS)
+    raw_config["sources"]["customers"] = customers_source(data)
     config_path = root / "config.yaml"
     config_path.write_text(yaml.safe_dump(raw_config, sort_keys=False))
     config = load_config(config_path)

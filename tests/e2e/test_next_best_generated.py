@@ -40,27 +40,16 @@ from pipelines.build_definitions import build_definitions
 from segmentation.config import load_config
 from synthetic.category_settings import CATEGORIES
 from synthetic.generate import write
-from synthetic.products import PRODUCT_COLUMN_MAP
-from tests.conftest import write_config_file
+from tests.conftest import config_mapping, write_config_file
 from tests.e2e.holdout import assert_beats_baseline, difference_interval, discordant_pairs
 from tests.e2e.holdout import holdout as holdout_rows
+from tests.generated import GENERATED_SNAPSHOTS, products_source, transactions_source
 
 pytestmark = pytest.mark.slow
 
 SEED = 42
 CUSTOMERS = 30_000
 SNAPSHOTS = [date(2010, 12, 31), date(2011, 3, 31), date(2011, 6, 30), date(2011, 9, 30)]
-TRANSACTION_COLUMNS = (
-    "customer_id",
-    "order_id",
-    "order_ts",
-    "quantity",
-    "unit_price",
-    "amount",
-    "product_id",
-    "channel",
-    "country",
-)
 
 
 def _warehouse(folder: Path) -> Path:
@@ -75,18 +64,8 @@ def _warehouse(folder: Path) -> Path:
         write_latent=True,
         with_categories=True,
     )
-    raw = {
-        "warehouse": "warehouse/segmentation.duckdb",
-        "serving": "warehouse/serving.duckdb",
-        "snapshots": {"start": "2010-01", "end": "2011-12"},
-        "sources": {
-            "transactions": {
-                "path": str(data / "transactions" / "*.parquet"),
-                "columns": {name: name for name in TRANSACTION_COLUMNS},
-            },
-            "products": {"path": str(data / "products.csv"), "columns": PRODUCT_COLUMN_MAP},
-        },
-    }
+    raw = config_mapping(transactions_source(data), snapshots=GENERATED_SNAPSHOTS)
+    raw["sources"]["products"] = products_source(data)
     config = load_config(write_config_file(folder, raw))
     defs = build_definitions(config)
     keys = [dg.AssetKey(["raw", name]) for name in ("transactions", "customers", "products")]

@@ -71,6 +71,8 @@ import yaml
 from pipelines.build_definitions import build_definitions
 from segmentation.config import SegmentationConfig, load_config
 from synthetic.generate import write
+from tests.conftest import config_mapping
+from tests.generated import GENERATED_SNAPSHOTS, customers_source, transactions_source
 
 pytestmark = pytest.mark.slow
 
@@ -80,31 +82,6 @@ TOLERANCE = 0.10
 # standard errors by which an effect must clear "no effect"
 SIGNIFICANCE = 4.0
 SEGMENT_OUTCOMES = dg.AssetKey(["marts", "segment_outcomes"])
-TRANSACTION_COLUMNS = (
-    "customer_id",
-    "order_id",
-    "order_ts",
-    "quantity",
-    "unit_price",
-    "amount",
-    "product_id",
-    "channel",
-    "country",
-)
-CUSTOMER_COLUMNS = (
-    "customer_id",
-    "signup_date",
-    "birth_date",
-    "gender",
-    "income",
-    "region",
-    "country",
-    "industry",
-    "acquisition_channel",
-    "email",
-    "phone",
-    "name",
-)
 
 
 @dataclass(frozen=True)
@@ -120,24 +97,13 @@ def _config(data: Path, true_params: dict[str, Any]) -> dict[str, Any]:
     records for its events and feedback, identity mappings for the rest."""
     events = {**true_params["engagement"]["source"], "path": str(data / "events" / "*.parquet")}
     feedback = {**true_params["feedback"]["source"], "path": str(data / "feedback.csv")}
-    return {
-        "warehouse": "warehouse/segmentation.duckdb",
-        "serving": "warehouse/serving.duckdb",
-        "snapshots": {"start": "2010-01", "end": "2011-12"},
-        "sources": {
-            "transactions": {
-                "path": str(data / "transactions" / "*.parquet"),
-                "columns": {name: name for name in TRANSACTION_COLUMNS},
-            },
-            "customers": {
-                "path": str(data / "customers.parquet"),
-                "columns": {name: name for name in CUSTOMER_COLUMNS},
-            },
-            "events": events,
-            "feedback": feedback,
-        },
-        "segments": {"clusters": {"enabled": False}},
-    }
+    raw = config_mapping(
+        transactions_source(data),
+        snapshots=GENERATED_SNAPSHOTS,
+        segments={"clusters": {"enabled": False}},
+    )
+    raw["sources"] |= {"customers": customers_source(data), "events": events, "feedback": feedback}
+    return raw
 
 
 @pytest.fixture(scope="module")

@@ -17,18 +17,11 @@ from segmentation.config import (
 )
 from segmentation.contracts import contract_dtypes
 from segmentation.features.contracts import CustomerCategoriesContract
-from segmentation.keys import BEHAVIOUR_TABLE, KEY_COLUMNS
-from segmentation.monthly import (
-    customer_behaviour_months,
-    customer_categories_months,
-    customer_clv_month,
-    customer_engagement_months,
-    customer_features_month,
-)
 from segmentation.raw.landing import land_source
 from synthetic import bank
 from tests.conftest import PROJECT_ROOT, write_config_file
 from tests.spark.conftest import LANDED_AT
+from tests.spark.reference import categories_months, features_months
 
 # features.customer_categories' columns in the contract's order (the lake's partition column
 # comes last when a table is read back)
@@ -77,28 +70,11 @@ def duckdb_tables(
     con: duckdb.DuckDBPyConnection, snapshots: list[date], config: SegmentationConfig
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The DuckDB engine's ``features.customer_categories`` and ``features.customer_features``,
-    month by month (the engagement read from a behaviour table, as the asset's is)."""
-    months = sorted(snapshots)
-    behaviour = list(customer_behaviour_months(con, months, config))
-    categories = list(customer_categories_months(con, months, config))
-    engagement: list[pl.DataFrame | None] = [None] * len(months)
-    if config.sources.events is not None or config.sources.feedback is not None:
-        con.execute("CREATE SCHEMA IF NOT EXISTS features")
-        con.register("_behaviour", pl.concat(behaviour).to_arrow())
-        con.execute(f"CREATE OR REPLACE TABLE {BEHAVIOUR_TABLE} AS SELECT * FROM _behaviour")
-        con.unregister("_behaviour")
-        try:
-            engagement = list(customer_engagement_months(con, months, config))
-        finally:
-            con.execute(f"DROP TABLE {BEHAVIOUR_TABLE}")
-    features = []
-    for snapshot, month, engaged, categorised in zip(
-        months, behaviour, engagement, categories, strict=True
-    ):
-        clv = customer_clv_month(month, snapshot, config.features.clv).customers
-        with_clv = month.join(clv, on=list(KEY_COLUMNS), how="left", maintain_order="left")
-        features.append(customer_features_month(with_clv, config, engaged, categorised))
-    return pl.concat(categories), pl.concat(features)
+    month by month (the engagement read from a behaviour table, as the asset's is); computed
+    once per process (``reference``)."""
+    categories = categories_months(con, snapshots, config)
+    features = features_months(con, snapshots, config, with_categories=True)
+    return pl.concat(categories), pl.concat(features.values())
 
 
 def land_bank(folder: Path) -> tuple[SegmentationConfig, duckdb.DuckDBPyConnection]:

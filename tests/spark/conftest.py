@@ -111,6 +111,50 @@ def generated(
     con.close()
 
 
+@pytest.fixture(scope="session")
+def retail_catalogue(
+    retail, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[SegmentationConfig, duckdb.DuckDBPyConnection]]:
+    """The real sample with its catalogue (tests/data/online_retail_products.csv), landed in a
+    copy of ``retail``'s warehouse: the category and catalogue tests share it."""
+    from tests.spark.catalogue_lake import CATALOGUE, PRODUCT_COLUMNS, with_catalogue
+
+    products = {"path": str(CATALOGUE), "columns": {name: name for name in PRODUCT_COLUMNS}}
+    config, con = with_catalogue(retail, tmp_path_factory.mktemp("retail-catalogue"), products)
+    yield config, con
+    con.close()
+
+
+@pytest.fixture(scope="session")
+def bank_landed(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[SegmentationConfig, duckdb.DuckDBPyConnection]]:
+    """config/bank.yaml over a small generated bank (``catalogue_lake.land_bank``): an
+    attribute history beside the customers source, and a catalogue."""
+    from tests.spark.catalogue_lake import land_bank
+
+    config, con = land_bank(tmp_path_factory.mktemp("bank"))
+    yield config, con
+    con.close()
+
+
+@pytest.fixture(scope="session")
+def dirty_generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of generated files with 2% dirty rows (duplicates, missing ids, bad
+    timestamps and quantities, timestamps in the future and before 1970): 400 customers with
+    names, e-mails and phones, their transactions as the demo's Parquet files. The landing
+    tests read them and write what they change elsewhere."""
+    data = tmp_path_factory.mktemp("dirty") / "data"
+    generate(
+        [
+            *("--customers", "400", "--out", str(data), "--seed", "11"),
+            *("--start", "2010-01-01", "--end", "2011-06-30", "--dirty-rate", "0.02"),
+            *("--no-events", "--no-feedback", "--no-categories", "-q"),
+        ]
+    )
+    return data
+
+
 def lake_folder(tmp_path: Path) -> str:
     """A lake for one test."""
     return str(tmp_path / "lake")

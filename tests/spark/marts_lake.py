@@ -15,10 +15,10 @@ import polars as pl
 from segmentation.config import SegmentationConfig
 from segmentation.engines.spark.lake import write_months
 from segmentation.keys import ASSIGNMENTS_TABLE, SEGMENTS_TABLE
-from segmentation.monthly import customer_segments_month, strategy_assignments_month
+from segmentation.monthly import strategy_assignments_month
 from segmentation.raw.publishing import empty_source_table
 from segmentation.warehouse import table_exists
-from tests.spark.features_lake import duckdb_features
+from tests.spark.reference import once, segments_months
 
 
 @dataclass(frozen=True)
@@ -30,28 +30,25 @@ class DuckdbMarts:
     assignments: pl.DataFrame
 
 
-# one computation per landed warehouse and snapshots: the summary and evaluation tests share it
-_COMPUTED: dict[tuple[int, tuple[date, ...]], DuckdbMarts] = {}
-
-
 def duckdb_marts(
     con: duckdb.DuckDBPyConnection, snapshots: list[date], config: SegmentationConfig
 ) -> DuckdbMarts:
     """The segments, summary and assignments the DuckDB engine's assets write for
-    ``snapshots``, from the landed warehouse ``con``."""
-    key = (id(con), tuple(sorted(snapshots)))
-    if key not in _COMPUTED:
+    ``snapshots``, from the landed warehouse ``con``; computed once per process (the summary
+    and evaluation tests share them)."""
+
+    def compute() -> DuckdbMarts:
         assert config.playbook is not None
-        segments, summaries, assignments = [], [], []
-        for month in duckdb_features(con, snapshots, config).values():
-            segmented, summary = customer_segments_month(month, config.segments)
-            segments.append(segmented)
-            summaries.append(summary)
-            assignments.append(strategy_assignments_month(segmented, config.playbook))
-        _COMPUTED[key] = DuckdbMarts(
-            pl.concat(segments), pl.concat(summaries), pl.concat(assignments)
+        months = segments_months(con, snapshots, config).values()
+        return DuckdbMarts(
+            pl.concat(segments for segments, _ in months),
+            pl.concat(summary for _, summary in months),
+            pl.concat(
+                strategy_assignments_month(segments, config.playbook) for segments, _ in months
+            ),
         )
-    return _COMPUTED[key]
+
+    return once("marts", con, snapshots, config, compute)
 
 
 def write_marts(spark, lake: str, marts: DuckdbMarts) -> None:

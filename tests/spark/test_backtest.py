@@ -15,7 +15,7 @@ from segmentation.engines.spark.backtest import clv_backtest
 from segmentation.engines.spark.lake import export_raw, write_months
 from segmentation.evaluation.evaluate import compute_clv_backtest, coverage_last_day
 from segmentation.keys import CLV_TABLE
-from segmentation.monthly import customer_behaviour_months, customer_clv_month
+from tests.spark.reference import clv_months
 from tests.spark.test_behaviour import GENERATED_SNAPSHOTS, RETAIL_SNAPSHOTS
 
 pytestmark = pytest.mark.spark
@@ -25,12 +25,7 @@ def _duckdb_clv(
     con: duckdb.DuckDBPyConnection, snapshots: list[date], config: SegmentationConfig
 ) -> pl.DataFrame:
     """The DuckDB engine's features.customer_clv of ``snapshots``, month by month."""
-    months = sorted(snapshots)
-    behaviours = customer_behaviour_months(con, months, config)
-    return pl.concat(
-        customer_clv_month(behaviour, snapshot, config.features.clv).customers
-        for snapshot, behaviour in zip(months, behaviours, strict=True)
-    )
+    return pl.concat(month.customers for month in clv_months(con, snapshots, config))
 
 
 def _duckdb_backtest(con: duckdb.DuckDBPyConnection, clv: pl.DataFrame) -> pl.DataFrame:

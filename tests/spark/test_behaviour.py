@@ -17,9 +17,9 @@ from segmentation.engines.spark.behaviour import customer_behaviour
 from segmentation.engines.spark.buckets import BUCKET_COLUMN, with_customer_bucket
 from segmentation.engines.spark.lake import export_raw, read_table, table_location, write_months
 from segmentation.keys import BEHAVIOUR_TABLE, KEY_COLUMNS
-from segmentation.monthly import customer_behaviour_months
 from segmentation.sql_files import read_sql
 from tests.spark.equality import assert_same_table
+from tests.spark.reference import behaviour_months
 
 pytestmark = pytest.mark.spark
 
@@ -37,7 +37,7 @@ GENERATED_SNAPSHOTS = [date(2010, 1, 31), date(2010, 7, 31), date(2011, 2, 28), 
 def _duckdb_engine(
     con: duckdb.DuckDBPyConnection, snapshots: list[date], config: SegmentationConfig
 ) -> pl.DataFrame:
-    return pl.concat(list(customer_behaviour_months(con, snapshots, config)))
+    return pl.concat(behaviour_months(con, snapshots, config))
 
 
 def _spark_engine(spark, lake: str, snapshots, config, buckets=None) -> pl.DataFrame:

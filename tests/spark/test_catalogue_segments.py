@@ -25,11 +25,8 @@ from segmentation.segments.psychographics import fit_share_clusters
 from segmentation.segments.recommendations import association_counts, category_baskets
 from tests.spark.catalogue_lake import (
     BANK_SNAPSHOTS,
-    CATALOGUE,
     GENERATED_PRODUCT_COLUMNS,
-    PRODUCT_COLUMNS,
     duckdb_tables,
-    land_bank,
     with_catalogue,
 )
 from tests.spark.equality import assert_same_table
@@ -39,14 +36,12 @@ pytestmark = pytest.mark.spark
 
 
 @pytest.fixture(scope="module")
-def retail_tables(retail, tmp_path_factory: pytest.TempPathFactory):
+def retail_tables(retail_catalogue):
     """The real sample with its catalogue: the config, the landed warehouse and the DuckDB
     engine's categories and features of every month."""
-    products = {"path": str(CATALOGUE), "columns": {name: name for name in PRODUCT_COLUMNS}}
-    config, con = with_catalogue(retail, tmp_path_factory.mktemp("retail-catalogue"), products)
+    config, con = retail_catalogue
     categories, features = duckdb_tables(con, RETAIL_SNAPSHOTS, config)
-    yield config, con, categories, features
-    con.close()
+    return config, con, categories, features
 
 
 @pytest.fixture(scope="module")
@@ -63,14 +58,13 @@ def generated_tables(generated, tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="module")
-def bank_tables(tmp_path_factory: pytest.TempPathFactory):
+def bank_tables(bank_landed):
     """config/bank.yaml over a small generated bank (held products from the attribute history,
     a catalogue with the generator's dirty rows, an eligibility rule over the product's risk
     level, psychographic rules), landed, with the DuckDB engine's categories and features."""
-    config, con = land_bank(tmp_path_factory.mktemp("bank"))
+    config, con = bank_landed
     categories, features = duckdb_tables(con, BANK_SNAPSHOTS, config)
-    yield config, con, categories, features
-    con.close()
+    return config, con, categories, features
 
 
 def _with_recommendations(config: SegmentationConfig, **changes: object) -> SegmentationConfig:

@@ -28,26 +28,14 @@ from segmentation.keys import (
 )
 from tests.spark.catalogue_lake import (
     BANK_SNAPSHOTS,
-    CATALOGUE,
     CATEGORY_COLUMNS_IN_ORDER,
     GENERATED_PRODUCT_COLUMNS,
-    PRODUCT_COLUMNS,
     duckdb_tables,
-    land_bank,
     with_catalogue,
 )
 from tests.spark.test_behaviour import GENERATED_SNAPSHOTS, RETAIL_SNAPSHOTS
 
 pytestmark = pytest.mark.spark
-
-
-@pytest.fixture(scope="module")
-def retail_catalogue(retail, tmp_path_factory: pytest.TempPathFactory):
-    """The real sample with its catalogue (tests/data/online_retail_products.csv)."""
-    products = {"path": str(CATALOGUE), "columns": {name: name for name in PRODUCT_COLUMNS}}
-    config, con = with_catalogue(retail, tmp_path_factory.mktemp("retail-catalogue"), products)
-    yield config, con
-    con.close()
 
 
 @pytest.fixture(scope="module")
@@ -66,15 +54,6 @@ def generated_catalogue(generated, tmp_path_factory: pytest.TempPathFactory):
         generated, tmp_path_factory.mktemp("generated-catalogue"), products, segments=segments
     )
     yield copied, con
-    con.close()
-
-
-@pytest.fixture(scope="module")
-def bank_landed(tmp_path_factory: pytest.TempPathFactory):
-    """config/bank.yaml over a small generated bank: an attribute history (AUM, risk
-    preference, products held) beside the customers source, and a catalogue."""
-    config, con = land_bank(tmp_path_factory.mktemp("bank"))
-    yield config, con
     con.close()
 
 

@@ -20,7 +20,8 @@ from segmentation.engines.spark.clv import customer_clv, fit_input_rows, fit_inp
 from segmentation.engines.spark.lake import export_raw, write_months
 from segmentation.features.clv import clv_fit_input, merge_fit_inputs
 from segmentation.keys import BEHAVIOUR_TABLE, KEY_COLUMNS
-from segmentation.monthly import customer_behaviour_months, customer_clv_month
+from segmentation.monthly import customer_behaviour_months
+from tests.spark.reference import clv_months
 from tests.spark.test_behaviour import GENERATED_SNAPSHOTS, RETAIL_SNAPSHOTS
 
 pytestmark = pytest.mark.spark
@@ -33,10 +34,7 @@ def _duckdb_engine(
 ) -> tuple[pl.DataFrame, pl.DataFrame, list[dict]]:
     """The DuckDB engine's asset, month by month: customers, params and fit summaries."""
     customers, params, summaries = [], [], []
-    for snapshot, behaviour in zip(
-        sorted(snapshots), customer_behaviour_months(con, snapshots, config), strict=True
-    ):
-        month = customer_clv_month(behaviour, snapshot, config.features.clv)
+    for month in clv_months(con, snapshots, config):
         customers.append(month.customers)
         params.append(month.params)
         if month.summary:

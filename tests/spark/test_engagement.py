@@ -17,8 +17,8 @@ from segmentation.engines.spark.behaviour import customer_behaviour
 from segmentation.engines.spark.engagement import customer_engagement
 from segmentation.engines.spark.lake import export_raw, write_months
 from segmentation.keys import BEHAVIOUR_TABLE
-from segmentation.monthly import customer_behaviour_months, customer_engagement_months
 from tests.spark.equality import assert_same_table
+from tests.spark.reference import engagement_months
 from tests.spark.test_behaviour import GENERATED_SNAPSHOTS, RETAIL_SNAPSHOTS
 
 pytestmark = pytest.mark.spark
@@ -27,15 +27,7 @@ pytestmark = pytest.mark.spark
 def _duckdb_engine(
     con: duckdb.DuckDBPyConnection, snapshots: list[date], config: SegmentationConfig
 ) -> pl.DataFrame:
-    behaviour = pl.concat(list(customer_behaviour_months(con, snapshots, config)))
-    con.execute("CREATE SCHEMA IF NOT EXISTS features")
-    con.register("_behaviour", behaviour.to_arrow())
-    con.execute(f"CREATE OR REPLACE TABLE {BEHAVIOUR_TABLE} AS SELECT * FROM _behaviour")
-    con.unregister("_behaviour")
-    try:
-        return pl.concat(list(customer_engagement_months(con, snapshots, config)))
-    finally:
-        con.execute(f"DROP TABLE {BEHAVIOUR_TABLE}")
+    return pl.concat(engagement_months(con, snapshots, config))
 
 
 def _spark_engine(spark, con, lake: str, snapshots, config, buckets=None) -> pl.DataFrame:

@@ -17,13 +17,9 @@ from segmentation.engines.spark.engagement import customer_engagement
 from segmentation.engines.spark.features import customer_features
 from segmentation.engines.spark.lake import export_raw, write_months
 from segmentation.keys import BEHAVIOUR_TABLE, CLV_TABLE, ENGAGEMENT_TABLE, KEY_COLUMNS
-from segmentation.monthly import (
-    customer_behaviour_months,
-    customer_clv_month,
-    customer_engagement_months,
-    customer_features_month,
-)
+from segmentation.monthly import customer_features_month
 from tests.spark.equality import assert_same_table
+from tests.spark.reference import behaviour_months, clv_months, engagement_months
 from tests.spark.test_behaviour import GENERATED_SNAPSHOTS, RETAIL_SNAPSHOTS
 
 pytestmark = pytest.mark.spark
@@ -34,23 +30,16 @@ def _duckdb_engine(
 ) -> pl.DataFrame:
     """The DuckDB engine's features, month by month, from its behaviour, CLV and engagement
     months (the engagement read from a behaviour table, as the asset's is)."""
-    behaviour = list(customer_behaviour_months(con, snapshots, config))
+    behaviour = behaviour_months(con, snapshots, config)
     engaged = config.sources.events is not None or config.sources.feedback is not None
-    engagement: list[pl.DataFrame | None] = [None] * len(behaviour)
-    if engaged:
-        con.execute("CREATE SCHEMA IF NOT EXISTS features")
-        con.register("_behaviour", pl.concat(behaviour).to_arrow())
-        con.execute(f"CREATE OR REPLACE TABLE {BEHAVIOUR_TABLE} AS SELECT * FROM _behaviour")
-        con.unregister("_behaviour")
-        try:
-            engagement = list(customer_engagement_months(con, snapshots, config))
-        finally:
-            con.execute(f"DROP TABLE {BEHAVIOUR_TABLE}")
+    engagement: list[pl.DataFrame | None] = (
+        engagement_months(con, snapshots, config) if engaged else [None] * len(behaviour)
+    )
     months = []
-    for snapshot, month, engaged_month in zip(
-        sorted(snapshots), behaviour, engagement, strict=True
+    for month, fitted, engaged_month in zip(
+        behaviour, clv_months(con, snapshots, config), engagement, strict=True
     ):
-        clv = customer_clv_month(month, snapshot, config.features.clv).customers
+        clv = fitted.customers
         if not month.is_empty():
             # as read_behaviour_with_clv: one CLV row per behaviour row, in the same order
             assert clv.get_column("customer_id").equals(month.get_column("customer_id"))

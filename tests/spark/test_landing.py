@@ -18,6 +18,7 @@ from segmentation.raw.landing import RejectRateExceeded
 from segmentation.raw.removed_files import RemovedFilesError
 from segmentation.raw.source_files import SourceError
 from tests.conftest import config_mapping, sample_transactions, write_config_file
+from tests.generated import transactions_source
 from tests.spark.conftest import LANDED_AT
 
 pytestmark = pytest.mark.spark
@@ -83,24 +84,10 @@ def test_spark_landing_equals_duckdb_on_the_real_sample(spark, retail, tmp_path:
 
 
 @pytest.fixture(scope="module")
-def dirty(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+def dirty(dirty_generated: Path) -> tuple[Path, dict]:
     """Generated transactions with 2% dirty rows (duplicates, missing ids, bad timestamps and
     quantities, timestamps in the future and before 1970), as the demo's Parquet files."""
-    from synthetic.generate import main as generate
-
-    data = tmp_path_factory.mktemp("dirty") / "data"
-    generate(
-        [
-            *("--customers", "400", "--out", str(data), "--seed", "11"),
-            *("--start", "2010-01-01", "--end", "2011-06-30", "--dirty-rate", "0.02"),
-            *("--no-events", "--no-feedback", "--no-categories", "-q"),
-        ]
-    )
-    columns = {name: name for name in ("customer_id", "order_id", "order_ts", "quantity")}
-    columns |= {name: name for name in ("unit_price", "amount", "product_id", "channel")}
-    columns["country"] = "country"
-    source = {"path": str(data / "transactions" / "*.parquet"), "columns": columns}
-    return data, source
+    return dirty_generated, transactions_source(dirty_generated)
 
 
 def _config(folder: Path, transactions: dict) -> SegmentationConfig:

@@ -20,50 +20,27 @@ from segmentation.engines.spark.lake import read_table
 from segmentation.engines.spark.landing import QUARANTINE, land_source
 from segmentation.raw import landing as duckdb_landing
 from tests.conftest import config_mapping, write_config_file
+from tests.generated import CUSTOMER_COLUMNS, identity
 from tests.spark.conftest import LANDED_AT
 
 pytestmark = pytest.mark.spark
 
 ORDER = ["source_file", "source_row"]
-CUSTOMER_COLUMNS = (
-    "customer_id",
-    "signup_date",
-    "birth_date",
-    "gender",
-    "income",
-    "region",
-    "country",
-    "industry",
-    "acquisition_channel",
-    "email",
-    "phone",
-    "name",
-)
 # the lifestyle survey's answer, a custom attribute declared personal data here so that its
 # values are masked in the quarantine beside names, e-mails, phones and pii_columns
 LIFESTYLES = ("urban", "outdoor", "homebody")
 
 
 @pytest.fixture(scope="module")
-def customers(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
+def customers(dirty_generated: Path) -> pl.DataFrame:
     """The generator's customers (400, with names, e-mails and phones) and a custom attribute."""
-    from synthetic.generate import main as generate
-
-    data = tmp_path_factory.mktemp("customers") / "data"
-    generate(
-        [
-            *("--customers", "400", "--out", str(data), "--seed", "11"),
-            *("--start", "2010-01-01", "--end", "2011-06-30", "--dirty-rate", "0.02"),
-            *("--no-events", "--no-feedback", "--no-categories", "-q"),
-        ]
-    )
-    frame = pl.read_parquet(data / "customers.parquet")
+    frame = pl.read_parquet(dirty_generated / "customers.parquet")
     lifestyle = pl.Series("lifestyle", [LIFESTYLES[i % 3] for i in range(frame.height)])
     return frame.with_columns(lifestyle)
 
 
 def _config(folder: Path, path: Path, **extra: object) -> SegmentationConfig:
-    source = {"path": str(path), "columns": {name: name for name in CUSTOMER_COLUMNS}}
+    source = {"path": str(path), "columns": identity(CUSTOMER_COLUMNS)}
     source["columns"]["lifestyle"] = "lifestyle"
     mapping = config_mapping()
     mapping["sources"]["customers"] = source | extra

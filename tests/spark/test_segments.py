@@ -22,6 +22,7 @@ from segmentation.segments.rfm import ranked_values, score_sorted
 from segmentation.segments.settings import ClusterSettings, RfmSettings, SegmentSettings
 from tests.spark.equality import assert_same_table
 from tests.spark.features_lake import duckdb_features, write_features
+from tests.spark.reference import segments_months
 from tests.spark.test_behaviour import GENERATED_SNAPSHOTS, RETAIL_SNAPSHOTS
 
 pytestmark = pytest.mark.spark
@@ -53,9 +54,10 @@ def test_spark_segments_equal_duckdb_on_the_real_sample_for_every_month(
 ) -> None:
     config, con = retail
     lake = str(tmp_path / "lake")
-    features = duckdb_features(con, RETAIL_SNAPSHOTS, config)
-    write_features(spark, lake, features)
-    expected = _duckdb_segments(features, config)
+    write_features(spark, lake, duckdb_features(con, RETAIL_SNAPSHOTS, config))
+    expected = pl.concat(
+        segments for segments, _ in segments_months(con, RETAIL_SNAPSHOTS, config).values()
+    )
     result, actual = _spark_segments(spark, lake, RETAIL_SNAPSHOTS, config)
     assert expected.height > 20_000
     # what the comparison covers: every score, clusters of several kinds, customers who

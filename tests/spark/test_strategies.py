@@ -20,21 +20,19 @@ from segmentation.engines.spark.strategies import (
     strategy_assignments,
 )
 from segmentation.keys import KEY_COLUMNS, SEGMENTS_TABLE
-from segmentation.monthly import customer_segments_month, strategy_assignments_month
+from segmentation.monthly import strategy_assignments_month
 from segmentation.strategies.playbook import rule_matches
 from segmentation.strategies.settings import Playbook
 from tests.spark.equality import assert_same_table
 from tests.spark.features_lake import duckdb_features, write_features
+from tests.spark.reference import segments_months
 from tests.spark.test_behaviour import GENERATED_SNAPSHOTS, RETAIL_SNAPSHOTS
 
 pytestmark = pytest.mark.spark
 
 
 def _duckdb_segments(con, snapshots: list[date], config: SegmentationConfig) -> pl.DataFrame:
-    features = duckdb_features(con, snapshots, config)
-    return pl.concat(
-        customer_segments_month(month, config.segments)[0] for month in features.values()
-    )
+    return pl.concat(segments for segments, _ in segments_months(con, snapshots, config).values())
 
 
 def _duckdb_assignments(segments: pl.DataFrame, playbook: Playbook) -> pl.DataFrame:
@@ -98,11 +96,8 @@ def test_spark_chain_equals_duckdb_on_generated_customers(spark, generated, tmp_
     config, con = generated
     assert config.playbook is not None
     lake = str(tmp_path / "lake")
-    features = duckdb_features(con, GENERATED_SNAPSHOTS, config)
-    write_features(spark, lake, features)
-    segments = pl.concat(
-        customer_segments_month(month, config.segments)[0] for month in features.values()
-    )
+    write_features(spark, lake, duckdb_features(con, GENERATED_SNAPSHOTS, config))
+    segments = _duckdb_segments(con, GENERATED_SNAPSHOTS, config)
     expected = _duckdb_assignments(segments, config.playbook)
     assert (expected.get_column("matched_rule") == "service_recovery").any()
     spark_segments = customer_segments(spark, lake, GENERATED_SNAPSHOTS, config).segments

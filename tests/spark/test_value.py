@@ -17,7 +17,7 @@ from segmentation.engines.spark.lake import export_raw, write_months
 from segmentation.engines.spark.value import customer_value
 from segmentation.features.value import value_columns
 from segmentation.keys import BEHAVIOUR_TABLE, KEY_COLUMNS
-from segmentation.monthly import customer_behaviour_months
+from tests.spark.reference import behaviour_months
 from tests.spark.test_behaviour import GENERATED_SNAPSHOTS, RETAIL_SNAPSHOTS
 
 pytestmark = pytest.mark.spark
@@ -29,7 +29,7 @@ def _duckdb_engine(
     """The value columns as the DuckDB engine's features month computes them."""
     months = [
         month.select(KEY_COLUMNS).hstack(value_columns(month, config.features.value))
-        for month in customer_behaviour_months(con, snapshots, config)
+        for month in behaviour_months(con, snapshots, config)
     ]
     return pl.concat(months)
 

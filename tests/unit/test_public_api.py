@@ -43,6 +43,7 @@ from segmentation.raw.landing import land_source
 from segmentation.settings_base import ConfigError
 from synthetic.generate import write
 from tests.conftest import PROJECT_ROOT, SAMPLE_CSV, config_mapping, write_config_file
+from tests.generated import TRANSACTION_COLUMNS, identity
 
 PARTITION = "2011-06"
 AS_OF = date(2011, 6, 30)
@@ -250,20 +251,7 @@ def test_settings_change_the_answer_as_they_do_in_the_pipeline(
 # --- a user's own frame is a source ---
 
 # a transactions source whose columns are named as the canonical ones
-IDENTITY = {
-    name: name
-    for name in (
-        "customer_id",
-        "order_id",
-        "order_ts",
-        "quantity",
-        "unit_price",
-        "amount",
-        "product_id",
-        "channel",
-        "country",
-    )
-}
+IDENTITY = identity(TRANSACTION_COLUMNS)
 
 
 def _spoilt(transactions: pl.DataFrame) -> pl.DataFrame:
