@@ -18,7 +18,7 @@ BANK_CUSTOMERS ?= 3000
 RUN_DATA := $(if $(filter $(CURDIR)/config/bank.yaml,$(SEGMENTATION_CONFIG)),bank-data,demo-data)
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: run test dev demo-data bank-data bank-demo lint format bench clean install ui-deps java-deps docs
+.PHONY: run test dev demo-data bank-data bank-demo spark-demo lint format bench clean install ui-deps java-deps docs
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -55,6 +55,12 @@ bank-data: data/bank/true_params.json
 ## the same run as `make run CONFIG=config/bank.yaml`
 bank-demo:
 	$(MAKE) run CONFIG=config/bank.yaml
+
+## spark-demo: the demo through the whole pipeline on the Spark engine (local mode) with
+## config/demo_spark.yaml: the tables in warehouse/spark/lake, the serving copy published from it;
+## installs Java 17 first when missing (see docs/spark.md)
+spark-demo: java-deps
+	$(MAKE) run CONFIG=config/demo_spark.yaml
 
 ## run: land the demo data (with CONFIG=config/bank.yaml: the bank's) and materialize every
 ## asset for every monthly partition, one backfill

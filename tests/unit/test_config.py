@@ -8,6 +8,7 @@ import yaml
 from assets.resources import warehouse_for
 from segmentation.config import load_config, month_as_of, month_end
 from segmentation.settings_base import ConfigError
+from tests.conftest import PROJECT_ROOT
 
 
 def _config(tmp_path: Path, raw: dict) -> Path:
@@ -127,3 +128,19 @@ def test_partition_as_of_is_the_months_last_instant(key: str, last_day: str) -> 
     assert str(month_end(key)) == last_day
     as_of = month_as_of(key)
     assert (as_of.hour, as_of.minute, as_of.second, as_of.microsecond) == (23, 59, 59, 999999)
+
+
+def test_the_spark_demo_config_is_the_demo_on_the_spark_engine() -> None:
+    """config/demo_spark.yaml (make spark-demo) keeps the demo's data and settings: only the
+    engine, its lake and the output files differ, so both demos give the same answers."""
+    folder = PROJECT_ROOT / "config"
+    demo = yaml.safe_load((folder / "demo.yaml").read_text())
+    spark = yaml.safe_load((folder / "demo_spark.yaml").read_text())
+    outputs = {"warehouse", "serving"}
+    assert {
+        key: value for key, value in spark.items() if key not in {*outputs, "engine", "spark"}
+    } == {key: value for key, value in demo.items() if key not in outputs}
+    config = load_config(folder / "demo_spark.yaml")
+    assert config.engine == "spark"
+    assert config.spark.lake == str((folder.parent / "warehouse" / "spark" / "lake").resolve())
+    assert config.serving != load_config(folder / "demo.yaml").serving
