@@ -57,6 +57,8 @@ WHOLE_TABLES = {
 }
 LAKE = "lake"
 SPARK_SERVING = "serving-spark.duckdb"
+# every engine's last stage
+LAST_STAGE = "serving copy"
 # a few shuffle partitions per core: Spark's default of 200 is meant for a cluster
 DEFAULT_SHUFFLE_PARTITIONS = 8
 
@@ -107,7 +109,7 @@ def duckdb_engine(config: SegmentationConfig, keys: Sequence[str], recorder: Rec
     _written_frames(segment_evaluation, config, recorder, evaluation_tables, settings=config)
     _written_frames(satisfaction_summary, config, recorder, ["marts.satisfaction_summary"])
     _written_frames(clv_backtest, config, recorder, ["marts.clv_backtest"])
-    with recorder.stage("serving copy", part=WHOLE_PART):
+    with recorder.stage(LAST_STAGE, part=WHOLE_PART):
         serving_marts(
             context=dg.build_asset_context(), warehouse=warehouse_for(config), settings=config
         )
@@ -237,7 +239,7 @@ def spark_engine(
         write_table(driver_frame(backtest.backtest), lake, "marts.clv_backtest")
         info["reduce rows"] = {"backtest customers": backtest.reduce_rows}
         info["buckets"] = backtest.buckets
-    with recorder.stage("serving copy", part=WHOLE_PART) as info:
+    with recorder.stage(LAST_STAGE, part=WHOLE_PART) as info:
         published = publish_lake(
             lake,
             work / SPARK_SERVING,

@@ -36,7 +36,6 @@ from segmentation.evaluation.evaluate import backtest_customers, coverage_last_d
 from segmentation.features.clv import clv_fit_input
 from segmentation.features.value import revenue_counts
 from segmentation.keys import (
-    ASSIGNMENTS_TABLE,
     BEHAVIOUR_TABLE,
     FEATURES_TABLE,
     SEGMENTS_TABLE,
@@ -49,7 +48,8 @@ from segmentation.strategies.playbook import rule_matches
 
 # the table each count reads, and how it counts one month
 _PER_MONTH: dict[str, tuple[str, Callable[[pl.DataFrame, SegmentationConfig], int]]] = {
-    "customers": (BEHAVIOUR_TABLE, lambda month, _: month.height),
+    # not a reduce step's input: the customer-months the others compare with
+    "customer-months": (BEHAVIOUR_TABLE, lambda month, _: month.height),
     "clv fit input: triple": (BEHAVIOUR_TABLE, lambda month, _: clv_fit_input(month).x.size),
     "clv fit input: spend": (
         BEHAVIOUR_TABLE,
@@ -81,11 +81,17 @@ _PER_MONTH: dict[str, tuple[str, Callable[[pl.DataFrame, SegmentationConfig], in
             .null_count()
         ),
     ),
-    "summary rows": (SUMMARY_TABLE, lambda month, _: month.height),
-    "strategy assignments": (ASSIGNMENTS_TABLE, lambda month, _: month.height),
+    # the summary's rows: what one partition's sums hold at most
+    "summary sums": (SUMMARY_TABLE, lambda month, _: month.height),
 }
 # exactly what the driver receives, whatever the split (the others: at least this)
-EXACT = ("segments: rfm_values", "segments: cluster_rows", "strategies: eligible")
+EXACT = (
+    "segments: rfm_values",
+    "segments: cluster_rows",
+    "strategies: eligible",
+    "backtest customers",
+)
+CONTEXT = ("customer-months",)
 
 
 def _snapshots(con: duckdb.DuckDBPyConnection) -> list[date]:

@@ -28,9 +28,9 @@ import duckdb
 import polars as pl
 
 from benchmarks.data import SIZES, ensure_data, transaction_rows
-from benchmarks.engine_stages import LAKE, SPARK_SERVING
+from benchmarks.engine_stages import LAKE, LAST_STAGE, SPARK_SERVING
 from benchmarks.measure import LANDING_PART, MONTHLY_PART, RESULTS_DIR
-from benchmarks.reduce_sizes import EXACT, reduce_sizes
+from benchmarks.reduce_sizes import CONTEXT, EXACT, reduce_sizes
 from benchmarks.run import _config
 from segmentation.config import load_config
 from segmentation.engines.compare import frame_differences
@@ -111,9 +111,12 @@ def _lake_table(lake: Path, table: str) -> pl.DataFrame:
         if table.startswith("raw."):
             return con.execute("SELECT * FROM read_parquet(?)", [str(location / "*.parquet")]).pl()
         if table == "quality.rejected_rows":
+            # a folder per source (the partition column); none when nothing was quarantined
+            if not list(location.glob("source=*/*.parquet")):
+                return pl.DataFrame()
             return con.execute(
                 "SELECT * FROM read_parquet(?, hive_partitioning = true)",
-                [str(location / "*" / "*.parquet")],
+                [str(location / "source=*" / "*.parquet")],
             ).pl()
         con.execute(f"CREATE SCHEMA {table.split('.')[0]}")
         create_lake_view(con, table, location)
@@ -146,10 +149,10 @@ def compare(work: Path) -> dict[str, dict[str, Any]]:
     tables["raw.customers"] = _compared(
         _lake_table(lake, "raw.customers"), expected["raw.customers"], ["customer_id"]
     )
-    quarantine = _lake_table(lake, "quality.rejected_rows") if rejected.height else rejected
+    quarantine = _lake_table(lake, "quality.rejected_rows")
     columns = [name for name in rejected.columns if name != LANDING_TIME]
     tables["quality.rejected_rows"] = _compared(
-        quarantine.select(columns) if quarantine.height else rejected.select(columns),
+        quarantine.select(columns) if quarantine.width else rejected.clear().select(columns),
         rejected.select(columns),
         ["source", "source_file", "source_row"],
     )
@@ -290,11 +293,11 @@ def markdown(result: dict[str, Any]) -> str:
             "|---|---:|---:|---:|",
         ]
         for name, counts in sizes.items():
-            exact = " (exact)" if name in EXACT or name == "backtest customers" else " (least)"
+            kind = " (context)" if name in CONTEXT else " (exact)" if name in EXACT else " (least)"
+            largest = counts.get("largest month")
             lines.append(
-                f"| {name}{exact if name in received else ''} | "
-                f"{_fmt(received.get(name), '{:,}')} | {counts['total']:,} | "
-                f"{_fmt(counts.get('largest month'), '{:,}')} |"
+                f"| {name}{kind} | {'' if name in CONTEXT else _fmt(received.get(name), '{:,}')}"
+                f" | {counts['total']:,} | {'' if largest is None else f'{largest:,}'} |"
             )
         extra = sorted(set(received) - set(sizes))
         for name in extra:
@@ -327,6 +330,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--label", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="run no engine: compare and report what the last run left in the work folder",
+    )
     parser.add_argument("--results", type=Path, default=RESULTS_DIR, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -339,12 +347,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     work.mkdir(exist_ok=True)
     _config(data, work)
     print(
-        f"{args.size}: {transaction_rows(true_params):,} transactions, "
+        f"{args.label or args.size}: {transaction_rows(true_params):,} transactions, "
         f"{true_params['counts']['customers']:,} customers in {data} "
         f"({'generated' if generated else 'cached'})",
         flush=True,
     )
-    engines = {engine: _run_engine(engine, data, work, args) for engine in args.engines}
+    name = f"spark-{args.label or args.size}"
+    if args.reuse:
+        previous = args.results / f"{name}.json"
+        if previous.is_file():
+            engines = json.loads(previous.read_text())["engines"]
+        else:
+            engines = {e: json.loads((work / f"{e}.json").read_text()) for e in args.engines}
+            for engine in engines.values():
+                # a process stopped midway saved the stages it finished
+                if not engine["stages"] or engine["stages"][-1]["stage"] != LAST_STAGE:
+                    engine["failed"] = "stopped before its last stage"
+    else:
+        engines = {engine: _run_engine(engine, data, work, args) for engine in args.engines}
     result: dict[str, Any] = {
         "size": args.label or args.size,
         "transactions": transaction_rows(true_params),
@@ -370,7 +390,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         result["tables"] = compare(work)
         result["same_tables"] = all(table["same"] for table in result["tables"].values())
     args.results.mkdir(exist_ok=True)
-    name = f"spark-{args.label or args.size}"
     (args.results / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     text = markdown(result)
     (args.results / f"{name}.md").write_text(text)
