@@ -263,6 +263,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--shuffle-partitions", type=int, default=DEFAULT_SHUFFLE_PARTITIONS, help="Spark's"
     )
+    parser.add_argument(
+        "--driver-memory",
+        help="Spark's spark.driver.memory: on a local master, the heap of the one JVM that runs "
+        "every task (Spark's default 1g is too small for the landing at 10M)",
+    )
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", message=".*is currently in beta")
     from benchmarks.stages import snapshot_keys
@@ -280,10 +285,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.engine == "duckdb":
         duckdb_engine(config, keys, recorder)
     else:
-        conf = {
+        conf: dict[str, Any] = {
             "spark.ui.enabled": False,
             "spark.sql.shuffle.partitions": args.shuffle_partitions,
         }
+        if args.driver_memory:
+            conf["spark.driver.memory"] = args.driver_memory
         result["master"] = args.master
         result["conf"] = conf
         spark_engine(config, keys, args.work, recorder, args.master, conf)
