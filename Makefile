@@ -139,11 +139,21 @@ dev: install demo-data $(DAGSTER_HOME)/dagster.yaml
 
 ## bench: the performance benchmark (benchmarks/run.py) at SIZE transactions: 1M, 10M or 100M
 ## GROUPS: a subset of floor pipeline backfill pandas_rfm pymc (default: all)
+## ENGINE=spark: every stage of the Spark engine on local[2] beside the DuckDB engine, same data
+## and months, and whether they wrote the same tables (benchmarks/spark_bench.py; needs Java)
 SIZE ?= 10M
 GROUPS ?=
+ENGINE ?= duckdb
 bench: $(UV)
+ifeq ($(ENGINE),duckdb)
 	$(UV) sync --frozen --group bench
 	$(RUN) python -m benchmarks.run --size $(SIZE) $(if $(GROUPS),--groups $(GROUPS))
+else ifeq ($(ENGINE),spark)
+	$(MAKE) install java-deps
+	$(RUN) python -m benchmarks.spark_bench --size $(SIZE)
+else
+	@echo "bench: ENGINE=$(ENGINE) is not an engine: duckdb (default) or spark" >&2; exit 1
+endif
 
 ## lint: ruff, and import-linter's contracts (pipelines > assets > segmentation; no Dagster in
 ## the library; see [tool.importlinter] in pyproject.toml)

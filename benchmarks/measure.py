@@ -7,12 +7,19 @@ what the process already held when the stage started (the interpreter, imported 
 frames kept from earlier stages), reported separately as ``rss_start``. DuckDB's buffers live in
 the same process, so they are counted. Where the reset is not possible (not Linux), the peak is
 ``ru_maxrss``, the peak since the process started, and ``peak_scope`` says so.
+
+A process that starts others (Spark's Java process and its Python workers) is measured as a
+tree instead (``Recorder(tree=True)``): the resident memory of the process and all its
+descendants, summed from ``/proc`` and sampled every 0.1 s (:class:`TreePeak`); a peak shorter
+than the interval can be missed.
 """
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,6 +43,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 OUR_FIT = "ours: fit_bgnbd + fit_gamma_gamma"
 PYMC_FIT = "pymc-marketing: BG/NBD + GG (map)"
 FIT_RUNS = 3
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _status_kib(key: str) -> int | None:
@@ -71,6 +79,52 @@ def peak_rss_mib() -> float:
     return maxrss / MIB if sys.platform == "darwin" else maxrss / 1024
 
 
+def tree_rss(pid: int) -> int:
+    """Resident bytes of ``pid`` and all its descendants."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            statm = (entry / "statm").read_text().split()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+        rss[int(entry.name)] = int(statm[1]) * _PAGE
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        total += rss.get(current, 0)
+        todo += children.get(current, [])
+    return total
+
+
+class TreePeak:
+    """The highest resident memory of this process and its descendants, sampled every 0.1 s."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, tree_rss(os.getpid()))
+            self._stop.wait(0.1)
+
+    def __enter__(self) -> TreePeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, tree_rss(os.getpid()))
+
+
 @dataclass
 class Stage:
     stage: str
@@ -82,27 +136,46 @@ class Stage:
 
 
 class Recorder:
-    """Collects one :class:`Stage` per ``with recorder.stage(name):`` block."""
+    """Collects one :class:`Stage` per ``with recorder.stage(name):`` block.
 
-    def __init__(self, on_stage: Callable[[Recorder], None] | None = None) -> None:
+    Args:
+        on_stage: Called after every stage (e.g. to save what was measured so far).
+        tree: Measure the process tree (:class:`TreePeak`) instead of this process's
+            high-water mark, and note the 1-minute load average at each stage's end.
+    """
+
+    def __init__(
+        self, on_stage: Callable[[Recorder], None] | None = None, tree: bool = False
+    ) -> None:
         self.stages: list[Stage] = []
         self._on_stage = on_stage
+        self._tree = tree
 
     @contextmanager
     def stage(self, name: str, **extra: Any) -> Iterator[dict[str, Any]]:
-        scoped = reset_peak()
-        rss_start = current_rss_mib()
         info: dict[str, Any] = dict(extra)
-        start = time.perf_counter()
-        yield info
-        seconds = time.perf_counter() - start
+        if self._tree:
+            rss_start = tree_rss(os.getpid()) / MIB
+            with TreePeak() as tree:
+                start = time.perf_counter()
+                yield info
+                seconds = time.perf_counter() - start
+            peak, scope = tree.peak / MIB, "process tree"
+            info["load average"] = round(os.getloadavg()[0], 2)
+        else:
+            scoped = reset_peak()
+            rss_start = current_rss_mib()
+            start = time.perf_counter()
+            yield info
+            seconds = time.perf_counter() - start
+            peak, scope = peak_rss_mib(), "stage" if scoped else "process"
         self.stages.append(
             Stage(
                 stage=name,
                 seconds=round(seconds, 3),
-                peak_rss_mib=round(peak_rss_mib(), 1),
+                peak_rss_mib=round(peak, 1),
                 rss_start_mib=round(rss_start, 1),
-                peak_scope="stage" if scoped else "process",
+                peak_scope=scope,
                 extra=info,
             )
         )

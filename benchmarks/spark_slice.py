@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +28,7 @@ import duckdb
 import polars as pl
 import yaml
 
+from benchmarks.measure import MIB, TreePeak
 from segmentation.config import (
     SegmentationConfig,
     custom_attributes,
@@ -43,54 +42,6 @@ from segmentation.raw.publishing import empty_customers_table
 from segmentation.sql_files import read_sql
 
 ROOT = Path(__file__).resolve().parents[1]
-MIB = 1024 * 1024
-_PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def _tree_rss(pid: int) -> int:
-    """Resident bytes of ``pid`` and all its descendants."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            statm = (entry / "statm").read_text().split()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
-        rss[int(entry.name)] = int(statm[1]) * _PAGE
-    total, todo = 0, [pid]
-    while todo:
-        current = todo.pop()
-        total += rss.get(current, 0)
-        todo += children.get(current, [])
-    return total
-
-
-class TreePeak:
-    """The highest resident memory of this process and its descendants, sampled every 0.1 s."""
-
-    def __init__(self) -> None:
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, _tree_rss(os.getpid()))
-            self._stop.wait(0.1)
-
-    def __enter__(self) -> TreePeak:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, _tree_rss(os.getpid()))
 
 
 def _snapshots(config: SegmentationConfig) -> list:

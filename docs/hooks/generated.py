@@ -9,7 +9,8 @@ cannot drift from what they describe:
 - ``data-dictionary``: the marts' columns, from the pandera contracts (the same markdown
   ``python -m pipelines.data_dictionary`` prints);
 - ``benchmark <size>``: the results tables ``make bench SIZE=<size>`` wrote to
-  ``benchmarks/results/<size>.md`` (alongside ``<size>.json``).
+  ``benchmarks/results/<size>.md`` (alongside ``<size>.json``); ``benchmark spark-<size>``
+  those of ``make bench ENGINE=spark SIZE=<size>``.
 
 An unknown marker or a generator that fails stops the build.
 """

@@ -28,7 +28,7 @@ import pyarrow as pa
 from segmentation.config import SegmentationConfig, custom_attributes
 from segmentation.engines.spark.catalogue import GROUP_COLUMN, grouped_by_customer
 from segmentation.engines.spark.lake import read_table
-from segmentation.engines.spark.value import customer_value
+from segmentation.engines.spark.value import SparkValue, customer_value
 from segmentation.features.categories import (
     CATEGORY_KEY_COLUMNS,
     empty_categories,
@@ -108,6 +108,7 @@ def customer_features(
     clv: DataFrame | None = None,
     engagement: DataFrame | None = None,
     categories: DataFrame | None = None,
+    value: SparkValue | None = None,
 ) -> DataFrame:
     """``features.customer_features`` at each of ``snapshots``: the same rows, columns and
     values as the DuckDB engine's, in no particular order.
@@ -123,6 +124,10 @@ def customer_features(
             events or feedback source (without one its columns are null).
         categories: ``features.customer_categories``; default: the lake's, read only with a
             products source (without one the category columns are null).
+        value: The value columns of ``behaviour``'s snapshots
+            (:func:`~segmentation.engines.spark.value.customer_value`), when the caller ran
+            their reduce step already (to time it, or to read its sizes); default: computed
+            here.
 
     Raises:
         ValueError: No snapshot date.
@@ -139,9 +144,10 @@ def customer_features(
         return source.where(F.col(SNAPSHOT_COLUMN).isin(*dates))
 
     behaviour = months(behaviour, BEHAVIOUR_TABLE)
-    value = customer_value(spark, lake, dates, config, behaviour).customers
+    if value is None:
+        value = customer_value(spark, lake, dates, config, behaviour)
     joined = behaviour.join(months(clv, CLV_TABLE), on=list(KEY_COLUMNS), how="left").join(
-        value, on=list(KEY_COLUMNS), how="inner"
+        value.customers, on=list(KEY_COLUMNS), how="inner"
     )
     engaged = config.sources.events is not None or config.sources.feedback is not None
     if engaged:
