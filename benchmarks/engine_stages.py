@@ -9,10 +9,10 @@
   the run's IO manager writes them (one transaction replacing the table).
 - ``spark``: the Spark engine's library functions (``segmentation.engines.spark``) on a session
   of ``--master``, each stage reading its inputs from the lake and writing its table there (the
-  lake's atomic writes included), as the Spark assets will: landing, behaviour, engagement,
+  lake's atomic writes included), as the Spark assets do: landing, behaviour, engagement,
   categories, CLV, the value columns' reduce step, features, segments, summary, strategies,
   evaluation marts, backtest, and the serving copy published from the lake. No contract checks:
-  the Spark assets that will run them are not wired yet.
+  the assets run those on Spark, this driver of the library functions does not.
 
 Each stage records its wall time, the peak resident memory of the whole process tree (Java and
 the Python workers included) and the 1-minute load average at its end. The Spark stages record
