@@ -25,14 +25,13 @@ from contextlib import contextmanager
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-import dagster as dg
 import pandera.polars as pa
 import polars as pl
 import pyarrow as pa_arrow
 
 from assets.metadata import counts_table
 from assets.monthly import ContractViolation, MonthlyTable, check_month
-from segmentation.engines.spark.lake import read_table, write_months, write_table
+from segmentation.engines.spark.lake import read_table, write_months
 from segmentation.keys import SNAPSHOT_COLUMN
 from segmentation.privacy import failure_summary, safe_failure_cases
 
@@ -124,7 +123,7 @@ def write_checked(
 ) -> None:
     """Check ``frame`` in its tasks and write its months into the lake, every month or none."""
     with contract_errors(output.table, snapshots):
-        write_months(validated(frame, output), lake, output.table)
+        write_months(validated(frame, output), lake, output.table, months=snapshots)
 
 
 # the pseudo column whose one value counts a month's rows
@@ -215,30 +214,9 @@ def write_small_months(
     months = {snapshot: frame.filter(pl.col(SNAPSHOT_COLUMN) == snapshot) for snapshot in snapshots}
     for snapshot, month in months.items():
         check_month(output.table, snapshot, month, output.contract, output.privacy)
-    write_months(spark_frame(spark, frame), lake, output.table)
+    write_months(spark_frame(spark, frame), lake, output.table, months=list(months))
     for snapshot in sorted(months):
         output.record(snapshot, months[snapshot])
-
-
-def write_small_table(
-    spark: SparkSession,
-    lake: str,
-    frame: pl.DataFrame,
-    table: str,
-    contract: type[pa.DataFrameModel],
-    partition_column: str = SNAPSHOT_COLUMN,
-) -> None:
-    """A table recomputed whole each run (the evaluation marts), checked against its contract
-    on the driver, then replacing the lake's table (every partition or none)."""
-    try:
-        contract.to_schema().validate(frame, lazy=True)
-    except pa.errors.SchemaErrors as error:
-        raise dg.Failure(
-            description=f"{table} breaks {contract.__name__}; nothing was written. Failed: "
-            f"{failure_summary(safe_failure_cases(error.failure_cases))}",
-            allow_retries=False,
-        ) from None
-    write_table(spark_frame(spark, frame), lake, table, partition_column)
 
 
 def spark_frame(spark: SparkSession, frame: pl.DataFrame) -> DataFrame:

@@ -26,10 +26,14 @@ from assets.spark_monthly import (
     write_checked_months,
     write_small_months,
 )
-from segmentation.config import SegmentationConfig, custom_attributes, pii_source_columns
-from segmentation.engines.spark.lake import read_table, table_location
-from segmentation.engines.spark.lake_commit import LakeFiles
-from segmentation.engines.spark.landing import QUARANTINE
+from segmentation.config import (
+    ATTRIBUTE_SOURCES,
+    SegmentationConfig,
+    custom_attributes,
+    pii_source_columns,
+)
+from segmentation.engines.spark.lake import read_table
+from segmentation.engines.spark.landing import land_nothing
 from segmentation.engines.spark.landing import land_source as spark_land_source
 from segmentation.keys import SNAPSHOT_COLUMN
 from segmentation.raw.landing import LandingReport
@@ -41,9 +45,6 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from assets.spark import SparkEngine
-
-# the sources whose landing reads the config's custom attributes
-_WITH_ATTRIBUTES: frozenset[SourceName] = frozenset({"customers", "customer_attributes"})
 
 
 def session_and_lake(spark: SparkEngine, settings: SegmentationConfig) -> tuple[SparkSession, str]:
@@ -64,7 +65,7 @@ def land(
     session, lake = session_and_lake(spark, settings)
     config = getattr(settings.sources, source)
     now = datetime.now(UTC).replace(tzinfo=None)
-    custom = custom_attributes(settings, source) if source in _WITH_ATTRIBUTES else None
+    custom = custom_attributes(settings, source) if source in ATTRIBUTE_SOURCES else None
     masked = pii_source_columns(settings, source)
     report = spark_land_source(session, lake, source, config, now, custom, masked)
     sample = collect(read_table(session, lake, f"raw.{source}").limit(10))
@@ -75,18 +76,15 @@ def write_empty_source(
     spark: SparkEngine, settings: SegmentationConfig, source: SourceName
 ) -> None:
     """An optional source that is not configured: ``raw.<source>`` in the lake with its landed
-    columns and no rows (the engine's stages read it), and its quarantine rows gone."""
+    columns and no rows (the engine's stages read it), and its quarantine rows gone, in one
+    commit."""
     session, lake = session_and_lake(spark, settings)
     with duckdb.connect() as scratch:
         scratch.execute(render_sql("warehouse/create_schema.sql", schema="raw"))
         scratch.execute(render_sql("warehouse/create_schema.sql", schema="quality"))
         empty_source_table(scratch, source)
         empty = scratch.table(f"raw.{source}").pl()
-    spark_frame(session, empty).write.mode("overwrite").parquet(
-        table_location(lake, f"raw.{source}")
-    )
-    location = table_location(lake, QUARANTINE)
-    LakeFiles(session, location).remove(f"{location}/source={source}")
+    land_nothing(session, lake, source, spark_frame(session, empty))
 
 
 def per_category(spark: SparkEngine, settings: SegmentationConfig) -> dict[str, int]:

@@ -128,8 +128,8 @@ class SegmentationConfig(Strict):
         description=(
             "Which engine computes the tables: `duckdb` (the default: one process, the "
             "warehouse file) or `spark` (Apache Spark, see the `spark` keys and "
-            "[the Spark engine](spark.md): the same pipeline, the tables in `spark.lake`; its "
-            "landing takes the transactions and customers sources so far)."
+            "[the Spark engine](spark.md): the same pipeline, every table in `spark.lake`, "
+            "the serving copy published from it)."
         ),
     )
     spark: SparkSettings = Field(

@@ -85,7 +85,6 @@ def build_strategy_assets(
                 Privacy.of(settings),
             ),
         )
-        control = 0
         if spark is not None:
             from assets import spark_stages  # imports PySpark: the Spark path only
 

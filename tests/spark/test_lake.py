@@ -188,3 +188,20 @@ def test_a_table_written_whole_drops_the_months_it_no_longer_holds(spark, tmp_pa
         ("priority", "BIGINT"),
         ("budget", "DOUBLE"),
     ]
+
+
+def test_a_month_of_the_write_without_rows_is_emptied_and_the_others_stay(
+    spark, tmp_path: Path
+) -> None:
+    """A run's month that now computes to nothing keeps no rows of the earlier run (as the
+    DuckDB engine's delete-then-insert of the month); a month outside the write stays."""
+    lake = str(tmp_path / "lake")
+    write_months(_version(spark, MONTHS, 1), lake, TABLE)
+    write_months(_version(spark, MONTHS[1:2], 2), lake, TABLE, months=MONTHS[1:])
+    assert _versions(_read(spark, lake)) == {
+        MONTHS[0]: (1, ROWS_PER_MONTH),
+        MONTHS[1]: (2, ROWS_PER_MONTH),
+    }
+    # without ``months``, a month the frame does not hold is not touched
+    write_months(_version(spark, MONTHS[1:2], 3), lake, TABLE)
+    assert set(_versions(_read(spark, lake))) == set(MONTHS[:2])

@@ -30,6 +30,9 @@ from segmentation.sql_files import read_sql
 from segmentation.warehouse import table_exists
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import date
+
     from pyspark.sql import DataFrame, SparkSession
 
     from segmentation.config import SegmentationConfig
@@ -138,17 +141,27 @@ def read_table(spark: SparkSession, lake: str, table: str) -> DataFrame:
 
 
 def write_months(
-    frame: DataFrame, lake: str, table: str, partition_column: str = SNAPSHOT_COLUMN
+    frame: DataFrame,
+    lake: str,
+    table: str,
+    partition_column: str = SNAPSHOT_COLUMN,
+    *,
+    months: Sequence[date] = (),
 ) -> str:
     """Write a monthly table into the lake, partitioned by ``snapshot_date`` (or
     ``partition_column``): each month in ``frame`` replaces the same month in the lake whole,
     or not at all; the other months stay. Returns the table's folder.
 
+    ``months`` are the months the write covers: one of them without rows in ``frame`` is
+    emptied with the same commit (a run's month that now computes to nothing keeps no rows of
+    an earlier run, as the DuckDB engine's delete-then-insert of the month).
+
     A failed write leaves every month as it was; one that fails once its rows are all staged
     is finished by the next write of the table (:mod:`segmentation.engines.spark.lake_commit`).
     """
     location = table_location(lake, table)
-    write_atomically(frame, location, partition_column, replace_all=False)
+    replaced = [f"{partition_column}={month.isoformat()}" for month in months]
+    write_atomically(frame, location, partition_column, replace_all=False, replaced=replaced)
     return location
 
 

@@ -457,3 +457,21 @@ def _rejected(stage: DataFrame, source: SourceName, now: datetime) -> DataFrame:
         F.coalesce(F.col(MASKED_VALUES), F.col(RAW_VALUES)).alias(RAW_VALUES),
         F.lit(now.isoformat(sep=" ")).cast("timestamp_ntz").alias("rejected_at"),
     )
+
+
+def land_nothing(spark: SparkSession, lake: str, source: SourceName, empty: DataFrame) -> None:
+    """An optional source that is not configured: ``raw.<source>`` replaced by ``empty`` (its
+    landed columns, no rows: the engine's stages read the table) and the source's quarantine
+    rows removed, in one commit, as :func:`land_source` writes the two (a landing of the
+    source stopped after its commit is finished first, so its rows cannot come back later)."""
+    quarantine = spark.createDataFrame(
+        [], ", ".join(f"`{name}` {kind}" for name, kind in QUARANTINE_COLUMNS)
+    )
+    write_atomically(
+        quarantine,
+        table_location(lake, QUARANTINE),
+        "source",
+        replace_all=False,
+        replaced=[f"source={source}"],
+        table=(empty, table_location(lake, f"raw.{source}")),
+    )
