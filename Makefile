@@ -18,7 +18,7 @@ BANK_CUSTOMERS ?= 3000
 RUN_DATA := $(if $(filter $(CURDIR)/config/bank.yaml,$(SEGMENTATION_CONFIG)),bank-data,demo-data)
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: run test dev demo-data bank-data bank-demo spark-demo lint format bench clean install ui-deps java-deps docs
+.PHONY: run test test-bench dev demo-data bank-data bank-demo spark-demo lint format bench clean install ui-deps java-deps docs
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -79,7 +79,12 @@ run: install $(RUN_DATA) $(DAGSTER_HOME)/dagster.yaml
 ## test module stays on one, so its shared fixtures are built once; TEST_WORKERS=0: in process)
 TEST_WORKERS ?= 2
 test: install ui-deps java-deps
-	$(RUN) pytest -n $(TEST_WORKERS) --dist loadfile
+	$(RUN) pytest -n $(TEST_WORKERS) --dist loadfile -m "not bench"
+
+## test-bench: the tests that run a benchmark script end to end (`make bench ENGINE=spark` on
+## generated data, both engines in fresh processes); CI runs them after `make test`
+test-bench: install java-deps
+	$(RUN) pytest -m bench
 
 ## ui-deps: Debian's chromium for the browser test (tests/e2e/test_ui.py); installing it needs
 ## root (`make test` calls this). Playwright drives this browser; it never downloads one.

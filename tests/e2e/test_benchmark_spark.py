@@ -16,7 +16,9 @@ from segmentation.engines.spark.lake import table_location
 from segmentation.keys import BEHAVIOUR_TABLE
 from synthetic.generate import write
 
-pytestmark = pytest.mark.spark
+# both engines through every stage in fresh processes: CI runs it (make test-bench), the
+# default suite does not
+pytestmark = [pytest.mark.spark, pytest.mark.bench]
 
 SPARK_STAGES = [
     "session start",
