@@ -22,6 +22,7 @@ from segmentation.config import (
 )
 from segmentation.engines.spark.lake import read_table
 from segmentation.engines.spark.landing import QUARANTINE, land_source, staged_records
+from segmentation.engines.spark.raw_counts import attribute_history_counts
 from segmentation.raw import landing as duckdb_landing
 from segmentation.raw.landing import LandingReport, RejectRateExceeded
 from segmentation.raw.removed_files import RemovedFilesError
@@ -251,6 +252,10 @@ def test_attribute_history_equals_duckdb_with_key_conflicts_across_files(
     lake = str(tmp_path / "lake")
     con, _ = _land_both(spark, config, "customer_attributes", lake)
     rejected = _assert_lake_equals_warehouse(spark, lake, con, "customer_attributes")
+    # the raw asset's counts (customers, rows per customer, valid_from's span), from Spark
+    counts = attribute_history_counts(spark, lake)
+    assert counts == duckdb_landing.attribute_history_counts(con)
+    assert counts.customers > 100 and counts.rows_per_customer_max > 1
     reasons = _per_reason(rejected)
     for reason in (
         *STRUCTURAL,
