@@ -30,7 +30,7 @@ from segmentation.sql_files import read_sql
 from segmentation.warehouse import table_exists
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from datetime import date
 
     from pyspark.sql import DataFrame, SparkSession
@@ -147,6 +147,7 @@ def write_months(
     partition_column: str = SNAPSHOT_COLUMN,
     *,
     months: Sequence[date] = (),
+    verify: Callable[[str], None] | None = None,
 ) -> str:
     """Write a monthly table into the lake, partitioned by ``snapshot_date`` (or
     ``partition_column``): each month in ``frame`` replaces the same month in the lake whole,
@@ -156,12 +157,17 @@ def write_months(
     emptied with the same commit (a run's month that now computes to nothing keeps no rows of
     an earlier run, as the DuckDB engine's delete-then-insert of the month).
 
+    ``verify`` is called with the folder of the staged rows before the commit: what it raises
+    stops the write (:func:`~segmentation.engines.spark.lake_commit.write_atomically`).
+
     A failed write leaves every month as it was; one that fails once its rows are all staged
     is finished by the next write of the table (:mod:`segmentation.engines.spark.lake_commit`).
     """
     location = table_location(lake, table)
     replaced = [f"{partition_column}={month.isoformat()}" for month in months]
-    write_atomically(frame, location, partition_column, replace_all=False, replaced=replaced)
+    write_atomically(
+        frame, location, partition_column, replace_all=False, replaced=replaced, verify=verify
+    )
     return location
 
 
