@@ -16,6 +16,7 @@ import duckdb
 import pandera.polars as pa
 import polars as pl
 
+from assets.engine import spark_lake
 from assets.features.metadata import category_counts
 from assets.metadata import preview
 from assets.monthly import MonthlyTable
@@ -50,10 +51,7 @@ if TYPE_CHECKING:
 
 def session_and_lake(spark: SparkEngine, settings: SegmentationConfig) -> tuple[SparkSession, str]:
     """The run's Spark session and the config's lake."""
-    lake = settings.spark.lake
-    if lake is None:  # the config's own check refuses engine: spark without a lake
-        raise dg.Failure("engine: spark needs spark.lake")
-    return spark.spark_session, lake
+    return spark.spark_session, spark_lake(settings)
 
 
 # --- raw ---
