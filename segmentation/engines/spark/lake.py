@@ -124,12 +124,16 @@ def read_table(spark: SparkSession, lake: str, table: str) -> DataFrame:
     from pyspark.sql.types import TimestampType
 
     location = table_location(lake, table)
+    paths = [location]
     if hasattr(spark, "_jvm"):  # a Spark Connect session cannot list the lake from here
         files = LakeFiles(spark, location)
-        if not partitions(files, location) and files.exists(f"{location}/{SCHEMA_FOLDER}"):
-            # a written table without rows: only its schema has a file
-            location = f"{location}/{SCHEMA_FOLDER}"
-    frame = spark.read.parquet(location)
+        schema = f"{location}/{SCHEMA_FOLDER}"
+        if not partitions(files, location) and files.exists(schema):
+            # a written table without rows: only its schema has a file. The file is named, not
+            # its folder: Spark warns of a path whose name starts with "_" ("All paths were
+            # ignored") though it reads it
+            paths = [f"{schema}/{name}" for name in files.files(schema) if _is_data_file(name)]
+    frame = spark.read.parquet(*paths)
     return frame.select(
         *(
             F.col(field.name).cast("timestamp_ntz").alias(field.name)
@@ -138,6 +142,11 @@ def read_table(spark: SparkSession, lake: str, table: str) -> DataFrame:
             for field in frame.schema.fields
         )
     )
+
+
+def _is_data_file(name: str) -> bool:
+    # what Spark reads of a folder: not its _SUCCESS marker, hidden or checksum files
+    return not name.startswith(("_", ".")) and name.endswith(".parquet")
 
 
 def write_months(
