@@ -40,6 +40,7 @@ from segmentation.engines.spark.lake import read_table
 from segmentation.segments.contracts import CustomerSegmentsContract
 from segmentation.serving.dictionary import MART_CONTRACTS
 from tests.conftest import config_mapping, write_config_file
+from tests.spark.catalogue_lake import CATALOGUE, PRODUCT_COLUMNS
 from tests.spark.marts_lake import duckdb_marts
 
 pytestmark = pytest.mark.spark
@@ -104,6 +105,11 @@ class Run:
 def _config(folder: Path, **overrides: object) -> SegmentationConfig:
     folder.mkdir(parents=True, exist_ok=True)
     raw = config_mapping(snapshots={"start": "2010-12", "end": MONTHS[-1]}, **overrides)
+    # the sample's catalogue: category mixes, uncatalogued transactions, next best categories
+    raw["sources"]["products"] = {
+        "path": str(CATALOGUE),
+        "columns": {name: name for name in PRODUCT_COLUMNS},
+    }
     return load_config(write_config_file(folder, raw))
 
 
@@ -326,6 +332,58 @@ def test_a_contract_violation_in_the_tasks_leaves_the_lake_and_serving_copy(
     assert again.success
     redone = _lake_table(spark, run.config, "marts.customer_segments")
     assert frame_differences(redone, before, CUSTOMER) == []
+
+
+def test_a_key_repeated_across_tasks_fails_the_run_and_leaves_the_lake_and_serving_copy(
+    spark, runs: dict[str, Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The segments of March gain three customers' rows again, from another task (the lake's
+    earlier rows): no task sees the repeat, the check of the staged rows does. The run fails
+    with the check and its count and no customer id; the lake's segments and the serving
+    copy are the previous run's."""
+    from dataclasses import replace
+
+    from pyspark.sql import functions as F
+
+    import segmentation.engines.spark.segments as spark_segments
+
+    run = runs["spark"]
+    before = _lake_table(spark, run.config, "marts.customer_segments")
+    served = run.config.serving.read_bytes()
+    march = date(2011, 3, 31)
+    repeated = before.filter(pl.col("snapshot_date") == march).get_column("customer_id").head(3)
+    compute = spark_segments.customer_segments
+
+    def with_repeats(*args: object, **kwargs: object) -> spark_segments.SparkSegments:
+        result = compute(*args, **kwargs)  # type: ignore[arg-type]
+        earlier = read_table(spark, _lake(run.config), "marts.customer_segments").where(
+            (F.col("snapshot_date") == march) & F.col("customer_id").isin(*repeated)
+        )
+        return replace(result, segments=result.segments.unionByName(earlier))
+
+    monkeypatch.setattr(spark_segments, "customer_segments", with_repeats)
+    selection = [
+        dg.AssetKey(["marts", "customer_segments"]),
+        dg.AssetKey(["marts", "segment_summary"]),
+        dg.AssetKey(["serving", "marts"]),
+    ]
+    failed, _ = _run_job(run.config, run.instance, partition_key=MONTHS[-1], selection=selection)
+    assert not failed.success
+    [failure] = [
+        event for event in failed.all_events if event.event_type == dg.DagsterEventType.STEP_FAILURE
+    ]
+    message = str(failure.event_specific_data.error.message)
+    assert (
+        "marts.customer_segments (snapshots 2011-03-31 to 2011-03-31) breaks "
+        "CustomerSegmentsContract: CustomerSegmentsContract: multiple_fields_uniqueness failed "
+        "6x; nothing of the snapshots 2011-03-31 to 2011-03-31 was written"
+    ) in message
+    # the message and the failure's metadata (table, snapshots): no customer of the month
+    shown = message + repr(failure.event_specific_data.user_failure_data)
+    assert not any(customer in shown for customer in before.get_column("customer_id"))
+    after = _lake_table(spark, run.config, "marts.customer_segments")
+    assert frame_differences(after, before, CUSTOMER) == []
+    assert run.config.serving.read_bytes() == served
 
 
 def test_the_definitions_are_the_same_with_either_engine(tmp_path: Path) -> None:
