@@ -11,9 +11,12 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import dagster as dg
+
+if TYPE_CHECKING:
+    from segmentation.config import SegmentationConfig
 
 SPARK = "spark"
 SPARK_RESOURCE = "spark"
@@ -24,6 +27,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 def engine_kinds(kinds: Iterable[str], engine: str) -> set[str]:
     """The kinds an asset shows: ``kinds``, and ``spark`` when Spark computes it."""
     return {*kinds, SPARK} if engine == SPARK else set(kinds)
+
+
+def spark_lake(settings: SegmentationConfig | None) -> str:
+    """The config's lake (``spark.lake``) for an asset computing on Spark.
+
+    Raises:
+        dagster.Failure: No lake; the config's own check refuses ``engine: spark`` without
+            one, so only a config built around that check gets here.
+    """
+    if settings is None or settings.spark.lake is None:
+        raise dg.Failure("engine: spark needs spark.lake")
+    return settings.spark.lake
 
 
 def on_engine(engine: str, spark_only: tuple[str, ...] = ()) -> Callable[[F], F]:

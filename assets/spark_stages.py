@@ -16,6 +16,8 @@ import duckdb
 import pandera.polars as pa
 import polars as pl
 
+from assets.engine import spark_lake
+from assets.features.metadata import category_counts
 from assets.metadata import preview
 from assets.monthly import MonthlyTable
 from assets.spark_monthly import (
@@ -36,7 +38,7 @@ from segmentation.engines.spark.lake import read_table
 from segmentation.engines.spark.landing import land_nothing
 from segmentation.engines.spark.landing import land_source as spark_land_source
 from segmentation.keys import SNAPSHOT_COLUMN
-from segmentation.raw.landing import LandingReport
+from segmentation.raw.landing import HistoryCounts, LandingReport
 from segmentation.raw.publishing import empty_source_table
 from segmentation.raw.settings import SourceName
 from segmentation.sql_files import render_sql
@@ -49,10 +51,7 @@ if TYPE_CHECKING:
 
 def session_and_lake(spark: SparkEngine, settings: SegmentationConfig) -> tuple[SparkSession, str]:
     """The run's Spark session and the config's lake."""
-    lake = settings.spark.lake
-    if lake is None:  # the config's own check refuses engine: spark without a lake
-        raise dg.Failure("engine: spark needs spark.lake")
-    return spark.spark_session, lake
+    return spark.spark_session, spark_lake(settings)
 
 
 # --- raw ---
@@ -85,6 +84,14 @@ def write_empty_source(
         empty_source_table(scratch, source)
         empty = scratch.table(f"raw.{source}").pl()
     land_nothing(session, lake, source, spark_frame(session, empty))
+
+
+def history_counts(spark: SparkEngine, settings: SegmentationConfig) -> HistoryCounts:
+    """The lake's attribute history counted by Spark: customers and rows per customer."""
+    from segmentation.engines.spark.raw_counts import attribute_history_counts
+
+    session, lake = session_and_lake(spark, settings)
+    return attribute_history_counts(session, lake)
 
 
 def per_category(spark: SparkEngine, settings: SegmentationConfig) -> dict[str, int]:
@@ -121,25 +128,32 @@ def engagement(
 
 def categories(
     spark: SparkEngine, settings: SegmentationConfig, output: MonthlyTable, snapshots: list[date]
-) -> None:
-    """``features.customer_categories`` of ``snapshots`` on Spark, with each month's customers
-    and categories counted by Spark."""
+) -> pl.DataFrame:
+    """``features.customer_categories`` of ``snapshots`` on Spark, with each month's customers,
+    categories and uncatalogued transactions counted by Spark; returns the uncatalogued
+    transactions per snapshot (the DuckDB path's ``uncatalogued_transactions``)."""
     from pyspark.sql import functions as F
 
     from segmentation.engines.spark.categories import customer_categories
+    from segmentation.engines.spark.uncatalogued import uncatalogued_transactions
 
     session, lake = session_and_lake(spark, settings)
     frame = customer_categories(session, lake, snapshots, settings)
-    write_checked(lake, frame, output, snapshots)
-    written = read_table(session, lake, output.table).where(F.col(SNAPSHOT_COLUMN).isin(*snapshots))
+    written = write_checked(lake, frame, output, snapshots)
+    months = read_table(session, lake, output.table).where(F.col(SNAPSHOT_COLUMN).isin(*snapshots))
     distinct = {
-        day: {"customers": int(customers), "categories": int(kinds)}
-        for day, customers, kinds in written.groupBy(SNAPSHOT_COLUMN)
+        day: (int(customers), int(kinds))
+        for day, customers, kinds in months.groupBy(SNAPSHOT_COLUMN)
         .agg(F.countDistinct("customer_id"), F.countDistinct("category"))
         .collect()
     }
-    extra = {day: distinct.get(day, {"customers": 0, "categories": 0}) for day in snapshots}
-    report_written(session, lake, output, snapshots, extra=extra)
+    uncatalogued = uncatalogued_transactions(session, lake, snapshots, settings)
+    by_month = {row[SNAPSHOT_COLUMN]: row for row in uncatalogued.iter_rows(named=True)}
+    extra = {
+        day: category_counts(*distinct.get(day, (0, 0)), by_month.get(day, {})) for day in snapshots
+    }
+    report_written(output, snapshots, written, extra=extra)
+    return uncatalogued
 
 
 def clv(
@@ -225,7 +239,7 @@ def assignments(
         F.col(SNAPSHOT_COLUMN).isin(*snapshots)
     )
     frame = strategy_assignments(session, segmented, settings.playbook).assignments
-    write_checked(lake, frame, output, snapshots)
+    written = write_checked(lake, frame, output, snapshots)
     grouped = collect(
         read_table(session, lake, output.table)
         .where(F.col(SNAPSHOT_COLUMN).isin(*snapshots))
@@ -250,7 +264,7 @@ def assignments(
             "by_strategy": preview(by_strategy, rows=30),
             "control_share": round(control / rows, 4) if rows else 0.0,
         }
-    report_written(session, lake, output, snapshots, extra=extra)
+    report_written(output, snapshots, written, extra=extra)
     return int(grouped.get_column("control").sum()) if grouped.height else 0
 
 
@@ -391,20 +405,42 @@ def contract_failures(
     contract: type[pa.DataFrameModel],
     hidden: frozenset[str],
 ) -> tuple[int, pl.DataFrame]:
-    """The rows of a lake table and its contract's failures counted per column and check
-    (each task validates its rows; no value leaves the tasks)."""
+    """The rows checked of a lake table and its contract's failures counted per column and
+    check; no value leaves the tasks.
+
+    As the DuckDB engine's ``validate_table``: the contract's unique columns first, over the
+    whole table (a key repeated in two files is found), counted in the job that counts the
+    rows; a repeated key is the failure, with 0 rows checked. Otherwise each task validates
+    its rows."""
+    from functools import reduce
+
     from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    from assets.spark_monthly import FAILURE_COUNTS, CountFailures
+    from assets.spark_monthly import (
+        FAILURE_COUNTS,
+        CountFailures,
+        key_checks,
+        key_failures,
+        key_offenders,
+    )
 
     session, lake = session_and_lake(spark, settings)
     frame = read_table(session, lake, table)
-    rows = frame.count()
+    checks = key_checks(contract)
+    total = frame.agg(F.count(F.lit(1)).cast("long").alias("n")).select(
+        F.lit("rows").alias("name"), "n"
+    )
+    counted = dict(
+        reduce(lambda a, b: a.unionByName(b), key_offenders(frame, checks), total).collect()
+    )
+    duplicated = key_failures(checks, counted)
+    if duplicated:
+        return 0, pl.DataFrame(duplicated, schema=["column", "check", "failures"], orient="row")
     failures = collect(
         frame.mapInArrow(CountFailures(contract, hidden), from_arrow_schema(FAILURE_COUNTS))
         .groupBy("column", "check")
         .agg(F.sum("failures").alias("failures"))
         .orderBy(F.col("failures").desc(), "column", "check")
     )
-    return rows, failures
+    return int(counted["rows"]), failures

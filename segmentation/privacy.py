@@ -4,7 +4,7 @@ values in metadata, logs and quarantine."""
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import polars as pl
@@ -75,4 +75,10 @@ def failure_summary(failures: pl.DataFrame) -> str:
     if not {"column", "check"} <= set(failures.columns):
         return f"{failures.height} failures"
     counts = failures.group_by("column", "check", maintain_order=True).len().iter_rows()
+    return counts_summary(counts)
+
+
+def counts_summary(counts: Iterable[tuple[Any, Any, int]]) -> str:
+    """(column, check, failures) counted elsewhere (a Spark aggregate), worded as
+    :func:`failure_summary` words them."""
     return "; ".join(f"{column}: {check} failed {n}x" for column, check, n in counts)

@@ -9,7 +9,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from assets.engine import engine_kinds, on_engine
+from assets.engine import engine_kinds, on_engine, spark_lake
 from assets.metadata import column_schema, contract_type, preview
 from assets.resources import Warehouse
 from segmentation.config import SegmentationConfig
@@ -35,14 +35,6 @@ def _table_metadata(frame: pl.DataFrame, contract: type) -> dict:
         "dagster/column_schema": column_schema(contract),
         "preview": preview(frame, rows=20),
     }
-
-
-def _lake(settings: SegmentationConfig | None) -> str:
-    if (
-        settings is None or settings.spark.lake is None
-    ):  # the config's own check refuses engine: spark without it
-        raise dg.Failure("engine: spark needs spark.lake")
-    return settings.spark.lake
 
 
 def build_evaluation_assets(engine: str = "duckdb") -> list[dg.AssetsDefinition]:
@@ -95,7 +87,7 @@ def build_evaluation_assets(engine: str = "duckdb") -> list[dg.AssetsDefinition]
             from segmentation.engines.spark.evaluation import evaluate_segments as on_spark
 
             evaluation: Any = on_spark(
-                spark.spark_session, _lake(settings), settings.features.feedback
+                spark.spark_session, spark_lake(settings), settings.features.feedback
             )
             pairs = evaluation.migration.select("from_snapshot", "to_snapshot").unique().height
             context.log.info(
@@ -108,18 +100,13 @@ def build_evaluation_assets(engine: str = "duckdb") -> list[dg.AssetsDefinition]
                 f"evaluated {evaluation.pairs} snapshot pairs over {evaluation.dimensions} "
                 f"dimensions"
             )
-        context.add_output_metadata(
-            _table_metadata(evaluation.migration, SegmentMigrationContract),
-            output_name="segment_migration",
-        )
-        context.add_output_metadata(
-            _table_metadata(evaluation.outcomes, SegmentOutcomesContract),
-            output_name="segment_outcomes",
-        )
-        context.add_output_metadata(
-            _table_metadata(evaluation.effects, StrategyEffectContract),
-            output_name="strategy_effect",
-        )
+        tables = {
+            "segment_migration": (evaluation.migration, SegmentMigrationContract),
+            "segment_outcomes": (evaluation.outcomes, SegmentOutcomesContract),
+            "strategy_effect": (evaluation.effects, StrategyEffectContract),
+        }
+        for output, (frame, contract) in tables.items():
+            context.add_output_metadata(_table_metadata(frame, contract), output_name=output)
         return evaluation.migration, evaluation.outcomes, evaluation.effects
 
     @dg.asset(
@@ -142,7 +129,7 @@ def build_evaluation_assets(engine: str = "duckdb") -> list[dg.AssetsDefinition]
         if spark is not None:
             from segmentation.engines.spark.evaluation import satisfaction_summary as on_spark
 
-            summary = on_spark(spark.spark_session, _lake(settings))
+            summary = on_spark(spark.spark_session, spark_lake(settings))
         else:
             with warehouse.connect() as con:
                 summary = evaluate_satisfaction(con)
@@ -172,7 +159,7 @@ def build_evaluation_assets(engine: str = "duckdb") -> list[dg.AssetsDefinition]
         if spark is not None:
             from segmentation.engines.spark.backtest import clv_backtest as on_spark
 
-            backtest = on_spark(spark.spark_session, _lake(settings)).backtest
+            backtest = on_spark(spark.spark_session, spark_lake(settings)).backtest
         else:
             with warehouse.connect() as con:
                 backtest = compute_clv_backtest(con)

@@ -15,6 +15,7 @@ import dagster as dg
 import polars as pl
 
 from assets.engine import engine_kinds, on_engine
+from assets.features.metadata import category_counts
 from assets.metadata import column_counts_table, preview
 from assets.monthly import (
     MonthlyTable,
@@ -204,8 +205,11 @@ def build_feature_assets(
                     CATEGORIES_TABLE, CustomerCategoriesContract, privacy=Privacy.of(settings)
                 ),
             )
-            spark_stages.categories(spark, settings, categories, snapshots)
-            return dg.MaterializeResult(metadata=categories.metadata())
+            uncatalogued = spark_stages.categories(spark, settings, categories, snapshots)
+            return dg.MaterializeResult(
+                metadata=categories.metadata()
+                | {"uncatalogued_transactions": preview(uncatalogued, rows=50)}
+            )
         with monthly_connection(warehouse) as con:
             uncatalogued = uncatalogued_transactions(
                 con, snapshots, settings.features.categories, products_configured=configured
@@ -214,15 +218,12 @@ def build_feature_assets(
 
             def month_metadata(month: pl.DataFrame) -> dict[str, object]:
                 if month.is_empty():
-                    return {"customers": 0, "categories": 0}
-                found = by_month.get(month.get_column("snapshot_date")[0], {})
-                return {
-                    "customers": month.get_column("customer_id").n_unique(),
-                    "categories": month.get_column("category").n_unique(),
-                    "uncatalogued_rows": found.get("rows", 0),
-                    "uncatalogued_product_ids": found.get("product_ids", 0),
-                    "uncatalogued_amount_share": found.get("amount_share"),
-                }
+                    return category_counts(0, 0, {})
+                return category_counts(
+                    month.get_column("customer_id").n_unique(),
+                    month.get_column("category").n_unique(),
+                    by_month.get(month.get_column("snapshot_date")[0], {}),
+                )
 
             [categories] = report_months_to(
                 context,

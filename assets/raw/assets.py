@@ -27,6 +27,7 @@ from segmentation.raw.contracts import (
     TransactionsContract,
 )
 from segmentation.raw.landing import (
+    HistoryCounts,
     LandingReport,
     attribute_history_counts,
     land_source,
@@ -313,12 +314,17 @@ def _raw_customer_attributes(
             hidden=[*PII_CUSTOMER_COLUMNS, *pii_attributes(settings)],
         )
     _log_landing(context, report)
+    metadata = _metadata(report, sample, column_schema(CustomerAttributesContract))
+    return dg.MaterializeResult(metadata=metadata | _history_metadata(context, counts))
+
+
+def _history_metadata(context: dg.AssetExecutionContext, counts: HistoryCounts) -> dict:
+    """The attribute history's customers and rows per customer: a log line and metadata."""
     context.log.info(
         f"customer_attributes: {counts.customers:,} customers, "
         f"{counts.rows_per_customer_mean:.2f} rows per customer on average"
     )
-    metadata = _metadata(report, sample, column_schema(CustomerAttributesContract))
-    metadata |= {
+    metadata: dict = {
         "customers": counts.customers,
         "rows_per_customer_mean": round(counts.rows_per_customer_mean, 3),
         "rows_per_customer_median": counts.rows_per_customer_median,
@@ -326,7 +332,7 @@ def _raw_customer_attributes(
     }
     if counts.first_valid_from is not None:
         metadata["valid_from_range"] = f"{counts.first_valid_from} .. {counts.last_valid_from}"
-    return dg.MaterializeResult(metadata=metadata)
+    return metadata
 
 
 def _raw_products(
@@ -397,6 +403,8 @@ def _land_on_spark(
     sample = preview(landed, secret=secret, hidden=hidden or [])
     _log_landing(context, report)
     metadata = _metadata(report, sample, column_schema(contract))
+    if source == "customer_attributes":
+        metadata |= _history_metadata(context, spark_stages.history_counts(spark, settings))
     if source == "products":
         categories = spark_stages.per_category(spark, settings)
         metadata |= {

@@ -4,7 +4,7 @@ from typing import Any
 
 import dagster as dg
 
-from assets.engine import engine_kinds, on_engine
+from assets.engine import engine_kinds, on_engine, spark_lake
 from assets.resources import Warehouse
 from segmentation.config import SegmentationConfig, pseudonym_secret
 from segmentation.serving.dictionary import MART_CONTRACTS, MARTS_SCHEMA
@@ -105,11 +105,9 @@ def _publish_lake(
     """The lake's marts published by DuckDB on this machine (``publish_lake``)."""
     from segmentation.engines.spark.lake_serving import publish_lake
 
-    if settings.spark.lake is None:  # the config's own check refuses engine: spark without it
-        raise dg.Failure("engine: spark needs spark.lake")
     try:
         return publish_lake(
-            settings.spark.lake,
+            spark_lake(settings),
             settings.serving,
             tables,
             secret=secret,

@@ -33,7 +33,7 @@ from segmentation.features.settings import CategorySettings
 from segmentation.keys import KEY_COLUMNS
 from segmentation.raw.settings import Sources
 from segmentation.segments.category_settings import NeedsSettings
-from segmentation.sql_files import read_sql
+from segmentation.sql_files import compose_sql, read_sql
 from segmentation.warehouse import frame_of
 
 CATEGORY_COLUMNS = list(CategoryColumns.to_schema().columns.keys())
@@ -147,10 +147,21 @@ def uncatalogued_transactions(
     dates = sorted(set(snapshot_dates))
     if not products_configured or not dates:
         return pl.DataFrame(schema=UNCATALOGUED_SCHEMA)
+    return uncatalogued_of_days(
+        con, read_sql("features/uncatalogued_per_day.sql"), dates, settings.window_days
+    )
+
+
+def uncatalogued_of_days(
+    con: duckdb.DuckDBPyConnection, per_day: str, snapshot_dates: Sequence[date], window_days: int
+) -> pl.DataFrame:
+    """:func:`uncatalogued_transactions` of the rows of ``per_day``: the query of
+    ``features/uncatalogued_per_day.sql``, or a query of its rows computed elsewhere (the Spark
+    engine's tasks, each on its own transactions) and put side by side."""
     frame = frame_of(
         con.execute(
-            read_sql("features/uncatalogued_transactions.sql"),
-            {"snapshot_dates": dates, "window_days": settings.window_days},
+            compose_sql("features/uncatalogued_transactions.sql", per_day=per_day),
+            {"snapshot_dates": sorted(set(snapshot_dates)), "window_days": window_days},
         )
     )
     return frame.cast(UNCATALOGUED_SCHEMA)  # type: ignore[arg-type]

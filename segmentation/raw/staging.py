@@ -83,7 +83,8 @@ class ContractViolation(RuntimeError):
     """Rows that passed parsing broke the table contract (a bug, never silently landed)."""
 
 
-_CONTRACTS: dict[SourceName, type[pa.DataFrameModel]] = {
+# each source's contract: its landed columns in order, with their types
+SOURCE_CONTRACTS: dict[SourceName, type[pa.DataFrameModel]] = {
     "transactions": TransactionsContract,
     "customers": CustomersContract,
     "events": EventsContract,
@@ -433,13 +434,14 @@ def _check_contract(source: SourceName, parsed: pl.DataFrame) -> None:
             .sort("column", "check")
         )
         raise ContractViolation(
-            f"{source}: rows that passed parsing break {_CONTRACTS[source].__name__}:\n{failures}"
+            f"{source}: rows that passed parsing break "
+            f"{SOURCE_CONTRACTS[source].__name__}:\n{failures}"
         ) from None
 
 
 def _staging_schema(source: SourceName) -> pa.DataFrameSchema:
     """The contract without uniqueness: duplicates are quarantined after all files are staged."""
-    schema = _CONTRACTS[source].to_schema()
+    schema = SOURCE_CONTRACTS[source].to_schema()
     for name, column in schema.columns.items():
         if column.unique:
             schema = schema.update_column(name, unique=False)

@@ -2,22 +2,14 @@
 -- ($window_days, INTEGER) whose product raw.products does not list (or that have no product
 -- id): their rows, distinct product ids, and their share of the window's purchase amount
 -- (returns left out; null without purchases). They are not rejected: their spend counts as
--- category 'unknown'. One scan of the transactions, grouped per day first.
--- Parameters: $snapshot_dates, $window_days.
+-- category 'unknown'. The transactions are grouped per day first (per_day: the query of
+-- uncatalogued_per_day.sql, or its rows computed elsewhere and put side by side).
+-- Parameters: $snapshot_dates, $window_days. Placeholder: per_day.
 WITH snapshots AS (
     SELECT DISTINCT unnest($snapshot_dates::DATE[]) AS snapshot_date
 ),
 per_day AS (
-    SELECT t.order_ts::DATE AS day,
-        p.product_id IS NULL AS uncatalogued,
-        CASE WHEN p.product_id IS NULL THEN t.product_id END AS product_id,
-        count(*) AS rows,
-        sum(CASE WHEN NOT t.is_return THEN t.amount::DECIMAL(38, 10) END) AS purchases
-    FROM raw.transactions AS t
-    LEFT JOIN raw.products AS p ON p.product_id = t.product_id
-    WHERE t.order_ts >= (list_min($snapshot_dates::DATE[]) - $window_days::INTEGER + 1)::TIMESTAMP
-        AND t.order_ts < (list_max($snapshot_dates::DATE[]) + 1)::TIMESTAMP
-    GROUP BY ALL
+{per_day}
 )
 SELECT s.snapshot_date,
     coalesce(sum(d.rows) FILTER (WHERE d.uncatalogued), 0)::BIGINT AS rows,

@@ -18,7 +18,13 @@ from segmentation.engines.spark.clv import customer_clv
 from segmentation.engines.spark.engagement import customer_engagement
 from segmentation.engines.spark.features import customer_features
 from segmentation.engines.spark.lake import export_raw, read_table, write_months
+from segmentation.engines.spark.uncatalogued import (
+    uncatalogued_transactions as spark_uncatalogued,
+)
 from segmentation.features.categories import CATEGORY_KEY_COLUMNS
+from segmentation.features.categories import (
+    uncatalogued_transactions as duckdb_uncatalogued,
+)
 from segmentation.keys import (
     BEHAVIOUR_TABLE,
     CATEGORIES_TABLE,
@@ -158,3 +164,21 @@ def test_spark_features_equal_duckdb_on_the_bank_with_its_attribute_history(
     assert moves.filter(pl.col("assets") > 1).height > 100
     assert_equal(actual_categories, categories, list(CATEGORY_KEY_COLUMNS))
     assert_equal(actual_features, features, list(KEY_COLUMNS))
+
+
+def test_the_uncatalogued_transactions_equal_duckdb_on_the_real_sample(
+    spark, retail_catalogue, tmp_path: Path
+) -> None:
+    """The metadata's uncatalogued transactions per snapshot: each task's per-day rows of its
+    own transactions, finished on the driver by the DuckDB engine's query, are its numbers."""
+    config, con = retail_catalogue
+    lake = str(tmp_path / "lake")
+    export_raw(con, lake, config)
+    expected = duckdb_uncatalogued(
+        con, RETAIL_SNAPSHOTS, config.features.categories, products_configured=True
+    )
+    actual = spark_uncatalogued(spark, lake, RETAIL_SNAPSHOTS, config)
+    assert expected.get_column("rows").gt(0).sum() > len(RETAIL_SNAPSHOTS) // 2
+    assert expected.get_column("product_ids").max() > 1
+    assert actual.schema == expected.schema
+    assert actual.equals(expected)

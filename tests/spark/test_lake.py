@@ -165,7 +165,11 @@ def test_a_write_stopped_between_its_renames_is_finished_by_the_next(
     assert not list(location.glob("_staging-*")) and not list(location.glob("_replaced-*"))
 
 
-def test_a_table_written_whole_drops_the_months_it_no_longer_holds(spark, tmp_path: Path) -> None:
+def test_a_table_written_whole_drops_the_months_it_no_longer_holds(
+    spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pyspark.sql import DataFrameReader
+
     lake = str(tmp_path / "lake")
     location = Path(table_location(lake, TABLE))
     write_table(_version(spark, MONTHS, 1), lake, TABLE)
@@ -174,7 +178,18 @@ def test_a_table_written_whole_drops_the_months_it_no_longer_holds(spark, tmp_pa
 
     write_table(spark.createDataFrame([], SCHEMA), lake, TABLE)
     assert not list(location.glob("snapshot_date=*"))
+    # the paths read: Spark warns "All paths were ignored" when every one is named "_..."
+    read = DataFrameReader.parquet
+    paths: list[str] = []
+
+    def recorded(reader: DataFrameReader, *given: str, **options: object) -> object:
+        paths.extend(given)
+        return read(reader, *given, **options)
+
+    monkeypatch.setattr(DataFrameReader, "parquet", recorded)
     empty = read_table(spark, lake, TABLE)
+    monkeypatch.undo()
+    assert paths and not any(Path(path).name.startswith(("_", ".")) for path in paths)
     assert empty.count() == 0
     assert sorted(empty.columns) == sorted(["snapshot_date", "customer_id", "priority", "budget"])
     # DuckDB reads the empty table with its columns in order, and their types

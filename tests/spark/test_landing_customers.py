@@ -6,26 +6,21 @@ with personal values masked."""
 
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 
 from segmentation.config import (
     SegmentationConfig,
-    custom_attributes,
     load_config,
-    pii_source_columns,
 )
 from segmentation.engines.spark.lake import read_table
-from segmentation.engines.spark.landing import QUARANTINE, land_source
-from segmentation.raw import landing as duckdb_landing
+from segmentation.engines.spark.landing import QUARANTINE
 from tests.conftest import config_mapping, write_config_file
 from tests.generated import CUSTOMER_COLUMNS, identity
-from tests.spark.conftest import LANDED_AT
+from tests.spark.landing_both import assert_lake_equals_warehouse, land_both
 
 pytestmark = pytest.mark.spark
 
-ORDER = ["source_file", "source_row"]
 # the lifestyle survey's answer, a custom attribute declared personal data here so that its
 # values are masked in the quarantine beside names, e-mails, phones and pii_columns
 LIFESTYLES = ("urban", "outdoor", "homebody")
@@ -48,40 +43,6 @@ def _config(folder: Path, path: Path, **extra: object) -> SegmentationConfig:
     return load_config(write_config_file(folder, mapping))
 
 
-def _land_both(spark, config: SegmentationConfig, lake: str) -> duckdb.DuckDBPyConnection:
-    """The customers landed by the DuckDB engine (returned) and by Spark into ``lake``."""
-    custom, masked = custom_attributes(config), pii_source_columns(config)
-    con = duckdb.connect()
-    settings = config.sources.customers
-    duckdb_landing.land_source(con, "customers", settings, LANDED_AT, custom, masked)
-    report = land_source(spark, lake, "customers", settings, LANDED_AT, custom, masked)
-    rejected = con.execute(
-        "SELECT reason, count(*) FROM quality.rejected_rows GROUP BY reason"
-    ).fetchall()
-    assert report.rejected_by_reason == dict(rejected)
-    return con
-
-
-def _assert_lake_equals_warehouse(spark, lake: str, con: duckdb.DuckDBPyConnection) -> None:
-    expected_landed = con.execute("SELECT * FROM raw.customers").pl().sort(ORDER)
-    expected_rejected = (
-        con.execute("SELECT * FROM quality.rejected_rows WHERE source = 'customers'")
-        .pl()
-        .sort(ORDER)
-    )
-    landed = pl.from_arrow(read_table(spark, lake, "raw.customers").toArrow())
-    quarantine = read_table(spark, lake, QUARANTINE)
-    rejected = pl.from_arrow(quarantine.where(quarantine["source"] == "customers").toArrow())
-    assert isinstance(landed, pl.DataFrame) and isinstance(rejected, pl.DataFrame)
-    landed = landed.sort(ORDER)
-    # the lake's quarantine is a folder per source: its column comes last there
-    rejected = rejected.select(expected_rejected.columns).sort(ORDER)
-    assert landed.schema == expected_landed.schema
-    assert landed.equals(expected_landed)
-    assert rejected.schema == expected_rejected.schema
-    assert rejected.equals(expected_rejected)
-
-
 def _per_reason(spark, lake: str) -> dict[str, int]:
     quarantine = read_table(spark, lake, QUARANTINE)
     rows = quarantine.where(quarantine["source"] == "customers").groupBy("reason").count()
@@ -99,8 +60,8 @@ def test_spark_landing_equals_duckdb_on_generated_customers_in_parquet(
     pl.concat([customers[:30], changed]).write_parquet(folder / "b.parquet")
     config = _config(tmp_path, folder / "*.parquet", max_reject_rate=0.5)
     lake = str(tmp_path / "lake")
-    con = _land_both(spark, config, lake)
-    _assert_lake_equals_warehouse(spark, lake, con)
+    con, _ = land_both(spark, config, "customers", lake)
+    assert_lake_equals_warehouse(spark, lake, con, "customers")
     assert _per_reason(spark, lake) == {"duplicate_row": 30, "duplicate_customer_id": 20}
     landed = read_table(spark, lake, "raw.customers")
     # the first file's rows land: every customer once, with the first income
@@ -147,8 +108,8 @@ def test_spark_landing_equals_duckdb_on_dirty_customers_csv_with_personal_values
     _dirty_csv(customers, folder)
     config = _config(tmp_path, folder / "*.csv", pii_columns=["country"], max_reject_rate=0.5)
     lake = str(tmp_path / "lake")
-    con = _land_both(spark, config, lake)
-    _assert_lake_equals_warehouse(spark, lake, con)
+    con, _ = land_both(spark, config, "customers", lake)
+    assert_lake_equals_warehouse(spark, lake, con, "customers")
     reasons = _per_reason(spark, lake)
     for reason in (
         "malformed_record",

@@ -6,7 +6,6 @@ columns and types, same reasons and checks, same original text with personal val
 and the same report."""
 
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -18,20 +17,19 @@ from segmentation.config import (
     SegmentationConfig,
     custom_attributes,
     load_config,
-    pii_source_columns,
 )
 from segmentation.engines.spark.lake import read_table
 from segmentation.engines.spark.landing import QUARANTINE, land_source, staged_records
+from segmentation.engines.spark.raw_counts import attribute_history_counts
 from segmentation.raw import landing as duckdb_landing
-from segmentation.raw.landing import LandingReport, RejectRateExceeded
+from segmentation.raw.landing import RejectRateExceeded
 from segmentation.raw.removed_files import RemovedFilesError
-from segmentation.raw.settings import SourceName
 from tests.conftest import PROJECT_ROOT, config_mapping, write_config_file
 from tests.spark.conftest import LANDED_AT
+from tests.spark.landing_both import assert_lake_equals_warehouse, land_both
 
 pytestmark = pytest.mark.spark
 
-ORDER = ["source_file", "source_row"]
 STRUCTURAL = ("malformed_record", "unbalanced_quote", "nul_byte")
 
 
@@ -74,47 +72,6 @@ def _config(folder: Path, sources: dict, extra_columns: dict | None = None) -> S
     return load_config(write_config_file(folder, mapping))
 
 
-def _land_both(
-    spark, config: SegmentationConfig, source: SourceName, lake: str
-) -> tuple[duckdb.DuckDBPyConnection, LandingReport]:
-    """The source landed by the DuckDB engine (its warehouse returned) and by Spark into
-    ``lake`` (its report returned), with the config's custom attributes and personal columns;
-    the two reports agree."""
-    settings = getattr(config.sources, source)
-    custom = custom_attributes(config, source) if source == "customer_attributes" else None
-    masked = pii_source_columns(config, source)
-    con = duckdb.connect()
-    expected = duckdb_landing.land_source(con, source, settings, LANDED_AT, custom, masked)
-    report = land_source(spark, lake, source, settings, LANDED_AT, custom, masked)
-    # the same counts, files and per-file notes (empty files, blank lines, malformed records)
-    assert report == replace(expected, stale_staging_removed=0)
-    return con, report
-
-
-def _assert_lake_equals_warehouse(
-    spark, lake: str, con: duckdb.DuckDBPyConnection, source: SourceName
-) -> pl.DataFrame:
-    """The lake's raw.<source> and quarantine rows equal the warehouse's; the quarantine rows."""
-    expected_landed = con.execute(f"SELECT * FROM raw.{source}").pl().sort(ORDER)
-    expected_rejected = (
-        con.execute("SELECT * FROM quality.rejected_rows WHERE source = ?", [source])
-        .pl()
-        .sort(ORDER)
-    )
-    landed = pl.from_arrow(read_table(spark, lake, f"raw.{source}").toArrow())
-    quarantine = read_table(spark, lake, QUARANTINE)
-    rejected = pl.from_arrow(quarantine.where(quarantine["source"] == source).toArrow())
-    assert isinstance(landed, pl.DataFrame) and isinstance(rejected, pl.DataFrame)
-    landed = landed.sort(ORDER)
-    # the lake's quarantine is a folder per source: its column comes last there
-    rejected = rejected.select(expected_rejected.columns).sort(ORDER)
-    assert landed.schema == expected_landed.schema
-    assert landed.equals(expected_landed)
-    assert rejected.schema == expected_rejected.schema
-    assert rejected.equals(expected_rejected)
-    return rejected
-
-
 def _per_reason(rejected: pl.DataFrame) -> dict[str, int]:
     return dict(rejected.group_by("reason").len().iter_rows())
 
@@ -149,8 +106,8 @@ def test_events_in_parquet_and_damaged_csv_equal_duckdb(spark, demo, tmp_path: P
     }
     config = _config(tmp_path, {"events": events})
     lake = str(tmp_path / "lake")
-    con, _ = _land_both(spark, config, "events", lake)
-    rejected = _assert_lake_equals_warehouse(spark, lake, con, "events")
+    con, _ = land_both(spark, config, "events", lake)
+    rejected = assert_lake_equals_warehouse(spark, lake, con, "events")
     reasons = _per_reason(rejected)
     for reason in (
         *STRUCTURAL,
@@ -187,11 +144,11 @@ def test_feedback_csv_equals_duckdb_with_personal_topics_masked(
     }
     config = _config(tmp_path, {"feedback": feedback})
     lake = str(tmp_path / "lake")
-    con, report = _land_both(spark, config, "feedback", lake)
+    con, report = land_both(spark, config, "feedback", lake)
     assert len(report.files) == 3
     assert report.notes[str(folder / "feedback-0.csv")] == ["empty file (0 bytes): no rows"]
     assert str(folder / "feedback-1.csv") in report.notes
-    rejected = _assert_lake_equals_warehouse(spark, lake, con, "feedback")
+    rejected = assert_lake_equals_warehouse(spark, lake, con, "feedback")
     reasons = _per_reason(rejected)
     for reason in (
         "duplicate_row",
@@ -249,8 +206,12 @@ def test_attribute_history_equals_duckdb_with_key_conflicts_across_files(
     _damaged_csv(later.select(list(reversed(later.columns))), folder / "attributes-z.csv")
     config = _config(tmp_path, {"customer_attributes": source}, extra)
     lake = str(tmp_path / "lake")
-    con, _ = _land_both(spark, config, "customer_attributes", lake)
-    rejected = _assert_lake_equals_warehouse(spark, lake, con, "customer_attributes")
+    con, _ = land_both(spark, config, "customer_attributes", lake)
+    rejected = assert_lake_equals_warehouse(spark, lake, con, "customer_attributes")
+    # the raw asset's counts (customers, rows per customer, valid_from's span), from Spark
+    counts = attribute_history_counts(spark, lake)
+    assert counts == duckdb_landing.attribute_history_counts(con)
+    assert counts.customers > 100 and counts.rows_per_customer_max > 1
     reasons = _per_reason(rejected)
     for reason in (
         *STRUCTURAL,
@@ -295,8 +256,8 @@ def test_catalogue_equals_duckdb_with_rows_repeating_a_product(spark, bank, tmp_
     products = raw["sources"]["products"] | {"path": str(folder / "*.csv"), "max_reject_rate": 1}
     config = _config(tmp_path, {"products": products})
     lake = str(tmp_path / "lake")
-    con, _ = _land_both(spark, config, "products", lake)
-    rejected = _assert_lake_equals_warehouse(spark, lake, con, "products")
+    con, _ = land_both(spark, config, "products", lake)
+    rejected = assert_lake_equals_warehouse(spark, lake, con, "products")
     assert _per_reason(rejected) == {
         # the generator's exact copy, and the row differing in the unread column only
         "duplicate_row": 2,
@@ -425,7 +386,7 @@ def test_a_landing_writes_its_table_and_quarantine_together(
     with pytest.raises(KeyboardInterrupt):
         land_source(spark, lake, "products", settings, LANDED_AT)
     monkeypatch.undo()
-    _assert_lake_equals_warehouse(spark, lake, first, "products")
+    assert_lake_equals_warehouse(spark, lake, first, "products")
     # stopped after the commit, the new raw.products in place, the quarantine not yet
     rename = LakeFiles.rename
 
@@ -440,11 +401,11 @@ def test_a_landing_writes_its_table_and_quarantine_together(
     monkeypatch.undo()
     # the write was decided: finishing it puts the second landing's quarantine beside its table
     assert recover_table(spark, table_location(lake, QUARANTINE))
-    _assert_lake_equals_warehouse(spark, lake, second, "products")
+    assert_lake_equals_warehouse(spark, lake, second, "products")
     # a landing without rejected rows (the file shorter: allowed) removes the source's
     # earlier quarantine rows
     third = duckdb_landing_of(2)
     shorter = settings.model_copy(update={"allow_removed_files": True})
     report = land_source(spark, lake, "products", shorter, LANDED_AT)
     assert report.rejected_rows == 0
-    _assert_lake_equals_warehouse(spark, lake, third, "products")
+    assert_lake_equals_warehouse(spark, lake, third, "products")

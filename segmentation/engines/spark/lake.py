@@ -30,7 +30,7 @@ from segmentation.sql_files import read_sql
 from segmentation.warehouse import table_exists
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from datetime import date
 
     from pyspark.sql import DataFrame, SparkSession
@@ -124,12 +124,16 @@ def read_table(spark: SparkSession, lake: str, table: str) -> DataFrame:
     from pyspark.sql.types import TimestampType
 
     location = table_location(lake, table)
+    paths = [location]
     if hasattr(spark, "_jvm"):  # a Spark Connect session cannot list the lake from here
         files = LakeFiles(spark, location)
-        if not partitions(files, location) and files.exists(f"{location}/{SCHEMA_FOLDER}"):
-            # a written table without rows: only its schema has a file
-            location = f"{location}/{SCHEMA_FOLDER}"
-    frame = spark.read.parquet(location)
+        schema = f"{location}/{SCHEMA_FOLDER}"
+        if not partitions(files, location) and files.exists(schema):
+            # a written table without rows: only its schema has a file. The file is named, not
+            # its folder: Spark warns of a path whose name starts with "_" ("All paths were
+            # ignored") though it reads it
+            paths = [f"{schema}/{name}" for name in files.files(schema) if _is_data_file(name)]
+    frame = spark.read.parquet(*paths)
     return frame.select(
         *(
             F.col(field.name).cast("timestamp_ntz").alias(field.name)
@@ -140,6 +144,11 @@ def read_table(spark: SparkSession, lake: str, table: str) -> DataFrame:
     )
 
 
+def _is_data_file(name: str) -> bool:
+    # what Spark reads of a folder: not its _SUCCESS marker, hidden or checksum files
+    return not name.startswith(("_", ".")) and name.endswith(".parquet")
+
+
 def write_months(
     frame: DataFrame,
     lake: str,
@@ -147,6 +156,7 @@ def write_months(
     partition_column: str = SNAPSHOT_COLUMN,
     *,
     months: Sequence[date] = (),
+    verify: Callable[[str], None] | None = None,
 ) -> str:
     """Write a monthly table into the lake, partitioned by ``snapshot_date`` (or
     ``partition_column``): each month in ``frame`` replaces the same month in the lake whole,
@@ -156,12 +166,17 @@ def write_months(
     emptied with the same commit (a run's month that now computes to nothing keeps no rows of
     an earlier run, as the DuckDB engine's delete-then-insert of the month).
 
+    ``verify`` is called with the folder of the staged rows before the commit: what it raises
+    stops the write (:func:`~segmentation.engines.spark.lake_commit.write_atomically`).
+
     A failed write leaves every month as it was; one that fails once its rows are all staged
     is finished by the next write of the table (:mod:`segmentation.engines.spark.lake_commit`).
     """
     location = table_location(lake, table)
     replaced = [f"{partition_column}={month.isoformat()}" for month in months]
-    write_atomically(frame, location, partition_column, replace_all=False, replaced=replaced)
+    write_atomically(
+        frame, location, partition_column, replace_all=False, replaced=replaced, verify=verify
+    )
     return location
 
 

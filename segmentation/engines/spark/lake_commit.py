@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -233,6 +233,7 @@ def write_atomically(
     *,
     replaced: Iterable[str] = (),
     table: tuple[DataFrame, str] | None = None,
+    verify: Callable[[str], None] | None = None,
 ) -> list[str]:
     """Write ``frame`` into the table at ``location``, partitioned by ``partition_column``:
     each partition it holds replaces the live one whole (and, with ``replace_all``, the live
@@ -249,6 +250,9 @@ def write_atomically(
             same commit: whatever stops the write, the next write of this table (or
             :func:`recover_table`) leaves both old or both new. Its location must be on the
             file system of ``location``, and nothing else may write it.
+        verify: Called with the staging folder once every row is staged, before the commit:
+            what it raises stops the write, leaving every live partition as it was (a check
+            of all the staged rows together, such as a key's uniqueness across tasks).
 
     Raises:
         LakeWriteError: A folder could not be moved; what was committed is finished by the
@@ -272,6 +276,8 @@ def write_atomically(
             name for name in _units(files, staging) if name not in (SCHEMA_FOLDER, TABLE_FOLDER)
         ]
         dropped = [f"{DROP_PREFIX}{name}" for name in replaced if name not in written]
+        if verify is not None:
+            verify(staging)
         _commit(
             files,
             staging,

@@ -38,6 +38,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import polars as pl
+
 from segmentation.engines.spark.lake import read_table, table_location
 from segmentation.engines.spark.lake_commit import LakeFiles, recover_table, write_atomically
 from segmentation.engines.spark.landing_files import (
@@ -63,7 +65,7 @@ from segmentation.raw.settings import (
     TransactionsSource,
 )
 from segmentation.raw.source_files import SourceError
-from segmentation.raw.staging import ContractViolation, row_key
+from segmentation.raw.staging import SOURCE_CONTRACTS, ContractViolation, row_key
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -78,54 +80,30 @@ SPARK_SOURCES: tuple[SourceName, ...] = (
     "customer_attributes",
     "products",
 )
-# the landed columns of a source with a fixed set and their Spark types, as
-# sql/raw/publish_<source>.sql writes them in the warehouse; customers and the attribute
-# history carry the config's custom attributes, so their columns come from the parse
-# (_landed_columns)
+# Spark's names of the types the raw contracts give the landed columns
+_SPARK_TYPES = {
+    pl.String: "string",
+    pl.Float64: "double",
+    pl.Boolean: "boolean",
+    pl.Int64: "bigint",
+}
+
+
+def _spark_type(dtype: pl.DataType) -> str:
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
+        return "timestamp_ntz"  # the warehouse's TIMESTAMP: UTC without a zone
+    return _SPARK_TYPES[dtype.base_type()]
+
+
+# the landed columns of a source with a fixed set and their Spark types: its contract's (the
+# columns sql/raw/publish_<source>.sql writes, in order); customers and the attribute history
+# carry the config's custom attributes, so their columns come from the parse (_landed_columns)
 LANDED_COLUMNS: dict[SourceName, tuple[tuple[str, str], ...]] = {
-    "transactions": (
-        ("customer_id", "string"),
-        ("order_id", "string"),
-        ("order_ts", "timestamp_ntz"),
-        ("quantity", "double"),
-        ("unit_price", "double"),
-        ("amount", "double"),
-        ("product_id", "string"),
-        ("channel", "string"),
-        ("country", "string"),
-        ("is_return", "boolean"),
-        (SOURCE_FILE, "string"),
-        (SOURCE_ROW, "bigint"),
-    ),
-    "events": (
-        ("customer_id", "string"),
-        ("event_ts", "timestamp_ntz"),
-        ("event_type", "string"),
-        ("channel", "string"),
-        ("product_id", "string"),
-        ("campaign_id", "string"),
-        (SOURCE_FILE, "string"),
-        (SOURCE_ROW, "bigint"),
-    ),
-    "feedback": (
-        ("customer_id", "string"),
-        ("feedback_ts", "timestamp_ntz"),
-        ("kind", "string"),
-        ("score", "double"),
-        ("topic", "string"),
-        (SOURCE_FILE, "string"),
-        (SOURCE_ROW, "bigint"),
-    ),
-    "products": (
-        ("product_id", "string"),
-        ("category", "string"),
-        ("subcategory", "string"),
-        ("price_level", "string"),
-        ("need_level", "string"),
-        ("risk_level", "string"),
-        (SOURCE_FILE, "string"),
-        (SOURCE_ROW, "bigint"),
-    ),
+    source: tuple(
+        (name, _spark_type(column.dtype.type))
+        for name, column in SOURCE_CONTRACTS[source].to_schema().columns.items()
+    )
+    for source in ("transactions", "events", "feedback", "products")
 }
 # each source's configuration class: the parse follows the class, not the name
 _SETTINGS: dict[SourceName, type] = {
