@@ -173,17 +173,50 @@ SPARK_REFERENCE_MODULES = frozenset(
 )
 
 
+# The units of work that take longest, in the order they start: with --dist loadfile a worker
+# that begins one of them near the end of the run keeps the suite waiting while the other
+# worker idles. pytest-xdist's own order (most tests first) started the Spark units after
+# hundreds of fast unit tests. The rest keep that order: many short modules last, so that both
+# workers finish together.
+FIRST_UNITS = ("tests/spark (reference modules)", "tests/spark/test_pipeline.py")
+LONG_FOLDERS = ("tests/spark/", "tests/e2e/")
+
+
+def unit_rank(scope: str) -> int:
+    """Where the unit of work ``scope`` starts: the known long units first, in
+    ``FIRST_UNITS``'s order, then the other Spark and end-to-end modules, then the rest."""
+    if scope in FIRST_UNITS:
+        return FIRST_UNITS.index(scope)
+    if scope.startswith(LONG_FOLDERS):
+        return len(FIRST_UNITS)
+    return len(FIRST_UNITS) + 1
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """pytest-xdist's file scheduling (``--dist loadfile``), the modules of
-    ``SPARK_REFERENCE_MODULES`` one unit of work."""
+    ``SPARK_REFERENCE_MODULES`` one unit of work, the long units started first
+    (``unit_rank``)."""
     if config.getvalue("dist") != "loadfile":
         return None
+    from collections import OrderedDict
+
     from xdist.scheduler import LoadFileScheduling
 
     class SharedReferenceScheduling(LoadFileScheduling):
+        ordered = False
+
         def _split_scope(self, nodeid: str) -> str:
             scope = super()._split_scope(nodeid)
             return "tests/spark (reference modules)" if scope in SPARK_REFERENCE_MODULES else scope
+
+        def _assign_work_unit(self, node: Any) -> None:
+            # the queue is complete when the first unit is handed out; a stable sort keeps
+            # pytest-xdist's order within a rank
+            if not self.ordered:
+                units = sorted(self.workqueue.items(), key=lambda unit: unit_rank(unit[0]))
+                self.workqueue = OrderedDict(units)
+                self.ordered = True
+            super()._assign_work_unit(node)
 
     return SharedReferenceScheduling(config, log)
