@@ -153,14 +153,14 @@ def retail_transactions() -> dict[str, Any]:
 # The Spark engine's modules that compare with the DuckDB engine's tables of the session's
 # warehouses: with `make test`'s --dist loadfile each would be a unit of work of its own, and
 # both processes would start Spark and compute the same reference tables
-# (tests/spark/reference.py). As one unit, one process does both once.
-SPARK_REFERENCE_MODULES = frozenset(
-    f"tests/spark/test_{name}.py"
-    for name in (
+# (tests/spark/reference.py) and Spark lakes (tests/spark/chain_lake.py). As one unit, one
+# process does both once. The category and catalogue modules share none of those tables (their
+# warehouses are copies with a catalogue, their own fixtures): they are a second unit, which
+# the other process can run at the same time.
+SPARK_UNITS = {
+    "tests/spark (reference modules)": (
         "backtest",
         "behaviour",
-        "catalogue_segments",
-        "categories",
         "clv",
         "engagement",
         "evaluation",
@@ -169,21 +169,62 @@ SPARK_REFERENCE_MODULES = frozenset(
         "strategies",
         "summary",
         "value",
-    )
+    ),
+    "tests/spark (catalogue modules)": ("catalogue_segments", "categories"),
+}
+SPARK_UNIT_OF_MODULE = {
+    f"tests/spark/test_{name}.py": unit for unit, names in SPARK_UNITS.items() for name in names
+}
+SPARK_REFERENCE_MODULES = frozenset(SPARK_UNIT_OF_MODULE)
+
+
+# The units of work that take longest, in the order they start: with --dist loadfile a worker
+# that begins one of them near the end of the run keeps the suite waiting while the other
+# worker idles. pytest-xdist's own order (most tests first) started the Spark units after
+# hundreds of fast unit tests. The rest keep that order: many short modules last, so that both
+# workers finish together.
+FIRST_UNITS = (
+    "tests/spark (reference modules)",
+    "tests/spark/test_pipeline.py",
+    "tests/spark (catalogue modules)",
 )
+LONG_FOLDERS = ("tests/spark/", "tests/e2e/")
+
+
+def unit_rank(scope: str) -> int:
+    """Where the unit of work ``scope`` starts: the known long units first, in
+    ``FIRST_UNITS``'s order, then the other Spark and end-to-end modules, then the rest."""
+    if scope in FIRST_UNITS:
+        return FIRST_UNITS.index(scope)
+    if scope.startswith(LONG_FOLDERS):
+        return len(FIRST_UNITS)
+    return len(FIRST_UNITS) + 1
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """pytest-xdist's file scheduling (``--dist loadfile``), the modules of
-    ``SPARK_REFERENCE_MODULES`` one unit of work."""
+    """pytest-xdist's file scheduling (``--dist loadfile``), the modules of each of
+    ``SPARK_UNITS`` one unit of work, the long units started first (``unit_rank``)."""
     if config.getvalue("dist") != "loadfile":
         return None
+    from collections import OrderedDict
+
     from xdist.scheduler import LoadFileScheduling
 
     class SharedReferenceScheduling(LoadFileScheduling):
+        ordered = False
+
         def _split_scope(self, nodeid: str) -> str:
             scope = super()._split_scope(nodeid)
-            return "tests/spark (reference modules)" if scope in SPARK_REFERENCE_MODULES else scope
+            return SPARK_UNIT_OF_MODULE.get(scope, scope)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            # the queue is complete when the first unit is handed out; a stable sort keeps
+            # pytest-xdist's order within a rank
+            if not self.ordered:
+                units = sorted(self.workqueue.items(), key=lambda unit: unit_rank(unit[0]))
+                self.workqueue = OrderedDict(units)
+                self.ordered = True
+            super()._assign_work_unit(node)
 
     return SharedReferenceScheduling(config, log)

@@ -37,6 +37,26 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     session.stop()
 
 
+@pytest.fixture(scope="session")
+def chain_lakes(spark, tmp_path_factory: pytest.TempPathFactory):
+    """The Spark engine's features chain of a landed warehouse, one lake per warehouse,
+    snapshots and configuration, each table computed once per process
+    (``chain_lake.ChainLakes``); the tests only read these lakes."""
+    from tests.spark.chain_lake import ChainLakes
+
+    return ChainLakes(spark, lambda: tmp_path_factory.mktemp("chain"))
+
+
+@pytest.fixture(scope="session")
+def marts_lakes(spark, tmp_path_factory: pytest.TempPathFactory):
+    """A landed warehouse's raw export and the DuckDB engine's segments and assignments, one
+    lake per warehouse, snapshots and configuration, written once per process
+    (``marts_lake.MartsLakes``); the tests only read these lakes."""
+    from tests.spark.marts_lake import MartsLakes
+
+    return MartsLakes(spark, lambda: tmp_path_factory.mktemp("marts"))
+
+
 def _landed(config: SegmentationConfig) -> duckdb.DuckDBPyConnection:
     """An in-memory warehouse with the config's transactions and customers landed, and its
     events and feedback when it has them."""

@@ -4,16 +4,17 @@ summary and evaluation tests."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from segmentation.config import SegmentationConfig
-from segmentation.engines.spark.lake import write_months
+from segmentation.engines.spark.lake import export_raw, write_months
 from segmentation.keys import ASSIGNMENTS_TABLE, SEGMENTS_TABLE
 from segmentation.monthly import strategy_assignments_month
 from segmentation.raw.publishing import empty_source_table
@@ -55,6 +56,32 @@ def write_marts(spark, lake: str, marts: DuckdbMarts) -> None:
     """The segments and assignments months written into the lake."""
     write_months(spark.createDataFrame(marts.segments.to_arrow()), lake, SEGMENTS_TABLE)
     write_months(spark.createDataFrame(marts.assignments.to_arrow()), lake, ASSIGNMENTS_TABLE)
+
+
+class MartsLakes:
+    """One lake per warehouse, snapshots and configuration holding the warehouse's raw export
+    (``config``'s personal data left out) and the DuckDB engine's segments and assignments
+    (``duckdb_marts``), written once per process: the strategies, summary and evaluation tests
+    read it instead of writing the same months into lakes of their own. Keyed like
+    ``reference.once``."""
+
+    def __init__(self, spark, folder: Callable[[], Path]) -> None:
+        """``spark``: the tests' session; ``folder()``: a new empty folder for a lake."""
+        self._spark = spark
+        self._folder = folder
+        self._lakes: dict[tuple[duckdb.DuckDBPyConnection, tuple[date, ...], str], str] = {}
+
+    def lake(
+        self, con: duckdb.DuckDBPyConnection, snapshots: list[date], config: SegmentationConfig
+    ) -> str:
+        """The lake of ``con``'s raw tables and the marts of ``snapshots``."""
+        key = (con, tuple(sorted(snapshots)), config.model_dump_json())
+        if key not in self._lakes:
+            lake = str(self._folder() / "lake")
+            export_raw(con, lake, config)
+            write_marts(self._spark, lake, duckdb_marts(con, snapshots, config))
+            self._lakes[key] = lake
+        return self._lakes[key]
 
 
 @contextmanager

@@ -5,7 +5,6 @@ the DuckDB engine's tables: the same fit input and parameters bit for bit, the s
 numbers equal to 1e-9 relative (here: bit for bit)."""
 
 from datetime import date
-from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -15,9 +14,7 @@ import pytest
 
 from segmentation.config import SegmentationConfig
 from segmentation.engines.compare import frame_differences
-from segmentation.engines.spark.behaviour import customer_behaviour
 from segmentation.engines.spark.clv import customer_clv, fit_input_rows, fit_inputs_of_rows
-from segmentation.engines.spark.lake import export_raw, write_months
 from segmentation.features.clv import clv_fit_input, merge_fit_inputs
 from segmentation.keys import BEHAVIOUR_TABLE, KEY_COLUMNS
 from segmentation.monthly import customer_behaviour_months
@@ -42,11 +39,10 @@ def _duckdb_engine(
     return pl.concat(customers), pl.concat(params), summaries
 
 
-def _spark_engine(spark, con, lake: str, snapshots, config):
+def _spark_engine(spark, chain_lakes, con, snapshots, config):
     """The Spark engine's chain: the raw tables exported, the behaviour computed and written
-    into the lake, the CLV computed from the lake."""
-    export_raw(con, lake, config)
-    write_months(customer_behaviour(spark, lake, snapshots, config), lake, BEHAVIOUR_TABLE)
+    into the lake (the process's shared lake, ``chain_lakes``), the CLV computed from it."""
+    lake = chain_lakes.lake(con, snapshots, config, BEHAVIOUR_TABLE)
     result = customer_clv(spark, lake, snapshots, config)
     customers = pl.from_arrow(result.customers.toArrow())
     assert isinstance(customers, pl.DataFrame)
@@ -62,11 +58,11 @@ def _assert_equal(spark_result, customers, expected, params, summaries) -> None:
 
 
 def test_spark_clv_equals_duckdb_on_the_real_sample_for_every_month(
-    spark, retail, tmp_path: Path
+    spark, chain_lakes, retail
 ) -> None:
     config, con = retail
     expected, params, summaries = _duckdb_engine(con, RETAIL_SNAPSHOTS, config)
-    result, customers = _spark_engine(spark, con, str(tmp_path / "lake"), RETAIL_SNAPSHOTS, config)
+    result, customers = _spark_engine(spark, chain_lakes, con, RETAIL_SNAPSHOTS, config)
     assert expected.height > 20_000
     # months fitted by the models and months that fall back are both compared
     methods = set(expected.get_column("clv_method").unique())
@@ -80,12 +76,10 @@ def test_spark_clv_equals_duckdb_on_the_real_sample_for_every_month(
     assert rows["customers"] >= len(summaries)
 
 
-def test_spark_clv_equals_duckdb_on_generated_customers(spark, generated, tmp_path: Path) -> None:
+def test_spark_clv_equals_duckdb_on_generated_customers(spark, chain_lakes, generated) -> None:
     config, con = generated
     expected, params, summaries = _duckdb_engine(con, GENERATED_SNAPSHOTS, config)
-    result, customers = _spark_engine(
-        spark, con, str(tmp_path / "lake"), GENERATED_SNAPSHOTS, config
-    )
+    result, customers = _spark_engine(spark, chain_lakes, con, GENERATED_SNAPSHOTS, config)
     assert (expected.get_column("clv_method") == "none").any()  # customers who never bought
     _assert_equal(result, customers, expected, params, summaries)
 

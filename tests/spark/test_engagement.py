@@ -30,11 +30,11 @@ def _duckdb_engine(
     return pl.concat(engagement_months(con, snapshots, config))
 
 
-def _spark_engine(spark, con, lake: str, snapshots, config, buckets=None) -> pl.DataFrame:
+def _spark_engine(spark, chain_lakes, con, snapshots, config, buckets=None) -> pl.DataFrame:
     """The Spark engine's chain: the raw tables exported, the behaviour computed and written
-    into the lake, the engagement computed from the lake."""
-    export_raw(con, lake, config)
-    write_months(customer_behaviour(spark, lake, snapshots, config), lake, BEHAVIOUR_TABLE)
+    into the lake (the process's shared lake, ``chain_lakes``), the engagement computed from
+    it."""
+    lake = chain_lakes.lake(con, snapshots, config, BEHAVIOUR_TABLE)
     engagement = customer_engagement(spark, lake, snapshots, config, buckets=buckets)
     frame = pl.from_arrow(engagement.toArrow())
     assert isinstance(frame, pl.DataFrame)
@@ -42,25 +42,23 @@ def _spark_engine(spark, con, lake: str, snapshots, config, buckets=None) -> pl.
 
 
 def test_spark_engagement_equals_duckdb_on_the_real_sample_for_every_month(
-    spark, retail, tmp_path: Path
+    spark, chain_lakes, retail
 ) -> None:
     # the sample has no events or feedback: every customer of every month, columns null
     config, con = retail
     expected = _duckdb_engine(con, RETAIL_SNAPSHOTS, config)
-    actual = _spark_engine(spark, con, str(tmp_path / "lake"), RETAIL_SNAPSHOTS, config)
+    actual = _spark_engine(spark, chain_lakes, con, RETAIL_SNAPSHOTS, config)
     assert expected.height > 20_000
     assert_same_table(actual, expected)
 
 
 def test_spark_engagement_equals_duckdb_on_generated_events_and_feedback(
-    spark, generated, tmp_path: Path
+    spark, chain_lakes, generated
 ) -> None:
     config, con = generated
     expected = _duckdb_engine(con, GENERATED_SNAPSHOTS, config)
     # 7 buckets on 2 cores, four tables per bucket (the tagged union)
-    actual = _spark_engine(
-        spark, con, str(tmp_path / "lake"), GENERATED_SNAPSHOTS, config, buckets=7
-    )
+    actual = _spark_engine(spark, chain_lakes, con, GENERATED_SNAPSHOTS, config, buckets=7)
     # the data exercise what the measures count: events, carts, NPS answers, complaints
     for column in ("visits_90d", "abandoned_carts_90d", "latest_nps", "complaints_90d"):
         assert expected.get_column(column).drop_nulls().gt(0).any(), column

@@ -18,7 +18,7 @@ from segmentation.engines.spark.lake import export_raw, write_months
 from segmentation.evaluation import evaluate
 from segmentation.evaluation.strategy_effect import welch_interval, welch_of_moments
 from segmentation.keys import SEGMENTS_TABLE
-from tests.spark.marts_lake import duckdb_marts, with_marts, write_marts
+from tests.spark.marts_lake import duckdb_marts, with_marts
 from tests.spark.test_behaviour import GENERATED_SNAPSHOTS, RETAIL_SNAPSHOTS
 
 pytestmark = pytest.mark.spark
@@ -66,10 +66,11 @@ def _duckdb_evaluation(
 
 
 def _spark_evaluation(
-    spark, con: duckdb.DuckDBPyConnection, snapshots, config: SegmentationConfig, lake: str
+    spark, marts_lakes, con: duckdb.DuckDBPyConnection, snapshots, config: SegmentationConfig
 ) -> SparkEvaluation:
-    export_raw(con, lake, config)
-    write_marts(spark, lake, duckdb_marts(con, snapshots, config))
+    """The Spark engine's evaluation marts of the raw tables and the DuckDB engine's marts in
+    the process's shared lake (``marts_lakes``)."""
+    lake = marts_lakes.lake(con, snapshots, config)
     return evaluate_segments(spark, lake, config.features.feedback)
 
 
@@ -91,12 +92,12 @@ def _assert_equal(
 
 
 def test_spark_evaluation_equals_duckdb_on_the_real_sample_for_every_month(
-    spark, retail, tmp_path: Path
+    spark, marts_lakes, retail
 ) -> None:
     """No feedback source: the satisfaction columns are null, the summary empty."""
     config, con = retail
     expected, satisfaction = _duckdb_evaluation(con, RETAIL_SNAPSHOTS, config)
-    actual = _spark_evaluation(spark, con, RETAIL_SNAPSHOTS, config, str(tmp_path / "lake"))
+    actual = _spark_evaluation(spark, marts_lakes, con, RETAIL_SNAPSHOTS, config)
     assert expected.pairs == len(RETAIL_SNAPSHOTS) - 2  # the first snapshot has no customers
     assert expected.effects.get_column("revenue_per_customer_p_value").is_not_null().any()
     assert satisfaction.is_empty() and actual.satisfaction.is_empty()
@@ -111,7 +112,7 @@ def test_spark_evaluation_equals_duckdb_on_the_real_sample_for_every_month(
 
 
 def test_spark_evaluation_equals_duckdb_on_generated_feedback(
-    spark, generated, tmp_path: Path
+    spark, marts_lakes, generated
 ) -> None:
     """Feedback in every month: next-period NPS and complaints per segment and strategy
     group, and the satisfaction summary."""
@@ -120,7 +121,7 @@ def test_spark_evaluation_equals_duckdb_on_generated_feedback(
     assert expected.outcomes.get_column("next_nps").is_not_null().any()
     assert expected.effects.get_column("control_nps_respondents").sum() > 0
     assert satisfaction.get_column("avg_csat").is_not_null().any()
-    actual = _spark_evaluation(spark, con, GENERATED_SNAPSHOTS, config, str(tmp_path / "lake"))
+    actual = _spark_evaluation(spark, marts_lakes, con, GENERATED_SNAPSHOTS, config)
     _assert_equal(actual, expected, satisfaction)
 
 

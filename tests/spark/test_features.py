@@ -48,25 +48,24 @@ def _duckdb_engine(
     return pl.concat(months)
 
 
-def _spark_engine(spark, con, lake: str, snapshots, config) -> pl.DataFrame:
+def _spark_engine(spark, chain_lakes, con, snapshots, config) -> pl.DataFrame:
     """The Spark engine's chain: raw export; behaviour, CLV and engagement written into the
-    lake; the features from the lake."""
-    export_raw(con, lake, config)
-    write_months(customer_behaviour(spark, lake, snapshots, config), lake, BEHAVIOUR_TABLE)
-    write_months(customer_clv(spark, lake, snapshots, config).customers, lake, CLV_TABLE)
+    lake (the process's shared lake, ``chain_lakes``); the features from the lake."""
+    tables = [BEHAVIOUR_TABLE, CLV_TABLE]
     if config.sources.events is not None or config.sources.feedback is not None:
-        write_months(customer_engagement(spark, lake, snapshots, config), lake, ENGAGEMENT_TABLE)
+        tables.append(ENGAGEMENT_TABLE)
+    lake = chain_lakes.lake(con, snapshots, config, *tables)
     frame = pl.from_arrow(customer_features(spark, lake, snapshots, config).toArrow())
     assert isinstance(frame, pl.DataFrame)
     return frame
 
 
 def test_spark_features_equal_duckdb_on_the_real_sample_for_every_month(
-    spark, retail, tmp_path: Path
+    spark, chain_lakes, retail
 ) -> None:
     config, con = retail
     expected = _duckdb_engine(con, RETAIL_SNAPSHOTS, config)
-    actual = _spark_engine(spark, con, str(tmp_path / "lake"), RETAIL_SNAPSHOTS, config)
+    actual = _spark_engine(spark, chain_lakes, con, RETAIL_SNAPSHOTS, config)
     assert expected.height > 20_000
     assert expected.get_column("lifecycle_stage").n_unique() >= 5
     assert expected.get_column("p_alive").is_not_null().any()
@@ -74,11 +73,11 @@ def test_spark_features_equal_duckdb_on_the_real_sample_for_every_month(
 
 
 def test_spark_features_equal_duckdb_on_generated_customers_with_engagement(
-    spark, generated, tmp_path: Path
+    spark, chain_lakes, generated
 ) -> None:
     config, con = generated
     expected = _duckdb_engine(con, GENERATED_SNAPSHOTS, config)
-    actual = _spark_engine(spark, con, str(tmp_path / "lake"), GENERATED_SNAPSHOTS, config)
+    actual = _spark_engine(spark, chain_lakes, con, GENERATED_SNAPSHOTS, config)
     # engagement columns, custom attributes and customers who never bought reach the table
     assert expected.get_column("visits_90d").drop_nulls().gt(0).any()
     assert "lifestyle" in expected.columns

@@ -11,7 +11,7 @@ import pytest
 
 from segmentation.config import SegmentationConfig
 from segmentation.engines.compare import frame_differences
-from segmentation.engines.spark.lake import read_table, write_months
+from segmentation.engines.spark.lake import read_table
 from segmentation.engines.spark.segments import customer_segments
 from segmentation.engines.spark.strategies import (
     SparkAssignments,
@@ -73,13 +73,14 @@ def _assert_capacity_binds(expected: pl.DataFrame, playbook: Playbook) -> None:
 
 
 def test_spark_assignments_equal_duckdb_on_the_real_sample_for_every_month(
-    spark, retail, tmp_path: Path
+    spark, marts_lakes, retail
 ) -> None:
     config, con = retail
     assert config.playbook is not None
-    lake = str(tmp_path / "lake")
+    # the DuckDB engine's segments in the process's shared lake (the assignments beside them
+    # are not read: the Spark engine's are computed from the segments)
+    lake = marts_lakes.lake(con, RETAIL_SNAPSHOTS, config)
     segments = _duckdb_segments(con, RETAIL_SNAPSHOTS, config)
-    write_months(spark.createDataFrame(segments.to_arrow()), lake, SEGMENTS_TABLE)
     for playbook in (config.playbook, _two_capacity_rules(config.playbook)):
         expected = _duckdb_assignments(segments, playbook)
         _assert_capacity_binds(expected, playbook)

@@ -17,7 +17,7 @@ from segmentation.engines.spark.summary import (
 )
 from segmentation.keys import SEGMENTS_TABLE
 from segmentation.segments.build import segment_sums, summary_of_sums
-from tests.spark.marts_lake import duckdb_marts, write_marts
+from tests.spark.marts_lake import duckdb_marts
 from tests.spark.test_behaviour import GENERATED_SNAPSHOTS, RETAIL_SNAPSHOTS
 
 pytestmark = pytest.mark.spark
@@ -33,12 +33,11 @@ def _assert_equal(actual: pl.DataFrame, expected: pl.DataFrame) -> None:
 
 
 def test_spark_summary_equals_duckdb_on_the_real_sample_for_every_month(
-    spark, retail, tmp_path: Path
+    spark, marts_lakes, retail
 ) -> None:
     config, con = retail
-    lake = str(tmp_path / "lake")
+    lake = marts_lakes.lake(con, RETAIL_SNAPSHOTS, config)
     marts = duckdb_marts(con, RETAIL_SNAPSHOTS, config)
-    write_marts(spark, lake, marts)
     result = segment_summary(spark, lake, RETAIL_SNAPSHOTS)
     expected = marts.summary
     # every month with customers (the day before the first transaction has none)
@@ -48,15 +47,12 @@ def test_spark_summary_equals_duckdb_on_the_real_sample_for_every_month(
     assert expected.height <= result.reduce_rows < marts.segments.height / 10
 
 
-def test_spark_summary_equals_duckdb_on_generated_customers(
-    spark, generated, tmp_path: Path
-) -> None:
+def test_spark_summary_equals_duckdb_on_generated_customers(spark, marts_lakes, generated) -> None:
     """Attribute dimensions and the event and feedback labels (intent, engagement, NPS and
     satisfaction classes) are dimensions of every month."""
     config, con = generated
-    lake = str(tmp_path / "lake")
+    lake = marts_lakes.lake(con, GENERATED_SNAPSHOTS, config)
     marts = duckdb_marts(con, GENERATED_SNAPSHOTS, config)
-    write_marts(spark, lake, marts)
     expected = marts.summary
     dimensions = set(expected.get_column("dimension").to_list())
     assert {"intent_class", "nps_class", "satisfaction_class"} <= dimensions

@@ -12,8 +12,6 @@ import pytest
 
 from segmentation.config import SegmentationConfig
 from segmentation.engines.compare import frame_differences
-from segmentation.engines.spark.behaviour import customer_behaviour
-from segmentation.engines.spark.lake import export_raw, write_months
 from segmentation.engines.spark.value import customer_value
 from segmentation.features.value import value_columns
 from segmentation.keys import BEHAVIOUR_TABLE, KEY_COLUMNS
@@ -34,9 +32,9 @@ def _duckdb_engine(
     return pl.concat(months)
 
 
-def _spark_engine(spark, con, lake: str, snapshots, config):
-    export_raw(con, lake, config)
-    write_months(customer_behaviour(spark, lake, snapshots, config), lake, BEHAVIOUR_TABLE)
+def _spark_engine(spark, chain_lakes, con, snapshots, config):
+    """The value columns from the behaviour in the process's shared lake (``chain_lakes``)."""
+    lake = chain_lakes.lake(con, snapshots, config, BEHAVIOUR_TABLE)
     result = customer_value(spark, lake, snapshots, config)
     customers = pl.from_arrow(result.customers.toArrow())
     assert isinstance(customers, pl.DataFrame)
@@ -50,11 +48,11 @@ def _assert_equal(actual: pl.DataFrame, expected: pl.DataFrame) -> None:
 
 
 def test_spark_value_columns_equal_duckdb_on_the_real_sample_for_every_month(
-    spark, retail, tmp_path: Path
+    spark, chain_lakes, retail
 ) -> None:
     config, con = retail
     expected = _duckdb_engine(con, RETAIL_SNAPSHOTS, config)
-    result, actual = _spark_engine(spark, con, str(tmp_path / "lake"), RETAIL_SNAPSHOTS, config)
+    result, actual = _spark_engine(spark, chain_lakes, con, RETAIL_SNAPSHOTS, config)
     assert expected.height > 20_000
     assert set(expected.get_column("value_tier")) == {"high", "mid", "low"}
     assert set(expected.get_column("abc_class")) == {"A", "B", "C"}
@@ -65,11 +63,11 @@ def test_spark_value_columns_equal_duckdb_on_the_real_sample_for_every_month(
 
 
 def test_spark_value_columns_equal_duckdb_on_generated_customers(
-    spark, generated, tmp_path: Path
+    spark, chain_lakes, generated
 ) -> None:
     config, con = generated
     expected = _duckdb_engine(con, GENERATED_SNAPSHOTS, config)
-    result, actual = _spark_engine(spark, con, str(tmp_path / "lake"), GENERATED_SNAPSHOTS, config)
+    result, actual = _spark_engine(spark, chain_lakes, con, GENERATED_SNAPSHOTS, config)
     # customers who never bought, and customers tied on a positive revenue, are compared
     assert (expected.get_column("revenue_share") == 0).any()
     assert result.ranking.values.filter(pl.col("customers") > 1).height > 0
