@@ -19,7 +19,7 @@ import duckdb
 
 from segmentation.engines.spark.lake_commit import (
     SCHEMA_FOLDER,
-    LakeFiles,
+    lake_files,
     partitions,
     write_atomically,
 )
@@ -124,11 +124,10 @@ def read_table(spark: SparkSession, lake: str, table: str) -> DataFrame:
     from pyspark.sql.types import TimestampType
 
     location = table_location(lake, table)
-    if hasattr(spark, "_jvm"):  # a Spark Connect session cannot list the lake from here
-        files = LakeFiles(spark, location)
-        if not partitions(files, location) and files.exists(f"{location}/{SCHEMA_FOLDER}"):
-            # a written table without rows: only its schema has a file
-            location = f"{location}/{SCHEMA_FOLDER}"
+    files = lake_files(spark, location)
+    if not partitions(files, location) and files.exists(f"{location}/{SCHEMA_FOLDER}"):
+        # a written table without rows: only its schema has a file
+        location = f"{location}/{SCHEMA_FOLDER}"
     frame = spark.read.parquet(location)
     return frame.select(
         *(

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from segmentation.engines.spark.lake import read_table, table_location
-from segmentation.engines.spark.lake_commit import LakeFiles, recover_table, write_atomically
+from segmentation.engines.spark.lake_commit import lake_files, recover_table, write_atomically
 from segmentation.engines.spark.landing_files import (
     FILE_SEQ,
     NOTE,
@@ -354,7 +354,7 @@ def _existing(spark: SparkSession, lake: str, table: str) -> DataFrame | None:
 
     location = table_location(lake, table)
     # asked first: Spark's read of a missing folder logs a warning with a Java stack trace
-    if hasattr(spark, "_jvm") and not LakeFiles(spark, location).exists(location):
+    if not lake_files(spark, location).exists(location):
         return None
     try:
         frame = read_table(spark, lake, table)

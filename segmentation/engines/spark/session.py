@@ -7,6 +7,7 @@ before.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import uuid
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from segmentation.engines.settings import SparkSettings, conf_text, parse_master
+from segmentation.engines.spark.connect import is_connect
 from segmentation.engines.spark.preflight import (
     SparkPreflightError,
     local_lake,
@@ -77,15 +79,24 @@ def prepare(conf: dict[str, str], lake: str | None) -> None:
 
 
 def check_lake(spark: SparkSession, lake: str | None) -> None:
-    """A lake that only Spark reaches (``s3a://``, ``abfss://``, ``hdfs://``...) can be
-    written: a file is created in it through Spark's Hadoop file system and removed. A lake on
-    this machine was checked before the session started; a Spark Connect session has no
-    handle on the file system here and is checked by its first write.
+    """The lake can be written by the session. A lake that only Spark reaches (``s3a://``,
+    ``abfss://``, ``hdfs://``...) in a classic session: a file is created in it through Spark's
+    Hadoop file system and removed (a lake on this machine was checked before the session
+    started). Under Spark Connect, where the server writes the rows and this process moves the
+    folders (:class:`~segmentation.engines.spark.lake_commit.ArrowLakeFiles`), both must reach
+    the same lake: the server writes an empty probe table there, which this process must see and
+    removes.
 
     Raises:
-        SparkPreflightError: The lake cannot be created or written, with Hadoop's reason.
+        SparkPreflightError: The lake cannot be created or written, with the file system's
+            reason.
     """
-    if lake is None or local_lake(lake) is not None or not hasattr(spark, "_jvm"):
+    if lake is None:
+        return
+    if is_connect(spark):
+        _check_connect_lake(spark, lake)
+        return
+    if local_lake(lake) is not None:
         return
     jvm = spark._jvm
     hadoop = spark.sparkContext._jsc.hadoopConfiguration()
@@ -95,11 +106,50 @@ def check_lake(spark: SparkSession, lake: str | None) -> None:
         file_system.create(probe, False).close()
         file_system.delete(probe, False)
     except Exception as error:  # Py4J carries any Java exception; its first line says why
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         raise SparkPreflightError(
             f"the Spark engine cannot start:\n  spark.lake: {lake} cannot be written through "
-            f"Spark ({reason}): check the path and the credentials in spark.conf"
+            f"Spark ({_first_line(error)}): check the path and the credentials in spark.conf"
         ) from None
+
+
+def _check_connect_lake(spark: SparkSession, lake: str) -> None:
+    from segmentation.engines.spark.lake_commit import ArrowLakeFiles
+
+    probe = f"{lake.rstrip('/')}/_segmentation-probe-{uuid.uuid4().hex}"
+    try:
+        files = ArrowLakeFiles(probe)
+        files.exists(probe)
+    except Exception as error:  # PyArrow's errors name the file system's reason
+        raise SparkPreflightError(
+            f"the Spark engine cannot start:\n  spark.lake: {lake} cannot be reached from this "
+            f"process ({_first_line(error)}), which moves the lake's folders under Spark "
+            f"Connect: give it the same access as the server (a shared path, or the object "
+            f"store's credentials)"
+        ) from None
+    try:
+        spark.range(0).write.parquet(probe)
+    except Exception as error:  # the server's error, as Spark Connect relays it
+        raise SparkPreflightError(
+            f"the Spark engine cannot start:\n  spark.lake: {lake} cannot be written by the "
+            f"Spark Connect server ({_first_line(error)}): check the path and the credentials "
+            f"in spark.conf"
+        ) from None
+    try:
+        seen = files.exists(probe)
+    finally:
+        with contextlib.suppress(Exception):
+            files.remove(probe)
+    if not seen:
+        raise SparkPreflightError(
+            f"the Spark engine cannot start:\n  spark.lake: {lake} is not the same place for "
+            f"this process and the Spark Connect server (a folder the server wrote is not "
+            f"here): put the lake on storage both reach at the same path or URL"
+        )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else repr(error)
 
 
 @contextmanager
