@@ -44,8 +44,13 @@ ENGINE_CONF = {
 def spark_conf(settings: SparkSettings) -> dict[str, str]:
     """The session's configuration: the engine's settings, then ``spark.conf``'s, then the
     master (``spark.remote`` for a Spark Connect URL)."""
-    conf = {**ENGINE_CONF, **{key: conf_text(value) for key, value in settings.conf.items()}}
-    if parse_master(settings.master).kind == "connect":
+    engine = dict(ENGINE_CONF)
+    connect = parse_master(settings.master).kind == "connect"
+    if connect:
+        # the server's own setting, which a client cannot change (Spark warns at every start)
+        del engine["spark.ui.showConsoleProgress"]
+    conf = {**engine, **{key: conf_text(value) for key, value in settings.conf.items()}}
+    if connect:
         conf["spark.remote"] = settings.master
     else:
         conf["spark.master"] = settings.master
@@ -55,6 +60,36 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
 def master_of(conf: dict[str, str]) -> str:
     """The master a session configuration names (``spark.remote`` or ``spark.master``)."""
     return conf.get("spark.remote") or conf.get("spark.master") or "local[*]"
+
+
+# PySpark's builder sets it for the whole process once it created a Spark Connect session
+CONNECT_MODE_VARIABLE = "SPARK_CONNECT_MODE_ENABLED"
+
+
+def active_session(conf: dict[str, str]) -> bool:
+    """Whether a session of the kind ``conf``'s master names (classic, or Spark Connect) is
+    already active in this process: the builder returns it rather than start one."""
+    if parse_master(master_of(conf)).kind == "connect":
+        from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+        return ConnectSession.getActiveSession() is not None
+    from pyspark.sql import SparkSession
+
+    if os.environ.get(CONNECT_MODE_VARIABLE):
+        # a Connect session left the process in Connect mode: the classic session's own state
+        from pyspark.sql.session import SparkSession as ClassicSession
+
+        return ClassicSession._activeSession is not None
+    return SparkSession.getActiveSession() is not None
+
+
+def stop_session(spark: SparkSession, connect_mode_before: bool) -> None:
+    """Stop a session the engine started. After a Spark Connect session, the process leaves
+    Connect mode unless it was in it before (``connect_mode_before``): PySpark's builder sends
+    every later session of the process to Spark Connect otherwise, a classic master included."""
+    spark.stop()
+    if is_connect(spark) and not connect_mode_before:
+        os.environ.pop(CONNECT_MODE_VARIABLE, None)
 
 
 def prepare(conf: dict[str, str], lake: str | None) -> None:
