@@ -22,8 +22,8 @@ from segmentation.engines.spark.preflight import shown_master
 from segmentation.engines.spark.session import (
     CONNECT_MODE_VARIABLE,
     active_session,
+    build_session,
     check_lake,
-    java_started_without_fork,
     master_of,
     prepare,
     spark_conf,
@@ -39,8 +39,8 @@ class SparkEngine(PySparkResource):
     steps before the first one): the preflight runs first, so a missing Java, a master that
     does not answer or a lake that cannot be written stops the run before any step writes.
     A session it starts is stopped when the run ends; one already active in the process (a
-    notebook's) is used and left running. A Spark Connect master (``sc://``) gets a Connect
-    session (``spark.remote``: PySpark's builder, which dagster-pyspark calls, makes one).
+    notebook's) is used and left running. A Spark Connect master (``sc://``, the configuration's
+    ``spark.remote``) gets a Connect session, also beside a classic session of the process.
     """
 
     lake: str | None = None
@@ -51,8 +51,9 @@ class SparkEngine(PySparkResource):
         prepare(self.spark_config, self.lake)
         self._started = not active_session(self.spark_config)
         self._connect_mode_before = bool(os.environ.get(CONNECT_MODE_VARIABLE))
-        with java_started_without_fork():
-            super().setup_for_execution(context)
+        # dagster-pyspark's own setup is PySpark's generic builder, which refuses a Spark
+        # Connect session beside a classic one in the process; the engine's builds either
+        self._spark_session = build_session(self.spark_config)
         check_lake(self.spark_session, self.lake)
         context.log.info(
             f"Spark {self.spark_session.version} at {shown_master(master_of(self.spark_config))}"

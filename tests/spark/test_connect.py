@@ -240,6 +240,20 @@ def test_the_resource_starts_a_connect_session_and_leaves_the_process_classic(
     assert bool(os.environ.get(CONNECT_MODE_VARIABLE)) == connect_mode_before
 
 
+def test_a_connect_session_beside_a_classic_one(spark, connect_server: str, tmp_path: Path) -> None:
+    """A process running a classic session (a notebook's, the tests') gets a Connect session for
+    an ``sc://`` master too (PySpark's generic builder refuses it), and its classic session
+    works again once the Connect one stopped."""
+    connect_mode_before = bool(os.environ.get(CONNECT_MODE_VARIABLE))
+    session = start_session(SparkSettings(master=connect_server, lake=str(tmp_path / "lake")))
+    try:
+        assert is_connect(session) and not is_connect(spark)
+        assert session.range(5).selectExpr("sum(id) AS total").collect()[0]["total"] == 10
+    finally:
+        stop_session(session, connect_mode_before)
+    assert spark.range(3).selectExpr("sum(id) AS total").collect()[0]["total"] == 3
+
+
 def _pipeline_config(folder: Path, **overrides: object) -> SegmentationConfig:
     folder.mkdir(parents=True, exist_ok=True)
     raw = config_mapping(snapshots={"start": "2010-12", "end": "2011-02"}, **overrides)

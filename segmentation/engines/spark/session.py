@@ -215,6 +215,31 @@ def java_started_without_fork() -> Iterator[None]:
         java_gateway.Popen = launch
 
 
+def build_session(conf: dict[str, str]) -> SparkSession:
+    """The session ``conf`` names (an active one of its kind in this process is reused): PySpark's
+    builder for a classic master, Java started without a fork; PySpark's Spark Connect builder
+    for a Spark Connect URL (``spark.remote``).
+
+    The Connect builder is called directly because PySpark's generic one refuses a Connect
+    session in a process that runs a classic one (``SESSION_ALREADY_EXIST``: a notebook's, or
+    the tests'); the two do not share anything. The process is put in Connect mode as the
+    generic builder would: PySpark's functions build Connect plans from then on
+    (:func:`stop_session` leaves it again).
+    """
+    if parse_master(master_of(conf)).kind == "connect":
+        from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+        os.environ[CONNECT_MODE_VARIABLE] = "1"
+        return ConnectSession.builder.config(map=dict(conf)).getOrCreate()
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    with java_started_without_fork():
+        return builder.getOrCreate()
+
+
 def start_session(settings: SparkSettings) -> SparkSession:
     """A Spark session for ``settings`` (an active one in this process is reused, as PySpark
     does), after the preflight; the lake is checked too.
@@ -224,12 +249,6 @@ def start_session(settings: SparkSettings) -> SparkSession:
     """
     conf = spark_conf(settings)
     prepare(conf, settings.lake)
-    from pyspark.sql import SparkSession
-
-    builder = SparkSession.builder
-    for key, value in conf.items():
-        builder = builder.config(key, value)
-    with java_started_without_fork():
-        spark = builder.getOrCreate()
+    spark = build_session(conf)
     check_lake(spark, settings.lake)
     return spark
