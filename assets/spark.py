@@ -6,13 +6,13 @@ Imported by the Spark path alone: importing it imports PySpark (dagster-pyspark 
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import dagster as dg
 import polars as pl
 from dagster_pyspark import PySparkResource
 from pydantic import PrivateAttr
-from pyspark.sql import SparkSession
 
 from assets.resources import table_name
 from assets.spark_monthly import collect, spark_frame
@@ -20,11 +20,14 @@ from segmentation.config import SegmentationConfig
 from segmentation.engines.spark.lake import read_table, write_table
 from segmentation.engines.spark.preflight import shown_master
 from segmentation.engines.spark.session import (
+    CONNECT_MODE_VARIABLE,
+    active_session,
+    build_session,
     check_lake,
-    java_started_without_fork,
     master_of,
     prepare,
     spark_conf,
+    stop_session,
 )
 from segmentation.keys import SNAPSHOT_COLUMN
 
@@ -36,17 +39,21 @@ class SparkEngine(PySparkResource):
     steps before the first one): the preflight runs first, so a missing Java, a master that
     does not answer or a lake that cannot be written stops the run before any step writes.
     A session it starts is stopped when the run ends; one already active in the process (a
-    notebook's) is used and left running.
+    notebook's) is used and left running. A Spark Connect master (``sc://``, the configuration's
+    ``spark.remote``) gets a Connect session, also beside a classic session of the process.
     """
 
     lake: str | None = None
     _started: bool = PrivateAttr(default=False)
+    _connect_mode_before: bool = PrivateAttr(default=False)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         prepare(self.spark_config, self.lake)
-        self._started = SparkSession.getActiveSession() is None
-        with java_started_without_fork():
-            super().setup_for_execution(context)
+        self._started = not active_session(self.spark_config)
+        self._connect_mode_before = bool(os.environ.get(CONNECT_MODE_VARIABLE))
+        # dagster-pyspark's own setup is PySpark's generic builder, which refuses a Spark
+        # Connect session beside a classic one in the process; the engine's builds either
+        self._spark_session = build_session(self.spark_config)
         check_lake(self.spark_session, self.lake)
         context.log.info(
             f"Spark {self.spark_session.version} at {shown_master(master_of(self.spark_config))}"
@@ -54,7 +61,7 @@ class SparkEngine(PySparkResource):
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._started and self.spark_session is not None:
-            self.spark_session.stop()
+            stop_session(self.spark_session, self._connect_mode_before)
 
 
 def spark_engine_for(config: SegmentationConfig) -> SparkEngine:

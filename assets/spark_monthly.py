@@ -34,7 +34,7 @@ import pyarrow as pa_arrow
 from assets.metadata import counts_table
 from assets.monthly import ContractViolation, MonthlyTable, check_month
 from segmentation.engines.spark.lake import write_months
-from segmentation.engines.spark.lake_commit import LakeFiles, partitions
+from segmentation.engines.spark.lake_commit import lake_files, partitions
 from segmentation.keys import SNAPSHOT_COLUMN
 from segmentation.privacy import counts_summary, failure_summary, safe_failure_cases
 
@@ -172,7 +172,7 @@ def _verify_staged(
     staging: str,
 ) -> None:
     spark = frame.sparkSession
-    months = partitions(LakeFiles(spark, staging), staging)
+    months = partitions(lake_files(spark, staging), staging)
     if not months:  # nothing staged: no month has rows, no key repeats
         found.append(Written(counts={name: {} for name in counted}))
         return

@@ -61,17 +61,21 @@ def test_a_lake_that_cannot_be_written_stops_the_run_before_any_write(tmp_path: 
     assert "spark.lake: /proc/lake cannot be written" in _failure(result)
 
 
-def test_an_unreachable_master_stops_the_run_within_seconds(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("key", "scheme"), [("spark.master", "spark"), ("spark.remote", "sc")])
+def test_an_unreachable_master_stops_the_run_within_seconds(
+    key: str, scheme: str, tmp_path: Path
+) -> None:
+    """A standalone master, or a Spark Connect server, that does not answer."""
     port = _closed_port()
     engine = SparkEngine(
-        spark_config={"spark.master": f"spark://127.0.0.1:{port}"}, lake=str(tmp_path / "lake")
+        spark_config={key: f"{scheme}://127.0.0.1:{port}"}, lake=str(tmp_path / "lake")
     )
     started = time.monotonic()
     result = _run(tmp_path, engine)
     assert time.monotonic() - started < 30
     assert not result.success
     assert not (tmp_path / "marker").exists()
-    assert f"nothing answers at spark://127.0.0.1:{port}" in _failure(result)
+    assert f"nothing answers at {scheme}://127.0.0.1:{port}" in _failure(result)
 
 
 def test_a_run_computes_on_the_active_session_and_leaves_it_running(spark, tmp_path: Path) -> None:

@@ -113,6 +113,8 @@ def test_the_session_conf_puts_the_master_and_the_users_settings_over_the_engine
     assert conf["spark.sql.session.timeZone"] == ENGINE_CONF["spark.sql.session.timeZone"] == "UTC"
     connect = _load(tmp_path, engine="spark", spark={"master": "sc://h", "lake": "lake"})
     assert spark_conf(connect.spark)["spark.remote"] == "sc://h"
+    # a static setting of the server's, which a Connect client cannot set
+    assert "spark.ui.showConsoleProgress" not in spark_conf(connect.spark)
     assert "spark.master" not in spark_conf(connect.spark)
 
 

@@ -47,6 +47,27 @@ def _assert_equal(actual: pl.DataFrame, expected: pl.DataFrame) -> None:
     assert actual.sort(KEY_COLUMNS).equals(expected.sort(KEY_COLUMNS))
 
 
+def test_the_value_columns_do_not_depend_on_the_sessions_parallelism(
+    spark, retail, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bucket counts follow the session's parallelism (a Spark Connect session's comes from
+    its configuration, not the cluster's cores): with 5 rather than the tests' 2 (customer
+    buckets of the behaviour, revenue buckets of the labels) the columns are still the DuckDB
+    engine's, bit for bit."""
+    cores = 5
+    import segmentation.engines.spark.behaviour as behaviour
+    import segmentation.engines.spark.value as value
+
+    monkeypatch.setattr(behaviour, "parallelism", lambda spark: cores)
+    monkeypatch.setattr(value, "parallelism", lambda spark: cores)
+    config, con = retail
+    snapshots = RETAIL_SNAPSHOTS[-2:]
+    expected = _duckdb_engine(con, snapshots, config)
+    _, actual = _spark_engine(spark, con, str(tmp_path / "lake"), snapshots, config)
+    assert expected.height > 3_000
+    _assert_equal(actual, expected)
+
+
 def test_spark_value_columns_equal_duckdb_on_the_real_sample_for_every_month(
     spark, chain_lakes, retail
 ) -> None:

@@ -28,6 +28,7 @@ import duckdb
 import polars as pl
 
 from segmentation.engines.spark.buckets import bucket_count, map_buckets
+from segmentation.engines.spark.connect import parallelism
 from segmentation.engines.spark.evaluation import require_tables
 from segmentation.engines.spark.lake import read_table
 from segmentation.evaluation.evaluate import backtest_customers, backtest_of_customers
@@ -95,7 +96,7 @@ def clv_backtest(spark: SparkSession, lake: str, buckets: int | None = None) -> 
         TRANSACTIONS: transactions.select("customer_id", "order_ts", "is_return"),
     }
     if buckets is None:
-        buckets = bucket_count(transactions.count(), spark.sparkContext.defaultParallelism)
+        buckets = bucket_count(transactions.count(), parallelism(spark))
     rows = pl.from_arrow(map_buckets(_BacktestBucket(last_day), tables, buckets).toArrow())
     assert isinstance(rows, pl.DataFrame)
     return SparkBacktest(backtest_of_customers(rows), last_day, rows.height, buckets)

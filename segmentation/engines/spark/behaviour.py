@@ -20,6 +20,7 @@ import polars as pl
 
 from segmentation.config import SegmentationConfig, custom_attributes
 from segmentation.engines.spark.buckets import bucket_count, map_buckets
+from segmentation.engines.spark.connect import parallelism
 from segmentation.engines.spark.lake import read_table
 from segmentation.features.behaviour import behaviour_by_snapshot
 
@@ -100,7 +101,7 @@ def customer_behaviour(
     transactions = read_table(spark, lake, "raw.transactions").select(*TRANSACTION_COLUMNS)
     customers = read_table(spark, lake, "raw.customers")
     if buckets is None:
-        buckets = bucket_count(transactions.count(), spark.sparkContext.defaultParallelism)
+        buckets = bucket_count(transactions.count(), parallelism(spark))
     compute = BehaviourOfBucket.of(snapshots, config)
     tables = {"raw.transactions": transactions, "raw.customers": customers}
     if compute.history:

@@ -5,7 +5,8 @@ transactions inside the Spark tasks, with the whole catalogue beside them.
 A customer's category rows depend on that customer's transactions and the catalogue alone, so
 this is a map step: no reduce on the driver. The catalogue (``raw.products``) is small: the
 driver reads it once and broadcasts it, so each executor receives it once rather than with
-every task.
+every task. A Spark Connect session cannot broadcast (no ``SparkContext``): there the catalogue
+travels inside the task's function.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pyarrow as pa
 
 from segmentation.config import SegmentationConfig
 from segmentation.engines.spark.buckets import bucket_count, map_buckets
+from segmentation.engines.spark.connect import is_connect, parallelism
 from segmentation.engines.spark.lake import read_table
 from segmentation.features.categories import (
     categories_by_snapshot,
@@ -118,10 +120,14 @@ def customer_categories(
         raise ValueError("no snapshot dates: nothing to compute")
     if not products_configured(config.sources):
         return spark.createDataFrame([], from_arrow_schema(empty_categories().to_arrow().schema))
-    catalogue = spark.sparkContext.broadcast(read_table(spark, lake, CATALOGUE_TABLE).toArrow())
+    catalogue: pa.Table | Broadcast[Any] = read_table(spark, lake, CATALOGUE_TABLE).toArrow()
+    if not is_connect(spark):
+        # each executor receives it once; a Spark Connect session has no SparkContext to
+        # broadcast with, so the catalogue (small) travels inside each task's function
+        catalogue = spark.sparkContext.broadcast(catalogue)
     transactions = read_table(spark, lake, "raw.transactions").select(*TRANSACTION_COLUMNS)
     if buckets is None:
-        buckets = bucket_count(transactions.count(), spark.sparkContext.defaultParallelism)
+        buckets = bucket_count(transactions.count(), parallelism(spark))
     # map_buckets runs the computation on no rows on the driver first (the result's schema):
     # a catalogue with a repeated product id stops there, with the library's message
     return map_buckets(

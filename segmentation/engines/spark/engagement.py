@@ -20,6 +20,7 @@ import polars as pl
 
 from segmentation.config import SegmentationConfig
 from segmentation.engines.spark.buckets import bucket_count, map_buckets
+from segmentation.engines.spark.connect import parallelism
 from segmentation.engines.spark.lake import read_table
 from segmentation.features.engagement import engagement_for_snapshots
 from segmentation.features.settings import EngagementSettings, FeedbackSettings
@@ -118,5 +119,5 @@ def customer_engagement(
     tables = compute.tables(spark, lake, behaviour)
     if buckets is None:
         rows = sum(frame.count() for name, frame in tables.items() if name != BEHAVIOUR_TABLE)
-        buckets = bucket_count(rows, spark.sparkContext.defaultParallelism)
+        buckets = bucket_count(rows, parallelism(spark))
     return map_buckets(compute, tables, buckets)

@@ -45,8 +45,9 @@ import polars as pl
 import pyarrow as pa
 
 from segmentation.engines.spark.buckets import bucket_count, map_buckets, partition_frames
+from segmentation.engines.spark.connect import parallelism
 from segmentation.engines.spark.lake import read_table, table_location
-from segmentation.engines.spark.lake_commit import LakeFiles
+from segmentation.engines.spark.lake_commit import lake_files
 from segmentation.engines.spark.summary import SnapshotDimensions, snapshot_dimensions
 from segmentation.evaluation.migration import (
     MIGRATION_SCHEMA,
@@ -364,12 +365,10 @@ def require_tables(
 ) -> None:
     """Stop before any job when the lake lacks an input table, naming it (Spark's own error
     names only a path) and the ``inputs`` to write into the lake first."""
-    if not hasattr(spark, "_jvm"):  # a Spark Connect session cannot list the lake from here
-        return
     missing = [
         table
         for table in tables
-        if not LakeFiles(spark, table_location(lake, table)).exists(table_location(lake, table))
+        if not lake_files(spark, table_location(lake, table)).exists(table_location(lake, table))
     ]
     if missing:
         raise ValueError(
@@ -436,7 +435,7 @@ def evaluate_segments(
     if found.feedback:
         tables[FEEDBACK] = read_table(spark, lake, FEEDBACK)
     if buckets is None:
-        buckets = bucket_count(tables[TRANSACTIONS].count(), spark.sparkContext.defaultParallelism)
+        buckets = bucket_count(tables[TRANSACTIONS].count(), parallelism(spark))
     compute = _EvaluateBucket(snapshots, found, feedback_settings)
     # collected in partition order: the same buckets give the same float sums
     stacked = pl.from_arrow(map_buckets(compute, tables, buckets).toArrow())

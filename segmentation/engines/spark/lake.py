@@ -19,7 +19,7 @@ import duckdb
 
 from segmentation.engines.spark.lake_commit import (
     SCHEMA_FOLDER,
-    LakeFiles,
+    lake_files,
     partitions,
     write_atomically,
 )
@@ -125,14 +125,13 @@ def read_table(spark: SparkSession, lake: str, table: str) -> DataFrame:
 
     location = table_location(lake, table)
     paths = [location]
-    if hasattr(spark, "_jvm"):  # a Spark Connect session cannot list the lake from here
-        files = LakeFiles(spark, location)
-        schema = f"{location}/{SCHEMA_FOLDER}"
-        if not partitions(files, location) and files.exists(schema):
-            # a written table without rows: only its schema has a file. The file is named, not
-            # its folder: Spark warns of a path whose name starts with "_" ("All paths were
-            # ignored") though it reads it
-            paths = [f"{schema}/{name}" for name in files.files(schema) if _is_data_file(name)]
+    files = lake_files(spark, location)
+    schema = f"{location}/{SCHEMA_FOLDER}"
+    if not partitions(files, location) and files.exists(schema):
+        # a written table without rows: only its schema has a file. The file is named, not
+        # its folder: Spark warns of a path whose name starts with "_" ("All paths were
+        # ignored") though it reads it
+        paths = [f"{schema}/{name}" for name in files.files(schema) if _is_data_file(name)]
     frame = spark.read.parquet(*paths)
     return frame.select(
         *(

@@ -29,17 +29,22 @@ committed staging is swapped in, uncommitted staging and replaced folders are re
 writer per table at a time, as one run at a time writes the DuckDB warehouse: a write takes
 every staging folder it finds for an abandoned one.
 
-The file operations go through Spark's Hadoop ``FileSystem``, so the same code writes a local
-lake, HDFS or an object store; how much of the guarantee an object store keeps is in
-docs/spark.md (its renames copy).
+The file operations go through Spark's Hadoop ``FileSystem`` in a classic session and through
+PyArrow's file systems in a Spark Connect one (:func:`lake_files`), so the same code writes a
+local lake, HDFS or an object store; how much of the guarantee an object store keeps is in
+docs/spark.md (its renames copy). Both see the same files, so either finishes a write the
+other was interrupted in.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from segmentation.engines.spark.connect import is_connect
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -64,13 +69,78 @@ class LakeWriteError(RuntimeError):
 
 
 class LakeFiles:
-    """The lake's folders as Spark's Hadoop ``FileSystem`` sees them (local, HDFS, s3a ...)."""
+    """The lake's folders, as one of two file system clients sees them: the same operations and
+    the same files either way, so a write one started is finished by the other
+    (:func:`lake_files` chooses by the session).
+
+    :class:`HadoopLakeFiles`: Spark's Hadoop ``FileSystem`` through the driver's JVM (a classic
+    session). :class:`ArrowLakeFiles`: PyArrow's file systems in this process (a Spark Connect
+    session, whose driver is the server's).
+    """
+
+    def exists(self, location: str) -> bool:
+        """Whether a file or folder exists at ``location``."""
+        raise NotImplementedError
+
+    def _entries(self, location: str) -> list[tuple[str, bool]]:
+        """The entries of the existing folder ``location``: (name, whether a folder)."""
+        raise NotImplementedError
+
+    def _move(self, source: str, target: str) -> bool:
+        """Move ``source`` to the free ``target``; False when the file system refuses."""
+        raise NotImplementedError
+
+    def folders(self, location: str) -> list[str]:
+        """The names of the folders in ``location`` (none when it does not exist), sorted."""
+        if not self.exists(location):
+            return []
+        return sorted(name for name, folder in self._entries(location) if folder)
+
+    def files(self, location: str) -> list[str]:
+        """The names of the files in ``location`` (none when it does not exist), sorted."""
+        if not self.exists(location):
+            return []
+        return sorted(name for name, folder in self._entries(location) if not folder)
+
+    def rename(self, source: str, target: str) -> None:
+        """Move ``source`` to ``target``, which must not exist (Hadoop would move a folder
+        into an existing one instead)."""
+        if self.exists(target):
+            raise LakeWriteError(f"cannot move {source} to {target}: it exists")
+        if not self._move(source, target):
+            raise LakeWriteError(f"cannot move {source} to {target} (the file system refused)")
+
+    def make_folder(self, location: str) -> None:
+        """Create ``location`` and its parents."""
+        raise NotImplementedError
+
+    def touch(self, location: str) -> None:
+        """Create an empty file at ``location``."""
+        raise NotImplementedError
+
+    def write_text(self, location: str, text: str) -> None:
+        """Create a file at ``location`` holding ``text`` (under 64 KiB) as Java's
+        ``DataOutputStream.writeUTF`` writes it."""
+        raise NotImplementedError
+
+    def read_text(self, location: str) -> str:
+        """The text :meth:`write_text` wrote at ``location``."""
+        raise NotImplementedError
+
+    def remove(self, location: str) -> None:
+        """Remove ``location`` and everything in it (nothing when it does not exist)."""
+        raise NotImplementedError
+
+
+class HadoopLakeFiles(LakeFiles):
+    """The lake's folders as Spark's Hadoop ``FileSystem`` sees them (local, HDFS, s3a ...),
+    through the driver's JVM of a classic session."""
 
     def __init__(self, spark: SparkSession, location: str) -> None:
-        if not hasattr(spark, "_jvm"):
+        if is_connect(spark):
             raise LakeWriteError(
-                f"{location}: writing the lake needs a classic Spark session (a JVM on the "
-                f"driver, for the file system's renames); Spark Connect has none"
+                f"{location}: Hadoop's file system needs a classic Spark session (a JVM on the "
+                f"driver); a Spark Connect session writes through ArrowLakeFiles"
             )
         self._path = spark._jvm.org.apache.hadoop.fs.Path
         hadoop = spark.sparkContext._jsc.hadoopConfiguration()
@@ -80,27 +150,12 @@ class LakeFiles:
         """Whether a file or folder exists at ``location``."""
         return bool(self._fs.exists(self._path(location)))
 
-    def folders(self, location: str) -> list[str]:
-        """The names of the folders in ``location`` (none when it does not exist), sorted."""
-        if not self.exists(location):
-            return []
+    def _entries(self, location: str) -> list[tuple[str, bool]]:
         statuses = self._fs.listStatus(self._path(location))
-        return sorted(status.getPath().getName() for status in statuses if status.isDirectory())
+        return [(status.getPath().getName(), bool(status.isDirectory())) for status in statuses]
 
-    def files(self, location: str) -> list[str]:
-        """The names of the files in ``location`` (none when it does not exist), sorted."""
-        if not self.exists(location):
-            return []
-        statuses = self._fs.listStatus(self._path(location))
-        return sorted(status.getPath().getName() for status in statuses if status.isFile())
-
-    def rename(self, source: str, target: str) -> None:
-        """Move ``source`` to ``target``, which must not exist (Hadoop would move a folder
-        into an existing one instead)."""
-        if self.exists(target):
-            raise LakeWriteError(f"cannot move {source} to {target}: it exists")
-        if not self._fs.rename(self._path(source), self._path(target)):
-            raise LakeWriteError(f"cannot move {source} to {target} (the file system refused)")
+    def _move(self, source: str, target: str) -> bool:
+        return bool(self._fs.rename(self._path(source), self._path(target)))
 
     def make_folder(self, location: str) -> None:
         """Create ``location`` and its parents."""
@@ -111,7 +166,7 @@ class LakeFiles:
         self._fs.create(self._path(location), True).close()
 
     def write_text(self, location: str, text: str) -> None:
-        """Create a file at ``location`` holding ``text`` (under 64 KiB)."""
+        """Create a file at ``location`` holding ``text`` (under 64 KiB), Java's ``writeUTF``."""
         stream = self._fs.create(self._path(location), True)
         try:
             stream.writeUTF(text)
@@ -129,6 +184,198 @@ class LakeFiles:
     def remove(self, location: str) -> None:
         """Remove ``location`` and everything in it (nothing when it does not exist)."""
         self._fs.delete(self._path(location), True)
+
+
+# URI schemes whose path is the bucket (the URI's host) and the key, as PyArrow names them
+_BUCKET_SCHEMES = {"s3", "s3a", "s3n", "gs", "gcs"}
+# file systems whose rename of a folder is one operation (PyArrow's move); the others
+# (object stores) have no folders: a folder is moved object by object, as Hadoop's s3a does
+_FOLDER_RENAMES = {"local", "hdfs"}
+
+
+class ArrowLakeFiles(LakeFiles):
+    """The lake's folders through PyArrow's file systems (local, ``s3://`` and ``s3a://``,
+    ``gs://``, ``hdfs://``, ``abfss://``), in this process: for a Spark Connect session, whose
+    Hadoop file system is the server's.
+
+    Files and folders are the ones :class:`HadoopLakeFiles` makes: the same names, Hadoop's
+    checksum files (``.<name>.crc``) left out of listings as Hadoop leaves them out, and
+    :meth:`write_text` in the bytes of Java's ``writeUTF``. Credentials for an object store are
+    PyArrow's (for S3 the usual ``AWS_*`` variables or profile), not ``spark.hadoop.*``.
+    """
+
+    def __init__(self, location: str) -> None:
+        from pyarrow import fs
+
+        self._fs, _ = fs.FileSystem.from_uri(self._uri(location))
+        self._folder_renames = self._fs.type_name in _FOLDER_RENAMES
+
+    @staticmethod
+    def _uri(location: str) -> str:
+        scheme, separator, rest = location.partition("://")
+        if not separator:
+            if location.startswith("file:"):
+                return f"file://{os.path.abspath(location.removeprefix('file:'))}"
+            return os.path.abspath(location)
+        # PyArrow's S3 file system is Hadoop's s3a (and the older s3n)
+        return f"s3://{rest}" if scheme in ("s3a", "s3n") else location
+
+    def _local(self, location: str) -> str:
+        """``location`` as a path of this file system."""
+        uri = self._uri(location)
+        scheme, separator, rest = uri.partition("://")
+        if not separator:
+            return uri
+        if scheme == "file":
+            return rest
+        if scheme in _BUCKET_SCHEMES:
+            return rest
+        from pyarrow import fs
+
+        return str(fs.FileSystem.from_uri(uri)[1])
+
+    def _type(self, location: str) -> Any:
+        return self._fs.get_file_info(self._local(location)).type
+
+    def exists(self, location: str) -> bool:
+        """Whether a file or folder exists at ``location``."""
+        from pyarrow import fs
+
+        return bool(self._type(location) != fs.FileType.NotFound)
+
+    def _entries(self, location: str) -> list[tuple[str, bool]]:
+        from pyarrow import fs
+
+        infos = self._fs.get_file_info(fs.FileSelector(self._local(location)))
+        return [
+            (info.base_name, info.type == fs.FileType.Directory)
+            for info in infos
+            if not _is_checksum(info.base_name)
+        ]
+
+    def _move(self, source: str, target: str) -> bool:
+        from pyarrow import fs
+
+        kind = self._type(source)
+        if kind == fs.FileType.NotFound:
+            return False
+        if self._folder_renames or kind != fs.FileType.Directory:
+            self._fs.move(self._local(source), self._local(target))
+            return True
+        # an object store: copy every object, then remove the originals (Hadoop's s3a rename)
+        base = self._local(source)
+        moved = self._local(target)
+        infos = self._fs.get_file_info(fs.FileSelector(base, recursive=True))
+        self._fs.create_dir(moved, recursive=True)
+        for info in infos:
+            path = moved + info.path[len(base) :]
+            if info.type == fs.FileType.Directory:
+                self._fs.create_dir(path, recursive=True)
+            else:
+                self._fs.copy_file(info.path, path)
+        self._fs.delete_dir(base)
+        return True
+
+    def make_folder(self, location: str) -> None:
+        """Create ``location`` and its parents."""
+        self._fs.create_dir(self._local(location), recursive=True)
+
+    def touch(self, location: str) -> None:
+        """Create an empty file at ``location``."""
+        self._write(location, b"")
+
+    def _write(self, location: str, data: bytes) -> None:
+        with self._fs.open_output_stream(self._local(location)) as stream:
+            stream.write(data)
+
+    def write_text(self, location: str, text: str) -> None:
+        """Create a file at ``location`` holding ``text`` (under 64 KiB), in the bytes of Java's
+        ``writeUTF``."""
+        self._write(location, java_utf(text))
+
+    def read_text(self, location: str) -> str:
+        """The text :meth:`write_text` (or Java's ``writeUTF``) wrote at ``location``."""
+        with self._fs.open_input_stream(self._local(location)) as stream:
+            return from_java_utf(stream.read())
+
+    def remove(self, location: str) -> None:
+        """Remove ``location`` and everything in it (nothing when it does not exist)."""
+        from pyarrow import fs
+
+        kind = self._type(location)
+        if kind == fs.FileType.Directory:
+            self._fs.delete_dir(self._local(location))
+        elif kind != fs.FileType.NotFound:
+            self._fs.delete_file(self._local(location))
+
+
+def _is_checksum(name: str) -> bool:
+    # Hadoop's local file system writes `.<file>.crc` beside each file and hides it
+    return name.startswith(".") and name.endswith(".crc")
+
+
+def java_utf(text: str) -> bytes:
+    """``text`` as Java's ``DataOutputStream.writeUTF`` writes it: the length in bytes (two,
+    big-endian), then modified UTF-8 (U+0000 as two bytes, a character beyond U+FFFF as its
+    two UTF-16 surrogates of three bytes each).
+
+    Raises:
+        LakeWriteError: The encoded text exceeds 65,535 bytes (Java refuses it too).
+    """
+    body = bytearray()
+    for unit in _utf16_units(text):
+        if 0 < unit < 0x80:
+            body.append(unit)
+        elif unit < 0x800:
+            body += bytes((0xC0 | unit >> 6, 0x80 | unit & 0x3F))
+        else:
+            body += bytes((0xE0 | unit >> 12, 0x80 | unit >> 6 & 0x3F, 0x80 | unit & 0x3F))
+    if len(body) > 0xFFFF:
+        raise LakeWriteError(f"a text of {len(body)} bytes is too long for writeUTF")
+    return len(body).to_bytes(2, "big") + bytes(body)
+
+
+def _utf16_units(text: str) -> list[int]:
+    encoded = text.encode("utf-16-be", "surrogatepass")
+    return [int.from_bytes(encoded[i : i + 2], "big") for i in range(0, len(encoded), 2)]
+
+
+def from_java_utf(data: bytes) -> str:
+    """The text of Java's ``writeUTF`` bytes (:func:`java_utf`).
+
+    Raises:
+        LakeWriteError: The bytes are not such a text (a length beyond them, a malformed
+            sequence).
+    """
+    if len(data) < 2 or int.from_bytes(data[:2], "big") > len(data) - 2:
+        raise LakeWriteError("not a text written by writeUTF: its length is missing or too big")
+    body = data[2 : 2 + int.from_bytes(data[:2], "big")]
+    units = []
+    index = 0
+    while index < len(body):
+        first = body[index]
+        if first < 0x80:
+            units.append(first)
+            index += 1
+        elif first >> 5 == 0b110 and index + 1 < len(body):
+            units.append((first & 0x1F) << 6 | body[index + 1] & 0x3F)
+            index += 2
+        elif first >> 4 == 0b1110 and index + 2 < len(body):
+            middle, last = body[index + 1] & 0x3F, body[index + 2] & 0x3F
+            units.append((first & 0x0F) << 12 | middle << 6 | last)
+            index += 3
+        else:
+            raise LakeWriteError(f"not a text written by writeUTF: byte {first:#04x} at {index}")
+    encoded = b"".join(unit.to_bytes(2, "big") for unit in units)
+    return encoded.decode("utf-16-be", "surrogatepass")
+
+
+def lake_files(spark: SparkSession, location: str) -> LakeFiles:
+    """The lake's file operations for ``spark``'s kind: Hadoop's through the driver's JVM in a
+    classic session, PyArrow's in this process for a Spark Connect one."""
+    if is_connect(spark):
+        return ArrowLakeFiles(location)
+    return HadoopLakeFiles(spark, location)
 
 
 def partitions(files: LakeFiles, location: str) -> list[str]:
@@ -156,7 +403,7 @@ def recover_table(spark: SparkSession, location: str) -> list[str]:
     """Finish or undo what interrupted writes left in the table at ``location``: the folders
     of a committed write are swapped in (its decision stands), uncommitted staging and replaced
     folders are removed. Returns what it did, one text per folder."""
-    files = LakeFiles(spark, location)
+    files = lake_files(spark, location)
     return _recover(files, location)
 
 
@@ -259,19 +506,19 @@ def write_atomically(
             next write of the table (:func:`recover_table`).
     """
     spark = frame.sparkSession
-    files = LakeFiles(spark, location)
+    files = lake_files(spark, location)
     _recover(files, location)
     token = uuid.uuid4().hex
     staging = f"{location}/{STAGING_PREFIX}{token}"
     try:
-        frame.write.mode("errorifexists").partitionBy(partition_column).parquet(staging)
+        frame.write.mode("error").partitionBy(partition_column).parquet(staging)
         # the columns in order with their types, the partition column included: the data files
         # lack it, and a table without rows has no data file at all
         spark.createDataFrame([], frame.schema).coalesce(1).write.parquet(
             f"{staging}/{SCHEMA_FOLDER}"
         )
         if table is not None:
-            table[0].write.mode("errorifexists").parquet(f"{staging}/{TABLE_FOLDER}")
+            table[0].write.mode("error").parquet(f"{staging}/{TABLE_FOLDER}")
         written = [
             name for name in _units(files, staging) if name not in (SCHEMA_FOLDER, TABLE_FOLDER)
         ]

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from segmentation.engines.spark.lake import read_table, table_location
-from segmentation.engines.spark.lake_commit import LakeFiles, recover_table, write_atomically
+from segmentation.engines.spark.lake_commit import lake_files, recover_table, write_atomically
 from segmentation.engines.spark.landing_files import (
     FILE_SEQ,
     NOTE,
@@ -332,7 +332,7 @@ def _existing(spark: SparkSession, lake: str, table: str) -> DataFrame | None:
 
     location = table_location(lake, table)
     # asked first: Spark's read of a missing folder logs a warning with a Java stack trace
-    if hasattr(spark, "_jvm") and not LakeFiles(spark, location).exists(location):
+    if not lake_files(spark, location).exists(location):
         return None
     try:
         frame = read_table(spark, lake, table)

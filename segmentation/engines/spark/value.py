@@ -29,6 +29,7 @@ import polars as pl
 import pyarrow as pa
 
 from segmentation.engines.spark.buckets import bucket_count
+from segmentation.engines.spark.connect import parallelism
 from segmentation.engines.spark.lake import read_table
 from segmentation.features.settings import ValueSettings
 from segmentation.features.value import (
@@ -198,7 +199,7 @@ def customer_value(
     )
     buckets = bucket_count(
         int(ranking.values.get_column("customers").sum()),
-        spark.sparkContext.defaultParallelism,
+        parallelism(spark),
     )
 
     def revenue_bucket(frame: DataFrame) -> DataFrame:
