@@ -97,7 +97,13 @@ def list_source_files(spark: SparkSession, source: SourceName, pattern: str) -> 
     except Exception as error:  # py4j's error holds Hadoop's exception
         java = getattr(error, "java_exception", None)
         reason = (str(java.toString()) if java is not None else str(error)).splitlines()[0][:300]
-        raise SourceError(f"sources.{source}.path: cannot list {pattern}: {reason}") from None
+        hint = ""
+        if "ClassNotFoundException" in reason or "No FileSystem for scheme" in reason:
+            hint = (
+                " (the file system's Hadoop connector is not installed: for s3a:// the "
+                "hadoop-aws jar of Spark's Hadoop version, e.g. through spark.jars.packages)"
+            )
+        raise SourceError(f"sources.{source}.path: cannot list {pattern}: {reason}{hint}") from None
     prefix = _prefix(pattern)
     pattern_path = urlparse(pattern).path
     files = []
