@@ -6,7 +6,10 @@ Map, then cross-record steps, then the writes:
 
 1. The driver lists the files (``config.files()``, the DuckDB landing's order: a file's number
    is its place) and reads the first file's columns (:func:`column_order`); every CSV header is
-   checked for the mapped columns before any task runs.
+   checked for the mapped columns before any task runs. A source given as a URI (``s3a://``,
+   ``file:``...) is listed and its first header read through Spark's Hadoop file system
+   instead (:mod:`~segmentation.engines.spark.source_uris`), and Spark's ``binaryFile``
+   source reads its files' bytes for the tasks, which stage them from a scratch copy.
 2. ``mapInArrow`` over the file numbers, one file per task: the task runs the library's own
    staging of the file (CSV record checks, parse, per-row checks, row hash) and returns every
    record with its typed columns, its reason and its original text
