@@ -233,9 +233,11 @@ def lake_summary(
     A folder that holds no Parquet table is left out, as a table the pipeline has not written
     yet is left out of the warehouse's summary.
 
-    A lake given as a URI is read through ``spark`` when one is given: every table of it is
-    read by Spark and brought to this machine as Arrow (:func:`copy_lake_table`; the raw
-    tables, which the summary only counts, whole too).
+    A lake given as a URI is read through ``spark`` when one is given: every table with a
+    schema file is read by Spark and brought to this machine as Arrow
+    (:func:`copy_lake_table`). The raw tables, which the summary only counts, are counted by
+    Spark: on this machine each is a table of that many rows and one column,
+    ``counted_rows_only`` (a query reading a raw column fails rather than reading nulls).
 
     Raises:
         ValueError: The lake is not on this machine and no session is given.
@@ -290,16 +292,10 @@ def _summary_through_spark(
                     part.endswith(".parquet") and not part.startswith((".", "_"))
                     for part in files.files(location)
                 ):
-                    # a table written whole, without partitions (the landing's raw tables)
-                    con.register("lake_rows", read_table(spark, lake, table).toArrow())
-                    try:
-                        con.execute(
-                            compose_sql(
-                                "spark/copy_lake_table.sql",
-                                table=qualified(schema, name),
-                                columns="*",
-                            )
-                        )
-                    finally:
-                        con.unregister("lake_rows")
+                    # a table written whole, without partitions (the landing's raw tables):
+                    # the summary counts their rows, so only the count leaves Spark
+                    con.execute(
+                        compose_sql("spark/counted_lake_table.sql", table=qualified(schema, name)),
+                        {"rows": read_table(spark, lake, table).count()},
+                    )
         return summary_sections(con, cross_sell_rules)
