@@ -190,9 +190,8 @@ def copy_lake_table(
         )
     with tempfile.TemporaryDirectory(prefix="lake-schema-") as scratch:
         local = Path(scratch) / schema_files[0]
-        status = spark._jvm.org.apache.hadoop.fs.Path(f"{schema_folder}/{schema_files[0]}")  # type: ignore[attr-defined]
-        hadoop = str(status.toString())
-        local.write_bytes(read_bytes(spark, hadoop, 0, _length(spark, hadoop)))
+        schema_file = f"{schema_folder}/{schema_files[0]}"
+        local.write_bytes(read_bytes(spark, schema_file, 0, _length(spark, schema_file)))
         relation = con.read_parquet(str(local))
         names, kinds = relation.columns, relation.types
     rows = read_table(spark, lake, table).select(*names).toArrow()
