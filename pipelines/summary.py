@@ -7,6 +7,8 @@ from rich.table import Table
 
 from segmentation.config import SegmentationConfig, load_config
 from segmentation.engines.spark.lake_serving import lake_summary
+from segmentation.engines.spark.preflight import local_lake
+from segmentation.engines.spark.session import start_session
 from segmentation.reports.run_summary import warehouse_summary
 from segmentation.strategies.settings import rules_using
 
@@ -30,6 +32,9 @@ def print_summary(config: SegmentationConfig, console: Console | None = None) ->
     )
     if spark_lake is None:
         sections = warehouse_summary(config.warehouse, cross_sell)
+    elif local_lake(spark_lake) is None:
+        # a lake on another file system (s3a://...) is read through Spark
+        sections = lake_summary(spark_lake, cross_sell, start_session(config.spark))
     else:
         sections = lake_summary(spark_lake, cross_sell)
     if sections is None:

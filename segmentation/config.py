@@ -172,12 +172,16 @@ def parse_config(raw: dict[str, Any], config_path: Path) -> SegmentationConfig:
     except ValidationError as error:
         raise ConfigError(_format_errors(config_path, error)) from None
 
+    # a URI source (engine spark) is listed by Spark when it lands
     resolved = {
-        key: source.model_copy(update={"path": str(_resolve(base, source.path))})
+        key: source
+        if is_uri(source.path)
+        else source.model_copy(update={"path": str(_resolve(base, source.path))})
         for key, source in config.sources.configured().items()
     }
+    _check_source_uris(config, config_path)
     for key, source in resolved.items():
-        if not source.files():
+        if not is_uri(source.path) and not source.files():
             raise ConfigError(
                 f"invalid configuration in {config_path}:\n"
                 f"  sources.{key}.path: {source.path} matches no file"
@@ -326,6 +330,31 @@ def _check_custom_attributes(config: SegmentationConfig, config_path: Path) -> N
         for name in declared
         if name not in mapped and name not in in_history
     ]
+    if problems:
+        raise ConfigError("\n".join([f"invalid configuration in {config_path}:", *problems]))
+
+
+def _check_source_uris(config: SegmentationConfig, config_path: Path) -> None:
+    """A source given as a URI (``s3a://``, ``hdfs://``, ``file:``) is read by Spark's Hadoop
+    file system: only the Spark engine reads it, and Hadoop's glob has no recursive ``**``.
+    Its files are listed when it lands (the config load starts no Spark)."""
+    problems = []
+    for key, source in config.sources.configured().items():
+        if not is_uri(source.path):
+            continue
+        if config.engine != "spark":
+            problems.append(
+                f"  sources.{key}.path: {source.path} is a URI, which only the Spark engine "
+                f"reads (through Spark's Hadoop file system); the DuckDB engine reads a path "
+                f"or glob on this machine: set engine: spark, or give the path of a mounted "
+                f"copy (a file: URI as a plain path)"
+            )
+        elif "**" in source.path:
+            problems.append(
+                f"  sources.{key}.path: {source.path}: Hadoop's glob, which lists a URI "
+                f"source, has no recursive ** (it would match one folder level): name each "
+                f"level with *, or list several levels with {{a,b}}"
+            )
     if problems:
         raise ConfigError("\n".join([f"invalid configuration in {config_path}:", *problems]))
 

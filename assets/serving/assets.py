@@ -90,7 +90,7 @@ def build_serving_assets(engine: str = "duckdb") -> list[dg.AssetsDefinition]:
             raise dg.Failure(description=str(error)) from None
         tables = list(MART_CONTRACTS)
         if spark is not None:
-            result, skipped = _publish_lake(settings, tables, secret), []
+            result, skipped = _publish_lake(settings, tables, secret, spark.spark_session), []
         else:
             result, skipped = _publish_warehouse(warehouse, settings, tables, secret)
         _log_publish(context, result, skipped)
@@ -100,10 +100,12 @@ def build_serving_assets(engine: str = "duckdb") -> list[dg.AssetsDefinition]:
 
 
 def _publish_lake(
-    settings: SegmentationConfig, tables: list[str], secret: bytes | None
+    settings: SegmentationConfig, tables: list[str], secret: bytes | None, session: Any
 ) -> PublishResult:
-    """The lake's marts published by DuckDB on this machine (``publish_lake``)."""
+    """The lake's marts published (``publish_lake``): read by DuckDB on this machine, or by
+    the Spark ``session`` when the lake is on another file system (``s3a://``...)."""
     from segmentation.engines.spark.lake_serving import publish_lake
+    from segmentation.engines.spark.preflight import local_lake
 
     try:
         return publish_lake(
@@ -112,6 +114,7 @@ def _publish_lake(
             tables,
             secret=secret,
             overwrite_foreign_changes=settings.serving_overwrite_foreign_changes,
+            spark=session if local_lake(settings.spark.lake) is None else None,
         )
     except ServingFileError as error:
         raise dg.Failure(description=str(error)) from None

@@ -37,7 +37,9 @@ def previous_rows(con: duckdb.DuckDBPyConnection, source: SourceName) -> dict[st
     return {name: int(rows[name]) for name in sorted(rows)}
 
 
-def removed_files(before: Mapping[str, int], files: Iterable[Path]) -> dict[str, tuple[int, int]]:
+def removed_files(
+    before: Mapping[str, int], files: Iterable[Path | str]
+) -> dict[str, tuple[int, int]]:
     """The files landed before (``before``: rows per file) that are not among the source's
     ``files`` now, as (rows before, 0)."""
     current = {str(path) for path in files}

@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 
 from segmentation.config import SegmentationConfig, load_config
-from segmentation.engines.spark.lake import table_location, write_months, write_table
+from segmentation.engines.spark.lake import export_raw, table_location, write_months, write_table
 from segmentation.engines.spark.lake_commit import LakeWriteError
-from segmentation.engines.spark.lake_serving import publish_lake
+from segmentation.engines.spark.lake_serving import lake_summary, publish_lake
 from segmentation.serving.dictionary import MART_CONTRACTS, MARTS_SCHEMA
 from segmentation.serving.marker import read_marker
 from segmentation.serving.publish import publish_marts
@@ -126,3 +126,33 @@ def test_a_failed_publish_from_the_lake_leaves_the_previous_copy(
     with pytest.raises(ValueError, match="holds no table written by the Spark engine"):
         publish_lake(lake, target, ["customer_segments", "not_written"])
     assert _digest(target) == before
+
+
+def test_a_lake_given_as_a_uri_is_published_and_summarised_through_spark(
+    spark, duckdb_run: SegmentationConfig, tmp_path: Path
+) -> None:
+    # a file: URI goes through Spark's Hadoop file system as s3a:// or hdfs:// would
+    lake = tmp_path / "lake"
+    _write_lake(spark, duckdb_run, str(lake), tmp_path / "export")
+    with duckdb.connect(str(duckdb_run.warehouse), read_only=True) as con:
+        export_raw(con, str(lake))
+    tables = list(MART_CONTRACTS)
+    local, through_spark = tmp_path / "local.duckdb", tmp_path / "spark.duckdb"
+    expected = publish_lake(str(lake), local, tables, secret=SECRET)
+    result = publish_lake(f"file://{lake}", through_spark, tables, secret=SECRET, spark=spark)
+    assert result.fingerprint == expected.fingerprint
+    before, after = _tables(local), _tables(through_spark)
+    for table in tables:
+        assert after[table][0] == before[table][0], table
+        assert after[table][1].equals(before[table][1]), table
+    summary = lake_summary(str(lake))
+    assert summary is not None and len(summary) >= 5
+    assert lake_summary(f"file://{lake}", spark=spark) == summary
+    assert lake_summary(f"file://{tmp_path}/no-lake", spark=spark) is None
+
+    with pytest.raises(ValueError, match="needs the Spark session"):
+        publish_lake("s3a://bucket/lake", through_spark, tables)
+    location = Path(table_location(str(lake), f"{MARTS_SCHEMA}.strategy_assignments"))
+    (location / "_staging-0" / "_commit").mkdir(parents=True)
+    with pytest.raises(LakeWriteError, match="interrupted"):
+        publish_lake(f"file://{lake}", through_spark, tables, spark=spark)

@@ -6,7 +6,10 @@ Map, then cross-record steps, then the writes:
 
 1. The driver lists the files (``config.files()``, the DuckDB landing's order: a file's number
    is its place) and reads the first file's columns (:func:`column_order`); every CSV header is
-   checked for the mapped columns before any task runs.
+   checked for the mapped columns before any task runs. A source given as a URI (``s3a://``,
+   ``file:``...) is listed and its first header read through Spark's Hadoop file system
+   instead (:mod:`~segmentation.engines.spark.source_uris`), and Spark's ``binaryFile``
+   source reads its files' bytes for the tasks, which stage them from a scratch copy.
 2. ``mapInArrow`` over the file numbers, one file per task: the task runs the library's own
    staging of the file (CSV record checks, parse, per-row checks, row hash) and returns every
    record with its typed columns, its reason and its original text
@@ -31,23 +34,32 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlparse
 
 import polars as pl
 
+from segmentation.engines.settings import is_uri
 from segmentation.engines.spark.lake import read_table, table_location
 from segmentation.engines.spark.lake_commit import lake_files, recover_table, write_atomically
 from segmentation.engines.spark.landing_files import (
     FILE_SEQ,
     NOTE,
+    ParseFileContents,
     ParseFiles,
     column_order,
     parsed_schema,
+)
+from segmentation.engines.spark.source_uris import (
+    SourceFile,
+    list_source_files,
+    unquoted_path,
+    uri_column_order,
 )
 from segmentation.raw.columns import MASKED_VALUES, RAW_VALUES, ROW_HASH, SOURCE_FILE, SOURCE_ROW
 from segmentation.raw.landing import LandingReport, check_reject_rate
@@ -167,21 +179,21 @@ def land_source(
             f"not a {_SETTINGS[source].__name__}"
         )
     masked = masked or None
-    files = config.files()
+    files = source_files(spark, source, config)
     if not files:
         raise SourceError(f"sources.{source}.path: {config.path} matches no file")
     # a landing stopped once its write was decided is finished first: the rows landed before
     # are then those of one landing in both tables
     recover_table(spark, table_location(lake, QUARANTINE))
     before = previous_rows(spark, lake, source)
-    removed = removed_files(before, files)
+    removed = removed_files(before, file_names(files))
     if removed and not config.allow_removed_files:
         refuse_removed(source, removed, {})
     stage = staged_records(spark, source, config, files, now, custom, masked)
     stage.persist()
     try:
         with _task_errors():
-            report, rows_by_file = _report(source, [str(path) for path in files], stage)
+            report, rows_by_file = _report(source, file_names(files), stage)
         shrunk = {
             name: (before[name], rows)
             for name, rows in rows_by_file.items()
@@ -200,11 +212,31 @@ def land_source(
     )
 
 
+def source_files(
+    spark: SparkSession, source: SourceName, config: AnySource
+) -> list[Path] | list[SourceFile]:
+    """The source's files in the DuckDB landing's order (a file's number is its place): a
+    local path or glob's from ``config.files()``, a URI's listed through Spark's Hadoop file
+    system (:func:`~segmentation.engines.spark.source_uris.list_source_files`).
+
+    Raises:
+        SourceError: A URI source's file system cannot be listed, or a file is too large.
+    """
+    if not is_uri(config.path):
+        return config.files()
+    return list_source_files(spark, source, config.path)
+
+
+def file_names(files: Sequence[Path | SourceFile]) -> list[str]:
+    """The files' names as ``source_file`` holds them."""
+    return [file.name if isinstance(file, SourceFile) else str(file) for file in files]
+
+
 def staged_records(
     spark: SparkSession,
     source: SourceName,
     config: AnySource,
-    files: list[Path],
+    files: Sequence[Path] | Sequence[SourceFile],
     now: datetime,
     custom: Mapping[str, str] | None = None,
     masked: frozenset[str] | None = None,
@@ -217,27 +249,45 @@ def staged_records(
     records, a row per note about a file (reason
     :data:`~segmentation.engines.spark.landing_files.NOTE`, the note in ``raw_values``).
     """
+    import pyarrow as pa
     from pyspark.sql import Window
     from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
-    order = column_order(source, config, files)
+    listed = [file for file in files if isinstance(file, SourceFile)]
+    local = [file for file in files if not isinstance(file, SourceFile)]
+    if listed:
+        order = uri_column_order(spark, source, config, listed)
+    else:
+        order = column_order(source, config, local)
     schema = from_arrow_schema(
         parsed_schema(source, config, now, custom), prefer_timestamp_ntz=True
     )
     task = ParseFiles(
         source=source,
         config=config,
-        files=tuple(str(path) for path in files),
+        files=tuple(file_names(files)),
         order=tuple(order) if order is not None else None,
         now=now,
         custom=dict(custom) if custom else None,
         masked=masked,
         schema=to_arrow_schema(schema, prefers_large_types=False),
     )
-    # one file per task: a file's records are numbered by the file alone
-    numbers = spark.range(0, len(files), 1, numPartitions=max(1, len(files)))
-    parsed = numbers.select(F.col("id").cast("int").alias(FILE_SEQ)).mapInArrow(task, schema)
+    if listed:
+        parsed = _read_contents(spark, source, listed).mapInArrow(
+            ParseFileContents(task, {file.hadoop: seq for seq, file in enumerate(listed)}), schema
+        )
+        # Spark's file scan leaves out files of 0 bytes: the library notes them here
+        empty = [seq for seq, file in enumerate(listed) if file.length == 0]
+        if empty:
+            notes = [batch for seq in empty for batch in task.parse_file(seq, pa.scalar(b""))]
+            parsed = parsed.unionByName(
+                spark.createDataFrame(pa.Table.from_batches(notes, task.schema), schema)
+            )
+    else:
+        # one file per task: a file's records are numbered by the file alone
+        numbers = spark.range(0, len(files), 1, numPartitions=max(1, len(files)))
+        parsed = numbers.select(F.col("id").cast("int").alias(FILE_SEQ)).mapInArrow(task, schema)
     # exact duplicates among the good rows: equal text (equal text has equal hash; the hash
     # only spreads the rows), the first by file then row lands
     same_row = Window.partitionBy(
@@ -261,6 +311,27 @@ def staged_records(
     if key is None:
         return flagged
     return flagged.withColumn("reason", _key_reason(key))
+
+
+def _read_contents(spark: SparkSession, source: SourceName, files: list[SourceFile]) -> DataFrame:
+    """The files' bytes as ``binaryFile`` rows (``path``, ``content``); Spark packs small files
+    into one task, a file's records are still numbered by the file alone.
+
+    Raises:
+        SourceError: Spark's file source would skip a file (its readers leave out names
+            starting with ``_`` or ``.``): never a file landed as if it had no rows.
+    """
+    # each file by its own path, glob characters escaped: a name holding [ or * is no pattern
+    paths = [re.sub(r"([\\{}\[\]*?])", r"\\\1", file.hadoop) for file in files]
+    frame = spark.read.format("binaryFile").load(paths)
+    read = {unquoted_path(uri) for uri in frame.inputFiles()}
+    skipped = [file.name for file in files if urlparse(file.name).path not in read]
+    if skipped:
+        raise SourceError(
+            f"sources.{source}.path: Spark's file reader skips {', '.join(skipped[:5])} (a name "
+            f"starting with _ or . is hidden to it): rename the file(s), nothing was landed"
+        )
+    return frame.select("path", "content")
 
 
 def _key_reason(key: RowKey) -> Column:

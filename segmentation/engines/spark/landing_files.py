@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlparse
 
 import polars as pl
 import pyarrow as pa
 
+from segmentation.engines.spark.source_uris import named_as
 from segmentation.privacy import MASK
 from segmentation.raw.columns import (
     BOOKKEEPING,
@@ -69,14 +72,22 @@ def column_order(source: SourceName, config: AnySource, files: list[Path]) -> li
             if header is None:
                 continue
             check_header(header, source_columns(config), path, source)
-            names = _polars_names(header, config.delimiter)
+            names = polars_names(header, config.delimiter)
         if order is None:
             order = [name for name in names if name not in BOOKKEEPING]
     return order
 
 
-def _polars_names(header: list[str], delimiter: str) -> list[str]:
-    """The column names polars gives a CSV header (a repeated name gets a suffix)."""
+def polars_names(header: list[str], delimiter: str) -> list[str]:
+    """The column names polars gives a CSV header (a repeated name gets a suffix).
+
+    Args:
+        header: The header's names, as the CSV reader split them.
+        delimiter: The source's delimiter.
+
+    Returns:
+        The names in the header's order.
+    """
     line = io.StringIO()
     csv.writer(line, delimiter=delimiter, lineterminator="\n").writerow(header)
     return pl.read_csv(
@@ -147,42 +158,95 @@ class ParseFiles:
         columns[RAW_VALUES] = pa.array(notes, self.schema.field(RAW_VALUES).type)
         yield from pa.Table.from_pydict(columns, schema=self.schema).to_batches()
 
-    def parse_file(self, file_seq: int) -> Iterator[pa.RecordBatch]:
+    def parse_file(
+        self, file_seq: int, content: pa.BinaryScalar | None = None
+    ) -> Iterator[pa.RecordBatch]:
         """Every record of file ``file_seq``: staged by the library in a scratch folder of the
-        task (deleted afterwards), joined with its original text."""
-        staging = Staging(
-            files=[Path(name) for name in self.files],
-            order=list(self.order) if self.order is not None else None,
-        )
+        task (deleted afterwards), joined with its original text.
+
+        Args:
+            file_seq: The file's number.
+            content: The file's bytes, for a file the task cannot open by its name (a URI
+                source's, which Spark read): written into the scratch folder under the file's
+                own name and staged from there; an error names the source file, not the copy.
+        """
         with tempfile.TemporaryDirectory(prefix="landing-") as scratch:
-            mask = MASK if self.masked else None
-            stage_file(
-                self.source,
-                self.config,
-                self.now,
-                Path(scratch),
-                file_seq,
-                staging,
-                self.custom,
-                mask,
-            )
-            yield from self._notes(file_seq, staging.notes.get(str(staging.files[file_seq]), []))
-            if file_seq not in staging.readable or not staging.staged:
-                # an empty file (0 bytes, no header line, or a header only): no records
-                return
-            text = file_raw_values(self.source, self.config, staging, file_seq, self.masked)
-            rows = (
-                _with_text(pl.scan_parquet(staging.staged), self.files[file_seq])
-                .drop(RAW_VALUES, MASKED_VALUES)
-                .join(text, on=SOURCE_ROW, how="left")
-                .select(self.schema.names)
-            )
-            try:
-                for part in rows.collect_batches(chunk_size=BATCH_ROWS):
-                    yield from part.to_arrow().cast(self.schema).to_batches()
-            except (pl.exceptions.PolarsError, OSError) as error:
-                # the reader's message may quote the file's text: only its kind is named
-                raise SourceError(
-                    f"cannot re-read {self.source} file {self.files[file_seq]}: "
-                    f"{type(error).__name__}"
-                ) from None
+            files = [Path(name) for name in self.files]
+            if content is not None:
+                # the name's suffixes tell the format; polars would take [ or * for a pattern
+                name = Path(urlparse(self.files[file_seq]).path).name
+                local = Path(scratch) / "source" / re.sub(r"[^\w.\-]", "_", name)
+                local.parent.mkdir()
+                with open(local, "wb") as copy:
+                    copy.write(content.as_buffer())
+                files[file_seq] = local
+                with named_as(local, self.files[file_seq]):
+                    yield from self._staged_file(
+                        file_seq, Staging(files, order=self._order), scratch
+                    )
+            else:
+                yield from self._staged_file(file_seq, Staging(files, order=self._order), scratch)
+
+    @property
+    def _order(self) -> list[str] | None:
+        """The column order as the library's staging takes it."""
+        return list(self.order) if self.order is not None else None
+
+    def _staged_file(
+        self, file_seq: int, staging: Staging, scratch: str
+    ) -> Iterator[pa.RecordBatch]:
+        """The records of file ``file_seq`` of ``staging`` (readable at its name there)."""
+        mask = MASK if self.masked else None
+        stage_file(
+            self.source,
+            self.config,
+            self.now,
+            Path(scratch),
+            file_seq,
+            staging,
+            self.custom,
+            mask,
+        )
+        yield from self._notes(file_seq, staging.notes.get(str(staging.files[file_seq]), []))
+        if file_seq not in staging.readable or not staging.staged:
+            # an empty file (0 bytes, no header line, or a header only): no records
+            return
+        text = file_raw_values(self.source, self.config, staging, file_seq, self.masked)
+        rows = (
+            _with_text(pl.scan_parquet(staging.staged), self.files[file_seq])
+            .drop(RAW_VALUES, MASKED_VALUES)
+            .join(text, on=SOURCE_ROW, how="left")
+            .select(self.schema.names)
+        )
+        try:
+            for part in rows.collect_batches(chunk_size=BATCH_ROWS):
+                yield from part.to_arrow().cast(self.schema).to_batches()
+        except (pl.exceptions.PolarsError, OSError) as error:
+            # the reader's message may quote the file's text: only its kind is named
+            raise SourceError(
+                f"cannot re-read {self.source} file {self.files[file_seq]}: {type(error).__name__}"
+            ) from None
+
+
+@dataclass(frozen=True)
+class ParseFileContents:
+    """The ``mapInArrow`` function of a URI source: ``binaryFile`` rows (``path``,
+    ``content``) in, every record of those files out, as :class:`ParseFiles` gives them: each
+    file's bytes are written into the task's scratch folder and staged from there by the same
+    library code.
+
+    Attributes:
+        parse: The source's :class:`ParseFiles` (``files`` holds the files' names).
+        numbers: Each file's number by its path as ``binaryFile`` gives it.
+    """
+
+    parse: ParseFiles
+    numbers: Mapping[str, int]
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            paths = batch.column("path")
+            contents = batch.column("content")
+            for index in range(batch.num_rows):
+                file_seq = self.numbers[paths[index].as_py()]
+                yield from self.parse.parse_file(file_seq, contents[index])
