@@ -24,7 +24,7 @@ from segmentation.engines.spark.lake_commit import (
     SCHEMA_FOLDER,
     STAGING_PREFIX,
     LakeWriteError,
-    lake_files,
+    lake_files as lake_file_client,
 )
 from segmentation.engines.spark.preflight import local_lake
 from segmentation.reports.run_summary import SummarySection, summary_sections
@@ -165,7 +165,7 @@ def copy_lake_table(
     from segmentation.engines.spark.source_uris import read_bytes
 
     location = table_location(lake, table)
-    files = lake_files(spark, location)
+    files = lake_file_client(spark, location)
     unfinished = [
         name
         for name in files.folders(location)
@@ -274,7 +274,7 @@ def _summary_through_spark(
     """:func:`lake_summary` of a lake Spark reads: the same tables, copied to this machine."""
     from segmentation.engines.spark.lake import read_table
 
-    files = lake_files(spark, lake)
+    files = lake_file_client(spark, lake)
     if not files.exists(lake):
         return None
     with duckdb.connect() as con:
