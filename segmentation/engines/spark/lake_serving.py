@@ -24,6 +24,8 @@ from segmentation.engines.spark.lake_commit import (
     SCHEMA_FOLDER,
     STAGING_PREFIX,
     LakeWriteError,
+)
+from segmentation.engines.spark.lake_commit import (
     lake_files as lake_file_client,
 )
 from segmentation.engines.spark.preflight import local_lake
