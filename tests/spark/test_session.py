@@ -2,6 +2,7 @@
 more address space than the machine has memory (DuckDB's behaviour query reserves hundreds of
 GiB it never touches) still starts Spark under Linux's default overcommit heuristic."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,3 +53,40 @@ def test_spark_starts_in_a_process_holding_more_address_space_than_memory(tmp_pa
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.splitlines() == ["fork: refused 12", "rows: 5"]
+
+
+# a session whose spark.pyspark.python is a wrapper that notes each start of a Python worker
+WORKER_SCRIPT = """
+import sys
+from segmentation.engines.settings import SparkSettings
+from segmentation.engines.spark.session import start_session
+
+spark = start_session(SparkSettings(master="local[1]", lake=sys.argv[1],
+                                    conf={"spark.ui.enabled": False,
+                                          "spark.pyspark.python": sys.argv[2]}))
+print("rows:", spark.range(3).rdd.map(lambda row: row.id).count())
+spark.stop()
+"""
+
+
+def test_the_workers_run_the_interpreter_spark_pyspark_python_names(tmp_path: Path) -> None:
+    """The cluster recipe's `spark.pyspark.python`: only spark-submit turns it into the
+    workers' interpreter, and the Dagster run starts its session without spark-submit. Without
+    the engine passing it on, every executor would start its `python3` (which lacks this
+    package: a task fails with "No module named 'segmentation'")."""
+    started = tmp_path / "started"
+    wrapper = tmp_path / "worker-python"
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {started}\nexec {sys.executable} "$@"\n')
+    wrapper.chmod(0o755)
+    result = subprocess.run(
+        [sys.executable, "-c", WORKER_SCRIPT, str(tmp_path / "lake"), str(wrapper)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        # a variable set by the caller would hide whether the setting was passed on
+        env={k: v for k, v in os.environ.items() if k != "PYSPARK_PYTHON"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines() == ["rows: 3"]
+    assert "pyspark.daemon" in started.read_text()

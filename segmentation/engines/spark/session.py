@@ -62,6 +62,8 @@ def master_of(conf: dict[str, str]) -> str:
     return conf.get("spark.remote") or conf.get("spark.master") or "local[*]"
 
 
+# the executors' Python interpreter (Spark's setting; see prepare)
+WORKER_PYTHON = "spark.pyspark.python"
 # PySpark's builder sets it for the whole process once it created a Spark Connect session
 CONNECT_MODE_VARIABLE = "SPARK_CONNECT_MODE_ENABLED"
 
@@ -97,7 +99,11 @@ def prepare(conf: dict[str, str], lake: str | None) -> None:
     this machine), and, for a local master, the Python workers run this interpreter.
 
     PySpark starts its workers with ``$PYSPARK_PYTHON`` (default ``python3``, which may lack
-    this environment's packages); a variable already set is left as it is. For a cluster
+    this environment's packages). Spark's ``spark.pyspark.python`` setting names the workers'
+    interpreter, but only ``spark-submit`` turns it into that variable: a session started in
+    this process (the Dagster run's) would ignore it and start ``python3`` on every executor,
+    so the setting, when given, becomes the variable here. Without it, a local master's
+    workers run this interpreter, and a variable already set is left as it is. For a cluster
     master, a ``SPARK_LOCAL_IP`` of 127.0.0.1 is dropped: the executors must reach the driver.
 
     Raises:
@@ -105,7 +111,9 @@ def prepare(conf: dict[str, str], lake: str | None) -> None:
     """
     master = master_of(conf)
     preflight(master, lake)
-    if parse_master(master).kind == "local":
+    if WORKER_PYTHON in conf:
+        os.environ["PYSPARK_PYTHON"] = str(conf[WORKER_PYTHON])
+    elif parse_master(master).kind == "local":
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     elif os.environ.get("SPARK_LOCAL_IP") == LOOPBACK:
         # pandera sets it on import whenever PySpark is installed; a driver announcing the
