@@ -52,9 +52,8 @@ from segmentation.engines.spark.session import (
     stop_session,
 )
 from segmentation.keys import BEHAVIOUR_TABLE
-from segmentation.serving.dictionary import MART_CONTRACTS
 from tests.conftest import config_mapping, write_config_file
-from tests.spark.equality import assert_same_table
+from tests.spark.equality import assert_same_table, serving_tables
 from tests.spark.reference import behaviour_months, categories_months
 from tests.spark.test_pipeline import TABLE_KEYS
 
@@ -260,17 +259,6 @@ def _pipeline_config(folder: Path, **overrides: object) -> SegmentationConfig:
     return load_config(write_config_file(folder, raw))
 
 
-def _serving_tables(path: Path) -> dict[str, tuple[list[tuple], pl.DataFrame]]:
-    with duckdb.connect(str(path), read_only=True) as con:
-        return {
-            table: (
-                con.execute(f"DESCRIBE marts.{table}").fetchall(),
-                con.execute(f"SELECT * FROM marts.{table}").pl(),
-            )
-            for table in MART_CONTRACTS
-        }
-
-
 @pytest.mark.bench
 def test_the_pipeline_over_connect_equals_the_duckdb_engines(
     connect_server: str, tmp_path: Path, record_property: pytest.RecordProperty
@@ -323,8 +311,8 @@ def test_the_pipeline_over_connect_equals_the_duckdb_engines(
     assert segments.get_column("snapshot_date").n_unique() == 2
     assert _lake_table(lake, "marts.segment_migration").height > 0
 
-    expected_serving = _serving_tables(runs["duckdb"].serving)
-    actual_serving = _serving_tables(runs["spark"].serving)
+    expected_serving = serving_tables(runs["duckdb"].serving)
+    actual_serving = serving_tables(runs["spark"].serving)
     assert actual_serving.keys() == expected_serving.keys()
     for table, (columns, frame) in expected_serving.items():
         assert actual_serving[table][0] == columns, table

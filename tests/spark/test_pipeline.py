@@ -38,9 +38,9 @@ from segmentation.config import SegmentationConfig, load_config
 from segmentation.engines.compare import frame_differences
 from segmentation.engines.spark.lake import read_table
 from segmentation.segments.contracts import CustomerSegmentsContract
-from segmentation.serving.dictionary import MART_CONTRACTS
 from tests.conftest import config_mapping, write_config_file
 from tests.spark.catalogue_lake import CATALOGUE, PRODUCT_COLUMNS
+from tests.spark.equality import serving_tables
 from tests.spark.marts_lake import duckdb_marts
 
 pytestmark = pytest.mark.spark
@@ -188,20 +188,9 @@ def test_every_table_of_the_spark_run_equals_the_duckdb_runs(
     assert _lake_table(spark, actual_run.config, "marts.segment_migration").height > 0
 
 
-def _serving_tables(path: Path) -> dict[str, tuple[list[tuple], pl.DataFrame]]:
-    with duckdb.connect(str(path), read_only=True) as con:
-        return {
-            table: (
-                con.execute(f"DESCRIBE marts.{table}").fetchall(),
-                con.execute(f"SELECT * FROM marts.{table}").pl(),
-            )
-            for table in MART_CONTRACTS
-        }
-
-
 def test_the_serving_copies_hold_the_same_tables(runs: dict[str, Run]) -> None:
-    expected = _serving_tables(runs["duckdb"].config.serving)
-    actual = _serving_tables(runs["spark"].config.serving)
+    expected = serving_tables(runs["duckdb"].config.serving)
+    actual = serving_tables(runs["spark"].config.serving)
     assert actual.keys() == expected.keys()
     for table, (columns, frame) in expected.items():
         assert actual[table][0] == columns, table
