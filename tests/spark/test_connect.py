@@ -51,7 +51,9 @@ from segmentation.engines.spark.session import (
     start_session,
     stop_session,
 )
+from segmentation.engines.spark.source_uris import list_source_files, read_bytes
 from segmentation.keys import BEHAVIOUR_TABLE
+from segmentation.raw.source_files import SourceError
 from tests.conftest import config_mapping, write_config_file
 from tests.spark.equality import assert_same_table, serving_tables
 from tests.spark.reference import behaviour_months, categories_months
@@ -328,3 +330,14 @@ def _lake_table(lake: str, table: str) -> pl.DataFrame:
         con.execute(f"CREATE SCHEMA {table.split('.')[0]}")
         create_lake_view(con, table, Path(table_location(lake, table)))
         return con.execute(f"SELECT * FROM {table}").pl()
+
+
+def test_a_uri_source_over_connect_is_refused_with_what_to_do(connect, tmp_path: Path) -> None:
+    """A URI source is listed and read through the driver's Hadoop file system, which a
+    Connect session does not have here: a clear refusal before any task, not a missing
+    attribute."""
+    (tmp_path / "a.csv").write_text("customer_id\nc1\n")
+    with pytest.raises(SourceError, match="Spark Connect session does not have here"):
+        list_source_files(connect, "transactions", f"file://{tmp_path}/*.csv")
+    with pytest.raises(SourceError, match="with an sc:// master give sources as paths"):
+        read_bytes(connect, f"file://{tmp_path}/a.csv", 0, 4)

@@ -19,12 +19,13 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from segmentation.engines.spark.connect import is_connect
 from segmentation.raw.columns import BOOKKEEPING
 from segmentation.raw.csv_text import Decompressed, read_csv_header, text_stream
 from segmentation.raw.settings import AnySource, SourceName
@@ -59,6 +60,21 @@ class SourceFile:
     length: int
 
 
+def _driver_jvm(spark: SparkSession, location: str) -> object:
+    """The driver's JVM, whose Hadoop file system lists and reads ``location``.
+
+    Raises:
+        SourceError: ``spark`` is a Spark Connect session, which has no JVM in this process.
+    """
+    if is_connect(spark):
+        raise SourceError(
+            f"{location}: a URI is listed and read through the driver's Hadoop file system, "
+            f"which a Spark Connect session does not have here; with an sc:// master give "
+            f"sources as paths, or run with a classic master"
+        )
+    return spark._jvm  # type: ignore[attr-defined]
+
+
 def _prefix(pattern: str) -> str:
     """The scheme and authority of ``pattern`` as written (``s3a://bucket``, ``file://``)."""
     parsed = urlparse(pattern)
@@ -85,10 +101,10 @@ def list_source_files(spark: SparkSession, source: SourceName, pattern: str) -> 
     order ``config.files()`` gives a local glob's files (sorted by name).
 
     Raises:
-        SourceError: A file is too large for a ``binaryFile`` row, or the file system cannot
-            be reached (Hadoop's reason).
+        SourceError: A file is too large for a ``binaryFile`` row, the file system cannot
+            be reached (Hadoop's reason), or ``spark`` is a Spark Connect session.
     """
-    jvm = spark._jvm  # type: ignore[attr-defined]
+    jvm: Any = _driver_jvm(spark, pattern)
     hadoop_pattern = re.sub(r"\[!", "[^", pattern)
     path = jvm.org.apache.hadoop.fs.Path(hadoop_pattern)
     try:
@@ -127,8 +143,12 @@ def list_source_files(spark: SparkSession, source: SourceName, pattern: str) -> 
 
 
 def read_bytes(spark: SparkSession, hadoop: str, start: int, length: int) -> bytes:
-    """``length`` bytes of the file at ``hadoop`` from ``start``, through Hadoop."""
-    jvm = spark._jvm  # type: ignore[attr-defined]
+    """``length`` bytes of the file at ``hadoop`` from ``start``, through Hadoop.
+
+    Raises:
+        SourceError: ``spark`` is a Spark Connect session.
+    """
+    jvm: Any = _driver_jvm(spark, hadoop)
     path = jvm.org.apache.hadoop.fs.Path(hadoop)
     fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     stream = fs.open(path)
