@@ -145,6 +145,15 @@ class Stage:
     peak_scope: str
     extra: dict[str, Any] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
+    # user + system CPU seconds of the process (all its threads, DuckDB's and polars' included)
+    # during the stage; None where the work ran in processes not measured (a Spark tree)
+    cpu_seconds: float | None = None
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds this process has used so far, every thread included."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def phase_split(marked: dict[str, float], seconds: float) -> dict[str, float]:
@@ -179,15 +188,16 @@ class Recorder:
                 start = time.perf_counter()
                 yield info
                 seconds = time.perf_counter() - start
-            peak, scope = tree.peak / MIB, "process tree"
+            peak, scope, cpu = tree.peak / MIB, "process tree", None
             info["load average"] = round(os.getloadavg()[0], 2)
         else:
             scoped = reset_peak()
             rss_start = current_rss_mib()
             with collecting() as marked:
-                start = time.perf_counter()
+                cpu_start, start = cpu_seconds(), time.perf_counter()
                 yield info
                 seconds = time.perf_counter() - start
+                cpu: float | None = cpu_seconds() - cpu_start
             peak, scope = peak_rss_mib(), "stage" if scoped else "process"
         self.add(
             Stage(
@@ -198,6 +208,7 @@ class Recorder:
                 peak_scope=scope,
                 extra=info,
                 phases=phase_split(marked, seconds),
+                cpu_seconds=None if cpu is None else round(cpu, 3),
             )
         )
 

@@ -194,7 +194,7 @@ def _process_stage(name: str, command: list[str], env: dict[str, str], log: Path
         peak_rss_mib=run.peak_rss_mib,
         rss_start_mib=0.0,
         peak_scope="child process tree",
-        extra={"cpu seconds": run.cpu_seconds},
+        cpu_seconds=run.cpu_seconds,
     )
 
 
