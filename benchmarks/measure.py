@@ -54,6 +54,15 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 OUR_FIT = "ours: fit_bgnbd + fit_gamma_gamma"
 PYMC_FIT = "pymc-marketing: BG/NBD + GG (map)"
 FIT_RUNS = 3
+# The RFM peers' stages ("<peer>: <step>, run <k>", each peer PEER_RUNS times, the fastest run
+# counts) and the cli group's ("<name>, run <k>" for the definitions load): named here, so the
+# orchestrator reads the results without importing the peers' or the pipeline's libraries
+PEER_RUNS = 3
+PANDAS_READ, PANDAS_SCORE = "pandas: read parquet", "pandas: rfm scores + segments"
+SQL_RFM = "sql: duckdb rfm model"
+POLARS_RFM = "polars: lazy rfm model"
+DEFINITIONS_LOAD = "process start: import pipelines.definitions"
+CLI_RUN = "cli: dagster asset materialize"
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 

@@ -44,7 +44,18 @@ import pandas as pd
 import polars as pl
 from threadpoolctl import threadpool_limits
 
-from benchmarks.measure import DUCKDB_MEMORY_LIMIT, FIT_RUNS, OUR_FIT, PYMC_FIT, Recorder
+from benchmarks.measure import (
+    DUCKDB_MEMORY_LIMIT,
+    FIT_RUNS,
+    OUR_FIT,
+    PANDAS_READ,
+    PANDAS_SCORE,
+    PEER_RUNS,
+    POLARS_RFM,
+    PYMC_FIT,
+    SQL_RFM,
+    Recorder,
+)
 from segmentation.btyd import (
     bgnbd_log_likelihood,
     fit_bgnbd,
@@ -52,12 +63,7 @@ from segmentation.btyd import (
     gamma_gamma_log_likelihood,
 )
 
-PEER_RUNS = 3
 RFM_SQL = Path(__file__).resolve().parent / "sql" / "rfm.sql"
-# the RFM peers' stage names: "<peer>: <step>, run <k>"
-PANDAS_READ, PANDAS_SCORE = "pandas: read parquet", "pandas: rfm scores + segments"
-SQL_RFM = "sql: duckdb rfm model"
-POLARS_RFM = "polars: lazy rfm model"
 
 # the usual R x F segment map of pandas RFM tutorials (first match wins)
 _SEGMENTS = {

@@ -27,16 +27,18 @@ import yaml
 
 from benchmarks.data import SIZES, ensure_data, transaction_rows
 from benchmarks.measure import (
+    CLI_RUN,
+    DEFINITIONS_LOAD,
     DUCKDB_MEMORY_LIMIT,
     LANDING_PART,
     MONTHLY_PART,
     OUR_FIT,
     PHASE_COLUMNS,
+    POLARS_RFM,
     PYMC_FIT,
     RESULTS_DIR,
+    SQL_RFM,
 )
-from benchmarks.peers import POLARS_RFM, SQL_RFM
-from benchmarks.stages import CLI_RUN, DEFINITIONS_LOAD
 
 BACKFILL_MONTHS = 24
 GROUPS = (

@@ -49,8 +49,16 @@ from assets.raw.assets import raw_customers, raw_events, raw_transactions
 from assets.resources import warehouse_for
 from assets.segments.assets import build_segment_assets
 from assets.strategies.assets import build_strategy_assets
-from benchmarks.measure import LANDING_PART, MONTHLY_PART, Recorder, Stage, run_process
-from benchmarks.peers import PEER_RUNS
+from benchmarks.measure import (
+    CLI_RUN,
+    DEFINITIONS_LOAD,
+    LANDING_PART,
+    MONTHLY_PART,
+    PEER_RUNS,
+    Recorder,
+    Stage,
+    run_process,
+)
 from segmentation.config import SegmentationConfig, load_config, month_end
 from segmentation.keys import BEHAVIOUR_TABLE
 from segmentation.monthly import read_month
@@ -59,9 +67,6 @@ from segmentation.raw.contracts import EventsContract
 
 SUMMARY_FILE = "customer_summary.parquet"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-# the cli group's stage names ("<name>, run <k>" for the definitions load)
-DEFINITIONS_LOAD = "process start: import pipelines.definitions"
-CLI_RUN = "cli: dagster asset materialize"
 GROUPS = (
     "floor",
     "pipeline",
