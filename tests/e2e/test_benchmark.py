@@ -2,6 +2,7 @@
 order, and what they report is what they wrote."""
 
 import json
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from polars.testing import assert_frame_equal
 
 from benchmarks import peers, stages
 from benchmarks.data import END, START
-from benchmarks.measure import OUR_FIT, PHASE_COLUMNS, PYMC_FIT, Recorder
+from benchmarks.measure import OUR_FIT, PHASE_COLUMNS, PYMC_FIT, Recorder, run_process
 from benchmarks.run import _config, _markdown, _summarize
 from synthetic.generate import write
 
@@ -377,3 +378,12 @@ def test_cli_group_runs_the_snapshot_through_dagster(bench, pipeline) -> None:
     # a fresh warehouse and Dagster home of its own, beside the pipeline group's
     assert (bench[1] / "cli" / "segmentation.duckdb").is_file()
     assert any((bench[1] / "cli" / "dagster_home").iterdir())
+
+
+def test_a_failing_command_line_run_fails_its_group_with_its_output(tmp_path: Path) -> None:
+    command = [sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"]
+    run = run_process(command, {"PATH": "/usr/bin:/bin"}, tmp_path, tmp_path / "run.log")
+    assert run.returncode == 3 and run.cpu_seconds > 0 and run.seconds > 0
+    assert (tmp_path / "run.log").read_text().strip() == "boom"
+    with pytest.raises(RuntimeError, match=r"(?s)failing step exited with 3; the end of .*boom"):
+        stages._process_stage("failing step", command, {}, tmp_path / "step.log")
