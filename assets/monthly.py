@@ -40,6 +40,7 @@ from segmentation.config import (
     pseudonym_secret,
 )
 from segmentation.keys import SNAPSHOT_COLUMN
+from segmentation.phases import CHECKING, phase
 from segmentation.privacy import failure_summary, safe_failure_cases
 from segmentation.sql_files import read_sql
 from segmentation.warehouse import replace_partitions_together
@@ -125,7 +126,8 @@ def check_month(
     """
     privacy = privacy or Privacy()
     try:
-        contract.to_schema().validate(frame, lazy=True)
+        with phase(CHECKING):
+            contract.to_schema().validate(frame, lazy=True)
     except pa.errors.SchemaErrors as error:
         cases = safe_failure_cases(error.failure_cases, privacy.secret, privacy.hidden)
         raise ContractViolation(

@@ -12,24 +12,35 @@ A process that starts others (Spark's Java process and its Python workers) is me
 tree instead (``Recorder(tree=True)``): the resident memory of the process and all its
 descendants, summed from ``/proc`` and sampled every 0.1 s (:class:`TreePeak`); a peak shorter
 than the interval can be missed.
+
+Each stage also says where its seconds went (``phases``): the seconds its code spent reading
+from the warehouse or the sources, checking contracts and rows, and writing to the warehouse, as
+the library marks them (``segmentation.phases``), and the rest, ``computing`` (everything not
+marked: the transforms, DuckDB queries that aggregate, the assets' metadata).
 """
 
 from __future__ import annotations
 
 import os
 import resource
+import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from segmentation.phases import PHASES, collecting
+
 _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
 MIB = 1024 * 1024
+COMPUTING = "computing"
+# the columns of a stage's phase split, in the order the results show them
+PHASE_COLUMNS = (*PHASES, COMPUTING)
 # the ``part`` extra of a stage (benchmarks.stages records it, benchmarks.run sums by it): the
 # landing assets, and the monthly assets (features .. strategies) a backfill repeats
 LANDING_PART, MONTHLY_PART = "landing", "monthly"
@@ -43,6 +54,15 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 OUR_FIT = "ours: fit_bgnbd + fit_gamma_gamma"
 PYMC_FIT = "pymc-marketing: BG/NBD + GG (map)"
 FIT_RUNS = 3
+# The RFM peers' stages ("<peer>: <step>, run <k>", each peer PEER_RUNS times, the fastest run
+# counts) and the cli group's ("<name>, run <k>" for the definitions load): named here, so the
+# orchestrator reads the results without importing the peers' or the pipeline's libraries
+PEER_RUNS = 3
+PANDAS_READ, PANDAS_SCORE = "pandas: read parquet", "pandas: rfm scores + segments"
+SQL_RFM = "sql: duckdb rfm model"
+POLARS_RFM = "polars: lazy rfm model"
+DEFINITIONS_LOAD = "process start: import pipelines.definitions"
+CLI_RUN = "cli: dagster asset materialize"
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -133,6 +153,23 @@ class Stage:
     rss_start_mib: float
     peak_scope: str
     extra: dict[str, Any] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)
+    # user + system CPU seconds of the process (all its threads, DuckDB's and polars' included)
+    # during the stage; None where the work ran in processes not measured (a Spark tree)
+    cpu_seconds: float | None = None
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds this process has used so far, every thread included."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def phase_split(marked: dict[str, float], seconds: float) -> dict[str, float]:
+    """The marked phases' seconds and ``computing``, the stage's remainder, each to 1 ms."""
+    split = {name: round(marked.get(name, 0.0), 3) for name in PHASES}
+    split[COMPUTING] = round(max(seconds - sum(marked.values()), 0.0), 3)
+    return split
 
 
 class Recorder:
@@ -156,20 +193,22 @@ class Recorder:
         info: dict[str, Any] = dict(extra)
         if self._tree:
             rss_start = tree_rss(os.getpid()) / MIB
-            with TreePeak() as tree:
+            with TreePeak() as tree, collecting() as marked:
                 start = time.perf_counter()
                 yield info
                 seconds = time.perf_counter() - start
-            peak, scope = tree.peak / MIB, "process tree"
+            peak, scope, cpu = tree.peak / MIB, "process tree", None
             info["load average"] = round(os.getloadavg()[0], 2)
         else:
             scoped = reset_peak()
             rss_start = current_rss_mib()
-            start = time.perf_counter()
-            yield info
-            seconds = time.perf_counter() - start
+            with collecting() as marked:
+                cpu_start, start = cpu_seconds(), time.perf_counter()
+                yield info
+                seconds = time.perf_counter() - start
+                cpu: float | None = cpu_seconds() - cpu_start
             peak, scope = peak_rss_mib(), "stage" if scoped else "process"
-        self.stages.append(
+        self.add(
             Stage(
                 stage=name,
                 seconds=round(seconds, 3),
@@ -177,11 +216,62 @@ class Recorder:
                 rss_start_mib=round(rss_start, 1),
                 peak_scope=scope,
                 extra=info,
+                phases=phase_split(marked, seconds),
+                cpu_seconds=None if cpu is None else round(cpu, 3),
             )
         )
-        print(f"  {name:<40} {seconds:9.2f} s  peak {self.stages[-1].peak_rss_mib:9.1f} MiB")
+
+    def add(self, stage: Stage) -> None:
+        """Record a stage measured elsewhere (e.g. a child process, :func:`run_process`)."""
+        self.stages.append(stage)
+        print(f"  {stage.stage:<40} {stage.seconds:9.2f} s  peak {stage.peak_rss_mib:9.1f} MiB")
         if self._on_stage is not None:
             self._on_stage(self)
 
     def as_json(self) -> list[dict[str, Any]]:
         return [asdict(stage) for stage in self.stages]
+
+
+@dataclass(frozen=True)
+class ProcessRun:
+    """One child process, from its start to its exit: wall seconds, the peak resident memory of
+    its process tree (sampled every 0.1 s), its CPU seconds (user + system, its waited-for
+    descendants included) and its exit code."""
+
+    seconds: float
+    peak_rss_mib: float
+    cpu_seconds: float
+    returncode: int
+
+
+def run_process(command: Sequence[str], env: Mapping[str, str], cwd: Path, log: Path) -> ProcessRun:
+    """Run ``command`` to its end with its output in ``log``, measuring it as a whole.
+
+    Args:
+        command: The program and its arguments.
+        env: Its whole environment.
+        cwd: Its working directory.
+        log: Where its stdout and stderr go.
+
+    Returns:
+        What the run took (:class:`ProcessRun`).
+    """
+    peak = 0
+    with log.open("wb") as output:
+        start = time.perf_counter()
+        child = subprocess.Popen(command, env=dict(env), cwd=cwd, stdout=output, stderr=output)
+        while True:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
+            peak = max(peak, tree_rss(child.pid))
+            time.sleep(0.1)
+        seconds = time.perf_counter() - start
+    # reaped here, not by Popen: tell it, so it does not wait for the pid again
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return ProcessRun(
+        seconds=round(seconds, 3),
+        peak_rss_mib=round(peak / MIB, 1),
+        cpu_seconds=round(usage.ru_utime + usage.ru_stime, 3),
+        returncode=child.returncode,
+    )

@@ -4,6 +4,23 @@
   group by customer (recency of the last order, distinct orders, summed amount), score each with
   ``qcut`` into quintiles and map the R and F scores to the usual named segments. It knows
   nothing of returns, CLV, lifecycle, value tiers, clusters or strategies.
+- ``sql_rfm``: the same RFM as one SQL model in DuckDB (``benchmarks/sql/rfm.sql``), read
+  straight from the transaction Parquet: a group-by per customer, ``NTILE(5)`` scores and a
+  ``CASE`` into the same named segments.
+- ``polars_rfm``: its polars twin, a lazy ``scan_parquet`` with the same group-by and
+  ``NTILE(5)``'s rule computed from each customer's ordinal rank.
+
+Where the three agree: the per-customer recency, frequency and monetary are the same numbers
+(SQL and polars round monetary to the cent). SQL and polars give the same scores and segments,
+customer by customer: ``NTILE(5)`` over the rows ordered by the value, ties by customer id, puts
+the first ``n % 5`` buckets one row larger. pandas' ``qcut`` differs in two ways: on recency and
+monetary it cuts at value quantiles, so tied values share a score and the quintiles are not equal
+in size (a recency in whole days ties a lot); on frequency it cuts the ordinal ranks (``rank(
+method="first")``, ties by customer id as with NTILE) at the quantiles ``1 + (n - 1) k / 5``,
+which puts each of the four cuts at most one rank away from NTILE's, so at most four customers'
+F scores differ.
+
+Each RFM peer runs ``PEER_RUNS`` times in its process; the fastest run counts (as the floor's).
 - ``pymc_vs_ours``: pymc-marketing's BG/NBD (``BetaGeoModel``) and Gamma-Gamma
   (``GammaGammaModel``) fitted with ``method="map"`` (the non-deprecated spelling of
   ``fit_method="map"``) against ``fit_bgnbd`` + ``fit_gamma_gamma`` on the same customer summary:
@@ -17,21 +34,36 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
+import polars as pl
 from threadpoolctl import threadpool_limits
 
-from benchmarks.measure import FIT_RUNS, OUR_FIT, PYMC_FIT, Recorder
+from benchmarks.measure import (
+    DUCKDB_MEMORY_LIMIT,
+    FIT_RUNS,
+    OUR_FIT,
+    PANDAS_READ,
+    PANDAS_SCORE,
+    PEER_RUNS,
+    POLARS_RFM,
+    PYMC_FIT,
+    SQL_RFM,
+    Recorder,
+)
 from segmentation.btyd import (
     bgnbd_log_likelihood,
     fit_bgnbd,
     fit_gamma_gamma,
     gamma_gamma_log_likelihood,
 )
+
+RFM_SQL = Path(__file__).resolve().parent / "sql" / "rfm.sql"
 
 # the usual R x F segment map of pandas RFM tutorials (first match wins)
 _SEGMENTS = {
@@ -48,14 +80,32 @@ _SEGMENTS = {
 }
 
 
-def pandas_rfm(data: Path, as_of: date, recorder: Recorder) -> None:
+def pandas_rfm(data: Path, as_of: date, recorder: Recorder, runs: int = PEER_RUNS) -> pd.DataFrame:
+    """The pandas RFM peer, ``runs`` times; returns the last run's scores and segments.
+
+    Args:
+        data: The generated data folder (its ``transactions`` Parquet).
+        as_of: The snapshot date; transactions up to its end count.
+        recorder: Where the stages go (a read and a scoring stage per run).
+        runs: How many times to run it.
+
+    Returns:
+        One row per customer (index ``customer_id``): recency, frequency, monetary, the r, f
+        and m scores and the segment.
+    """
+    for run in range(1, runs + 1):
+        rfm = _pandas_rfm_once(data, as_of, recorder, f", run {run}")
+    return rfm
+
+
+def _pandas_rfm_once(data: Path, as_of: date, recorder: Recorder, suffix: str) -> pd.DataFrame:
     cutoff = pd.Timestamp(datetime.combine(as_of, datetime.max.time()))
-    with recorder.stage("pandas: read parquet") as info:
+    with recorder.stage(PANDAS_READ + suffix) as info:
         tx = pd.read_parquet(
             data / "transactions", columns=["customer_id", "order_id", "order_ts", "amount"]
         )
         info["rows"] = len(tx)
-    with recorder.stage("pandas: rfm scores + segments") as info:
+    with recorder.stage(PANDAS_SCORE + suffix) as info:
         tx = tx[tx["order_ts"] <= cutoff]
         rfm = tx.groupby("customer_id").agg(
             last_order=("order_ts", "max"),
@@ -71,6 +121,105 @@ def pandas_rfm(data: Path, as_of: date, recorder: Recorder) -> None:
         )
         info["customers"] = len(rfm)
         info["segments"] = int(rfm["segment"].nunique())
+    return rfm
+
+
+def sql_rfm(data: Path, as_of: date, recorder: Recorder, runs: int = PEER_RUNS) -> pl.DataFrame:
+    """The SQL RFM model (``benchmarks/sql/rfm.sql``) in DuckDB, ``runs`` times, each a stage.
+
+    Args:
+        data: The generated data folder (its ``transactions`` Parquet).
+        as_of: The snapshot date; transactions up to its end count.
+        recorder: Where the stages go.
+        runs: How many times to run it (the first may read the files from disk).
+
+    Returns:
+        The last run's result: one row per customer, sorted by customer id.
+    """
+    query = RFM_SQL.read_text()
+    params = {"path": str(data / "transactions" / "*.parquet"), "as_of": as_of}
+    with duckdb.connect(config={"memory_limit": DUCKDB_MEMORY_LIMIT}) as con:
+        for run in range(1, runs + 1):
+            with recorder.stage(f"{SQL_RFM}, run {run}") as info:
+                result = con.execute(query, params).pl()
+                info["customers"] = result.height
+    return result
+
+
+def _ntile(rank: pl.Expr, buckets: int = 5) -> pl.Expr:
+    """SQL's ``NTILE(buckets)`` of the row whose 0-based ordinal rank is ``rank``: the rows split
+    into ``buckets`` runs of ``n // buckets`` rows, the first ``n % buckets`` one row longer."""
+    size = pl.len() // buckets
+    larger = pl.len() - buckets * size
+    in_larger = larger * (size + 1)
+    return (
+        pl.when(rank < in_larger)
+        .then(1 + rank // (size + 1))
+        .otherwise(1 + larger + (rank - in_larger) // size)
+    )
+
+
+def _ordinal(*by: str, descending: list[bool]) -> pl.Expr:
+    """Each row's 0-based position in the order of ``by``."""
+    return pl.arg_sort_by(list(by), descending=descending).arg_sort()
+
+
+def polars_rfm(data: Path, as_of: date, recorder: Recorder, runs: int = PEER_RUNS) -> pl.DataFrame:
+    """The polars twin of the SQL RFM model, ``runs`` times, each a stage.
+
+    Args:
+        data: The generated data folder (its ``transactions`` Parquet).
+        as_of: The snapshot date; transactions up to its end count.
+        recorder: Where the stages go.
+        runs: How many times to run it.
+
+    Returns:
+        The last run's result, the same columns as ``sql_rfm``'s, sorted by customer id.
+    """
+    r, f = pl.col("r"), pl.col("f")
+    segment = (
+        pl.when((r <= 2) & (f <= 2))
+        .then(pl.lit("hibernating"))
+        .when((r <= 2) & (f <= 4))
+        .then(pl.lit("at_risk"))
+        .when(r <= 2)
+        .then(pl.lit("cant_lose"))
+        .when((r == 3) & (f <= 2))
+        .then(pl.lit("about_to_sleep"))
+        .when((r == 3) & (f == 3))
+        .then(pl.lit("need_attention"))
+        .when((r <= 4) & (f >= 4))
+        .then(pl.lit("loyal_customers"))
+        .when((r == 4) & (f == 1))
+        .then(pl.lit("promising"))
+        .when((r == 5) & (f == 1))
+        .then(pl.lit("new_customers"))
+        .when(f <= 3)
+        .then(pl.lit("potential_loyalists"))
+        .otherwise(pl.lit("champions"))
+    )
+    model = (
+        pl.scan_parquet(data / "transactions" / "*.parquet")
+        .filter(pl.col("order_ts") < datetime.combine(as_of + timedelta(days=1), time()))
+        .group_by("customer_id")
+        .agg(
+            recency=(pl.lit(as_of) - pl.col("order_ts").max().dt.date()).dt.total_days(),
+            frequency=pl.col("order_id").n_unique(),
+            monetary=pl.col("amount").sum().round(2),
+        )
+        .with_columns(
+            r=_ntile(_ordinal("recency", "customer_id", descending=[True, False])),
+            f=_ntile(_ordinal("frequency", "customer_id", descending=[False, False])),
+            m=_ntile(_ordinal("monetary", "customer_id", descending=[False, False])),
+        )
+        .with_columns(segment=segment)
+        .sort("customer_id")
+    )
+    for run in range(1, runs + 1):
+        with recorder.stage(f"{POLARS_RFM}, run {run}") as info:
+            result = model.collect()
+            info["customers"] = result.height
+    return result
 
 
 def _relative(ours: dict[str, float], theirs: dict[str, float]) -> dict[str, float]:

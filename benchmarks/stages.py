@@ -9,10 +9,17 @@ Groups (the orchestrator ``benchmarks.run`` calls them in this order):
   strategies) with the run's partition, so every stage is exactly what the asset does in a run,
   its pandera contract checks and its warehouse writes included. What is left out is Dagster's
   own run bookkeeping (event log, step launch).
+- ``cli``: the same snapshot as ``pipeline`` (the same assets and config, a fresh warehouse) as
+  an operator runs it: ``dagster asset materialize -m pipelines.definitions --select ...
+  --partition KEY`` in a fresh process with a fresh ``DAGSTER_HOME``, timed from the process's
+  start to its exit, its process tree's peak RSS sampled. Dagster's run bookkeeping (event log,
+  run storage), the code location's load and the raw tables' blocking asset checks are in it.
+  Before it, the process start alone: ``python -c "import pipelines.definitions"`` (interpreter,
+  imports, the config's validation and the definitions), ``PEER_RUNS`` times.
 - ``backfill``: the monthly assets (features .. strategies) for 24 monthly snapshots on a copy of
   the landed warehouse, one invocation per asset with the 24-month partition range, as a
   single-run backfill does.
-- ``pandas_rfm`` and ``pymc``: the peers (see ``benchmarks.peers``).
+- ``pandas_rfm``, ``sql_rfm``, ``polars_rfm`` and ``pymc``: the peers (see ``benchmarks.peers``).
 - ``events``: the ``raw/events`` asset landing a generated events Parquet file into a fresh
   warehouse, then the landed table validated with its contract as the blocking check does (the
   orchestrator is ``benchmarks.events``, not ``benchmarks.run``).
@@ -22,7 +29,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import sys
 import warnings
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -32,6 +41,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 import polars as pl
+import yaml
 
 from assets.features.assets import build_feature_assets
 from assets.partitions import monthly_snapshots
@@ -39,7 +49,16 @@ from assets.raw.assets import raw_customers, raw_events, raw_transactions
 from assets.resources import warehouse_for
 from assets.segments.assets import build_segment_assets
 from assets.strategies.assets import build_strategy_assets
-from benchmarks.measure import LANDING_PART, MONTHLY_PART, Recorder
+from benchmarks.measure import (
+    CLI_RUN,
+    DEFINITIONS_LOAD,
+    LANDING_PART,
+    MONTHLY_PART,
+    PEER_RUNS,
+    Recorder,
+    Stage,
+    run_process,
+)
 from segmentation.config import SegmentationConfig, load_config, month_end
 from segmentation.keys import BEHAVIOUR_TABLE
 from segmentation.monthly import read_month
@@ -47,6 +66,18 @@ from segmentation.quality.validation import validate_table
 from segmentation.raw.contracts import EventsContract
 
 SUMMARY_FILE = "customer_summary.parquet"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+GROUPS = (
+    "floor",
+    "pipeline",
+    "cli",
+    "backfill",
+    "pandas_rfm",
+    "sql_rfm",
+    "polars_rfm",
+    "pymc",
+    "events",
+)
 
 
 def snapshot_keys(true_params: dict[str, Any], months: int) -> list[str]:
@@ -121,15 +152,90 @@ def pipeline(
 ) -> None:
     config.warehouse.unlink(missing_ok=True)
     Path(f"{config.warehouse}.wal").unlink(missing_ok=True)
-    for asset in (raw_transactions, raw_customers):
-        _invoke(asset, config, None, recorder, LANDING_PART)
-    monthly_assets(config, keys, recorder)
+    for asset in snapshot_assets(config):
+        landing = asset in (raw_transactions, raw_customers)
+        _invoke(
+            asset,
+            config,
+            None if landing else keys,
+            recorder,
+            LANDING_PART if landing else MONTHLY_PART,
+        )
     # the customer summary the CLV fit used, for the pymc-marketing peer (not timed)
     with warehouse_for(config).connect() as con:
         behaviour = read_month(con, BEHAVIOUR_TABLE, month_end(keys[-1]))
     behaviour.filter(pl.col("purchase_days") > 0).select(
         "customer_id", "frequency", "recency", "age_days", "repeat_spend_mean"
     ).write_parquet(work / SUMMARY_FILE)
+
+
+def snapshot_assets(config: SegmentationConfig) -> list[dg.AssetsDefinition]:
+    """The assets one snapshot materializes, in the order ``pipeline`` invokes them."""
+    snapshots = monthly_snapshots(config)
+    return [
+        raw_transactions,
+        raw_customers,
+        *build_feature_assets(snapshots),
+        *build_segment_assets(snapshots),
+        *build_strategy_assets(snapshots),
+    ]
+
+
+def cli_selection(config: SegmentationConfig) -> str:
+    """``--select`` of the cli group: the keys of every table ``pipeline``'s assets write."""
+    return ",".join(
+        spec.key.to_user_string() for asset in snapshot_assets(config) for spec in asset.specs
+    )
+
+
+def _process_stage(name: str, command: list[str], env: dict[str, str], log: Path) -> Stage:
+    run = run_process(command, env, PROJECT_ROOT, log)
+    if run.returncode != 0:
+        tail = log.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"{name} exited with {run.returncode}; the end of {log}:\n{tail}")
+    return Stage(
+        stage=name,
+        seconds=run.seconds,
+        peak_rss_mib=run.peak_rss_mib,
+        rss_start_mib=0.0,
+        peak_scope="child process tree",
+        cpu_seconds=run.cpu_seconds,
+    )
+
+
+def cli(config_path: Path, keys: Sequence[str], work: Path, recorder: Recorder) -> None:
+    """The snapshot through ``dagster asset materialize`` in a fresh process, after the process
+    start alone (see the module's docstring)."""
+    folder = work / "cli"
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "dagster_home").mkdir(parents=True)
+    settings = yaml.safe_load(config_path.read_text())
+    settings["warehouse"] = str(folder / "segmentation.duckdb")
+    settings["serving"] = str(folder / "serving.duckdb")
+    settings["duckdb"]["temp_directory"] = str(folder / "spill")
+    (folder / "config.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
+    config = load_config(folder / "config.yaml")
+    env = os.environ | {
+        "SEGMENTATION_CONFIG": str(folder / "config.yaml"),
+        "DAGSTER_HOME": str(folder / "dagster_home"),
+        "PYTHONWARNINGS": "ignore",
+    }
+    load = [sys.executable, "-c", "import pipelines.definitions"]
+    for run in range(1, PEER_RUNS + 1):
+        recorder.add(
+            _process_stage(f"{DEFINITIONS_LOAD}, run {run}", load, env, folder / "load.log")
+        )
+    dagster = Path(sys.executable).parent / "dagster"
+    command = [str(dagster), "asset", "materialize", "-m", "pipelines.definitions"]
+    command += ["--select", cli_selection(config), "--partition", keys[-1]]
+    stage = _process_stage(CLI_RUN, command, env, folder / "cli.log")
+    with duckdb.connect(str(config.warehouse), read_only=True) as con:
+        for asset in snapshot_assets(config):
+            for spec in asset.specs:
+                table = ".".join(spec.key.path)
+                rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+                stage.extra[f"{table} rows"] = rows[0] if rows else 0
+    recorder.add(stage)
 
 
 def backfill(
@@ -160,9 +266,7 @@ def events(config: SegmentationConfig, recorder: Recorder) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "group", choices=["floor", "pipeline", "backfill", "pandas_rfm", "pymc", "events"]
-    )
+    parser.add_argument("group", choices=GROUPS)
     parser.add_argument("--data", type=Path, required=True, help="the generated data folder")
     parser.add_argument("--work", type=Path, required=True, help="scratch folder (config, db)")
     parser.add_argument("--out", type=Path, required=True, help="where the stage JSON goes")
@@ -195,10 +299,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     recorder = Recorder(save)
     if args.group == "floor":
         floor(args.data, keys, recorder)
-    elif args.group == "pandas_rfm":
-        from benchmarks.peers import pandas_rfm
+    elif args.group in ("pandas_rfm", "sql_rfm", "polars_rfm"):
+        from benchmarks import peers
 
-        pandas_rfm(args.data, month_end(keys[-1]), recorder)
+        getattr(peers, args.group)(args.data, month_end(keys[-1]), recorder)
+    elif args.group == "cli":
+        cli(args.work / "config.yaml", keys, args.work, recorder)
     elif args.group == "pymc":
         from benchmarks.peers import pymc_vs_ours
 

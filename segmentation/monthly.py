@@ -43,6 +43,7 @@ from segmentation.keys import (
     ordered_by,
     sorted_by_keys,
 )
+from segmentation.phases import READING, phase
 from segmentation.segments.build import build_customer_segments, summarize_segments
 from segmentation.segments.settings import SegmentSettings
 from segmentation.sql_files import read_sql
@@ -279,7 +280,8 @@ def read_products(
 def catalogue_for_rules(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """The columns of ``raw.products`` an eligibility rule may use, one row per product id,
     sorted by it: the ``products`` argument of :func:`customer_segments_month`."""
-    return frame_of(con.execute(read_sql("segments/catalogue.sql")))
+    with phase(READING):
+        return frame_of(con.execute(read_sql("segments/catalogue.sql")))
 
 
 def strategy_assignments_month(segments: pl.DataFrame, playbook: Playbook) -> pl.DataFrame:
@@ -306,6 +308,7 @@ def read_behaviour_with_clv(con: duckdb.DuckDBPyConnection, snapshot: date) -> p
     if behaviour.get_column("customer_id").equals(clv.get_column("customer_id")):
         return behaviour.hstack(clv.drop(KEY_COLUMNS).get_columns())
     del behaviour, clv
-    return frame_of(
-        con.execute(read_sql("features/behaviour_with_clv.sql"), {"snapshot_date": snapshot})
-    )
+    with phase(READING):
+        return frame_of(
+            con.execute(read_sql("features/behaviour_with_clv.sql"), {"snapshot_date": snapshot})
+        )

@@ -6,6 +6,7 @@ import duckdb
 import pandera.polars as pa
 import polars as pl
 
+from segmentation.phases import CHECKING, phase
 from segmentation.sql_files import render_sql
 
 # rows validated at a time
@@ -21,6 +22,13 @@ def validate_table(
     that fall into different batches. Duplicates found are the failure cases (the key and its
     ``copies``), with 0 rows checked.
     """
+    with phase(CHECKING):
+        return _validate_table(con, table, contract)
+
+
+def _validate_table(
+    con: duckdb.DuckDBPyConnection, table: str, contract: type[pa.DataFrameModel]
+) -> tuple[int, pl.DataFrame | None]:
     for keys in unique_keys(contract):
         duplicates = duplicate_keys(con, table, keys)
         if duplicates.height:

@@ -19,6 +19,7 @@ from datetime import datetime
 import duckdb
 import polars as pl
 
+from segmentation.phases import CHECKING, READING, WRITING, phase
 from segmentation.privacy import MASK
 from segmentation.raw.parsing_attributes import RowKey
 from segmentation.raw.publishing import publish
@@ -112,12 +113,13 @@ def land_source(
     with scratch_directory(con, STAGING_PREFIX) as directory:
         claim(directory)
         try:
-            staging = stage_source(
-                con, source, config, now, directory, custom, MASK if masked else None
-            )
-            report = _land_staged(
-                con, source, config, staging, now, before, masked, row_key(source, config, custom)
-            )
+            with phase(READING):
+                staging = stage_source(
+                    con, source, config, now, directory, custom, MASK if masked else None
+                )
+            key = row_key(source, config, custom)
+            with phase(CHECKING):
+                report = _land_staged(con, source, config, staging, now, before, masked, key)
         finally:
             drop_staging(con)
     return replace(
@@ -184,7 +186,8 @@ def _land_staged(
     flag_duplicates(con, source, key)
     report = _report(con, source, staging)
     _gate(source, report, config.max_reject_rate, False)
-    publish(con, source, now)
+    with phase(WRITING):
+        publish(con, source, now)
     return replace(report, removed_files=shrunk)
 
 

@@ -2,15 +2,18 @@
 order, and what they report is what they wrote."""
 
 import json
+import sys
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
-from benchmarks import stages
+from benchmarks import peers, stages
 from benchmarks.data import END, START
-from benchmarks.measure import OUR_FIT, PYMC_FIT
+from benchmarks.measure import OUR_FIT, PHASE_COLUMNS, PYMC_FIT, Recorder, run_process
 from benchmarks.run import _config, _markdown, _summarize
 from synthetic.generate import write
 
@@ -121,7 +124,9 @@ def test_backfill_covers_every_month_and_the_summary_gives_ratios(bench, pipelin
         (landing + monthly) / seconds["pipeline_one_snapshot"], 2
     )
     assert seconds["floor"] == min(stage["seconds"] for stage in floor["stages"])
-    assert seconds["pandas_rfm"] is None and summary["not_run"] == ["pandas_rfm", "pymc"]
+    # the groups left out of ``groups`` count as not run
+    not_run = ["cli", "pandas_rfm", "sql_rfm", "polars_rfm", "pymc"]
+    assert seconds["pandas_rfm"] is None and summary["not_run"] == not_run
     report = _markdown(
         {
             "size": "1M",
@@ -140,7 +145,7 @@ def test_backfill_covers_every_month_and_the_summary_gives_ratios(bench, pipelin
             "summary": summary,
         }
     )
-    assert "Not run (`--groups`): pandas_rfm, pymc." in report
+    assert "Not run (`--groups`): cli, pandas_rfm, sql_rfm, polars_rfm, pymc." in report
     assert "| pipeline | marts.strategy_assignments |" in report
 
 
@@ -184,3 +189,201 @@ def test_each_clv_fit_counts_its_fastest_run(pipeline) -> None:
     assert summary["seconds"]["our_clv_fit"] == 0.021
     assert summary["seconds"]["pymc_map_fit"] == 3.1
     assert summary["ratios"]["pymc_map_over_our_fit"] == round(3.1 / 0.021, 2)
+
+
+def test_every_stage_says_where_its_seconds_went(pipeline) -> None:
+    by_name = {stage["stage"]: stage for stage in pipeline["stages"]}
+    for stage in pipeline["stages"]:
+        phases = stage["phases"]
+        assert list(phases) == list(PHASE_COLUMNS)
+        assert min(phases.values()) >= 0
+        # exclusive phases and the rest as computing: they add up to the stage, to rounding
+        assert sum(phases.values()) == pytest.approx(stage["seconds"], abs=0.005)
+        assert stage["cpu_seconds"] > 0
+    for landing in ("raw.transactions", "raw.customers"):
+        # the files staged, the rows checked (rejects, duplicates), the table swapped in
+        phases = by_name[landing]["phases"]
+        assert phases["reading"] > 0 and phases["checking"] > 0 and phases["writing"] > 0
+    for name in stages_monthly():
+        # every monthly asset checks its contract and writes its months
+        assert by_name[name]["phases"]["checking"] > 0
+        assert by_name[name]["phases"]["writing"] > 0
+    # the assets downstream of the behaviour read their inputs back from the warehouse
+    for name in ("features.customer_features", "marts.strategy_assignments"):
+        assert by_name[name]["phases"]["reading"] > 0
+
+
+def stages_monthly() -> list[str]:
+    return [name for name in MONTHLY_STAGES if name != "features.customer_categories"]
+
+
+@pytest.fixture(scope="module")
+def rfm_peers(bench) -> dict:
+    data, _ = bench
+    recorder = Recorder()
+    as_of = date(2011, 12, 31)
+    result = {
+        "pandas": peers.pandas_rfm(data, as_of, recorder),
+        "sql": peers.sql_rfm(data, as_of, recorder),
+        "polars": peers.polars_rfm(data, as_of, recorder),
+        "stages": [stage.stage for stage in recorder.stages],
+    }
+    return result
+
+
+def test_sql_and_polars_rfm_agree_customer_by_customer(bench, rfm_peers) -> None:
+    sql, twin = rfm_peers["sql"], rfm_peers["polars"]
+    assert_frame_equal(sql, twin, check_dtypes=False)
+    # every buyer up to the snapshot, once
+    with duckdb.connect() as con:
+        buyers = con.execute(
+            "SELECT count(DISTINCT customer_id) FROM read_parquet(?) "
+            "WHERE order_ts < TIMESTAMP '2012-01-01'",
+            [str(bench[0] / "transactions" / "*.parquet")],
+        ).fetchone()[0]
+    assert sql.height == sql.get_column("customer_id").n_unique() == buyers > 1_000
+    # NTILE(5): five buckets whose sizes differ by at most one row, larger ones first
+    for score in ("r", "f", "m"):
+        sizes = sql.get_column(score).value_counts().sort(score).get_column("count").to_list()
+        assert len(sizes) == 5 and sizes == sorted(sizes, reverse=True)
+        assert sizes[0] - sizes[-1] <= 1
+    assert set(sql.get_column("segment")) <= set(peers._SEGMENTS.values())
+    # each peer ran PEER_RUNS times, each run its own stage
+    assert rfm_peers["stages"].count(f"{peers.SQL_RFM}, run 3") == 1
+    assert len(rfm_peers["stages"]) == peers.PEER_RUNS * 4
+
+
+def test_pandas_rfm_agrees_with_sql_where_qcut_and_ntile_agree(rfm_peers) -> None:
+    """The same customers and R, F, M values; the F scores differ for at most four customers
+    (qcut cuts the ordinal ranks at most one rank away from NTILE); R and M are cut at value
+    quantiles by qcut, so a tied value never straddles two of its scores."""
+    sql = rfm_peers["sql"]
+    frame = rfm_peers["pandas"].reset_index()
+    frame["f"] = frame["f"].astype(int)
+    pandas = pl.from_pandas(frame[["customer_id", *"rfm", "segment", "recency", "frequency"]])
+    pandas = pandas.with_columns(pl.from_pandas(frame["monetary"].round(2)).alias("monetary")).sort(
+        "customer_id"
+    )
+    assert pandas.get_column("customer_id").equals(sql.get_column("customer_id"))
+    for value in ("recency", "frequency", "monetary"):
+        assert (
+            pandas.get_column(value).cast(pl.Float64).equals(sql.get_column(value).cast(pl.Float64))
+        ), value
+    differ = (pandas.get_column("f") != sql.get_column("f")).sum()
+    assert differ <= 4
+    for score, value in (("r", "recency"), ("m", "monetary")):
+        per_value = pandas.group_by(value).agg(pl.col(score).n_unique().alias("scores"))
+        assert per_value.get_column("scores").max() == 1
+    # R and F decide the segment: where both scores agree, so does it
+    agree = (pandas.get_column("r") == sql.get_column("r")) & (
+        pandas.get_column("f") == sql.get_column("f")
+    )
+    assert agree.sum() > 0.9 * sql.height
+    assert (
+        pandas.filter(agree).get_column("segment").equals(sql.filter(agree).get_column("segment"))
+    )
+
+
+def _stage(name: str, seconds: float, **phases: float) -> dict:
+    return {
+        "stage": name,
+        "seconds": seconds,
+        "peak_rss_mib": 1,
+        "rss_start_mib": 1,
+        "extra": {},
+        "phases": phases,
+    }
+
+
+def test_the_cli_and_the_peers_give_the_issue_ratios(pipeline) -> None:
+    runs = range(1, 4)
+    groups = {
+        "floor": {"stages": [_stage("floor", 0.5)]},
+        "pipeline": pipeline,
+        "cli": {
+            "stages": [_stage(f"{stages.DEFINITIONS_LOAD}, run {k}", 3.0 + k) for k in runs]
+            + [_stage(stages.CLI_RUN, 20.0)]
+        },
+        "pandas_rfm": {
+            "stages": [_stage(f"{peers.PANDAS_READ}, run {k}", 1.0 * k) for k in runs]
+            + [_stage(f"{peers.PANDAS_SCORE}, run {k}", 2.0) for k in runs]
+        },
+        "sql_rfm": {"stages": [_stage(f"{peers.SQL_RFM}, run {k}", 2.0 / k) for k in runs]},
+        "polars_rfm": {"stages": [_stage(f"{peers.POLARS_RFM}, run {k}", 0.5) for k in runs]},
+    }
+    summary = _summarize("10M", groups)
+    seconds, ratios = summary["seconds"], summary["ratios"]
+    assert seconds["cli_one_snapshot"] == 20.0 and seconds["process_start"] == 4.0
+    # the fastest run of each peer: pandas' runs are read + score
+    assert seconds["pandas_rfm"] == 3.0
+    assert seconds["sql_rfm"] == round(2.0 / 3, 3) and seconds["polars_rfm"] == 0.5
+    assert ratios["cli_over_sql_rfm"] == round(20.0 / (2.0 / 3), 2)
+    assert ratios["cli_over_in_process"] == round(20.0 / seconds["pipeline_one_snapshot"], 2)
+    assert ratios["pandas_rfm_over_sql_rfm"] == round(3.0 / (2.0 / 3), 2)
+    assert ratios["sql_rfm_over_polars_rfm"] == round((2.0 / 3) / 0.5, 2)
+    [cli_target] = [t for t in summary["targets"] if "dagster asset materialize" in t["target"]]
+    assert cli_target["met"] is False and cli_target["measured"].startswith("30.0x")
+    [in_process] = [t for t in summary["targets"] if "in process <= 8 s" in t["target"]]
+    assert in_process["met"] == (seconds["pipeline_one_snapshot"] <= 8)
+    phases = summary["phases"]["pipeline_one_snapshot"]
+    assert sum(phases.values()) == pytest.approx(seconds["pipeline_one_snapshot"], abs=0.05)
+    assert summary["phases"]["landing"]["reading"] > 0
+    report = _markdown(
+        {
+            "size": "10M",
+            "transactions": 1,
+            "customers": 1,
+            "snapshot": "2011-12",
+            "backfill": [None, None],
+            "environment": {
+                "cpus": 2,
+                "platform": "-",
+                "python": "-",
+                "duckdb": "-",
+                "polars": "-",
+                "load_average": [3.5, 4.25],
+            },
+            "groups": groups,
+            "summary": summary,
+        }
+    )
+    assert "load average (1 min) 3.5 at the start, 4.2 at the end" in report
+    assert (
+        "| group | stage | seconds | CPU s | reading | checking | writing | computing |" in report
+    )
+    # the cli's split: CPU seconds where measured (these made-up stages have none)
+    assert summary["cpu_seconds"]["process_start"] is None
+    assert "| one snapshot in process, end to end |" in report
+    assert "| `dagster asset materialize`, process start to exit | 20.00 |  |" in report
+    assert "| cli_over_sql_rfm | 30.00 |" in report
+
+
+@pytest.mark.bench
+def test_cli_group_runs_the_snapshot_through_dagster(bench, pipeline) -> None:
+    """The cli group: the same tables, with the same rows, as the in-process snapshot."""
+    cli = _group(bench, "cli")
+    names = [stage["stage"] for stage in cli["stages"]]
+    assert names == [f"{stages.DEFINITIONS_LOAD}, run {k}" for k in (1, 2, 3)] + [stages.CLI_RUN]
+    run = cli["stages"][-1]
+    in_process = {
+        key: value
+        for stage in pipeline["stages"]
+        for key, value in stage["extra"].items()
+        if key.endswith(" rows")
+    }
+    assert {k: v for k, v in run["extra"].items() if k.endswith(" rows")} == in_process
+    for stage in cli["stages"]:
+        assert stage["seconds"] > 0 and stage["peak_rss_mib"] > 100
+        assert stage["cpu_seconds"] > 0
+    # a fresh warehouse and Dagster home of its own, beside the pipeline group's
+    assert (bench[1] / "cli" / "segmentation.duckdb").is_file()
+    assert any((bench[1] / "cli" / "dagster_home").iterdir())
+
+
+def test_a_failing_command_line_run_fails_its_group_with_its_output(tmp_path: Path) -> None:
+    command = [sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"]
+    run = run_process(command, {"PATH": "/usr/bin:/bin"}, tmp_path, tmp_path / "run.log")
+    assert run.returncode == 3 and run.cpu_seconds > 0 and run.seconds > 0
+    assert (tmp_path / "run.log").read_text().strip() == "boom"
+    with pytest.raises(RuntimeError, match=r"(?s)failing step exited with 3; the end of .*boom"):
+        stages._process_stage("failing step", command, {}, tmp_path / "step.log")
