@@ -9,20 +9,32 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 from datetime import date
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from segmentation.segments.rfm import RFM_SEGMENT_LABELS, SCORES, load_rfm_grid
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DPI = 100
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _BAR_COLOUR = "#4c72b0"
 
 
+def _new_figure(**kwargs: Any) -> Figure:
+    # matplotlib is imported when a chart is drawn, not when the definitions load: most runs and
+    # every code-location load draw none, and the import is a large part of a process start
+    from matplotlib.figure import Figure
+
+    return Figure(**kwargs)
+
+
 def _png(figure: Figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     # no Software/date entries: the same data gives the same bytes
@@ -31,7 +43,7 @@ def _png(figure: Figure) -> bytes:
 
 
 def _placeholder(title: str, message: str) -> bytes:
-    figure = Figure(figsize=(7, 2.5))
+    figure = _new_figure(figsize=(7, 2.5))
     axes = figure.add_subplot()
     axes.set_axis_off()
     axes.set_title(title)
@@ -63,7 +75,7 @@ def segment_sizes_png(
     lifecycle_order: Sequence[str] = (),
 ) -> bytes:
     """Two bar charts of one snapshot: customers per RFM segment and per lifecycle stage."""
-    figure = Figure(figsize=(11, 4.8), layout="constrained")
+    figure = _new_figure(figsize=(11, 4.8), layout="constrained")
     left, right = figure.subplots(1, 2, width_ratios=[1.2, 1])
     _bars(left, _ordered(rfm_counts, RFM_SEGMENT_LABELS), "RFM segment")
     _bars(right, _ordered(lifecycle_counts, lifecycle_order), "Lifecycle stage")
@@ -83,7 +95,7 @@ def rfm_grid_png(cells: pl.DataFrame, snapshot: date) -> bytes:
     counts = np.zeros((len(rows), len(SCORES)), dtype=np.int64)
     for r_score, fm, customers in cells.select("r_score", "fm_score", "customers").iter_rows():
         counts[rows.index(r_score), SCORES.index(fm)] += customers
-    figure = Figure(figsize=(8.5, 6.2), layout="constrained")
+    figure = _new_figure(figsize=(8.5, 6.2), layout="constrained")
     axes = figure.add_subplot()
     image = axes.imshow(counts, cmap="Blues", aspect="auto")
     threshold = counts.max() / 2 if counts.max() else 1
@@ -139,7 +151,7 @@ def migration_png(migration: pl.DataFrame, dimension: str = "rfm_segment") -> by
     row_totals = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, row_totals, out=np.zeros(counts.shape), where=row_totals > 0)
     size = max(6.0, 0.62 * len(order) + 3)
-    figure = Figure(figsize=(size + 1.5, size), layout="constrained")
+    figure = _new_figure(figsize=(size + 1.5, size), layout="constrained")
     axes = figure.add_subplot()
     image = axes.imshow(shares, cmap="Purples", vmin=0, vmax=1, aspect="auto")
     for i in range(len(order)):
@@ -172,7 +184,7 @@ def clv_histogram_png(clv: pl.Series, snapshot: date) -> bytes:
         return _placeholder(title, "no customer with a positive CLV")
     low, high = float(positive.min()), float(positive.max())
     bins = np.geomspace(low, high * 1.0001, 40) if high > low else np.array([low * 0.9, low * 1.1])
-    figure = Figure(figsize=(9, 4.5), layout="constrained")
+    figure = _new_figure(figsize=(9, 4.5), layout="constrained")
     axes = figure.add_subplot()
     axes.hist(positive, bins=bins, color=_BAR_COLOUR, edgecolor="white", linewidth=0.4)
     axes.set_xscale("log")

@@ -24,6 +24,7 @@ from segmentation.reports.html_report import (
     render_report,
     write_report,
 )
+from tests.conftest import PROJECT_ROOT, config_mapping, write_config_file
 
 SNAPSHOT = date(2011, 3, 31)
 
@@ -104,3 +105,30 @@ def test_report_embeds_images_and_escapes_text(tmp_path: Path) -> None:
     assert png_data_uri(png).endswith(embedded)
     assert "2011-02-28" in html and "2011-03-31" in html
     assert [p.name for p in path.parent.iterdir()] == ["segment_report.html"]
+
+
+def test_loading_the_definitions_does_not_import_matplotlib(tmp_path: Path) -> None:
+    """Every CLI command, run and code-location load imports the definitions; matplotlib is
+    imported by the first chart drawn, not then."""
+    import os
+    import subprocess
+    import sys
+
+    config = write_config_file(tmp_path, config_mapping())
+    code = (
+        "import sys, datetime, polars as pl, pipelines.definitions\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))\n"
+        "import segmentation.reports.charts as charts\n"
+        "charts.clv_histogram_png(pl.Series([1.0, 2.0]), datetime.date(2011, 3, 31))\n"
+        "print('matplotlib.figure' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_ROOT,
+        env=os.environ | {"SEGMENTATION_CONFIG": str(config)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert result.stdout.strip().splitlines()[-2:] == ["[]", "True"]
