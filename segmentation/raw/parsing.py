@@ -24,6 +24,7 @@ from segmentation.raw.coercion import (
     as_timestamp,
     is_present,
     is_unparsed,
+    with_text,
 )
 from segmentation.raw.columns import (
     BOOKKEEPING,
@@ -62,6 +63,8 @@ def parse_transactions(
     timestamps mean (offsets in the data always win); ``decimal_comma`` reads ``1.234,56``;
     ``column_order`` is the source's column order for the row hash (see :func:`_originals`).
     """
+    source_schema = frame.collect_schema()
+    frame = with_text(frame, columns.values())
     schema = frame.collect_schema()
 
     def number(name: str) -> pl.Expr:
@@ -86,7 +89,7 @@ def parse_transactions(
         as_text(schema, columns.get("country")).alias("country"),
         pl.col(SOURCE_FILE),
         pl.col(SOURCE_ROW),
-        _row_hash(schema, column_order),
+        _row_hash(source_schema, column_order),
         (~is_present(schema, columns["order_ts"])).alias("_ts_missing"),  # type: ignore[arg-type]
         pl.any_horizontal(
             is_unparsed(schema, columns.get(name), number(name))
