@@ -53,7 +53,7 @@ def with_text(frame: pl.LazyFrame, columns: Iterable[str | None]) -> pl.LazyFram
     source columns: a parse reads the row hash's columns from the schema before this.
     """
     schema = frame.collect_schema()
-    texts = sorted({name for name in columns if name is not None and schema[name] == pl.String})
+    texts = sorted({name for name in columns if name is not None and schema.get(name) == pl.String})
     stripped = {_TEXT_OF.format(name): pl.col(name).str.strip_chars() for name in texts}
     return frame.with_columns(**stripped).with_columns(
         pl.when(pl.col(name).str.len_bytes() > 0).then(pl.col(name)).alias(name)
