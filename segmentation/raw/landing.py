@@ -176,8 +176,10 @@ def _land_staged(
 ) -> LandingReport:
     """Refuse shrunk files, flag duplicates (and rows repeating a ``key``) in the staged rows,
     gate on the reject rate, swap in atomically."""
-    report = _report(con, source, staging)
-    shrunk = shrunk_files(con, before, staging.files)
+    # one count of the staged rows for both: each count reads every staged file again
+    counts = con.execute(read_sql("raw/landing_counts.sql")).fetchall()
+    report = _report(con, source, staging, counts)
+    shrunk = shrunk_files(con, before, staging.files, counts)
     if shrunk and not config.allow_removed_files:
         refuse_removed(source, {}, shrunk)
     # parse rejects alone over the limit: fail before re-reading files for their text
@@ -222,13 +224,21 @@ def _gate(
     )
 
 
-def _report(con: duckdb.DuckDBPyConnection, source: SourceName, staging: Staging) -> LandingReport:
-    """Rows per reason and file of the stage as it stands: landed and rejected."""
+def _report(
+    con: duckdb.DuckDBPyConnection,
+    source: SourceName,
+    staging: Staging,
+    counts: list[tuple[int, str | None, int]] | None = None,
+) -> LandingReport:
+    """Rows per reason and file of the stage as it stands: landed and rejected (``counts``: the
+    rows of ``landing_counts.sql`` when the caller has them already)."""
     by_reason: Counter[str] = Counter()
     by_file: Counter[str] = Counter()
     landed = 0
     files = staging.files
-    for file_seq, reason, rows in con.execute(read_sql("raw/landing_counts.sql")).fetchall():
+    if counts is None:
+        counts = con.execute(read_sql("raw/landing_counts.sql")).fetchall()
+    for file_seq, reason, rows in counts:
         if reason is None:
             landed += rows
         else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import reduce
 
 import polars as pl
 
@@ -23,6 +24,7 @@ from segmentation.raw.coercion import (
     as_timestamp,
     is_present,
     is_unparsed,
+    with_text,
 )
 from segmentation.raw.columns import (
     BOOKKEEPING,
@@ -39,6 +41,9 @@ from segmentation.raw.reasons import CUSTOMER_REASONS, TRANSACTION_REASONS
 # point: DuckDB refuses to cast a double from 1e28 up (the largest it casts is
 # 9.999999999999997e27), and that failure would stop the features, not the landing
 AMOUNT_LIMIT = 1e28
+# an odd 64-bit constant (2**64 over the golden ratio) that spreads each column's hash over
+# every bit before the next one is mixed in
+_HASH_MULTIPLIER = 0x9E3779B97F4A7C15
 
 
 def parse_transactions(
@@ -58,6 +63,8 @@ def parse_transactions(
     timestamps mean (offsets in the data always win); ``decimal_comma`` reads ``1.234,56``;
     ``column_order`` is the source's column order for the row hash (see :func:`_originals`).
     """
+    source_schema = frame.collect_schema()
+    frame = with_text(frame, columns.values())
     schema = frame.collect_schema()
 
     def number(name: str) -> pl.Expr:
@@ -82,7 +89,7 @@ def parse_transactions(
         as_text(schema, columns.get("country")).alias("country"),
         pl.col(SOURCE_FILE),
         pl.col(SOURCE_ROW),
-        _row_hash(schema, column_order),
+        _row_hash(source_schema, column_order),
         (~is_present(schema, columns["order_ts"])).alias("_ts_missing"),  # type: ignore[arg-type]
         pl.any_horizontal(
             is_unparsed(schema, columns.get(name), number(name))
@@ -256,8 +263,16 @@ def _json_row(
 def _row_hash(schema: pl.Schema, order: Sequence[str] | None = None) -> pl.Expr:
     """A 64-bit hash of the original values: rows with equal ``raw_values`` hash equal, so rows
     with a unique hash cannot be duplicates and only the others are compared exactly (a
-    collision costs one more row's text, never a row)."""
-    return pl.struct([pl.col(name) for name in _originals(schema, order)]).hash().alias(ROW_HASH)
+    collision costs one more row's text, never a row).
+
+    Each column is hashed on its own and the hashes are chained (multiply, then xor the next):
+    equal values give equal hashes as the struct hash did, at a quarter of its cost (10M rows
+    of 9 columns: ~0.3 s of CPU instead of ~1.2 s). The multiplication wraps around 2**64.
+    """
+    hashes = [pl.col(name).hash() for name in _originals(schema, order)]
+    return reduce(lambda chain, value: (chain * _HASH_MULTIPLIER).xor(value), hashes).alias(
+        ROW_HASH
+    )
 
 
 def _reason(checks: list[tuple[str, pl.Expr]], reasons: Mapping[str, str]) -> list[pl.Expr]:

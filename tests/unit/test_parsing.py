@@ -5,6 +5,7 @@ from datetime import datetime
 import polars as pl
 import pytest
 
+from segmentation.raw.coercion import as_text, with_text
 from segmentation.raw.columns import ROW_HASH
 from segmentation.raw.parsing import parse_customers, parse_transactions, raw_values
 from tests.conftest import BROKEN_ROWS, LANDING_NOW, RETAIL_COLUMNS, RETAIL_HEADER
@@ -122,3 +123,23 @@ def test_customer_rows_with_bad_dates_or_income_are_rejected() -> None:
         "non_finite_number",
         None,
     ]
+
+
+def test_text_stripped_ahead_of_the_parse_is_the_text_stripped_in_place() -> None:
+    # blank and Unicode whitespace (no-break space, ideographic space, line separator)
+    values = [" a ", "", "  ", None, "\u00a0b\u3000", "\u2028", "c\td", "\u00e9 "]
+    frame = pl.LazyFrame({"v": values, "n": [1] * len(values)})
+    in_place = frame.select(as_text(frame.collect_schema(), "v").alias("v")).collect()
+    texted = with_text(frame, ["v", "n", None])
+    ahead = texted.select(as_text(texted.collect_schema(), "v").alias("v")).collect()
+    assert ahead.get_column("v").to_list() == in_place.get_column("v").to_list()
+    assert ahead.get_column("v").to_list() == ["a", None, None, None, "b", None, "c\td", "\u00e9"]
+
+
+def test_equal_rows_hash_equal_and_a_changed_value_changes_the_hash() -> None:
+    row = ["489434", "85048", "LIGHTS", "12", "2010-12-01 07:45:00", "6.95", "13085", "UK"]
+    other = [*row[:-1], "FR"]
+    swapped = [row[1], row[0], *row[2:]]
+    hashes = _parse([row, other, row, swapped]).get_column(ROW_HASH).to_list()
+    assert hashes[0] == hashes[2]
+    assert len({hashes[0], hashes[1], hashes[3]}) == 3
