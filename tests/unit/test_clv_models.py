@@ -16,6 +16,7 @@ from scipy import integrate, optimize
 
 from segmentation import btyd as cm
 from segmentation.btyd import bgnbd
+from segmentation.btyd.data import unique_rows
 
 # FHL (2005) BG/NBD estimates for the CDNOW sample (time unit: weeks).
 CDNOW_BGNBD = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
@@ -321,6 +322,28 @@ def test_compress_returns_distinct_triples_with_counts_that_expand_to_the_input(
     # Summed weights.
     _, _, _, wsum = cm.compress(x, t_x, T, weights=np.full(x.size, 0.5))
     np.testing.assert_allclose(wsum, 0.5 * counts)
+
+
+def test_unique_rows_of_fractional_values_equal_numpy_unique_rows() -> None:
+    # (frequency, spend) pairs as the Gamma-Gamma input holds them: whole and fractional
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 30, 50_000).astype(np.float64)
+    m = np.round(rng.gamma(2.0, 20.0, 50_000), 1)
+    expected, expected_inverse = np.unique(np.column_stack([x, m]), axis=0, return_inverse=True)
+    (xu, mu), inverse = unique_rows(x, m)
+    np.testing.assert_array_equal(np.column_stack([xu, mu]), expected)
+    np.testing.assert_array_equal(inverse, expected_inverse.reshape(-1))
+    assert xu.size < x.size
+    # NaN and negative zero take numpy's own path: the same answer as before either way
+    for odd in (np.nan, -0.0):
+        m_odd = m.copy()
+        m_odd[::100] = odd
+        expected, expected_inverse = np.unique(
+            np.column_stack([x, m_odd]), axis=0, return_inverse=True
+        )
+        (xu, mu), inverse = unique_rows(x, m_odd)
+        np.testing.assert_array_equal(np.column_stack([xu, mu]), expected)
+        np.testing.assert_array_equal(inverse, expected_inverse.reshape(-1))
 
 
 @pytest.mark.parametrize("model", ["bgnbd", "pareto_nbd"])
