@@ -6,10 +6,10 @@ What the check covers. ``validated`` puts the table's pandera contract on every 
 task's batch, and the write job fails before the lake's atomic commit when one breaks, so the
 months of the run keep what they held. A key repeated across two tasks is found once every row
 is staged, before the commit: the contract's unique columns are grouped over all the staged
-rows (``key_offenders``), in the same Spark job that counts the months' metadata, and a key
-held by more than one row stops the write. Nothing of a month is collected to the driver; the
-messages name the failed checks and counts, never a value (Spark writes a task's to its logs
-as well as to Dagster's).
+rows (``repeated_key_groups``), in the same Spark query that counts the months' metadata, and
+a key held by more than one row stops the write. Nothing of a month is collected to the
+driver; the messages name the failed checks and counts, never a value (Spark writes a task's
+to its logs as well as to Dagster's).
 
 What differs from the DuckDB engine: a run's months are written together in one atomic write
 per table (all of them or none, not month after month), and two tables of one asset (segments
@@ -212,8 +212,12 @@ _ROWS = "__rows"
 def _month_counts(
     staged: DataFrame, counted: Sequence[str], checks: Sequence[KeyCheck]
 ) -> dict[Any, Any]:
-    """One Spark job: per (month, column) the rows per value (``_ROWS``: the month's rows), and
-    under the key None the key checks' offenders by aggregate row name."""
+    """One Spark query: per (month, column) the rows per value (``_ROWS``: the month's rows), and
+    under the key None the key checks' offenders by aggregate row name.
+
+    The labels' rows and each key check's repeated groups are summed by one aggregation: one
+    shuffle per key check and one for all the sums, where a sum of its own per check would
+    add a shuffle (a Spark job under adaptive execution) per check and write."""
     from functools import reduce
 
     from pyspark.sql import functions as F
@@ -228,22 +232,25 @@ def _month_counts(
             ),
         )
     ).alias("pair")
-    labels = (
-        staged.select(SNAPSHOT_COLUMN, pairs)
-        .groupBy(SNAPSHOT_COLUMN, "pair.name", "pair.value")
-        .agg(F.count(F.lit(1)).alias("n"))
+    labels = staged.select(SNAPSHOT_COLUMN, pairs).select(
+        SNAPSHOT_COLUMN, "pair.name", "pair.value", F.lit(1).cast("long").alias("n")
     )
     keys = [
-        offenders.select(
+        groups.select(
             F.lit(None).cast("date").alias(SNAPSHOT_COLUMN),
             "name",
             F.lit(None).cast("string").alias("value"),
             "n",
         )
-        for offenders in key_offenders(staged, checks)
+        for groups in repeated_key_groups(staged, checks)
     ]
+    sums = (
+        reduce(lambda a, b: a.unionByName(b), keys, labels)
+        .groupBy(SNAPSHOT_COLUMN, "name", "value")
+        .agg(F.sum("n").alias("n"))
+    )
     result: dict[Any, Any] = {None: {}}
-    for day, name, value, n in reduce(lambda a, b: a.unionByName(b), keys, labels).collect():
+    for day, name, value, n in sums.collect():
         if day is None:
             result[None][name] = n
         else:
@@ -425,11 +432,24 @@ def key_offenders(frame: DataFrame, checks: Sequence[KeyCheck]) -> list[DataFram
     from pyspark.sql import functions as F
 
     return [
+        groups.agg(F.sum("n").cast("long").alias("n")).select(
+            F.lit(f"{_KEY_ROWS}{number}").alias("name"), "n"
+        )
+        for number, groups in enumerate(repeated_key_groups(frame, checks))
+    ]
+
+
+def repeated_key_groups(frame: DataFrame, checks: Sequence[KeyCheck]) -> list[DataFrame]:
+    """Per key check, a row (``name``, ``n``) per key of ``frame`` that more than one row
+    holds, ``n`` its rows: the offenders before they are summed (``key_offenders``), for a
+    query that sums them with other counts. Only the counts leave, never a key."""
+    from pyspark.sql import functions as F
+
+    return [
         frame.groupBy(*check.columns)
         .count()
         .where(F.col("count") > 1)
-        .agg(F.sum("count").alias("n"))
-        .select(F.lit(f"{_KEY_ROWS}{number}").alias("name"), F.col("n").cast("long"))
+        .select(F.lit(f"{_KEY_ROWS}{number}").alias("name"), F.col("count").cast("long").alias("n"))
         for number, check in enumerate(checks)
     ]
 

@@ -55,6 +55,7 @@ from segmentation.engines.spark.source_uris import list_source_files, read_bytes
 from segmentation.keys import BEHAVIOUR_TABLE
 from segmentation.raw.source_files import SourceError
 from tests.conftest import config_mapping, write_config_file
+from tests.spark.conftest import TEST_JAVA_OPTIONS
 from tests.spark.equality import assert_same_table, serving_tables
 from tests.spark.reference import behaviour_months, categories_months
 from tests.spark.test_pipeline import TABLE_KEYS
@@ -65,12 +66,14 @@ SPARK_HOME = Path(pyspark.__file__).parent
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 # the server's start (a JVM, a SparkContext) takes about 10 s here; a busy machine, more
 SERVER_START_SECONDS = 180
-# the server's settings: two cores as the tests' classic session, no UI, few shuffle partitions
+# the server's settings: two cores as the tests' classic session, no UI, few shuffle partitions,
+# the JVM options of the tests' session
 SERVER_CONF = {
     "spark.ui.enabled": "false",
     "spark.sql.shuffle.partitions": "4",
     "spark.sql.session.timeZone": "UTC",
     "spark.connect.grpc.binding.address": "127.0.0.1",
+    "spark.driver.extraJavaOptions": TEST_JAVA_OPTIONS,
 }
 MONTH = date(2011, 1, 31)
 
