@@ -531,8 +531,15 @@ def _where_seconds_go(summary: dict[str, Any]) -> list[str]:
     if cli is None or start is None or in_process is None:
         return lines
 
+    def shown(value: float | None) -> str:
+        # "the rest" is a difference between two runs (in process, command line): below zero it
+        # says only that the two runs' spread is larger than what Dagster adds
+        if value is None:
+            return ""
+        return _seconds(value) if value >= 0 else f"< 0 (two runs' spread: {_seconds(value)})"
+
     def row(label: str, wall: float, used: float | None) -> str:
-        return f"| {label} | {_seconds(wall)} | {'' if used is None else _seconds(used)} |"
+        return f"| {label} | {shown(wall)} | {shown(used)} |"
 
     rest_cpu = (
         None
