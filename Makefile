@@ -76,10 +76,11 @@ run: install $(RUN_DATA) $(DAGSTER_HOME)/dagster.yaml
 
 ## test: install everything the suite needs (the locked environment, Debian's chromium for the
 ## browser test, Java for the Spark engine's tests) and run it on TEST_WORKERS processes (2; a
-## test module stays on one, so its shared fixtures are built once; TEST_WORKERS=0: in process)
+## test module stays on one, so its shared fixtures are built once; TEST_WORKERS=0: in process);
+## it ends with the 30 slowest tests' setup and call times, where the suite's minutes go
 TEST_WORKERS ?= 2
 test: install ui-deps java-deps
-	$(RUN) pytest -n $(TEST_WORKERS) --dist loadfile -m "not bench"
+	$(RUN) pytest -n $(TEST_WORKERS) --dist loadfile -m "not bench" --durations=30
 
 ## test-bench: the tests that run a benchmark script end to end (`make bench ENGINE=spark` on
 ## generated data, both engines in fresh processes); CI runs them after `make test`
