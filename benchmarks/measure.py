@@ -63,6 +63,17 @@ SQL_RFM = "sql: duckdb rfm model"
 POLARS_RFM = "polars: lazy rfm model"
 DEFINITIONS_LOAD = "process start: import pipelines.definitions"
 CLI_RUN = "cli: dagster asset materialize"
+# the stage groups `make bench` runs, in its order (each in a fresh process: benchmarks.stages)
+BENCH_GROUPS = (
+    "floor",
+    "pipeline",
+    "cli",
+    "backfill",
+    "pandas_rfm",
+    "sql_rfm",
+    "polars_rfm",
+    "pymc",
+)
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 

@@ -27,6 +27,7 @@ import yaml
 
 from benchmarks.data import SIZES, ensure_data, transaction_rows
 from benchmarks.measure import (
+    BENCH_GROUPS,
     CLI_RUN,
     DEFINITIONS_LOAD,
     DUCKDB_MEMORY_LIMIT,
@@ -41,16 +42,7 @@ from benchmarks.measure import (
 )
 
 BACKFILL_MONTHS = 24
-GROUPS = (
-    "floor",
-    "pipeline",
-    "cli",
-    "backfill",
-    "pandas_rfm",
-    "sql_rfm",
-    "polars_rfm",
-    "pymc",
-)
+GROUPS = BENCH_GROUPS
 NOT_RUN: dict[str, Any] = {"stages": [], "not_run": True}
 STRATEGY_STAGE = "marts.strategy_assignments"
 BEHAVIOUR_TABLE = "features.customer_behaviour"
