@@ -177,16 +177,16 @@ def _land_staged(
     """Refuse shrunk files, flag duplicates (and rows repeating a ``key``) in the staged rows,
     gate on the reject rate, swap in atomically."""
     # one count of the staged rows for both: each count reads every staged file again
-    counts = con.execute(read_sql("raw/landing_counts.sql")).fetchall()
-    report = _report(con, source, staging, counts)
-    shrunk = shrunk_files(con, before, staging.files, counts)
+    counts = _staged_counts(con)
+    report = _report(source, staging, counts)
+    shrunk = shrunk_files(before, staging.files, counts)
     if shrunk and not config.allow_removed_files:
         refuse_removed(source, {}, shrunk)
     # parse rejects alone over the limit: fail before re-reading files for their text
     _gate(source, report, config.max_reject_rate, True)
     stage_raw_values(con, source, config, staging, masked, key)
     flag_duplicates(con, source, key)
-    report = _report(con, source, staging)
+    report = _report(source, staging, _staged_counts(con))
     _gate(source, report, config.max_reject_rate, False)
     with phase(WRITING):
         publish(con, source, now)
@@ -224,20 +224,21 @@ def _gate(
     )
 
 
+def _staged_counts(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str | None, int]]:
+    """The staged rows per file and reason (None: landed), as ``landing_counts.sql`` counts
+    them: each call reads every staged file."""
+    return con.execute(read_sql("raw/landing_counts.sql")).fetchall()
+
+
 def _report(
-    con: duckdb.DuckDBPyConnection,
-    source: SourceName,
-    staging: Staging,
-    counts: list[tuple[int, str | None, int]] | None = None,
+    source: SourceName, staging: Staging, counts: list[tuple[int, str | None, int]]
 ) -> LandingReport:
-    """Rows per reason and file of the stage as it stands: landed and rejected (``counts``: the
-    rows of ``landing_counts.sql`` when the caller has them already)."""
+    """Rows per reason and file of the stage as it stands (``counts``: :func:`_staged_counts`):
+    landed and rejected."""
     by_reason: Counter[str] = Counter()
     by_file: Counter[str] = Counter()
     landed = 0
     files = staging.files
-    if counts is None:
-        counts = con.execute(read_sql("raw/landing_counts.sql")).fetchall()
     for file_seq, reason, rows in counts:
         if reason is None:
             landed += rows

@@ -47,17 +47,16 @@ def removed_files(
 
 
 def shrunk_files(
-    con: duckdb.DuckDBPyConnection,
     before: Mapping[str, int],
     files: list[Path],
-    counts: Iterable[tuple[int, str | None, int]] | None = None,
+    counts: Iterable[tuple[int, str | None, int]],
 ) -> dict[str, tuple[int, int]]:
     """The staged ``files`` that yield fewer source rows than were landed and quarantined from
-    them before, as (rows before, rows now). ``counts``: the rows of ``landing_counts.sql``
-    when the caller has them already (else it is run here)."""
+    them before, as (rows before, rows now); ``counts``: the staged rows' counts
+    (``landing_counts.sql``)."""
     return {
         name: (before[name], rows)
-        for name, rows in _rows_by_file(con, files, counts).items()
+        for name, rows in _rows_by_file(files, counts).items()
         if name in before and rows < before[name]
     }
 
@@ -94,14 +93,10 @@ def refuse_removed(
 
 
 def _rows_by_file(
-    con: duckdb.DuckDBPyConnection,
-    files: list[Path],
-    counts: Iterable[tuple[int, str | None, int]] | None = None,
+    files: list[Path], counts: Iterable[tuple[int, str | None, int]]
 ) -> dict[str, int]:
     """Source rows (landed or rejected) per file of this landing, 0 for a file without rows."""
     rows = dict.fromkeys((str(path) for path in files), 0)
-    if counts is None:
-        counts = con.execute(read_sql("raw/landing_counts.sql")).fetchall()
     for file_seq, _, count in counts:
         rows[str(files[file_seq])] += count
     return rows
