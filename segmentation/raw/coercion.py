@@ -55,10 +55,15 @@ def with_text(frame: pl.LazyFrame, columns: Iterable[str | None]) -> pl.LazyFram
     schema = frame.collect_schema()
     texts = sorted({name for name in columns if name is not None and schema.get(name) == pl.String})
     stripped = {_TEXT_OF.format(name): pl.col(name).str.strip_chars() for name in texts}
+    # in a step of its own, so that the blank test reads the stripped column, not the strip
     return frame.with_columns(**stripped).with_columns(
-        pl.when(pl.col(name).str.len_bytes() > 0).then(pl.col(name)).alias(name)
-        for name in stripped
+        _blank_as_null(pl.col(name)).alias(name) for name in stripped
     )
+
+
+def _blank_as_null(stripped: pl.Expr) -> pl.Expr:
+    """Stripped text, null where it is empty."""
+    return pl.when(stripped.str.len_bytes() > 0).then(stripped)
 
 
 def as_text(schema: pl.Schema, column: str | None) -> pl.Expr:
@@ -68,8 +73,7 @@ def as_text(schema: pl.Schema, column: str | None) -> pl.Expr:
         return pl.lit(None, dtype=pl.Utf8)
     if _TEXT_OF.format(column) in schema:
         return pl.col(_TEXT_OF.format(column))
-    expr = pl.col(column).cast(pl.Utf8).str.strip_chars()
-    return pl.when(expr.str.len_chars() > 0).then(expr)
+    return _blank_as_null(pl.col(column).cast(pl.Utf8).str.strip_chars())
 
 
 def as_number(schema: pl.Schema, column: str | None, decimal_comma: bool = False) -> pl.Expr:
