@@ -6,8 +6,17 @@ column names and types; tables with a ``snapshot_date`` column also get one per 
 says where a difference is. What depends on where or when a run happened is left out: the
 directory of ``source_file`` (its file name stays) and ``rejected_at``.
 
+Bit for bit holds on one kind of machine, not across them: the CLV fit's doubles depend on the
+CPU's vector instructions (NumPy's ``exp`` and ``log`` and OpenBLAS pick their kernels by CPU)
+by up to a few parts in 10^10, and the BG/NBD's ``a`` and ``b``, which the likelihood does not
+identify when ``b`` reaches its bound, by orders of magnitude. So each recording names its
+machine's float platform (:func:`float_platform`), and each table also gets a portable
+fingerprint: the hashes of its other columns, exact, and the sum of each double column per
+snapshot, compared to a relative 1e-6 (:func:`portable_differences`). A run on another
+platform is compared that way.
+
 ``python -m tests.golden.fingerprint WAREHOUSE [--out FILE]`` prints or writes the fingerprints
-of a warehouse as JSON.
+of a warehouse, and the float platform they were taken on, as JSON.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,6 +32,13 @@ from typing import Any
 import duckdb
 
 SCHEMAS = ("raw", "quality", "features", "marts")
+FLOAT_TYPES = ("DOUBLE", "FLOAT")
+# how far a double column's per-snapshot sum may move between float platforms
+PORTABLE_TOLERANCE = 1e-6
+# columns no portable comparison holds: the BG/NBD's a and b are not identified on every
+# snapshot (a CPU's last-bit differences move them 100-fold while every prediction moves by
+# less than 1e-9); the predictions made with them (features.customer_clv) are compared
+NOT_PORTABLE = {"marts.clv_model_params": ("value",)}
 # columns whose values say where or when the run happened, not what it computed
 _RUN_COLUMNS = {"rejected_at"}
 _PATH_COLUMNS = {"source_file"}
@@ -74,6 +91,7 @@ def table_fingerprint(
         columns = [entry.split(" ", 1)[0] for entry in present]
     name = f'"{schema}"."{table}"'
     text = _row_text(columns)
+    kinds = dict(entry.split(" ", 1) for entry in typed)
     (rows,) = con.execute(f"SELECT count(*) FROM {name}").fetchone()
     result: dict[str, Any] = {
         "rows": rows,
@@ -94,7 +112,48 @@ def table_fingerprint(
                 ),
             )
         result["snapshots"] = snapshots
+    result["portable"] = _portable(con, f"{schema}.{table}", name, columns, kinds)
     return result
+
+
+def _portable(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    name: str,
+    columns: list[str],
+    kinds: dict[str, str],
+) -> dict[str, Any]:
+    """The table's fingerprint that holds on every float platform: the hash of its columns that
+    are not doubles (whole and per snapshot) and each double column's sum per snapshot (``*``:
+    the whole table's when it has no snapshots)."""
+    skipped = NOT_PORTABLE.get(table, ())
+    floats = [c for c in columns if kinds[c] in FLOAT_TYPES and c not in skipped]
+    exact = [c for c in columns if kinds[c] not in FLOAT_TYPES]
+    text = _row_text(exact)
+    portable: dict[str, Any] = {
+        "sha256": _digest(con, f"SELECT {text} AS line FROM {name} ORDER BY line")
+    }
+    by_snapshot = "snapshot_date" in columns
+    group = "CAST(snapshot_date AS VARCHAR)" if by_snapshot else "'*'"
+    if by_snapshot:
+        portable["snapshots"] = {
+            str(snapshot): _digest(
+                con,
+                f"SELECT {text} AS line FROM {name} "
+                f"WHERE snapshot_date = DATE '{snapshot}' ORDER BY line",
+            )
+            for (snapshot,) in con.execute(
+                f"SELECT DISTINCT snapshot_date FROM {name} ORDER BY 1"
+            ).fetchall()
+        }
+    if floats:
+        # fsum: a compensated sum, the same whatever order DuckDB's threads add the rows in
+        sums = ", ".join(f'fsum("{c}")' for c in floats)
+        rows = con.execute(f"SELECT {group}, {sums} FROM {name} GROUP BY 1 ORDER BY 1").fetchall()
+        portable["sums"] = {
+            str(key): dict(zip(floats, values, strict=True)) for key, *values in rows
+        }
+    return portable
 
 
 def warehouse_fingerprints(path: Path, recorded: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -113,6 +172,54 @@ def warehouse_fingerprints(path: Path, recorded: dict[str, Any] | None = None) -
             )
             for schema, table in tables
         }
+
+
+def float_platform() -> dict[str, Any]:
+    """What the bits of this machine's doubles depend on: the CPU architecture, the vector
+    instruction sets NumPy dispatches to, and the BLAS kernels OpenBLAS chose."""
+    import platform
+
+    import threadpoolctl
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+    return {
+        "machine": platform.machine(),
+        "numpy_simd": [name for name in __cpu_dispatch__ if __cpu_features__.get(name)],
+        "blas": sorted({str(lib.get("architecture")) for lib in threadpoolctl.threadpool_info()}),
+    }
+
+
+def portable_differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
+    """Where two sets of fingerprints differ beyond what another float platform explains
+    (empty: equal but for the last bits of doubles): columns, rows, every column but the
+    doubles exactly, each double column's per-snapshot sum to :data:`PORTABLE_TOLERANCE`."""
+    found = [f"{t}: missing" for t in sorted(set(expected) - set(actual))]
+    for table in sorted(set(expected) & set(actual)):
+        want, got = expected[table], actual[table]
+        if want["columns"] != got["columns"]:
+            found.append(f"{table}: columns {got['columns']} != {want['columns']}")
+        if want["rows"] != got["rows"]:
+            found.append(f"{table}: {got['rows']} rows != {want['rows']}")
+        want, got = want["portable"], got["portable"]
+        if want["sha256"] != got["sha256"]:
+            snapshots = want.get("snapshots", {})
+            changed = [s for s in snapshots if got.get("snapshots", {}).get(s) != snapshots[s]]
+            where = f" (snapshots {', '.join(changed)})" if changed else ""
+            found.append(f"{table}: content of its columns other than doubles differs{where}")
+        for key, sums in want.get("sums", {}).items():
+            for column, value in sums.items():
+                other = got.get("sums", {}).get(key, {}).get(column)
+                if not _close(value, other):
+                    found.append(f"{table}: sum of {column} ({key}) {other} != {value}")
+    return found
+
+
+def _close(want: float | None, got: float | None) -> bool:
+    if want is None or got is None:
+        return want is got
+    if math.isnan(want) or math.isnan(got):
+        return math.isnan(want) and math.isnan(got)
+    return math.isclose(want, got, rel_tol=PORTABLE_TOLERANCE, abs_tol=PORTABLE_TOLERANCE)
 
 
 def differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
@@ -141,12 +248,18 @@ def additions(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
     return found
 
 
+def recording(path: Path) -> dict[str, Any]:
+    """What tests/golden/ keeps of a run's warehouse: this machine's float platform and the
+    fingerprints of every table."""
+    return {"platform": float_platform(), "tables": warehouse_fingerprints(path)}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("warehouse", type=Path)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    text = json.dumps(warehouse_fingerprints(args.warehouse), indent=1, sort_keys=True) + "\n"
+    text = json.dumps(recording(args.warehouse), indent=1, sort_keys=True) + "\n"
     if args.out:
         args.out.write_text(text)
     else:

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from synthetic.generate import main as generate_main
-from tests.golden.fingerprint import warehouse_fingerprints
+from tests.golden.fingerprint import recording
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parent
@@ -81,9 +81,8 @@ def record(folder: Path) -> None:
     """Run both references and write their fingerprints next to this module."""
     for name in RUNS:
         warehouse = run_reference(name, folder / name)
-        fingerprints = warehouse_fingerprints(warehouse)
         (GOLDEN / f"{name}.json").write_text(
-            json.dumps(fingerprints, indent=1, sort_keys=True) + "\n"
+            json.dumps(recording(warehouse), indent=1, sort_keys=True) + "\n"
         )
 
 
