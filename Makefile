@@ -18,7 +18,7 @@ BANK_CUSTOMERS ?= 3000
 RUN_DATA := $(if $(filter $(CURDIR)/config/bank.yaml,$(SEGMENTATION_CONFIG)),bank-data,demo-data)
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: run test test-bench dev demo-data bank-data bank-demo spark-demo lint format bench clean install ui-deps java-deps docs
+.PHONY: run test test-long test-bench dev demo-data bank-data bank-demo spark-demo lint format bench clean install ui-deps java-deps docs
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -77,10 +77,17 @@ run: install $(RUN_DATA) $(DAGSTER_HOME)/dagster.yaml
 ## test: install everything the suite needs (the locked environment, Debian's chromium for the
 ## browser test, Java for the Spark engine's tests) and run it on TEST_WORKERS processes (2; a
 ## test module stays on one, so its shared fixtures are built once; TEST_WORKERS=0: in process);
-## it ends with the 30 slowest tests' setup and call times, where the suite's minutes go
+## it ends with the 30 slowest tests' setup and call times, where the suite's minutes go. The
+## tests marked `long` (a whole run of many months or of data at scale, a minute or more each:
+## the golden runs, the recovery runs, the wheel's demo, the whole job on Spark) are left to
+## `make test-long`, which CI runs after it
 TEST_WORKERS ?= 2
 test: install ui-deps java-deps
-	$(RUN) pytest -n $(TEST_WORKERS) --dist loadfile -m "not bench" --durations=30
+	$(RUN) pytest -n $(TEST_WORKERS) --dist loadfile -m "not bench and not long" --durations=30
+
+## test-long: the tests marked `long`, on TEST_WORKERS processes; CI runs them after `make test`
+test-long: install java-deps
+	$(RUN) pytest -n $(TEST_WORKERS) --dist loadfile -m "long and not bench" --durations=10
 
 ## test-bench: the tests that run a benchmark script end to end (`make bench ENGINE=spark` on
 ## generated data, both engines in fresh processes); CI runs them after `make test`

@@ -56,7 +56,7 @@ from synthetic.bank_params import PRODUCTS, RISK_LEVELS, TIERS
 from tests.conftest import PROJECT_ROOT
 from tests.unit.bank_history import RANK, affinity_estimates, open_months, transitions
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 SEED = 7
 CUSTOMERS = 10_000

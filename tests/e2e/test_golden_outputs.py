@@ -25,6 +25,7 @@ from tests.golden.fingerprint import (
 from tests.golden.runs import GOLDEN, RUNS, run_reference
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("name", RUNS)
 def test_tables_are_byte_identical_to_the_recorded_run(name: str, tmp_path: Path) -> None:
     recorded = json.loads((GOLDEN / f"{name}.json").read_text())

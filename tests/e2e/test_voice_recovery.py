@@ -74,7 +74,7 @@ from synthetic.generate import write
 from tests.conftest import config_mapping
 from tests.generated import GENERATED_SNAPSHOTS, customers_source, transactions_source
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 SEED = 15
 CUSTOMERS = 50_000

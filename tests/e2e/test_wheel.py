@@ -177,6 +177,7 @@ def test_the_bundled_demo_config_alone_stops_before_writing(
     assert sorted(path.name for path in bundled.iterdir()) == ["config", "sql"]
 
 
+@pytest.mark.long
 def test_the_wheel_runs_the_demo(installed: Path, tmp_path: Path) -> None:
     # the checkout's layout in a folder of one's own: config/demo.yaml's paths (../data/demo,
     # ../warehouse) then land beside it, as `make run` lands them beside config/ in the checkout

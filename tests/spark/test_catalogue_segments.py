@@ -112,6 +112,7 @@ def spark_segments(
     return frame, result.reduce_rows
 
 
+@pytest.mark.long
 def test_spark_catalogue_columns_equal_duckdb_on_the_real_sample_for_every_month_both_rankings(
     spark, retail_tables, tmp_path: Path
 ) -> None:

@@ -171,6 +171,7 @@ def _warehouse_table(path: Path, table: str) -> pl.DataFrame:
         return con.execute(f"SELECT * FROM {table}").pl()
 
 
+@pytest.mark.long
 def test_every_table_of_the_spark_run_equals_the_duckdb_runs(
     spark, runs: dict[str, Run], record_property: pytest.RecordProperty
 ) -> None:
@@ -188,6 +189,7 @@ def test_every_table_of_the_spark_run_equals_the_duckdb_runs(
     assert _lake_table(spark, actual_run.config, "marts.segment_migration").height > 0
 
 
+@pytest.mark.long
 def test_the_serving_copies_hold_the_same_tables(runs: dict[str, Run]) -> None:
     expected = serving_tables(runs["duckdb"].config.serving)
     actual = serving_tables(runs["spark"].config.serving)
@@ -204,6 +206,7 @@ def _materializations(instance: dg.DagsterInstance, table: str) -> list[dg.Asset
     return [record.asset_materialization for record in records]
 
 
+@pytest.mark.long
 def test_each_month_reports_its_own_rows(runs: dict[str, Run]) -> None:
     """Both engines give each partition's materialization that month's row count."""
     for engine, run in runs.items():
@@ -251,6 +254,7 @@ def _metadata_shapes(instance: dg.DagsterInstance) -> dict[tuple, dict[str, obje
     return shapes
 
 
+@pytest.mark.long
 def test_every_materialization_has_the_duckdb_runs_metadata_names_and_types(
     runs: dict[str, Run],
 ) -> None:
@@ -284,6 +288,7 @@ class NoClvContract(CustomerSegmentsContract):
     clv_12m: pl.Float64 = pa.Field(nullable=True, lt=0)
 
 
+@pytest.mark.long
 def test_a_contract_violation_in_the_tasks_leaves_the_lake_and_serving_copy(
     spark, runs: dict[str, Run], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -323,6 +328,7 @@ def test_a_contract_violation_in_the_tasks_leaves_the_lake_and_serving_copy(
     assert frame_differences(redone, before, CUSTOMER) == []
 
 
+@pytest.mark.long
 def test_a_key_repeated_across_tasks_fails_the_run_and_leaves_the_lake_and_serving_copy(
     spark, runs: dict[str, Run], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -438,6 +444,7 @@ def _summary_lines(config: SegmentationConfig) -> list[str]:
     return console.export_text().splitlines()
 
 
+@pytest.mark.long
 def test_the_run_summary_reads_the_lake_and_shows_what_the_duckdb_run_shows(
     runs: dict[str, Run], tmp_path: Path
 ) -> None:
