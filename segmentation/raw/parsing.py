@@ -140,6 +140,8 @@ def parse_customers(
     does not parse as its type rejects the row.
     """
     custom = dict(custom or {})
+    source_schema = frame.collect_schema()
+    frame = with_text(frame, columns.values())
     schema = frame.collect_schema()
     customs = {
         name: as_custom_attribute(
@@ -174,7 +176,7 @@ def parse_customers(
         *(as_text(schema, columns.get(name)).alias(name) for name in text_columns + pii_columns),
         pl.col(SOURCE_FILE),
         pl.col(SOURCE_ROW),
-        _row_hash(schema, column_order),
+        _row_hash(source_schema, column_order),
         *(expr.alias(name) for name, expr in customs.items()),
         (
             is_unparsed(schema, columns.get("signup_date"), signup)

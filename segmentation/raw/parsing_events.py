@@ -20,6 +20,7 @@ from segmentation.raw.coercion import (
     as_timestamp,
     is_present,
     is_unparsed,
+    with_text,
 )
 from segmentation.raw.columns import SOURCE_FILE, SOURCE_ROW
 from segmentation.raw.contracts import EPOCH
@@ -62,6 +63,8 @@ def parse_events(
     ``EventTypes.lookup``); ``timezone`` says what naive timestamps mean; ``column_order``
     is the source's column order for the row hash.
     """
+    source_schema = frame.collect_schema()
+    frame = with_text(frame, columns.values())
     schema = frame.collect_schema()
     ts_column: str = columns["event_ts"]  # type: ignore[assignment]
     parsed = frame.select(
@@ -73,7 +76,7 @@ def parse_events(
         as_text(schema, columns.get("campaign_id")).alias("campaign_id"),
         pl.col(SOURCE_FILE),
         pl.col(SOURCE_ROW),
-        _row_hash(schema, column_order),
+        _row_hash(source_schema, column_order),
         (~is_present(schema, ts_column)).alias("_ts_missing"),
     )
     checks = [
@@ -105,6 +108,8 @@ def parse_feedback(
     an NPS score must also be an integer. ``nps`` and ``csat`` rows need a score; a complaint's
     or a review's may be missing. A score that is not finite is out of every range.
     """
+    source_schema = frame.collect_schema()
+    frame = with_text(frame, columns.values())
     schema = frame.collect_schema()
     ts_column: str = columns["feedback_ts"]  # type: ignore[assignment]
     score = as_number(schema, columns.get("score"), decimal_comma)
@@ -116,7 +121,7 @@ def parse_feedback(
         as_text(schema, columns.get("topic")).alias("topic"),
         pl.col(SOURCE_FILE),
         pl.col(SOURCE_ROW),
-        _row_hash(schema, column_order),
+        _row_hash(source_schema, column_order),
         (~is_present(schema, ts_column)).alias("_ts_missing"),
         is_unparsed(schema, columns.get("score"), score).alias("_score_unparsed"),
     )
