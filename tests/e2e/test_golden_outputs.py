@@ -10,6 +10,8 @@ on another, the CLV fit's doubles differ in their last bits, and the run is held
 portable fingerprints instead, with a warning that says so."""
 
 import json
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from tests.golden.fingerprint import (
     portable_differences,
     warehouse_fingerprints,
 )
-from tests.golden.runs import GOLDEN, RUNS, run_reference
+from tests.golden.runs import GOLDEN, PROJECT_ROOT, RUNS, run_reference
 
 
 @pytest.mark.long
@@ -83,11 +85,28 @@ def test_the_portable_comparison_allows_the_last_bits_of_doubles_and_nothing_els
     ]
 
 
-def test_the_float_platform_names_what_the_bits_of_doubles_depend_on() -> None:
-    here = float_platform()
-    assert here["machine"] and here["blas"]
-    assert isinstance(here["numpy_simd"], list)
-    assert float_platform() == here
+def test_the_float_platform_is_the_same_whatever_the_process_imported() -> None:
+    """The recording's process and a test worker import different things: an OpenMP runtime
+    (scikit-learn's) or SciPy's OpenBLAS loaded in one only must not make the same machine
+    another platform (which would compare it apart from the last bits of doubles)."""
+    code = (
+        "import json, sys; from tests.golden.fingerprint import float_platform; "
+        "sys.argv[1:] and __import__('sklearn.cluster'); print(json.dumps(float_platform()))"
+    )
+
+    def platform_of(*argv: str) -> dict:
+        run = subprocess.run(
+            [sys.executable, "-c", code, *argv],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return json.loads(run.stdout)
+
+    bare, with_openmp = platform_of(), platform_of("sklearn")
+    assert bare == with_openmp == float_platform()
+    assert bare["machine"] and bare["blas"] and "None" not in bare["blas"]
 
 
 def test_a_changed_value_is_found(tmp_path: Path) -> None:

@@ -179,13 +179,22 @@ def float_platform() -> dict[str, Any]:
     instruction sets NumPy dispatches to, and the BLAS kernels OpenBLAS chose."""
     import platform
 
+    # SciPy's OpenBLAS is loaded by its linear algebra: loaded here, the list is the same
+    # whatever the process imported before
+    import scipy.linalg  # noqa: F401
     import threadpoolctl
     from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
 
+    # BLAS libraries only: an OpenMP runtime (scikit-learn's, once imported) has no kernels
+    blas = {
+        str(lib.get("architecture"))
+        for lib in threadpoolctl.threadpool_info()
+        if lib.get("user_api") == "blas"
+    }
     return {
         "machine": platform.machine(),
         "numpy_simd": [name for name in __cpu_dispatch__ if __cpu_features__.get(name)],
-        "blas": sorted({str(lib.get("architecture")) for lib in threadpoolctl.threadpool_info()}),
+        "blas": sorted(blas),
     }
 
 
