@@ -26,6 +26,7 @@ import hashlib
 import json
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -202,25 +203,18 @@ def portable_differences(expected: dict[str, Any], actual: dict[str, Any]) -> li
     """Where two sets of fingerprints differ beyond what another float platform explains
     (empty: equal but for the last bits of doubles): columns, rows, every column but the
     doubles exactly, each double column's per-snapshot sum to :data:`PORTABLE_TOLERANCE`."""
-    found = [f"{t}: missing" for t in sorted(set(expected) - set(actual))]
-    for table in sorted(set(expected) & set(actual)):
-        want, got = expected[table], actual[table]
-        if want["columns"] != got["columns"]:
-            found.append(f"{table}: columns {got['columns']} != {want['columns']}")
-        if want["rows"] != got["rows"]:
-            found.append(f"{table}: {got['rows']} rows != {want['rows']}")
+
+    def content(table: str, want: dict[str, Any], got: dict[str, Any]) -> list[str]:
         want, got = want["portable"], got["portable"]
-        if want["sha256"] != got["sha256"]:
-            snapshots = want.get("snapshots", {})
-            changed = [s for s in snapshots if got.get("snapshots", {}).get(s) != snapshots[s]]
-            where = f" (snapshots {', '.join(changed)})" if changed else ""
-            found.append(f"{table}: content of its columns other than doubles differs{where}")
+        found = _hash_difference(table, want, got, "content of its columns other than doubles")
         for key, sums in want.get("sums", {}).items():
             for column, value in sums.items():
                 other = got.get("sums", {}).get(key, {}).get(column)
                 if not _close(value, other):
                     found.append(f"{table}: sum of {column} ({key}) {other} != {value}")
-    return found
+        return found
+
+    return _table_differences(expected, actual, content)
 
 
 def _close(want: float | None, got: float | None) -> bool:
@@ -234,6 +228,18 @@ def _close(want: float | None, got: float | None) -> bool:
 def differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
     """Where two sets of fingerprints differ, in words (empty: byte-identical). Tables and
     columns added since the recording are not differences (see :func:`additions`)."""
+    return _table_differences(
+        expected, actual, lambda table, want, got: _hash_difference(table, want, got, "content")
+    )
+
+
+def _table_differences(
+    expected: dict[str, Any],
+    actual: dict[str, Any],
+    content: Callable[[str, dict[str, Any], dict[str, Any]], list[str]],
+) -> list[str]:
+    """Missing tables, changed columns and row counts, then ``content``'s differences of each
+    table both hold."""
     found = [f"{t}: missing" for t in sorted(set(expected) - set(actual))]
     for table in sorted(set(expected) & set(actual)):
         want, got = expected[table], actual[table]
@@ -241,12 +247,18 @@ def differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
             found.append(f"{table}: columns {got['columns']} != {want['columns']}")
         if want["rows"] != got["rows"]:
             found.append(f"{table}: {got['rows']} rows != {want['rows']}")
-        if want["sha256"] != got["sha256"]:
-            snapshots = want.get("snapshots", {})
-            changed = [s for s in snapshots if got.get("snapshots", {}).get(s) != snapshots[s]]
-            where = f" (snapshots {', '.join(changed)})" if changed else ""
-            found.append(f"{table}: content differs{where}")
+        found += content(table, want, got)
     return found
+
+
+def _hash_difference(table: str, want: dict[str, Any], got: dict[str, Any], what: str) -> list[str]:
+    """``what`` differs, and in which snapshots, when the two hashes differ."""
+    if want["sha256"] == got["sha256"]:
+        return []
+    snapshots = want.get("snapshots", {})
+    changed = [s for s in snapshots if got.get("snapshots", {}).get(s) != snapshots[s]]
+    where = f" (snapshots {', '.join(changed)})" if changed else ""
+    return [f"{table}: {what} differs{where}"]
 
 
 def additions(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
