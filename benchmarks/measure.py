@@ -137,7 +137,7 @@ class TreePeak:
     """The highest resident memory of this process and its descendants, sampled every 0.1 s."""
 
     def __init__(self) -> None:
-        self.peak = 0
+        self.start = self.peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -147,6 +147,9 @@ class TreePeak:
             self._stop.wait(0.1)
 
     def __enter__(self) -> TreePeak:
+        # the first sample is the start: the tree may shrink before the sampler's first look,
+        # and a stage's peak is never below what it started with
+        self.start = self.peak = tree_rss(os.getpid())
         self._thread.start()
         return self
 
@@ -203,11 +206,11 @@ class Recorder:
     def stage(self, name: str, **extra: Any) -> Iterator[dict[str, Any]]:
         info: dict[str, Any] = dict(extra)
         if self._tree:
-            rss_start = tree_rss(os.getpid()) / MIB
             with TreePeak() as tree, collecting() as marked:
                 start = time.perf_counter()
                 yield info
                 seconds = time.perf_counter() - start
+            rss_start = tree.start / MIB
             peak, scope, cpu = tree.peak / MIB, "process tree", None
             info["load average"] = round(os.getloadavg()[0], 2)
         else:
