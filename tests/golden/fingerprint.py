@@ -91,30 +91,42 @@ def table_fingerprint(
         typed = present
         columns = [entry.split(" ", 1)[0] for entry in present]
     name = f'"{schema}"."{table}"'
-    text = _row_text(columns)
     kinds = dict(entry.split(" ", 1) for entry in typed)
     (rows,) = con.execute(f"SELECT count(*) FROM {name}").fetchone()
-    result: dict[str, Any] = {
-        "rows": rows,
-        "columns": typed,
-        "sha256": _digest(con, f"SELECT {text} AS line FROM {name} ORDER BY line"),
-    }
+    snapshots = None
+    if "snapshot_date" in columns:
+        snapshots = [
+            str(snapshot)
+            for (snapshot,) in con.execute(
+                f"SELECT DISTINCT snapshot_date FROM {name} ORDER BY 1"
+            ).fetchall()
+        ]
+    result: dict[str, Any] = {"rows": rows, "columns": typed}
+    result |= _hashes(con, name, _row_text(columns), snapshots)
     if added:
         result["added_columns"] = added
-    if "snapshot_date" in columns:
-        snapshots = {}
-        for (snapshot,) in con.execute(
-            f"SELECT DISTINCT snapshot_date FROM {name} ORDER BY 1"
-        ).fetchall():
-            snapshots[str(snapshot)] = _digest(
-                con,
-                f"SELECT {text} AS line FROM {name} WHERE snapshot_date = ? ORDER BY line".replace(
-                    "?", f"DATE '{snapshot}'"
-                ),
-            )
-        result["snapshots"] = snapshots
-    result["portable"] = _portable(con, f"{schema}.{table}", name, columns, kinds)
+    result["portable"] = _portable(con, f"{schema}.{table}", name, columns, kinds, snapshots)
     return result
+
+
+def _hashes(
+    con: duckdb.DuckDBPyConnection, name: str, text: str, snapshots: list[str] | None
+) -> dict[str, Any]:
+    """The hash of the table's rows as ``text`` renders them (``sha256``) and, when it has
+    ``snapshots``, one per snapshot (``snapshots``)."""
+    hashes: dict[str, Any] = {
+        "sha256": _digest(con, f"SELECT {text} AS line FROM {name} ORDER BY line")
+    }
+    if snapshots is not None:
+        hashes["snapshots"] = {
+            snapshot: _digest(
+                con,
+                f"SELECT {text} AS line FROM {name} "
+                f"WHERE snapshot_date = DATE '{snapshot}' ORDER BY line",
+            )
+            for snapshot in snapshots
+        }
+    return hashes
 
 
 def _portable(
@@ -123,6 +135,7 @@ def _portable(
     name: str,
     columns: list[str],
     kinds: dict[str, str],
+    snapshots: list[str] | None,
 ) -> dict[str, Any]:
     """The table's fingerprint that holds on every float platform: the hash of its columns that
     are not doubles (whole and per snapshot) and each double column's sum per snapshot (``*``:
@@ -130,23 +143,8 @@ def _portable(
     skipped = NOT_PORTABLE.get(table, ())
     floats = [c for c in columns if kinds[c] in FLOAT_TYPES and c not in skipped]
     exact = [c for c in columns if kinds[c] not in FLOAT_TYPES]
-    text = _row_text(exact)
-    portable: dict[str, Any] = {
-        "sha256": _digest(con, f"SELECT {text} AS line FROM {name} ORDER BY line")
-    }
-    by_snapshot = "snapshot_date" in columns
-    group = "CAST(snapshot_date AS VARCHAR)" if by_snapshot else "'*'"
-    if by_snapshot:
-        portable["snapshots"] = {
-            str(snapshot): _digest(
-                con,
-                f"SELECT {text} AS line FROM {name} "
-                f"WHERE snapshot_date = DATE '{snapshot}' ORDER BY line",
-            )
-            for (snapshot,) in con.execute(
-                f"SELECT DISTINCT snapshot_date FROM {name} ORDER BY 1"
-            ).fetchall()
-        }
+    portable = _hashes(con, name, _row_text(exact), snapshots)
+    group = "'*'" if snapshots is None else "CAST(snapshot_date AS VARCHAR)"
     if floats:
         # fsum: a compensated sum, the same whatever order DuckDB's threads add the rows in
         sums = ", ".join(f'fsum("{c}")' for c in floats)
