@@ -26,8 +26,8 @@ from segmentation.keys import CATEGORIES_TABLE, FEATURES_TABLE, SEGMENTS_TABLE, 
 from segmentation.monthly import (
     customer_segments_month,
     read_categories,
-    read_month,
     read_products,
+    read_segment_features,
 )
 from segmentation.segments.contracts import CustomerSegmentsContract, SegmentSummaryContract
 from segmentation.warehouse import release_cached_blocks
@@ -125,7 +125,7 @@ def build_segment_assets(
         with monthly_connection(warehouse) as con:
             products = read_products(con, settings)
             for snapshot in sorted(snapshot_dates(context)):
-                features = read_month(con, FEATURES_TABLE, snapshot)
+                features = read_segment_features(con, snapshot, settings.segments)
                 categories = read_categories(con, snapshot, settings)
                 release_cached_blocks(con, warehouse.memory_limit)
                 month_segments, month_summary = customer_segments_month(

@@ -24,7 +24,8 @@ from assets.partitions import snapshot_dates
 from assets.resources import Warehouse
 from segmentation.config import SegmentationConfig
 from segmentation.keys import ASSIGNMENTS_TABLE, SEGMENTS_TABLE
-from segmentation.monthly import read_month, strategy_assignments_month
+from segmentation.monthly import read_playbook_segments, strategy_assignments_month
+from segmentation.segments.settings import SegmentSettings
 from segmentation.strategies.contracts import StrategyAssignmentsContract
 from segmentation.strategies.settings import Playbook
 from segmentation.warehouse import release_cached_blocks
@@ -91,7 +92,9 @@ def build_strategy_assets(
             snapshots = sorted(snapshot_dates(context))
             control = spark_stages.assignments(spark, settings, assignments, snapshots)
         else:
-            control = _assign_on_duckdb(context, warehouse, settings.playbook, assignments)
+            control = _assign_on_duckdb(
+                context, warehouse, settings.playbook, settings.segments, assignments
+            )
         rows = sum(assignments.rows.values())
         return dg.MaterializeResult(
             metadata=assignments.metadata()
@@ -102,12 +105,13 @@ def build_strategy_assets(
         context: dg.AssetExecutionContext,
         warehouse: Warehouse,
         playbook: Playbook,
+        segment_settings: SegmentSettings,
         assignments: MonthlyTable,
     ) -> int:
         control = 0
         with monthly_connection(warehouse) as con:
             for snapshot in sorted(snapshot_dates(context)):
-                segments = read_month(con, SEGMENTS_TABLE, snapshot)
+                segments = read_playbook_segments(con, snapshot, playbook, segment_settings)
                 release_cached_blocks(con, warehouse.memory_limit)
                 month = strategy_assignments_month(segments, playbook)
                 write_month(con, snapshot, (assignments, month))

@@ -33,6 +33,8 @@ from segmentation.segments.source_labels import (
 )
 
 KEYS = KEY_COLUMNS
+# the features column a summary sums per segment unless told otherwise
+SUMMARY_REVENUE_COLUMN = "net_revenue"
 FIXED_DIMENSIONS = ("rfm_segment", *LABEL_COLUMNS)
 
 
@@ -180,7 +182,7 @@ def summarize_segments(
     segments: pl.DataFrame,
     features: pl.DataFrame,
     dimensions: Sequence[str] | None = None,
-    revenue_column: str = "net_revenue",
+    revenue_column: str = SUMMARY_REVENUE_COLUMN,
 ) -> pl.DataFrame:
     """Size, revenue and CLV of every segment of every dimension, per snapshot.
 
@@ -225,7 +227,7 @@ def segment_sums(
     segments: pl.DataFrame,
     features: pl.DataFrame,
     dimensions: Sequence[str],
-    revenue_column: str = "net_revenue",
+    revenue_column: str = SUMMARY_REVENUE_COLUMN,
 ) -> pl.DataFrame:
     """The sums :func:`summarize_segments` divides, for any part of the customers: customers,
     revenue, the sum of clv_12m and the customers with one (``SUMMARY_SUMS_SCHEMA``), per

@@ -94,6 +94,13 @@ CATEGORY_FEATURE_COLUMNS: tuple[str, ...] = (
     "category_breadth",
     "core_spend_share",
 )
+# The features columns of the optional sources, which the segments take as null where a features
+# frame lacks them (written before they existed, or read without the columns holding no value).
+SOURCE_FEATURE_COLUMNS: tuple[str, ...] = (
+    *EVENT_FEATURE_COLUMNS,
+    *FEEDBACK_FEATURE_COLUMNS,
+    *CATEGORY_FEATURE_COLUMNS,
+)
 # Labels from the catalogue (and, for psychographic_class, from rules over customer columns),
 # appended to the segments table after the source key features ('unknown' without a basis).
 CATALOGUE_LABEL_COLUMNS: tuple[str, ...] = ("needs_class", "psychographic_class")

@@ -23,10 +23,8 @@ from __future__ import annotations
 import polars as pl
 
 from segmentation.segments.columns import (
-    CATEGORY_FEATURE_COLUMNS,
-    EVENT_FEATURE_COLUMNS,
     FEATURE_COLUMN_TYPES,
-    FEEDBACK_FEATURE_COLUMNS,
+    SOURCE_FEATURE_COLUMNS,
     SOURCE_KEY_FEATURE_COLUMNS,
 )
 from segmentation.segments.settings import (
@@ -85,10 +83,13 @@ SOURCE_DIMENSION_EVIDENCE: dict[str, tuple[str, ...]] = {
 
 def with_source_columns(features: pl.DataFrame) -> pl.DataFrame:
     """``features`` with any missing events/feedback/category column added as nulls of its
-    type (a features frame written before those columns existed: its labels are ``unknown``)."""
+    type: a features frame written before those columns existed (its labels are ``unknown``),
+    or a month read without the columns that hold no value in it
+    (:func:`~segmentation.monthly.read_segment_features`). A column added so costs no memory
+    per row: polars keeps it as one null."""
     missing = [
         pl.lit(None, dtype=FEATURE_COLUMN_TYPES[name]).alias(name)
-        for name in (*EVENT_FEATURE_COLUMNS, *FEEDBACK_FEATURE_COLUMNS, *CATEGORY_FEATURE_COLUMNS)
+        for name in SOURCE_FEATURE_COLUMNS
         if name not in features.columns
     ]
     return features.with_columns(missing) if missing else features

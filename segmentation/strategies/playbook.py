@@ -27,7 +27,12 @@ import polars as pl
 
 from segmentation.keys import KEY_COLUMNS, in_key_order
 from segmentation.segments.rule_evaluation import match_flags
-from segmentation.strategies.settings import ControlGroupSettings, Playbook, compile_playbook
+from segmentation.strategies.settings import (
+    PLAYBOOK_RANKING_COLUMN,
+    ControlGroupSettings,
+    Playbook,
+    compile_playbook,
+)
 
 ASSIGNMENT_SCHEMA = {
     "snapshot_date": pl.Date,
@@ -139,7 +144,7 @@ def rule_matches(
         [
             frame.select(
                 *KEY_COLUMNS,
-                pl.col("clv_12m").cast(pl.Float64),
+                pl.col(PLAYBOOK_RANKING_COLUMN).cast(pl.Float64),
                 control_flags(frame.get_column("customer_id"), control).alias("is_control"),
             ),
             flags,
@@ -173,7 +178,7 @@ def resolve_rules(work: pl.DataFrame, playbook: Playbook) -> pl.DataFrame:
         chosen = (
             work.filter(eligible)
             .sort(
-                ["snapshot_date", "clv_12m"],
+                ["snapshot_date", PLAYBOOK_RANKING_COLUMN],
                 descending=[False, True],
                 nulls_last=True,
                 maintain_order=True,

@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from segmentation.bundled import bundled_path
+from segmentation.keys import KEY_COLUMNS
 from segmentation.segments.columns import SEGMENT_COLUMN_TYPES, segment_columns_with
 from segmentation.segments.contracts import CustomerSegmentsContract
 from segmentation.segments.rule_evaluation import is_constant_true
@@ -178,6 +179,27 @@ def rules_using(
         for rule, expression in zip(playbook.rules, checked, strict=True)
         if column in expression.columns
     )
+
+
+# the segments column the capacity rules rank customers by, highest first
+PLAYBOOK_RANKING_COLUMN = "clv_12m"
+
+
+def playbook_segment_columns(
+    playbook: Playbook, segment_settings: SegmentSettings | None = None
+) -> frozenset[str]:
+    """The ``marts.customer_segments`` columns that assigning ``playbook``'s strategies reads:
+    the keys, ``clv_12m`` (the capacity rules rank by it) and every column a rule names. A
+    segments month of only these gives the same assignments as the whole month; a rule whose
+    column is missing fails to compile, naming it.
+
+    Args:
+        playbook: A validated playbook.
+        segment_settings: As :func:`rules_using`'s.
+    """
+    checked = compile_playbook(playbook, playbook_columns(segment_settings))
+    named = {column for expression in checked for column in expression.columns}
+    return frozenset({*KEY_COLUMNS, PLAYBOOK_RANKING_COLUMN, *named})
 
 
 def _format_errors(source: str, raw: Any, error: ValidationError) -> str:

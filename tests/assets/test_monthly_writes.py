@@ -240,6 +240,24 @@ def test_months_in_key_order_are_read_without_a_sort(con, monkeypatch) -> None:
     assert ordered_by(both, ["snapshot_date", "customer_id"])
 
 
+def test_a_read_of_some_columns_gives_those_the_table_has_in_its_order_and_the_keys(con) -> None:
+    con.execute(
+        "CREATE SCHEMA features; CREATE TABLE features.wide AS SELECT "
+        "DATE '2011-01-31' + INTERVAL (m) MONTH AS snapshot_date, printf('c%d', c) AS customer_id, "
+        "c AS a, c * 2 AS b, c * 3 AS c FROM range(2) AS s(m), range(3) AS r(c) ORDER BY m, c"
+    )
+    whole = read_partitions(con, "features.wide")
+    # asked out of order, with a column the table lacks (written before it existed): the
+    # table's order, the keys always, the missing column not invented
+    some = read_partitions(con, "features.wide", columns=["c", "not_there", "a"])
+    assert some.columns == ["snapshot_date", "customer_id", "a", "c"]
+    assert some.equals(whole.select(some.columns))
+    month = read_month(con, "features.wide", JAN, columns=("b",))
+    assert month.columns == ["snapshot_date", "customer_id", "b"]
+    assert month.equals(whole.filter(pl.col("snapshot_date") == JAN).select(month.columns))
+    assert read_month(con, "features.wide", JAN).equals(whole.filter(snapshot_date=JAN))
+
+
 def test_a_result_becomes_one_chunk_per_column_with_duckdbs_types(con) -> None:
     # 2.5M rows: DuckDB's own conversion hands them over in three 1M-row chunks
     query = (
