@@ -13,7 +13,14 @@ from polars.testing import assert_frame_equal
 
 from benchmarks import peers, stages
 from benchmarks.data import END, START
-from benchmarks.measure import OUR_FIT, PHASE_COLUMNS, PYMC_FIT, Recorder, run_process
+from benchmarks.measure import (
+    OUR_FIT,
+    PHASE_COLUMNS,
+    PYMC_FIT,
+    RESULTS_DIR,
+    Recorder,
+    run_process,
+)
 from benchmarks.run import _config, _markdown, _summarize
 from synthetic.generate import write
 
@@ -387,3 +394,35 @@ def test_a_failing_command_line_run_fails_its_group_with_its_output(tmp_path: Pa
     assert (tmp_path / "run.log").read_text().strip() == "boom"
     with pytest.raises(RuntimeError, match=r"(?s)failing step exited with 3; the end of .*boom"):
         stages._process_stage("failing step", command, {}, tmp_path / "step.log")
+
+
+def test_the_100m_targets_read_the_recorded_snapshot_run() -> None:
+    recorded = json.loads((RESULTS_DIR / "100M.json").read_text())
+    pipeline = recorded["groups"]["pipeline"]
+    seconds = sum(stage["seconds"] for stage in pipeline["stages"])
+    peak = max(stage["peak_rss_mib"] for stage in pipeline["stages"])
+
+    def targets(size: str, groups: dict) -> dict:
+        return {t["target"]: t for t in _summarize(size, groups)["targets"]}
+
+    measured = targets("100M", recorded["groups"])
+    issue = measured["issue 18, 100M: one snapshot <= 150 s and <= 6 GiB"]
+    earlier = measured["100M: one snapshot < 5 min and < 8 GiB"]
+    assert issue["measured"] == earlier["measured"] == f"{seconds:.1f} s, {peak / 1024:.2f} GiB"
+    assert issue["met"] == (seconds <= 150 and peak <= 6144)
+    assert earlier["met"] == (seconds <= 300 and peak <= 8192)
+    # one stage over 6 GiB is enough to miss it, however fast
+    fast = [stage | {"seconds": 1.0, "peak_rss_mib": 100} for stage in pipeline["stages"]]
+    fast[-1]["peak_rss_mib"] = 6145
+    groups = recorded["groups"] | {"pipeline": pipeline | {"stages": fast}}
+    assert (
+        targets("100M", groups)["issue 18, 100M: one snapshot <= 150 s and <= 6 GiB"]["met"]
+        is False
+    )
+    fast[-1]["peak_rss_mib"] = 6144
+    assert (
+        targets("100M", groups)["issue 18, 100M: one snapshot <= 150 s and <= 6 GiB"]["met"] is True
+    )
+    assert (
+        targets("10M", groups)["issue 18, 100M: one snapshot <= 150 s and <= 6 GiB"]["met"] is None
+    )
