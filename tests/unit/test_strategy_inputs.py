@@ -15,6 +15,7 @@ from segmentation.strategies.settings import (
     playbook_segment_columns,
 )
 from tests.unit.segment_frames import segment_rows
+from tests.unit.test_playbook import _rule
 
 SETTINGS = SegmentSettings(attributes=[AttributeDimension(dimension="region", column="region")])
 # the shipped playbook, and one that ranks by CLV under a capacity and reads an attribute
@@ -22,20 +23,8 @@ SHIPPED = load_playbook(segment_settings=SETTINGS)
 CAPPED = parse_playbook(
     {
         "rules": [
-            {
-                "name": name,
-                "when": when,
-                "strategy": f"do_{name}",
-                "channel": "email",
-                "priority": 1,
-                "budget_per_customer": 2.0,
-                "rationale": "test",
-                **extra,
-            }
-            for name, when, extra in (
-                ("north_top", "attr_region = 'north' AND r_score >= 3", {"capacity": 5}),
-                ("everyone_else", "true", {}),
-            )
+            _rule("north_top", "attr_region = 'north' AND r_score >= 3", capacity=5),
+            _rule("everyone_else", "true"),
         ]
     },
     SETTINGS,
