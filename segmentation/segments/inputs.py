@@ -7,7 +7,9 @@ those keeps the rest out of memory while the segments are computed and written.
 The list is safe to read by because every step that reads a features column fails on a missing
 one: polars and the rule engine name it. The exception is the events, feedback and category
 columns, which :func:`~segmentation.segments.source_labels.with_source_columns` adds as nulls
-to a frame written before they existed: those are always read.
+to a frame written before they existed: those are always on the list, and the read leaves out
+only those that hold no value in the month (:func:`~segmentation.monthly.read_segment_features`),
+which the segments then take as the nulls they hold.
 """
 
 from __future__ import annotations

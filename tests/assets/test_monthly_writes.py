@@ -256,6 +256,9 @@ def test_a_read_of_some_columns_gives_those_the_table_has_in_its_order_and_the_k
     assert month.columns == ["snapshot_date", "customer_id", "b"]
     assert month.equals(whole.filter(pl.col("snapshot_date") == JAN).select(month.columns))
     assert read_month(con, "features.wide", JAN).equals(whole.filter(snapshot_date=JAN))
+    con.execute("CREATE TABLE features.keyless AS SELECT 1 AS a")
+    with pytest.raises(ValueError, match=r"features.keyless has none of the columns \['b'\]"):
+        read_partitions(con, "features.keyless", columns=["b"])
 
 
 def test_a_result_becomes_one_chunk_per_column_with_duckdbs_types(con) -> None:
