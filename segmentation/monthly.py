@@ -59,6 +59,7 @@ from segmentation.warehouse import (
     frame_of,
     read_partitions,
     table_exists,
+    table_schema,
 )
 
 
@@ -311,17 +312,25 @@ def read_playbook_segments(
     snapshot: date,
     playbook: Playbook,
     segment_settings: SegmentSettings | None = None,
-) -> pl.DataFrame:
+) -> tuple[pl.DataFrame, dict[str, pl.DataType]]:
     """One month of ``marts.customer_segments`` with the columns ``playbook``'s rules read
-    (:func:`~segmentation.strategies.settings.playbook_segment_columns`): the input of
+    (:func:`~segmentation.strategies.settings.playbook_segment_columns`), and the whole
+    table's columns, which the rules are checked against: the inputs of
     :func:`strategy_assignments_month`."""
     columns = playbook_segment_columns(playbook, segment_settings)
-    return read_month(con, SEGMENTS_TABLE, snapshot, columns)
+    month = read_month(con, SEGMENTS_TABLE, snapshot, columns)
+    return month, table_schema(con, SEGMENTS_TABLE)
 
 
-def strategy_assignments_month(segments: pl.DataFrame, playbook: Playbook) -> pl.DataFrame:
-    """``marts.strategy_assignments`` of one month: one playbook strategy per customer."""
-    return assign_strategies(segments, playbook)
+def strategy_assignments_month(
+    segments: pl.DataFrame,
+    playbook: Playbook,
+    columns: Mapping[str, pl.DataType] | None = None,
+) -> pl.DataFrame:
+    """``marts.strategy_assignments`` of one month: one playbook strategy per customer.
+    ``columns``: the whole segments table's, when ``segments`` holds only some of them
+    (:func:`read_playbook_segments`)."""
+    return assign_strategies(segments, playbook, columns=columns)
 
 
 def read_month(

@@ -125,17 +125,19 @@ SCAN_BATCH_ROWS = 122_880
 
 @contextmanager
 def registered(
-    con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame
+    con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame, copy_text: bool = True
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """``frame`` is queryable as the view ``name`` inside the block, as an Arrow table of
     ``SCAN_BATCH_ROWS``-row batches that DuckDB scans in parallel.
 
-    The frame's columns go over without a copy (a column polars holds as one literal value is
-    made whole), its text as Arrow string views, polars' own layout. As Arrow's older large
-    strings (polars' default export) every text column was copied whole, for the same values
-    and DuckDB types: a 7.25M-customer segments month took 2.1 GiB more to write than its
-    frame."""
-    table = frame.to_arrow(compat_level=pl.CompatLevel.newest())
+    ``copy_text=False`` is for a view that is only read whole, as a write reads it: the frame's
+    columns go over without a copy (a column polars holds as one literal value is made whole),
+    its text as Arrow string views, polars' own layout. Copied into Arrow's large strings
+    (polars' default export) instead, a 7.25M-customer segments month took 2.1 GiB more to write
+    than its frame, for the same values and DuckDB types. The default copies: DuckDB pushes the
+    filters of a join or an ``IN`` into the Arrow scan, and Arrow has no kernels for string
+    views to run them with."""
+    table = frame.to_arrow() if copy_text else frame.to_arrow(compat_level=pl.CompatLevel.newest())
     con.register(name, pa.Table.from_batches(table.to_batches(SCAN_BATCH_ROWS), table.schema))
     try:
         yield con
@@ -146,7 +148,7 @@ def registered(
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
     """Replace ``table`` with ``frame`` in one transaction; returns the rows written."""
     schema = table.split(".")[0]
-    with phase(WRITING), registered(con, "_replacement", frame), transaction(con):
+    with phase(WRITING), registered(con, "_replacement", frame, copy_text=False), transaction(con):
         con.execute(render_sql("warehouse/create_schema.sql", schema=schema))
         con.execute(
             compose_sql(
@@ -188,7 +190,7 @@ def replace_partitions_together(
         sources = {}
         for number, (table, frame) in enumerate(frames.items()):
             sources[table] = f"_replacement_{number}"
-            views.enter_context(registered(con, sources[table], frame))
+            views.enter_context(registered(con, sources[table], frame, copy_text=False))
         with transaction(con):
             for table, frame in frames.items():
                 _replace_in_transaction(con, table, sources[table], frame, partition_column, values)
@@ -303,6 +305,12 @@ def release_cached_blocks(con: duckdb.DuckDBPyConnection, memory_limit: str | No
     finally:
         restored = memory_limit or _default_memory_limit()
         con.execute(set_limit, {"memory_limit": restored})
+
+
+def table_schema(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, pl.DataType]:
+    """The columns of ``table`` in table order, with the polars types a read of it gives."""
+    query = compose_sql("warehouse/table_schema.sql", table=quote_table(table))
+    return dict(frame_of(con.execute(query)).schema)
 
 
 def columns_without_values(

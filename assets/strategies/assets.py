@@ -111,9 +111,11 @@ def build_strategy_assets(
         control = 0
         with monthly_connection(warehouse) as con:
             for snapshot in sorted(snapshot_dates(context)):
-                segments = read_playbook_segments(con, snapshot, playbook, segment_settings)
+                segments, columns = read_playbook_segments(
+                    con, snapshot, playbook, segment_settings
+                )
                 release_cached_blocks(con, warehouse.memory_limit)
-                month = strategy_assignments_month(segments, playbook)
+                month = strategy_assignments_month(segments, playbook, columns)
                 write_month(con, snapshot, (assignments, month))
                 control += int(month.get_column("is_control").sum())
         return control

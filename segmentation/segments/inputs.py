@@ -47,12 +47,13 @@ def segment_feature_columns(settings: SegmentSettings) -> frozenset[str]:
         *(rule for checked in compile_attribute_rules(settings).values() for rule in checked),
         *compile_psychographic_rules(settings.psychographics, known, ranges),
     ]
+    rule_columns = {column for rule in rules for column in rule.columns}
     eligibility = compile_eligibility(settings.recommendations, known, ranges)
     if eligibility is not None:
-        rules.append(eligibility)
-    rule_columns = {
-        column for rule in rules for column in rule.columns if column not in PRODUCT_RULE_COLUMNS
-    }
+        # its product_* columns are the catalogue's (no customer column may be named so then)
+        rule_columns |= {
+            column for column in eligibility.columns if column not in PRODUCT_RULE_COLUMNS
+        }
     passthrough = {attribute.column for attribute in settings.attributes if attribute.column}
     held = settings.recommendations.products_held_column
     return frozenset(

@@ -21,6 +21,7 @@ because nothing is spent on them.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 
 import numpy as np
 import polars as pl
@@ -101,6 +102,7 @@ def assign_strategies(
     segments: pl.DataFrame,
     playbook: Playbook,
     control: ControlGroupSettings | None = None,
+    columns: Mapping[str, pl.DataType] | None = None,
 ) -> pl.DataFrame:
     """One strategy per snapshot and customer.
 
@@ -109,6 +111,9 @@ def assign_strategies(
             customer_id and clv_12m).
         playbook: The validated playbook.
         control: The control-group design; default: the playbook's ``control_group``.
+        columns: The columns the rules are checked against, in order, when ``segments`` holds
+            only some of its table's (``read_playbook_segments``): the whole table's, so the
+            check is the same as on the whole month; default: ``segments``' own.
 
     Returns:
         snapshot_date, customer_id, strategy, channel, priority, budget (0 for control
@@ -120,12 +125,15 @@ def assign_strategies(
             segments have duplicate (snapshot_date, customer_id) rows.
     """
     control = control or playbook.control_group
-    work = rule_matches(segments, playbook, control)
+    work = rule_matches(segments, playbook, control, columns)
     return assignments_of(resolve_rules(work, playbook), playbook)
 
 
 def rule_matches(
-    segments: pl.DataFrame, playbook: Playbook, control: ControlGroupSettings | None = None
+    segments: pl.DataFrame,
+    playbook: Playbook,
+    control: ControlGroupSettings | None = None,
+    columns: Mapping[str, pl.DataType] | None = None,
 ) -> pl.DataFrame:
     """What the playbook's decisions read of each customer, alone: snapshot_date, customer_id,
     clv_12m, is_control, ``match_<i>`` (rule i holds) per rule, and a null ``rule_index``; in
@@ -135,10 +143,13 @@ def rule_matches(
         segments: As :func:`assign_strategies`'s.
         playbook: The validated playbook.
         control: The control-group design; default: the playbook's ``control_group``.
+        columns: As :func:`assign_strategies`'s.
     """
     control = control or playbook.control_group
     frame = in_key_order(segments, "segments")
-    compiled = compile_playbook(playbook, _columns_of(frame))
+    # the rules' value check samples each column by its position among these: the whole
+    # table's order keeps it the same whichever columns were read
+    compiled = compile_playbook(playbook, columns if columns is not None else _columns_of(frame))
     flags = match_flags(frame, compiled)
     return pl.concat(
         [

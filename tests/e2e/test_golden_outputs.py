@@ -19,7 +19,9 @@ import pytest
 
 from tests.golden.fingerprint import (
     additions,
+    also_on_this_platform,
     differences,
+    exact_fingerprints,
     float_platform,
     portable_differences,
     warehouse_fingerprints,
@@ -36,12 +38,18 @@ def test_tables_are_byte_identical_to_the_recorded_run(name: str, tmp_path: Path
     # another platform's doubles are compared apart from their last bits, never ignored
     assert portable_differences(expected, actual) == []
     here = float_platform()
-    if here == recorded["platform"]:
-        assert differences(expected, actual) == []
+    exact = exact_fingerprints(recorded, here)
+    if exact is not None:
+        assert differences(exact, actual) == []
     else:
+        platforms = [
+            recorded["platform"],
+            *(other["platform"] for other in recorded.get("also", [])),
+        ]
         warnings.warn(
-            f"{name}: recorded on {recorded['platform']}, run on {here}: compared apart from "
-            "the last bits of doubles (portable fingerprints)",
+            f"{name}: recorded on {platforms}, run on {here}: compared apart from the last bits "
+            "of doubles (portable fingerprints; `python -m tests.golden.runs --also` records "
+            "this platform)",
             stacklevel=1,
         )
 
@@ -155,3 +163,38 @@ def test_added_tables_and_columns_are_additions_and_a_changed_column_a_differenc
     with duckdb.connect(str(path)) as con:
         con.execute("DROP TABLE marts.t")
     assert differences(recorded, warehouse_fingerprints(path, recorded)) == ["marts.t: missing"]
+
+
+def test_a_further_platform_is_compared_bit_for_bit_once_recorded(tmp_path: Path) -> None:
+    path = _warehouse(
+        tmp_path / "w.duckdb",
+        "CREATE TABLE marts.t AS SELECT DATE '2011-01-31' AS snapshot_date, 'a' AS segment, "
+        "0.1::DOUBLE + 0.2::DOUBLE AS x UNION ALL SELECT DATE '2011-02-28', 'b', 1.0::DOUBLE",
+    )
+    elsewhere = {"machine": "x86_64", "numpy_simd": ["SSE42"], "blas": ["Sandybridge"]}
+    recorded = {"platform": elsewhere, "tables": warehouse_fingerprints(path)}
+    here = float_platform()
+    assert exact_fingerprints(recorded, elsewhere) == recorded["tables"]
+    assert exact_fingerprints(recorded, here) is None
+    # this machine's run differs in a last bit: recorded as a further platform, compared exactly
+    _warehouse(path, "UPDATE marts.t SET x = 0.3::DOUBLE WHERE segment = 'a'")
+    both = also_on_this_platform(recorded, path)
+    assert both["platform"] == elsewhere and both["tables"] == recorded["tables"]
+    [also] = both["also"]
+    assert also["platform"] == here
+    exact_here = exact_fingerprints(both, here)
+    assert differences(exact_here, warehouse_fingerprints(path, recorded["tables"])) == []
+    assert differences(recorded["tables"], warehouse_fingerprints(path)) == [
+        "marts.t: content differs (snapshots 2011-01-31)"
+    ]
+    # and then a last-bit change on this platform is a difference again
+    _warehouse(path, "UPDATE marts.t SET x = 1.0000000000000002::DOUBLE WHERE segment = 'b'")
+    assert differences(exact_here, warehouse_fingerprints(path, recorded["tables"])) == [
+        "marts.t: content differs (snapshots 2011-02-28)"
+    ]
+    with pytest.raises(ValueError, match="holds this platform already"):
+        also_on_this_platform(both, path)
+    # a run whose outputs changed is refused, not recorded
+    _warehouse(path, "UPDATE marts.t SET segment = 'c' WHERE segment = 'a'")
+    with pytest.raises(ValueError, match="content of its columns other than doubles differs"):
+        also_on_this_platform(recorded, path)

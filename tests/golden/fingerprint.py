@@ -12,8 +12,11 @@ by up to a few parts in 10^10, and the BG/NBD's ``a`` and ``b``, which the likel
 identify when ``b`` reaches its bound, by orders of magnitude. So each recording names its
 machine's float platform (:func:`float_platform`), and each table also gets a portable
 fingerprint: the hashes of its other columns, exact, and the sum of each double column per
-snapshot, compared to a relative 1e-6 (:func:`portable_differences`). A run on another
-platform is compared that way.
+snapshot, compared to a relative 1e-6 (:func:`portable_differences`). A recording may hold
+the exact fingerprints of further platforms too (``also``, added by
+``python -m tests.golden.runs --also``, which refuses a run that differs portably): a run on one
+of those is compared bit for bit as well (:func:`exact_fingerprints`), a run on any other
+portably.
 
 ``python -m tests.golden.fingerprint WAREHOUSE [--out FILE]`` prints or writes the fingerprints
 of a warehouse, and the float platform they were taken on, as JSON.
@@ -271,6 +274,45 @@ def recording(path: Path) -> dict[str, Any]:
     """What tests/golden/ keeps of a run's warehouse: this machine's float platform and the
     fingerprints of every table."""
     return {"platform": float_platform(), "tables": warehouse_fingerprints(path)}
+
+
+def _exact_part(fingerprint: dict[str, Any]) -> dict[str, Any]:
+    return {key: fingerprint[key] for key in ("sha256", "snapshots") if key in fingerprint}
+
+
+def exact_fingerprints(recorded: dict[str, Any], platform: dict[str, Any]) -> dict[str, Any] | None:
+    """The fingerprints to compare a run on ``platform`` with bit for bit: the recording's own on
+    the platform it names, its tables with the exact hashes of a platform it holds ``also``;
+    None on any other platform (compared portably only)."""
+    if recorded["platform"] == platform:
+        return recorded["tables"]
+    for other in recorded.get("also", []):
+        if other["platform"] == platform:
+            return {
+                table: fingerprint | other["tables"].get(table, {})
+                for table, fingerprint in recorded["tables"].items()
+            }
+    return None
+
+
+def also_on_this_platform(recorded: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``recorded`` with the exact fingerprints of the warehouse at ``path``, a run of the same
+    reference on this machine's float platform, held ``also``.
+
+    Raises:
+        ValueError: The run differs from the recording portably (its outputs changed, not only
+            the last bits of doubles), or this platform's fingerprints are recorded already.
+    """
+    here = float_platform()
+    if exact_fingerprints(recorded, here) is not None:
+        raise ValueError(f"the recording holds this platform already: {here}")
+    actual = warehouse_fingerprints(path, recorded["tables"])
+    problems = portable_differences(recorded["tables"], actual)
+    if problems:
+        raise ValueError("the run differs from the recording:\n  " + "\n  ".join(problems))
+    tables = {table: _exact_part(actual[table]) for table in recorded["tables"]}
+    also = [*recorded.get("also", []), {"platform": here, "tables": tables}]
+    return recorded | {"also": also}
 
 
 def main(argv: list[str] | None = None) -> None:

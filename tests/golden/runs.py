@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from synthetic.generate import main as generate_main
-from tests.golden.fingerprint import recording
+from tests.golden.fingerprint import also_on_this_platform, recording
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parent
@@ -77,17 +77,30 @@ def run_reference(name: str, folder: Path) -> Path:
     return folder / "warehouse" / "segmentation.duckdb"
 
 
-def record(folder: Path) -> None:
-    """Run both references and write their fingerprints next to this module."""
+def record(folder: Path, also: bool = False) -> None:
+    """Run both references and write their fingerprints next to this module; with ``also``, add
+    this machine's float platform to each committed recording instead (its exact fingerprints,
+    after checking the run against the recording portably)."""
     for name in RUNS:
         warehouse = run_reference(name, folder / name)
-        (GOLDEN / f"{name}.json").write_text(
-            json.dumps(recording(warehouse), indent=1, sort_keys=True) + "\n"
-        )
+        path = GOLDEN / f"{name}.json"
+        if also:
+            recorded = also_on_this_platform(json.loads(path.read_text()), warehouse)
+        else:
+            recorded = recording(warehouse)
+        path.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":
+    import argparse
     import tempfile
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--also",
+        action="store_true",
+        help="add this machine's float platform to the committed recordings (outputs unchanged)",
+    )
+    arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        record(Path(scratch))
+        record(Path(scratch), also=arguments.also)

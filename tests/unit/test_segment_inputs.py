@@ -179,3 +179,31 @@ def test_a_month_is_read_without_the_source_columns_that_hold_no_value_in_it() -
             dimensions[snapshot] = set(summary.get_column("dimension"))
     # the events' labels have a basis in the second month: a dimension there, not in the first
     assert "intent_class" in dimensions[NEXT_SNAPSHOT] - dimensions[SNAPSHOT]
+
+
+def test_a_customer_column_named_like_a_catalogue_column_is_read_without_an_eligibility_rule() -> (
+    None
+):
+    # product_* names are the catalogue's only in the eligibility rule; without one, a customer
+    # column may be so named and the other rules read it
+    settings = SegmentSettings.model_validate(
+        {
+            "extra_columns": {"product_category": "text"},
+            "attributes": [
+                {
+                    "dimension": "pref",
+                    "rules": [{"name": "tech", "when": "product_category = 'tech'"}],
+                }
+            ],
+        }
+    )
+    assert "product_category" in segment_feature_columns(settings)
+    features = random_features(200, seed=9).with_columns(
+        pl.Series("product_category", ["tech", "home"] * 100)
+    )
+    pruned = features.select(
+        name for name in features.columns if name in segment_feature_columns(settings)
+    )
+    segments = build_customer_segments(pruned, settings)
+    assert segments.get_column("attr_pref").value_counts().height == 2
+    assert segments.equals(build_customer_segments(features, settings))

@@ -3,9 +3,12 @@ the whole month, and a month missing one fails, naming it."""
 
 from __future__ import annotations
 
+import duckdb
 import polars as pl
 import pytest
 
+from segmentation.keys import SEGMENTS_TABLE, SNAPSHOT_COLUMN
+from segmentation.monthly import read_month, read_playbook_segments, strategy_assignments_month
 from segmentation.segments.settings import AttributeDimension, SegmentSettings
 from segmentation.strategies.playbook import assign_strategies
 from segmentation.strategies.settings import (
@@ -14,7 +17,8 @@ from segmentation.strategies.settings import (
     parse_playbook,
     playbook_segment_columns,
 )
-from tests.unit.segment_frames import segment_rows
+from segmentation.warehouse import replace_partitions
+from tests.unit.segment_frames import SNAPSHOT, segment_rows
 from tests.unit.test_playbook import _rule
 
 SETTINGS = SegmentSettings(attributes=[AttributeDimension(dimension="region", column="region")])
@@ -84,3 +88,36 @@ def test_a_month_missing_any_column_fails_naming_it(column: str) -> None:
     pruned = segments.select(name for name in segments.columns if name in columns)
     with pytest.raises((pl.exceptions.ColumnNotFoundError, ValueError), match=column):
         assign_strategies(pruned, CAPPED)
+
+
+def test_the_rules_are_checked_against_the_whole_table_whichever_columns_were_read() -> None:
+    # the rules' value check samples each column by its position among the columns it is
+    # given: checked against the columns read, this rule failed on a sampled rfm_cell that is
+    # not a number, where against the whole table it had passed
+    settings = SegmentSettings()
+    playbook = parse_playbook(
+        {
+            "rules": [
+                _rule(
+                    "promising_top_r",
+                    "CASE WHEN rfm_segment = 'Promising' "
+                    "THEN CAST(rfm_cell AS INTEGER) >= 400 ELSE false END",
+                ),
+                _rule("everyone_else", "true"),
+            ]
+        },
+        settings,
+    )
+    segments = segment_rows(
+        [{"customer_id": f"c{i}", "rfm_segment": "Promising", "rfm_cell": "412"} for i in range(3)],
+        attribute_dimensions=tuple(settings.attribute_dimensions()),
+    )
+    with duckdb.connect() as con:
+        replace_partitions(con, SEGMENTS_TABLE, segments, SNAPSHOT_COLUMN, [SNAPSHOT])
+        whole = strategy_assignments_month(read_month(con, SEGMENTS_TABLE, SNAPSHOT), playbook)
+        month, columns = read_playbook_segments(con, SNAPSHOT, playbook, settings)
+    assert month.width == 5 and list(columns) == segments.columns
+    assert whole.get_column("matched_rule").to_list() == ["promising_top_r"] * 3
+    assert strategy_assignments_month(month, playbook, columns).equals(whole)
+    with pytest.raises(ValueError, match="fails on values its columns can hold"):
+        strategy_assignments_month(month, playbook)
