@@ -64,8 +64,8 @@ def test_a_contract_violation_fails_its_month_and_keeps_the_earlier_ones(
     assert set(before.get_column("snapshot_date")) == {FEB, MAR}
     compute = strategy_assets.strategy_assignments_month
 
-    def broken(segments: pl.DataFrame, playbook) -> pl.DataFrame:
-        month = compute(segments, playbook)
+    def broken(segments: pl.DataFrame, playbook, columns=None) -> pl.DataFrame:
+        month = compute(segments, playbook, columns)
         if month.get_column("snapshot_date")[0] == FEB:
             # valid, and visibly different from what the warehouse holds
             return month.with_columns(pl.col("budget") + 1000.0)
