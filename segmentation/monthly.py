@@ -21,15 +21,14 @@ from segmentation.features.categories import (
 )
 from segmentation.features.clv import SnapshotClv, clv_for_snapshot
 from segmentation.features.contracts import (
-    CategoryColumns,
     ClvModelParamsContract,
     CustomerClvContract,
     CustomerFeaturesContract,
-    EngagementColumns,
 )
 from segmentation.features.engagement import (
     ENGAGEMENT_FEATURE_COLUMNS,
     engagement_by_snapshot,
+    null_engagement,
 )
 from segmentation.features.lifecycle import lifecycle_stage
 from segmentation.features.settings import ClvSettings, FeatureSettings
@@ -190,31 +189,19 @@ def customer_features_of_valued(
         ValueError: ``engagement`` does not hold exactly the customers of ``valued``.
     """
     staged = valued.with_columns(lifecycle_stage(valued, settings.lifecycle))
-    staged = staged.with_columns(_engagement_columns(staged, engagement))
-    if categories is None:
-        # as a literal, polars keeps each column as one null, not one per customer
-        staged = staged.with_columns(_nulls(contract_dtypes(CategoryColumns)))
-    else:
-        keys = staged.select(KEY_COLUMNS)
-        staged = staged.hstack(category_columns(keys, categories).get_columns())
+    staged = staged.hstack(_engagement_columns(staged, engagement))
+    staged = staged.hstack(category_columns(staged.select(KEY_COLUMNS), categories).get_columns())
     features = staged.select(*CustomerFeaturesContract.to_schema().columns.keys(), *custom)
     return features if sorted_by_keys(features) else features.sort(KEY_COLUMNS)
 
 
-def _nulls(dtypes: Mapping[str, pl.DataType]) -> list[pl.Expr]:
-    return [pl.lit(None, dtype=dtype).alias(name) for name, dtype in dtypes.items()]
-
-
-def _engagement_columns(
-    features: pl.DataFrame, engagement: pl.DataFrame | None
-) -> list[pl.Series] | list[pl.Expr]:
-    """The engagement columns of ``engagement`` in the row order of ``features`` (null
-    literals without ``engagement``: polars keeps each as one null, not one per customer): put
-    beside them as they are when both hold the same keys in the same order (the months read
-    back from the warehouse), else joined by key."""
-    if engagement is None:
-        return _nulls(contract_dtypes(EngagementColumns))
+def _engagement_columns(features: pl.DataFrame, engagement: pl.DataFrame | None) -> list[pl.Series]:
+    """The engagement columns of ``engagement`` in the row order of ``features`` (all null
+    without ``engagement``): put beside them as they are when both hold the same keys in the
+    same order (the months read back from the warehouse), else joined by key."""
     keys = features.select(KEY_COLUMNS)
+    if engagement is None:
+        return null_engagement(keys).drop(KEY_COLUMNS).get_columns()
     if engagement.height == keys.height and all(
         engagement.get_column(key).equals(keys.get_column(key)) for key in KEY_COLUMNS
     ):
