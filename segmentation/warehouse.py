@@ -313,6 +313,13 @@ def table_schema(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, pl.Dat
     return dict(frame_of(con.execute(query)).schema)
 
 
+def _date_markers(values: Sequence[date]) -> str:
+    """One ``?::DATE`` parameter marker per date, for ``IN (...)`` (``NULL`` for none): DuckDB
+    binds a list only as one value, and ``IN $list`` filters by list_contains, which reads every
+    partition's row groups."""
+    return ", ".join("?::DATE" for _ in values) or "NULL"
+
+
 def columns_without_values(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -333,7 +340,7 @@ def columns_without_values(
             f"count({quote_identifier(name)}) > 0 AS {quote_identifier(name)}" for name in present
         ),
         column=quote_identifier(partition_column),
-        markers=", ".join("?::DATE" for _ in values) or "NULL",
+        markers=_date_markers(values),
     )
     with phase(READING):
         holds_values = con.execute(query, values).fetchone()
@@ -385,15 +392,13 @@ def _read_partitions(
         whole = compose_sql("warehouse/read_columns.sql", table=quoted, columns=selected)
         frame = frame_of(con.execute(whole))
     else:
-        # one parameter marker per date: DuckDB binds a list only as one value, and
-        # `IN $list` filters by list_contains, which reads every partition's row groups
         values = list(partition_values)
         query = compose_sql(
             "warehouse/read_partitions.sql",
             table=quoted,
             columns=selected,
             column=quote_identifier(partition_column),
-            markers=", ".join("?::DATE" for _ in values) or "NULL",
+            markers=_date_markers(values),
         )
         frame = frame_of(con.execute(query, values))
     # nulls last, as DuckDB's ORDER BY
