@@ -63,11 +63,15 @@ from segmentation.warehouse import (
 
 
 def customer_behaviour_months(
-    con: duckdb.DuckDBPyConnection, snapshots: Sequence[date], config: SegmentationConfig
+    con: duckdb.DuckDBPyConnection,
+    snapshots: Sequence[date],
+    config: SegmentationConfig,
+    memory_limit: str | None = None,
 ) -> Iterator[pl.DataFrame]:
     """``features.customer_behaviour`` for each snapshot date in ascending order, one frame per
     month, from one scan of the transactions; with an attribute-history source, each month's
-    attributes are those that held on its snapshot date."""
+    attributes are those that held on its snapshot date. ``memory_limit``: the DuckDB
+    memory_limit ``con`` was opened with, if any (see ``behaviour_by_snapshot``)."""
     features = config.features
     return behaviour_by_snapshot(
         con,
@@ -76,6 +80,7 @@ def customer_behaviour_months(
         features.dominant_channel_share,
         list(custom_attributes(config)),
         history=config.sources.customer_attributes is not None,
+        memory_limit=memory_limit,
     )
 
 

@@ -10,7 +10,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -265,6 +265,18 @@ def frame_of(result: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return frame
 
 
+_MEMORY_UNITS = {"": 1, "b": 1, "bytes": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12}
+_MEMORY_UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def memory_limit_bytes(setting: str) -> float:
+    """DuckDB's ``memory_limit`` as it reports it ('3.7 GiB', '512.0 MiB', '4GB') in bytes."""
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z]*)\s*", setting)
+    if match is None or match.group(2).lower() not in _MEMORY_UNITS:
+        raise ValueError(f"cannot read DuckDB memory_limit {setting!r}")
+    return float(match.group(1)) * _MEMORY_UNITS[match.group(2).lower()]
+
+
 # DuckDB keeps the table blocks a query read cached up to its memory_limit, and has no statement
 # that drops them; a memory_limit this low for a moment evicts every block not in use.
 _EVICTING_MEMORY_LIMIT = "16MB"
@@ -305,6 +317,37 @@ def release_cached_blocks(con: duckdb.DuckDBPyConnection, memory_limit: str | No
     finally:
         restored = memory_limit or _default_memory_limit()
         con.execute(set_limit, {"memory_limit": restored})
+
+
+# The share of the configured memory_limit a query runs under while its result becomes a large
+# frame. What DuckDB used for the query (a join's hash table, a sort) stays with the process
+# after it (its allocator keeps the freed pages), on top of the frame; under a lower limit the
+# query spills sooner and leaves less behind. Measured in benchmarks/ (docs/benchmarks.md).
+QUERY_MEMORY_SHARE = 0.25
+# the least a lowered limit leaves DuckDB, however low the configured one
+_LEAST_QUERY_MEMORY = 256 * 2**20
+
+
+@contextmanager
+def lowered_memory_limit(
+    con: duckdb.DuckDBPyConnection, memory_limit: str, share: float = QUERY_MEMORY_SHARE
+) -> Iterator[None]:
+    """Run the block with DuckDB's memory_limit at ``share`` of ``memory_limit``, the limit
+    ``con`` was opened with (at least 256 MiB, at most ``memory_limit``), and set
+    ``memory_limit`` again afterwards, whatever the block raised: the configured value, not the
+    one read back (see :func:`release_cached_blocks`). Lowering it moves the cached blocks not
+    in use (temp tables included) to the spill files. Blocks still pinned may keep DuckDB above
+    the lowered limit, which it reports as out of memory: the block then runs at the limit
+    DuckDB is left with."""
+    configured = memory_limit_bytes(memory_limit)
+    lowered = min(max(int(configured * share), _LEAST_QUERY_MEMORY), int(configured))
+    set_limit = read_sql("warehouse/set_memory_limit.sql")
+    try:
+        with suppress(duckdb.OutOfMemoryException):
+            con.execute(set_limit, {"memory_limit": f"{lowered}B"})
+        yield
+    finally:
+        con.execute(set_limit, {"memory_limit": memory_limit})
 
 
 def table_schema(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, pl.DataType]:

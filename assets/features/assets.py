@@ -115,7 +115,9 @@ def build_feature_assets(
         # every month of a backfill from one scan of the transactions, handed over month by month
         with (
             monthly_connection(warehouse) as con,
-            closing(customer_behaviour_months(con, snapshots, settings)) as months,
+            closing(
+                customer_behaviour_months(con, snapshots, settings, warehouse.memory_limit)
+            ) as months,
         ):
             for snapshot, month in zip(snapshots, months, strict=True):
                 write_month(con, snapshot, (behaviour, month))

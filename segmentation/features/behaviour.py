@@ -7,8 +7,8 @@ activity is read off them (``customer_activity.sql``). This module derives the p
 features in polars.
 """
 
+import logging
 import math
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import closing
 from datetime import date, datetime, time
@@ -20,24 +20,20 @@ from segmentation.contracts import contract_dtypes
 from segmentation.features.attributes_as_of import customers_as_of
 from segmentation.features.contracts import CHANNELS, CustomerBehaviourContract
 from segmentation.sql_files import compose_sql, read_sql
-from segmentation.warehouse import frame_of, scratch_directory
+from segmentation.warehouse import (
+    frame_of,
+    lowered_memory_limit,
+    memory_limit_bytes,
+    scratch_directory,
+)
 
 BEHAVIOUR_COLUMNS = list(CustomerBehaviourContract.to_schema().columns.keys())
+logger = logging.getLogger(__name__)
 
 # Transaction rows the increments query takes in one pass per GiB of DuckDB's memory_limit.
 # Some of its operators cannot spill: 10.1M rows passed within 3.7 GiB, 101M rows ran out of
 # it. Larger inputs are split into customer buckets, computed one after another.
 ROWS_PER_GIB = 3_000_000
-_UNITS = {"": 1, "b": 1, "bytes": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12}
-_UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
-
-
-def memory_limit_bytes(setting: str) -> float:
-    """DuckDB's ``memory_limit`` as it reports it ('3.7 GiB', '512.0 MiB', '4GB') in bytes."""
-    match = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z]*)\s*", setting)
-    if match is None or match.group(2).lower() not in _UNITS:
-        raise ValueError(f"cannot read DuckDB memory_limit {setting!r}")
-    return float(match.group(1)) * _UNITS[match.group(2).lower()]
 
 
 def customer_buckets(transaction_rows: int, memory_limit: str) -> int:
@@ -105,6 +101,7 @@ def _activity_by_snapshot(
     lost_recency_days: int,
     buckets: int | None = None,
     history: bool = False,
+    memory_limit: str | None = None,
 ) -> Iterator[pl.DataFrame]:
     """Per-customer aggregates at each snapshot date (inclusive, ascending), one frame per date.
 
@@ -113,7 +110,11 @@ def _activity_by_snapshot(
     bucket read on its own) into DuckDB temp tables (which spill to disk when large); each frame
     then costs one step over the customers. With an attribute ``history``
     (``raw.customer_attributes``), each date's attributes are those that held on it (see
-    ``segmentation.features.attributes_as_of``).
+    ``segmentation.features.attributes_as_of``). ``memory_limit``: the DuckDB memory_limit
+    ``con`` was opened with, if any; given, the last date's activity query (a one-month run's
+    only one) runs under a share of it (``segmentation.warehouse.lowered_memory_limit``), so
+    that what DuckDB used for it does not stay on top of the frame. None leaves the
+    connection's limit as it is.
     """
     dates = sorted(set(snapshot_dates))
     drop = read_sql("features/drop_customer_activity_tables.sql")
@@ -123,14 +124,39 @@ def _activity_by_snapshot(
         with customers_as_of(con, history) as customers:
             for j, snapshot in enumerate(dates, start=1):
                 con.execute(read_sql("features/customer_activity_totals.sql"), {"j": j})
+                last = j == len(dates)
+                if last:
+                    # read by the totals step alone: not kept (nor spilled) beside the last month
+                    con.execute(read_sql("features/drop_activity_increments.sql"))
                 customers.advance(snapshot)
-                yield frame_of(
-                    con.execute(
-                        read_sql("features/customer_activity.sql"), {"snapshot_date": snapshot}
-                    )
-                )
+                # only the last: lowering the limit moves the working tables to the spill
+                # files, and before an earlier month the next totals step reads them back
+                yield _activity_frame(con, snapshot, memory_limit if last else None)
     finally:
         con.execute(drop)
+
+
+def _activity_frame(
+    con: duckdb.DuckDBPyConnection, snapshot: date, memory_limit: str | None
+) -> pl.DataFrame:
+    """One snapshot's activity (``customer_activity.sql``) as a frame; with the connection's
+    ``memory_limit``, the query runs under a share of it (``lowered_memory_limit``), and at the
+    whole limit again if it does not fit there."""
+    query = read_sql("features/customer_activity.sql")
+    parameters = {"snapshot_date": snapshot}
+    if memory_limit is None:
+        return frame_of(con.execute(query, parameters))
+    try:
+        with lowered_memory_limit(con, memory_limit):
+            return frame_of(con.execute(query, parameters))
+    except duckdb.OutOfMemoryException:
+        # the lower limit saves memory; it must not cost a run that fits the configured one
+        logger.warning(
+            "the activity of %s did not fit a share of memory_limit %s; run again under all of it",
+            snapshot,
+            memory_limit,
+        )
+        return frame_of(con.execute(query, parameters))
 
 
 def customer_activity(
@@ -139,11 +165,16 @@ def customer_activity(
     lost_recency_days: int,
     buckets: int | None = None,
     history: bool = False,
+    memory_limit: str | None = None,
 ) -> pl.DataFrame:
     """Per-customer aggregates at each snapshot date (inclusive), from one scan of the data,
     ordered by snapshot date and customer; with an attribute ``history``, the attributes that
-    held on each date."""
-    frames = list(_activity_by_snapshot(con, snapshot_dates, lost_recency_days, buckets, history))
+    held on each date (``memory_limit``: see ``_activity_by_snapshot``)."""
+    frames = list(
+        _activity_by_snapshot(
+            con, snapshot_dates, lost_recency_days, buckets, history, memory_limit
+        )
+    )
     if not frames:
         # no dates, no rows: the columns of any snapshot's frame
         epoch = list(
@@ -248,12 +279,17 @@ def behaviour_by_snapshot(
     dominant_channel_share: float,
     custom: Sequence[str] = (),
     history: bool = False,
+    memory_limit: str | None = None,
 ) -> Iterator[pl.DataFrame]:
     """Like ``behaviour_for_snapshots``, one frame per snapshot date (ascending): the
     transactions of all dates are read once into DuckDB temp tables (which spill to disk when
     large) and each month is computed when asked for, so a backfill holds one month in memory
-    at a time. Close the iterator when stopping early: that drops the temp tables."""
-    activities = _activity_by_snapshot(con, snapshot_dates, lost_recency_days, history=history)
+    at a time. Close the iterator when stopping early: that drops the temp tables.
+    ``memory_limit``: the DuckDB memory_limit ``con`` was opened with, if any; given, the last
+    month's activity query runs under a share of it (see ``_activity_by_snapshot``)."""
+    activities = _activity_by_snapshot(
+        con, snapshot_dates, lost_recency_days, history=history, memory_limit=memory_limit
+    )
     with closing(activities):
         for activity in activities:
             yield derive_behaviour(activity, dominant_channel_share, custom)

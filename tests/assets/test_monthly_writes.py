@@ -10,12 +10,13 @@ import polars as pl
 import pytest
 
 from assets.monthly import ContractViolation, MonthlyTable, write_month
-from segmentation.features.behaviour import memory_limit_bytes
 from segmentation.keys import BEHAVIOUR_TABLE, CLV_TABLE, ordered_by
 from segmentation.monthly import read_behaviour_with_clv, read_month
 from segmentation.sql_files import read_sql
 from segmentation.warehouse import (
     frame_of,
+    lowered_memory_limit,
+    memory_limit_bytes,
     read_partitions,
     release_cached_blocks,
     replace_partitions_together,
@@ -327,6 +328,32 @@ def test_the_blocks_a_read_cached_are_given_back_and_the_limit_restored(
         # what was read is untouched, and the table reads again
         assert month.height == 4_000_000
         assert read_month(con, "features.first", JAN).equals(month)
+
+
+@pytest.mark.parametrize(
+    ("configured", "lowered", "restored"),
+    [
+        ("4GB", "953.6 MiB", "3.7 GiB"),  # a quarter
+        ("512MB", "256.0 MiB", "488.2 MiB"),  # a quarter is less than the least: the least
+        ("100MB", "95.3 MiB", "95.3 MiB"),  # the least is more than the limit: the limit
+    ],
+)
+def test_a_lowered_memory_limit_holds_inside_the_block_and_the_configured_one_after(
+    tmp_path, configured: str, lowered: str, restored: str
+) -> None:
+    with duckdb.connect(str(tmp_path / "w.duckdb"), config={"memory_limit": configured}) as con:
+        # a temp table larger than the lowered limits: lowering moves it to the spill files
+        con.execute("CREATE TEMP TABLE kept AS SELECT range AS n FROM range(40000000)")
+        with lowered_memory_limit(con, configured):
+            assert _memory_limit(con) == lowered
+            assert con.execute("SELECT sum(n) FROM kept").fetchone()[0] == 799999980000000
+        assert _memory_limit(con) == restored
+        # set back even when the block fails, and to the configured value, not the one read back
+        con.execute("SET memory_limit = '2GB'")
+        with pytest.raises(duckdb.BinderException), lowered_memory_limit(con, configured):
+            assert _memory_limit(con) == lowered
+            con.execute("SELECT no_such_column FROM kept")
+        assert _memory_limit(con) == restored
 
 
 def test_memory_duckdb_cannot_give_back_leaves_the_limit_as_configured() -> None:

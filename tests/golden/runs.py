@@ -26,6 +26,10 @@ def _config(name: str, folder: Path) -> Path:
     raw = yaml.safe_load(source.read_text())
     raw["warehouse"] = str(folder / "warehouse" / "segmentation.duckdb")
     raw["serving"] = str(folder / "warehouse" / "serving.duckdb")
+    # a DuckDB memory_limit, as a production config sets one: the paths that follow it (the
+    # activity query under a share of it, segmentation.warehouse.lowered_memory_limit) are then
+    # the compared ones
+    raw["duckdb"] = {**raw.get("duckdb", {}), "memory_limit": "2GB"}
     for block in raw["sources"].values():
         path = Path(block["path"])
         if name == "demo":

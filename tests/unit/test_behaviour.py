@@ -676,3 +676,76 @@ def test_the_bucket_count_follows_the_connections_memory_limit(
             # not RESET: in DuckDB 1.5.6 it leaves the buffer pool at the lowered limit
             con.execute(f"SET memory_limit = '{before}'")
         assert by_limit.equals(customer_activity(con, dates, LOST_DAYS, buckets=1))
+
+
+@pytest.fixture(scope="module")
+def sample_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The committed real sample landed into a warehouse file."""
+    folder = tmp_path_factory.mktemp("sample_file")
+    config = load_config(write_config_file(folder, config_mapping()))
+    path = folder / "warehouse.duckdb"
+    with closing(duckdb.connect(str(path))) as con:
+        land_source(con, "transactions", config.sources.transactions, datetime(2026, 1, 1))
+        empty_customers_table(con)
+    return path
+
+
+def _setting(con: duckdb.DuckDBPyConnection) -> str:
+    return con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+
+def _temporary_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    query = "SELECT table_name FROM duckdb_tables() WHERE temporary ORDER BY table_name"
+    return [name for (name,) in con.execute(query).fetchall()]
+
+
+def test_the_last_months_activity_runs_under_a_quarter_of_the_configured_memory_limit(
+    sample_file: Path, monkeypatch
+) -> None:
+    dates = [date(2010, 12, 31), date(2011, 6, 30), date(2011, 12, 31)]
+    seen: list[tuple[str, list[str]]] = []
+    real_lowered = behaviour_module.lowered_memory_limit
+
+    @contextmanager
+    def watched(con: duckdb.DuckDBPyConnection, memory_limit: str) -> Iterator[None]:
+        with real_lowered(con, memory_limit):
+            seen.append((_setting(con), _temporary_tables(con)))
+            yield
+
+    with closing(duckdb.connect(str(sample_file), config={"memory_limit": "4GB"})) as con:
+        whole = customer_activity(con, dates, LOST_DAYS)
+        monkeypatch.setattr(behaviour_module, "lowered_memory_limit", watched)
+        lowered = customer_activity(con, dates, LOST_DAYS, memory_limit="4GB")
+        assert _setting(con) == "3.7 GiB"
+    assert whole.height > 5_000
+    assert lowered.equals(whole)
+    # the earlier months keep the limit and the working tables the next totals step reads; the
+    # increments are dropped once the last month's totals have read them
+    assert seen == [("953.6 MiB", ["_activity_totals"])]
+
+
+def test_a_month_that_does_not_fit_the_lowered_limit_runs_again_under_the_configured_one(
+    sample_file: Path, monkeypatch, caplog
+) -> None:
+    @contextmanager
+    def too_low(con: duckdb.DuckDBPyConnection, memory_limit: str) -> Iterator[None]:
+        # below what the activity query needs with nowhere to spill
+        con.execute("SET memory_limit = '1MB'")
+        try:
+            yield
+        finally:
+            con.execute("SET memory_limit = $limit", {"limit": memory_limit})
+
+    dates = [date(2011, 12, 31)]
+    config = {"memory_limit": "4GB", "temp_directory": ""}
+    with closing(duckdb.connect(str(sample_file), config=config)) as con:
+        whole = customer_activity(con, dates, LOST_DAYS)
+        monkeypatch.setattr(behaviour_module, "lowered_memory_limit", too_low)
+        with caplog.at_level("WARNING", logger=behaviour_module.__name__):
+            again = customer_activity(con, dates, LOST_DAYS, memory_limit="4GB")
+        assert _setting(con) == "3.7 GiB"
+    assert again.equals(whole)
+    assert [record.getMessage() for record in caplog.records] == [
+        "the activity of 2011-12-31 did not fit a share of memory_limit 4GB; "
+        "run again under all of it"
+    ]
