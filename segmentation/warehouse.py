@@ -6,11 +6,12 @@ replaces exactly what the previous run of the same asset (or partition) wrote.
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import tempfile
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -25,6 +26,7 @@ from segmentation.phases import READING, WRITING, phase
 from segmentation.sql_files import compose_sql, quote_identifier, read_sql, render_sql
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+logger = logging.getLogger(__name__)
 
 
 def quote_table(table: str) -> str:
@@ -343,8 +345,13 @@ def lowered_memory_limit(
     lowered = min(max(int(configured * share), _LEAST_QUERY_MEMORY), int(configured))
     set_limit = read_sql("warehouse/set_memory_limit.sql")
     try:
-        with suppress(duckdb.OutOfMemoryException):
+        try:
             con.execute(set_limit, {"memory_limit": f"{lowered}B"})
+        except duckdb.OutOfMemoryException as error:
+            # DuckDB then reports the lowered limit all the same; only this says it did not hold
+            logger.warning(
+                "DuckDB could not lower its memory_limit to %d bytes: %s", lowered, error
+            )
         yield
     finally:
         con.execute(set_limit, {"memory_limit": memory_limit})

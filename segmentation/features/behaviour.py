@@ -116,6 +116,8 @@ def _activity_by_snapshot(
     that what DuckDB used for it does not stay on top of the frame. None leaves the
     connection's limit as it is.
     """
+    if memory_limit is not None:
+        memory_limit_bytes(memory_limit)  # a limit it cannot read fails before any work
     dates = sorted(set(snapshot_dates))
     drop = read_sql("features/drop_customer_activity_tables.sql")
     con.execute(drop)

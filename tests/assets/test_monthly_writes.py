@@ -330,6 +330,14 @@ def test_the_blocks_a_read_cached_are_given_back_and_the_limit_restored(
         assert read_month(con, "features.first", JAN).equals(month)
 
 
+def _memory_mib(con: duckdb.DuckDBPyConnection) -> tuple[float, float]:
+    """What DuckDB holds in memory and in its spill files, in MiB."""
+    return con.execute(
+        "SELECT sum(memory_usage_bytes) / 2 ** 20, sum(temporary_storage_bytes) / 2 ** 20 "
+        "FROM duckdb_memory()"
+    ).fetchone()
+
+
 @pytest.mark.parametrize(
     ("configured", "lowered", "restored"),
     [
@@ -342,10 +350,14 @@ def test_a_lowered_memory_limit_holds_inside_the_block_and_the_configured_one_af
     tmp_path, configured: str, lowered: str, restored: str
 ) -> None:
     with duckdb.connect(str(tmp_path / "w.duckdb"), config={"memory_limit": configured}) as con:
-        # a temp table larger than the lowered limits: lowering moves it to the spill files
+        # a temp table of ~305 MiB: more than the two lower limits, less than the first
         con.execute("CREATE TEMP TABLE kept AS SELECT range AS n FROM range(40000000)")
         with lowered_memory_limit(con, configured):
             assert _memory_limit(con) == lowered
+            # held, not only reported: what does not fit went to the spill files
+            in_memory, spilled = _memory_mib(con)
+            assert in_memory <= memory_limit_bytes(lowered) / 2**20
+            assert (spilled > 0) == (memory_limit_bytes(lowered) < 305 * 2**20)
             assert con.execute("SELECT sum(n) FROM kept").fetchone()[0] == 799999980000000
         assert _memory_limit(con) == restored
         # set back even when the block fails, and to the configured value, not the one read back

@@ -46,12 +46,12 @@ from segmentation.features.behaviour import (
     behaviour_for_snapshots,
     customer_activity,
     customer_buckets,
-    memory_limit_bytes,
 )
 from segmentation.features.contracts import CustomerBehaviourContract
 from segmentation.raw.landing import land_source
 from segmentation.raw.publishing import empty_customers_table
 from segmentation.sql_files import read_sql
+from segmentation.warehouse import memory_limit_bytes
 from tests.conftest import config_mapping, write_config_file
 
 AS_OF = month_as_of("2024-03")
@@ -722,6 +722,21 @@ def test_the_last_months_activity_runs_under_a_quarter_of_the_configured_memory_
     # the earlier months keep the limit and the working tables the next totals step reads; the
     # increments are dropped once the last month's totals have read them
     assert seen == [("953.6 MiB", ["_activity_totals"])]
+    # the configured limit is back while the month is handed over (and written)
+    with closing(duckdb.connect(str(sample_file), config={"memory_limit": "4GB"})) as con:
+        months = behaviour_by_snapshot(
+            con, dates[-1:], LOST_DAYS, DOMINANT_SHARE, memory_limit="4GB"
+        )
+        with closing(months):
+            assert next(months).height > 1_000
+            assert _setting(con) == "3.7 GiB"
+
+
+def test_a_memory_limit_it_cannot_read_fails_before_any_work(sample_file: Path) -> None:
+    with closing(duckdb.connect(str(sample_file))) as con:
+        with pytest.raises(ValueError, match="cannot read DuckDB memory_limit '4 gigs'"):
+            customer_activity(con, [date(2011, 12, 31)], LOST_DAYS, memory_limit="4 gigs")
+        assert _temporary_tables(con) == []
 
 
 def test_a_month_that_does_not_fit_the_lowered_limit_runs_again_under_the_configured_one(

@@ -1,5 +1,6 @@
 """The committed Dagster instance config: one warehouse run at a time, retries of crashed runs."""
 
+import logging
 import shutil
 import subprocess
 import sys
@@ -127,3 +128,16 @@ def test_a_spill_directory_made_for_scratch_files_goes_with_the_connection(
     with warehouse.connect() as con, scratch_directory(con, "test-"):
         pass
     assert spill.is_dir()
+
+
+def test_the_librarys_warnings_reach_the_runs_event_log(instance) -> None:
+    @dg.asset
+    def warns(context: dg.AssetExecutionContext) -> None:
+        logging.getLogger("segmentation.features.behaviour").warning("a library warning")
+        context.log.info("an asset's own message")
+
+    result = dg.materialize([warns], instance=instance)
+    messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert "a library warning" in messages
+    # the assets' info messages are kept: the instance sets no python_log_level
+    assert "an asset's own message" in messages
