@@ -394,3 +394,19 @@ def test_a_scratch_directory_leaves_duckdbs_spill_directory_usable(tmp_path) -> 
         assert not directory.exists()
         con.execute(f"CREATE TEMP TABLE spilled_again AS {big}")
         assert con.execute("SELECT count(*) FROM spilled_again").fetchone()[0] == 3_000_000
+
+
+def test_a_lowered_limit_duckdb_cannot_hold_is_logged_and_the_block_still_runs(caplog) -> None:
+    # in memory with nowhere to spill, a ~305 MiB temp table cannot leave a 256 MiB limit
+    with duckdb.connect(config={"memory_limit": "512MB", "temp_directory": ""}) as con:
+        con.execute("CREATE TEMP TABLE kept AS SELECT range AS n FROM range(40000000)")
+        with (
+            caplog.at_level("WARNING", logger="segmentation.warehouse"),
+            lowered_memory_limit(con, "512MB"),
+        ):
+            assert con.execute("SELECT count(*) FROM kept").fetchone()[0] == 40_000_000
+        assert _memory_limit(con) == "488.2 MiB"
+    [record] = caplog.records
+    assert record.getMessage().startswith(
+        "DuckDB could not lower its memory_limit to 268435456 bytes: Out of Memory Error"
+    )
