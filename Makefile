@@ -151,7 +151,7 @@ dev: install demo-data $(DAGSTER_HOME)/dagster.yaml
 	$(RUN) dg dev
 
 ## bench: the performance benchmark (benchmarks/run.py) at SIZE transactions: 1M, 10M or 100M
-## GROUPS: a subset of floor pipeline cli backfill pandas_rfm sql_rfm polars_rfm pymc (default: all)
+## GROUPS: a subset of floor pipeline cli backfill pandas_rfm sql_rfm polars_rfm pymc writes (default: all)
 ## ENGINE=spark: every stage of the Spark engine on local[2] beside the DuckDB engine, same data
 ## and months, and whether they wrote the same tables (benchmarks/spark_bench.py; needs Java)
 SIZE ?= 10M

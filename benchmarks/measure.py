@@ -63,6 +63,16 @@ SQL_RFM = "sql: duckdb rfm model"
 POLARS_RFM = "polars: lazy rfm model"
 DEFINITIONS_LOAD = "process start: import pipelines.definitions"
 CLI_RUN = "cli: dagster asset materialize"
+# The writes group's copies of the snapshot's tables (benchmarks.write_floor), each
+# "<name>, run <k>", WRITE_RUNS times; the fastest run of each counts
+WRITE_COPIES = {
+    "file": "writes: into a fresh warehouse file",
+    "uncompressed": "writes: into a fresh file, compression off",
+    "memory": "writes: into memory, no file",
+}
+WRITE_RUNS = 2
+# the schemas of the tables landing writes; the snapshot's other tables are the monthly assets'
+LANDING_SCHEMAS = ("raw", "quality")
 # the stage groups `make bench` runs, in its order (each in a fresh process: benchmarks.stages)
 BENCH_GROUPS = (
     "floor",
@@ -73,6 +83,8 @@ BENCH_GROUPS = (
     "sql_rfm",
     "polars_rfm",
     "pymc",
+    # last: its copies (several GB) evict the sources and the warehouse from the page cache
+    "writes",
 )
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 

@@ -32,6 +32,7 @@ from benchmarks.measure import (
     DEFINITIONS_LOAD,
     DUCKDB_MEMORY_LIMIT,
     LANDING_PART,
+    LANDING_SCHEMAS,
     MONTHLY_PART,
     OUR_FIT,
     PHASE_COLUMNS,
@@ -39,6 +40,7 @@ from benchmarks.measure import (
     PYMC_FIT,
     RESULTS_DIR,
     SQL_RFM,
+    WRITE_COPIES,
 )
 
 BACKFILL_MONTHS = 24
@@ -208,7 +210,7 @@ def _fmt(value: float | None, pattern: str) -> str:
 
 def _seconds(value: float | None) -> str:
     """Seconds to 0.01 s, or to 0.001 s below 0.1 s (our CLV fit takes ~0.01-0.03 s)."""
-    return _fmt(value, "{:.3f}" if value is not None and value < 0.1 else "{:.2f}")
+    return _fmt(value, "{:.3f}" if value is not None and abs(value) < 0.1 else "{:.2f}")
 
 
 def _snapshot_target(
@@ -227,6 +229,128 @@ def _snapshot_target(
         "measured": f"{_fmt(seconds, '{:.1f} s')}, {(peak_mib or 0) / 1024:.2f} GiB",
         "met": _met(seconds, max_seconds) and _met(peak_mib, max_mib),
     }
+
+
+def _write_floor(group: dict[str, Any]) -> dict[str, Any] | None:
+    """The writes group's copies (see ``benchmarks.write_floor``): the seconds of each copy's
+    fastest run (its tables' seconds summed), and the writes' floor: the file copy minus the
+    memory copy, for landing's tables and for the monthly assets' apart (each at least zero),
+    their sum, and the same for the uncompressed file; with the bytes the memory copy spilled.
+    None when the group did not run to its end or its copies do not hold the same tables."""
+    if not _measured(group):
+        return None
+    fastest: dict[str, dict[str, float]] = {}
+    spilled = 0
+    for mode, name in WRITE_COPIES.items():
+        runs = [st["extra"] for st in group["stages"] if st["stage"].startswith(f"{name}, run ")]
+        if not runs:
+            return None
+        times = [
+            {k.removesuffix(" seconds"): v for k, v in extra.items() if k.endswith(" seconds")}
+            for extra in runs
+        ]
+        best = min(range(len(runs)), key=lambda k: sum(times[k].values()))
+        fastest[mode] = times[best]
+        if mode == "memory":
+            spilled = sum(v for k, v in runs[best].items() if k.endswith(" spilled bytes"))
+    if len({frozenset(tables) for tables in fastest.values()}) != 1:
+        return None
+
+    def landing(table: str) -> bool:
+        return table.split(".")[0] in LANDING_SCHEMAS
+
+    def floor(mode: str, part: Callable[[str], bool]) -> float:
+        # a part's sum, not each table's, is held at zero: a table's noise either way cancels
+        return max(
+            sum(
+                seconds - fastest["memory"][table]
+                for table, seconds in fastest[mode].items()
+                if part(table)
+            ),
+            0.0,
+        )
+
+    def monthly(table: str) -> bool:
+        return not landing(table)
+
+    result = {mode: sum(tables.values()) for mode, tables in fastest.items()}
+    result |= {
+        "floor_landing": floor("file", landing),
+        "floor_monthly": floor("file", monthly),
+        "floor_uncompressed": floor("uncompressed", landing) + floor("uncompressed", monthly),
+    }
+    result["floor"] = result["floor_landing"] + result["floor_monthly"]
+    return {key: round(value, 3) for key, value in result.items()} | {
+        "memory_spilled_bytes": spilled
+    }
+
+
+def _budget(
+    target: str,
+    budget: float | None,
+    floor: float | None,
+    now: float | None,
+    start: float | None = 0.0,
+) -> dict[str, Any]:
+    """What a seconds target leaves for everything but the writes and the process start, once
+    the writes cost no more than their ``floor``; and how many times the rest (``now``:
+    everything but the snapshot's own writing phase and the process start, as measured) would
+    have to shrink to fit: at least that many, as that phase holds more than the writes (the
+    publish's read of the staged files, the frames handed to DuckDB)."""
+    fixed = None if floor is None or start is None else floor + start
+    left = None if budget is None or fixed is None else budget - fixed
+    if left is None:
+        shrink: float | str | None = None
+    elif left <= 0:
+        shrink = "impossible"
+    elif now is None:
+        shrink = None
+    elif now <= left:
+        shrink = "fits"
+    else:
+        shrink = round(now / left, 1)
+
+    def rounded(value: float | None) -> float | None:
+        return None if value is None else round(value, 3)
+
+    return {
+        "target": target,
+        "budget": rounded(budget),
+        "process_start": rounded(start),
+        "writes_floor": rounded(floor),
+        "left": rounded(left),
+        "rest_now": rounded(now),
+        "shrink_at_least": shrink,
+    }
+
+
+def _budgets(
+    size: str,
+    seconds: dict[str, float | None],
+    writing: dict[str, float] | None,
+    writes: dict[str, Any] | None,
+) -> list[dict[str, Any]]:
+    """The issue's seconds targets against the writes' floor (see ``_budget``)."""
+    floor = None if writes is None else writes["floor"]
+    in_process = seconds["pipeline_one_snapshot"]
+    own = None if writing is None else writing["writing"]
+    rest = None if in_process is None or own is None else in_process - own
+    if size == TARGET_SIZE:
+        cli, start, sql = seconds["cli_one_snapshot"], seconds["process_start"], seconds["sql_rfm"]
+        return [
+            _budget("issue 18, 10M: one snapshot in process <= 8 s", 8.0, floor, rest),
+            _budget(
+                "issue 18, 10M: one snapshot through `dagster asset materialize` within 10x the "
+                "SQL RFM model",
+                None if sql is None else 10 * sql,
+                floor,
+                None if cli is None or start is None or own is None else cli - start - own,
+                start,
+            ),
+        ]
+    if size == "100M":
+        return [_budget("issue 18, 100M: one snapshot <= 150 s", 150.0, floor, rest)]
+    return []
 
 
 def _summarize(size: str, measured: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -291,6 +415,26 @@ def _summarize(size: str, measured: dict[str, dict[str, Any]]) -> dict[str, Any]
     ratios["backfill_over_snapshot_per_customer_snapshot"] = _ratio(
         per_row["backfill_24"], per_row["snapshot"]
     )
+    # the backfill against one snapshot if the monthly assets did nothing but write their
+    # tables, at the writes' floor: landing as measured, then landing at its floor too
+    # a floor beside a pipeline run that failed would be another run's tables
+    writes = _write_floor(groups["writes"]) if _measured(snapshot) else None
+    landing_now = _total(snapshot, _landing)
+    repeat = (
+        None
+        if not rows["snapshot"] or not rows["backfill_24"]
+        else (rows["backfill_24"] / rows["snapshot"])
+    )
+    for key, landing in (
+        ("backfill_over_snapshot_writes_floor", landing_now),
+        ("backfill_over_snapshot_writes_floor_landing_too", writes and writes["floor_landing"]),
+    ):
+        monthly = None if writes is None else writes["floor_monthly"]
+        ratios[key] = (
+            None
+            if None in (landing, monthly, repeat)
+            else _ratio(landing + repeat * monthly, landing + monthly)
+        )
     fit = groups["pymc"].get("clv_fit")
     exact: bool | None = None
     max_rel = None
@@ -400,6 +544,8 @@ def _summarize(size: str, measured: dict[str, dict[str, Any]]) -> dict[str, Any]
         "microseconds_per_customer_snapshot": {
             key: None if value is None else round(value, 2) for key, value in per_row.items()
         },
+        "writes": writes,
+        "budgets": _budgets(size, seconds, _phases(snapshot), writes),
         "failed": {g: data["failed"] for g, data in groups.items() if "failed" in data},
         "not_run": [g for g, data in groups.items() if "not_run" in data],
         "targets": targets,
@@ -481,6 +627,7 @@ def _markdown(result: dict[str, Any]) -> str:
         f"{_fmt(per_row['backfill_24'], '{:.1f}')} |",
     ]
     lines += _where_seconds_go(s)
+    lines += _writes_lines(s)
     lines += ["", "| ratio | value |", "|---|---:|"]
     lines += [f"| {name} | {_fmt(value, '{:.2f}')} |" for name, value in s["ratios"].items()]
     lines += [
@@ -573,6 +720,59 @@ def _where_seconds_go(summary: dict[str, Any]) -> list[str]:
         ),
         row("`dagster asset materialize`, process start to exit", cli, cpu["cli_one_snapshot"]),
     ]
+
+
+def _writes_lines(summary: dict[str, Any]) -> list[str]:
+    """The writes group's copies, the writes' floor, and what it leaves of each target."""
+    writes = summary["writes"]
+    if writes is None:
+        return []
+    lines = [
+        "",
+        "| the snapshot's tables, copied by DuckDB (fastest run) | seconds |",
+        "|---|---:|",
+        f"| into a fresh file: the pipeline's storage format, compressed | "
+        f"{_seconds(writes['file'])} |",
+        f"| into a fresh file, compression off | {_seconds(writes['uncompressed'])} |",
+        f"| into memory, no file: reading the tables, building the rows | "
+        f"{_seconds(writes['memory'])} |",
+        f"| the writes' floor: file minus memory | {_seconds(writes['floor'])} |",
+        f"| of it landing's tables (raw, quality) | {_seconds(writes['floor_landing'])} |",
+        f"| of it the monthly assets' tables (features, marts) | "
+        f"{_seconds(writes['floor_monthly'])} |",
+        f"| the writes' floor, compression off | {_seconds(writes['floor_uncompressed'])} |",
+    ]
+    if writes["memory_spilled_bytes"]:
+        lines.append(
+            f"\nThe memory copy spilled {writes['memory_spilled_bytes'] / 2**30:.1f} GiB to "
+            "DuckDB's temp directory (a table larger than the memory limit): it wrote a file "
+            "too, so the floor above is lower than writing costs."
+        )
+    if not summary["budgets"]:
+        return lines
+    lines += [
+        "",
+        "| target | budget s | process start s | the writes' floor s | left for the rest s "
+        "| the rest now s | the rest must shrink at least |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in summary["budgets"]:
+        shrink = row["shrink_at_least"]
+        start = row["process_start"]
+        lines.append(
+            f"| {row['target']} | {_seconds(row['budget'])} | "
+            f"{_seconds(start) if start else ''} | {_seconds(row['writes_floor'])} | "
+            f"{_seconds(row['left'])} | {_seconds(row['rest_now'])} | "
+            + (
+                "not measured"
+                if shrink is None
+                else shrink
+                if isinstance(shrink, str)
+                else f"{shrink}x"
+            )
+            + " |"
+        )
+    return lines
 
 
 def main() -> None:

@@ -20,6 +20,10 @@ Groups (the orchestrator ``benchmarks.run`` calls them in this order):
   the landed warehouse, one invocation per asset with the 24-month partition range, as a
   single-run backfill does.
 - ``pandas_rfm``, ``sql_rfm``, ``polars_rfm`` and ``pymc``: the peers (see ``benchmarks.peers``).
+- ``writes``: every table the ``pipeline`` group left in its warehouse, copied by DuckDB into
+  a fresh file (compressed, then with compression off) and into memory, ``WRITE_RUNS`` times
+  each: what writing one snapshot's tables costs, whatever computes them (see
+  ``benchmarks.write_floor``).
 - ``events``: the ``raw/events`` asset landing a generated events Parquet file into a fresh
   warehouse, then the landed table validated with its contract as the blocking check does (the
   orchestrator is ``benchmarks.events``, not ``benchmarks.run``).
@@ -56,10 +60,13 @@ from benchmarks.measure import (
     LANDING_PART,
     MONTHLY_PART,
     PEER_RUNS,
+    WRITE_COPIES,
+    WRITE_RUNS,
     Recorder,
     Stage,
     run_process,
 )
+from benchmarks.write_floor import copy_tables
 from segmentation.config import SegmentationConfig, load_config, month_end
 from segmentation.keys import BEHAVIOUR_TABLE
 from segmentation.monthly import read_month
@@ -67,6 +74,8 @@ from segmentation.quality.validation import validate_table
 from segmentation.raw.contracts import EventsContract
 
 SUMMARY_FILE = "customer_summary.parquet"
+# what the writes group's uncompressed copy may need on disk, times the warehouse file's size
+UNCOMPRESSED_GROWTH = 8
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # the events landing's group is run by benchmarks.events, not by `make bench`
 GROUPS = (*BENCH_GROUPS, "events")
@@ -230,6 +239,42 @@ def cli(config_path: Path, keys: Sequence[str], work: Path, recorder: Recorder) 
     recorder.add(stage)
 
 
+def writes(config: SegmentationConfig, work: Path, recorder: Recorder) -> None:
+    """The ``pipeline`` group's tables copied into a fresh file, uncompressed and into memory,
+    ``WRITE_RUNS`` times each (see ``benchmarks.write_floor``)."""
+    if not config.warehouse.is_file():
+        raise FileNotFoundError(
+            f"{config.warehouse} does not exist: the writes group copies the tables the "
+            "pipeline group wrote, so run that group first"
+        )
+    # the uncompressed copy is the largest file: 6.6x the warehouse at 10M
+    needed = UNCOMPRESSED_GROWTH * config.warehouse.stat().st_size
+    free = shutil.disk_usage(work).free
+    if free < needed:
+        raise OSError(
+            f"the writes group needs {needed / 2**30:.1f} GiB free in {work} for its "
+            f"uncompressed copy; {free / 2**30:.1f} GiB are"
+        )
+    spill = work / "writes-spill"
+    settings = {
+        key: value
+        for key, value in (
+            ("memory_limit", config.duckdb.memory_limit),
+            ("threads", config.duckdb.threads),
+        )
+        if value is not None
+    } | {"temp_directory": str(spill)}
+    try:
+        for run in range(1, WRITE_RUNS + 1):
+            for mode, name in WRITE_COPIES.items():
+                target = None if mode == "memory" else work / "writes.duckdb"
+                with recorder.stage(f"{name}, run {run}") as info:
+                    info.update(copy_tables(config.warehouse, target, mode, settings))
+    finally:
+        # the benchmark's own directory: a copy that failed midway leaves its spill files
+        shutil.rmtree(spill, ignore_errors=True)
+
+
 def backfill(
     config: SegmentationConfig, keys: Sequence[str], work: Path, recorder: Recorder
 ) -> None:
@@ -307,6 +352,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         config = load_config(args.work / "config.yaml")
         if args.group == "pipeline":
             pipeline(config, keys, args.work, recorder)
+        elif args.group == "writes":
+            writes(config, args.work, recorder)
         else:
             backfill(config, keys, args.work, recorder)
     save(recorder)

@@ -5,6 +5,7 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 
 import duckdb
 import polars as pl
@@ -18,10 +19,14 @@ from benchmarks.measure import (
     PHASE_COLUMNS,
     PYMC_FIT,
     RESULTS_DIR,
+    WRITE_COPIES,
+    WRITE_RUNS,
     Recorder,
     run_process,
 )
 from benchmarks.run import _config, _markdown, _summarize
+from benchmarks.write_floor import copy_tables, source_tables
+from segmentation.config import load_config
 from synthetic.generate import write
 
 MONTHLY_STAGES = [
@@ -132,7 +137,7 @@ def test_backfill_covers_every_month_and_the_summary_gives_ratios(bench, pipelin
     )
     assert seconds["floor"] == min(stage["seconds"] for stage in floor["stages"])
     # the groups left out of ``groups`` count as not run
-    not_run = ["cli", "pandas_rfm", "sql_rfm", "polars_rfm", "pymc"]
+    not_run = ["cli", "pandas_rfm", "sql_rfm", "polars_rfm", "pymc", "writes"]
     assert seconds["pandas_rfm"] is None and summary["not_run"] == not_run
     report = _markdown(
         {
@@ -152,7 +157,7 @@ def test_backfill_covers_every_month_and_the_summary_gives_ratios(bench, pipelin
             "summary": summary,
         }
     )
-    assert "Not run (`--groups`): cli, pandas_rfm, sql_rfm, polars_rfm, pymc." in report
+    assert "Not run (`--groups`): cli, pandas_rfm, sql_rfm, polars_rfm, pymc, writes." in report
     assert "| pipeline | marts.strategy_assignments |" in report
 
 
@@ -302,6 +307,23 @@ def _stage(name: str, seconds: float, **phases: float) -> dict:
     }
 
 
+def _report(groups: dict, summary: dict, **environment: object) -> str:
+    """The results' markdown of a made-up 10M run of ``groups``."""
+    return _markdown(
+        {
+            "size": "10M",
+            "transactions": 1,
+            "customers": 1,
+            "snapshot": "2011-12",
+            "backfill": [None, None],
+            "environment": {"cpus": 2, "platform": "-", "python": "-", "duckdb": "-", "polars": "-"}
+            | environment,
+            "groups": groups,
+            "summary": summary,
+        }
+    )
+
+
 def test_the_cli_and_the_peers_give_the_issue_ratios(pipeline) -> None:
     runs = range(1, 4)
     groups = {
@@ -335,25 +357,7 @@ def test_the_cli_and_the_peers_give_the_issue_ratios(pipeline) -> None:
     phases = summary["phases"]["pipeline_one_snapshot"]
     assert sum(phases.values()) == pytest.approx(seconds["pipeline_one_snapshot"], abs=0.05)
     assert summary["phases"]["landing"]["reading"] > 0
-    report = _markdown(
-        {
-            "size": "10M",
-            "transactions": 1,
-            "customers": 1,
-            "snapshot": "2011-12",
-            "backfill": [None, None],
-            "environment": {
-                "cpus": 2,
-                "platform": "-",
-                "python": "-",
-                "duckdb": "-",
-                "polars": "-",
-                "load_average": [3.5, 4.25],
-            },
-            "groups": groups,
-            "summary": summary,
-        }
-    )
+    report = _report(groups, summary, load_average=[3.5, 4.25])
     assert "load average (1 min) 3.5 at the start, 4.2 at the end" in report
     assert (
         "| group | stage | seconds | CPU s | reading | checking | writing | computing |" in report
@@ -426,3 +430,228 @@ def test_the_100m_targets_read_the_recorded_snapshot_run() -> None:
     assert (
         targets("10M", groups)["issue 18, 100M: one snapshot <= 150 s and <= 6 GiB"]["met"] is None
     )
+
+
+@pytest.fixture(scope="module")
+def writes_group(bench, pipeline) -> dict:
+    """The writes group, after the pipeline group whose warehouse it copies."""
+    return _group(bench, "writes")
+
+
+def test_the_writes_group_copies_every_table_of_the_snapshot(bench, writes_group) -> None:
+    """Each copy holds every table the pipeline group wrote, with its rows; the uncompressed file
+    is the larger; the scratch file is gone afterwards."""
+    _, work = bench
+    writes = writes_group
+    assert [stage["stage"] for stage in writes["stages"]] == [
+        f"{name}, run {run}" for run in range(1, WRITE_RUNS + 1) for name in WRITE_COPIES.values()
+    ]
+    warehouse = work / "segmentation.duckdb"
+    tables = source_tables(warehouse)
+    assert {"raw.transactions", "raw.customers", "marts.strategy_assignments"} <= set(tables)
+    rows = {table: _rows(warehouse, table) for table in tables}
+    assert rows["raw.transactions"] > 10_000
+    for stage in writes["stages"]:
+        extra = stage["extra"]
+        assert {k.removesuffix(" rows"): v for k, v in extra.items() if k.endswith(" rows")} == rows
+        assert {k.removesuffix(" seconds") for k in extra if k.endswith(" seconds")} == set(tables)
+        memory = stage["stage"].startswith(WRITE_COPIES["memory"])
+        # a table of ~20,000 rows stays within the memory limit
+        assert [k for k in extra if k.endswith(" spilled bytes")] == (
+            [f"{table} spilled bytes" for table in tables] if memory else []
+        )
+        assert not memory or all(extra[f"{table} spilled bytes"] == 0 for table in tables)
+    sizes = {stage["stage"]: stage["extra"].get("file bytes") for stage in writes["stages"]}
+    compressed = sizes[f"{WRITE_COPIES['file']}, run 1"]
+    assert sizes[f"{WRITE_COPIES['uncompressed']}, run 1"] > compressed > 0
+    assert sizes[f"{WRITE_COPIES['memory']}, run 1"] is None
+    assert not (work / "writes.duckdb").exists() and not (work / "writes.duckdb.wal").exists()
+    assert not (work / "writes-spill").exists()
+
+
+def test_the_writes_group_needs_the_pipeline_groups_warehouse(bench, tmp_path) -> None:
+    config = load_config(bench[1] / "config.yaml")
+    missing = config.model_copy(update={"warehouse": tmp_path / "none.duckdb"})
+    with pytest.raises(FileNotFoundError, match="run that group first"):
+        stages.writes(missing, tmp_path, Recorder())
+
+
+def test_the_writes_group_refuses_a_disk_without_room_for_its_copies(
+    bench, pipeline, tmp_path, monkeypatch
+) -> None:
+    config = load_config(bench[1] / "config.yaml")
+    size = config.warehouse.stat().st_size
+    room = stages.UNCOMPRESSED_GROWTH * size - 1
+    # a disk this full, whatever the machine's
+    monkeypatch.setattr(
+        stages.shutil, "disk_usage", lambda _: SimpleNamespace(total=room, used=0, free=room)
+    )
+    recorder = Recorder()
+    with pytest.raises(OSError, match="needs .* GiB free"):
+        stages.writes(config, tmp_path, recorder)
+    assert recorder.stages == [] and list(tmp_path.iterdir()) == []
+
+
+def test_a_copy_reads_a_warehouse_whose_path_has_a_quote(tmp_path) -> None:
+    folder = tmp_path / "it's here"
+    folder.mkdir()
+    warehouse = folder / "w.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("CREATE SCHEMA raw; CREATE TABLE raw.t AS SELECT range AS x FROM range(5)")
+    copied = copy_tables(warehouse, folder / "copy.duckdb", "file", {})
+    assert copied["raw.t rows"] == 5 and copied["file bytes"] > 0
+    assert not (folder / "copy.duckdb").exists()
+    with pytest.raises(ValueError, match="mode must be one of"):
+        copy_tables(warehouse, None, "zstd", {})
+    with pytest.raises(ValueError, match="no target file"):
+        copy_tables(warehouse, folder / "copy.duckdb", "memory", {})
+    with pytest.raises(ValueError, match="no target file"):
+        copy_tables(warehouse, None, "uncompressed", {})
+
+
+COPIED = ("raw.transactions", "features.customer_behaviour", "marts.customer_segments")
+
+
+def _copy(mode: str, run: int, *seconds: float) -> dict:
+    """A writes-group stage: the seconds of the tables of ``COPIED``, in that order."""
+    extra = {f"{table} seconds": value for table, value in zip(COPIED, seconds, strict=False)}
+    return _stage(f"{WRITE_COPIES[mode]}, run {run}", sum(seconds)) | {"extra": extra}
+
+
+def _snapshot(landing: float, monthly: float, writing: float, rows: int) -> dict:
+    """A made-up pipeline group: one landing stage, one monthly stage; ``writing`` seconds of
+    the monthly stage's are its writing phase, the rest computing."""
+    stages_ = [
+        _stage("raw.transactions", landing, reading=landing, checking=0.0, writing=0.0)
+        | {"extra": {"part": "landing"}},
+        _stage("features.customer_behaviour", monthly, writing=writing, computing=monthly - writing)
+        | {"extra": {"part": "monthly", "features.customer_behaviour rows": rows}},
+    ]
+    for stage in stages_:
+        stage["phases"] = {name: stage["phases"].get(name, 0.0) for name in PHASE_COLUMNS}
+    return {"stages": stages_}
+
+
+def test_the_writes_floor_and_what_it_leaves_of_each_target() -> None:
+    """The floor is file minus memory from each copy's fastest run, landing's tables and the
+    monthly ones apart; the budgets set it against the targets, the backfill's ratio against
+    the rows it writes. Every expected number here is worked out by hand."""
+    writes = {
+        "stages": [
+            # run 2 is the fastest file copy by its total, though raw.transactions is faster in 1;
+            # the segments (the third table) are faster into memory than into the file: within
+            # the monthly part, that noise counts against the behaviour's
+            _copy("file", 1, 4.0, 3.0, 0.2),
+            _copy("file", 2, 4.5, 1.5, 0.2),
+            _copy("uncompressed", 1, 3.0, 1.0, 0.1),
+            _copy("uncompressed", 2, 3.5, 1.0, 0.1),
+            _copy("memory", 1, 1.5, 2.0, 0.4),
+            _copy("memory", 2, 1.0, 0.5, 0.4),
+        ]
+    }
+    # landing 10 s; one month 20 s of which 5 s writing; the backfill writes 3x the rows
+    pipeline = _snapshot(landing=10.0, monthly=20.0, writing=5.0, rows=1_000)
+    backfill = _snapshot(landing=0.0, monthly=50.0, writing=15.0, rows=3_000)
+    backfill["stages"] = backfill["stages"][1:]
+    sql = {"stages": [_stage(f"{peers.SQL_RFM}, run 1", 2.0)]}
+    cli = {
+        "stages": [_stage(f"{stages.DEFINITIONS_LOAD}, run 1", 3.0), _stage(stages.CLI_RUN, 40.0)]
+    }
+    groups = {
+        "pipeline": pipeline,
+        "writes": writes,
+        "backfill": backfill,
+        "sql_rfm": sql,
+        "cli": cli,
+    }
+    summary = _summarize("10M", groups)
+    floor = summary["writes"]
+    assert floor["file"] == 6.2 and floor["uncompressed"] == 4.1 and floor["memory"] == 1.9
+    # landing 4.5 - 1.0; monthly (1.5 - 0.5) + (0.2 - 0.4)
+    assert floor["floor_landing"] == 3.5 and floor["floor_monthly"] == 0.8
+    assert floor["floor"] == 4.3 and floor["floor_uncompressed"] == 2.0 + 0.2
+    assert floor["memory_spilled_bytes"] == 0
+    ratios = summary["ratios"]
+    # (10 + 3 x 0.8) / (10 + 0.8), and with landing at its floor (3.5 + 2.4) / (3.5 + 0.8)
+    assert ratios["backfill_over_snapshot_writes_floor"] == 1.15
+    assert ratios["backfill_over_snapshot_writes_floor_landing_too"] == 1.37
+    in_process, command_line = summary["budgets"]
+    # 8 - 4.3 left; the rest now: 30 s in process - 5 s writing
+    assert in_process == {
+        "target": "issue 18, 10M: one snapshot in process <= 8 s",
+        "budget": 8.0,
+        "process_start": 0.0,
+        "writes_floor": 4.3,
+        "left": 3.7,
+        "rest_now": 25.0,
+        "shrink_at_least": 6.8,
+    }
+    # 10 x 2 s; 3 s start + 4.3 s floor fixed; the rest now 40 - 3 - 5
+    assert command_line["budget"] == 20.0 and command_line["process_start"] == 3.0
+    assert command_line["left"] == 12.7 and command_line["rest_now"] == 32.0
+    assert command_line["shrink_at_least"] == 2.5
+    # a floor above the budget leaves nothing; a rest within what is left fits
+    slow = {
+        "stages": [
+            _copy("file", 1, 20.0),
+            _copy("memory", 1, 0.0),
+            _copy("uncompressed", 1, 20.0),
+        ]
+    }
+    [hundred] = _summarize("100M", groups | {"writes": slow})["budgets"]
+    assert hundred["budget"] == 150.0 and hundred["left"] == 130.0
+    assert hundred["shrink_at_least"] == "fits"
+    ten = _summarize("10M", groups | {"writes": slow})
+    assert ten["budgets"][0]["left"] == -12.0
+    assert ten["budgets"][0]["shrink_at_least"] == "impossible"
+    assert _summarize("1M", groups)["budgets"] == []
+    # a part whose memory copy was the slower counts as zero, not below
+    fast_file = {"stages": [_copy("file", 1, 1.0), _copy("memory", 1, 2.0)]}
+    fast_file["stages"].append(_copy("uncompressed", 1, 1.0))
+    assert _summarize("10M", groups | {"writes": fast_file})["writes"]["floor"] == 0.0
+    # copies that do not hold the same tables give no floor
+    missing = {"stages": [_copy("file", 1, 1.0, 1.0), _copy("memory", 1, 0.5)]}
+    missing["stages"].append(_copy("uncompressed", 1, 1.0, 1.0))
+    assert _summarize("10M", groups | {"writes": missing})["writes"] is None
+
+    def report(summary: dict) -> str:
+        return _report(groups, summary)
+
+    text = report(summary)
+    assert "| the writes' floor: file minus memory | 4.30 |" in text
+    assert (
+        "| issue 18, 10M: one snapshot in process <= 8 s | 8.00 |  | 4.30 | 3.70 | 25.00 | 6.8x |"
+        in text
+    )
+    assert "| 20.00 | 3.00 | 4.30 | 12.70 | 32.00 | 2.5x |" in text
+    assert "| 8.00 |  | 20.00 | -12.00 | 25.00 | impossible |" in report(ten)
+    assert "spilled" not in text
+    # a pipeline run that failed, or a failed writes group, gives no floor
+    failed = _summarize("10M", groups | {"writes": writes | {"failed": "exit code 1"}})
+    assert failed["writes"] is None
+    assert failed["ratios"]["backfill_over_snapshot_writes_floor"] is None
+    broken = _summarize("10M", groups | {"pipeline": pipeline | {"failed": "exit code -9"}})
+    assert broken["writes"] is None
+
+
+def test_the_writes_group_summarizes_as_its_floor(pipeline, writes_group) -> None:
+    """The real group's output through the summary: the parts add up, none below zero, and a
+    spill of the memory copy is said."""
+    writes = writes_group
+    summary = _summarize("10M", {"pipeline": pipeline, "writes": writes})
+    floor = summary["writes"]
+    assert floor["floor"] == pytest.approx(
+        floor["floor_landing"] + floor["floor_monthly"], abs=2e-3
+    )
+    assert min(floor.values()) >= 0 and floor["file"] > floor["floor"]
+    in_process, _ = summary["budgets"]
+    assert in_process["writes_floor"] == floor["floor"]
+    spilled = dict(writes, stages=[dict(st, extra=dict(st["extra"])) for st in writes["stages"]])
+    for stage in spilled["stages"]:
+        if stage["stage"].startswith(WRITE_COPIES["memory"]):
+            stage["extra"]["raw.transactions spilled bytes"] = 3 * 2**30
+    text = _report(
+        {"pipeline": pipeline, "writes": spilled},
+        _summarize("10M", {"pipeline": pipeline, "writes": spilled}),
+    )
+    assert "The memory copy spilled 3.0 GiB" in text

@@ -192,6 +192,10 @@ def test_benchmark_10m_headline_numbers(site: Path) -> None:
         f"{ratios['backfill_over_snapshot']:.1f}x end to end",
         f"{seconds['process_start']:.1f} s of process start",
         f"{ratios['pymc_map_over_our_fit']:.0f}x faster than pymc-marketing MAP",
+        # what the writes' floor leaves of the targets
+        f"at least {result['summary']['budgets'][0]['shrink_at_least']}x less",
+        f"at least {result['summary']['budgets'][1]['shrink_at_least']}x less",
+        f"still take {ratios['backfill_over_snapshot_writes_floor']:.1f}x one snapshot",
     }
     assert [text for text in sorted(quoted) if text not in section] == []
 
