@@ -233,7 +233,9 @@ class Recorder:
                 yield info
                 seconds = time.perf_counter() - start
                 cpu: float | None = cpu_seconds() - cpu_start
-            peak, scope = peak_rss_mib(), "stage" if scoped else "process"
+            # the kernel keeps RSS in per-CPU counters that VmRSS and VmHWM read a batch apart
+            # (a stage that freed memory read 766.3 MiB of peak after 766.4 at its start)
+            peak, scope = max(peak_rss_mib(), rss_start), "stage" if scoped else "process"
         self.add(
             Stage(
                 stage=name,
