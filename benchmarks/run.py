@@ -425,11 +425,11 @@ def _summarize(size: str, measured: dict[str, dict[str, Any]]) -> dict[str, Any]
         if not rows["snapshot"] or not rows["backfill_24"]
         else (rows["backfill_24"] / rows["snapshot"])
     )
+    monthly = None if writes is None else writes["floor_monthly"]
     for key, landing in (
         ("backfill_over_snapshot_writes_floor", landing_now),
         ("backfill_over_snapshot_writes_floor_landing_too", writes and writes["floor_landing"]),
     ):
-        monthly = None if writes is None else writes["floor_monthly"]
         ratios[key] = (
             None
             if None in (landing, monthly, repeat)
@@ -763,13 +763,7 @@ def _writes_lines(summary: dict[str, Any]) -> list[str]:
             f"| {row['target']} | {_seconds(row['budget'])} | "
             f"{_seconds(start) if start else ''} | {_seconds(row['writes_floor'])} | "
             f"{_seconds(row['left'])} | {_seconds(row['rest_now'])} | "
-            + (
-                "not measured"
-                if shrink is None
-                else shrink
-                if isinstance(shrink, str)
-                else f"{shrink}x"
-            )
+            + (shrink if isinstance(shrink, str) else _fmt(shrink, "{}x"))
             + " |"
         )
     return lines
